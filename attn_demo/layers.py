@@ -1,0 +1,113 @@
+"""Spectral-norm layer factories and the residual blocks of G and D.
+
+Every conv and linear of both networks is spectrally normalised
+(`torch.nn.utils.parametrizations.spectral_norm`, one power iteration per
+training forward). For inference, `fold_spectral_norm` bakes the normalised
+weight in once, so no power iteration runs per request.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def sn_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.Module:
+    return spectral_norm(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias))
+
+
+def sn_linear(cin: int, cout: int, bias: bool = True) -> nn.Module:
+    return spectral_norm(nn.Linear(cin, cout, bias=bias))
+
+
+def sn_embedding(num: int, dim: int) -> nn.Module:
+    return spectral_norm(nn.Embedding(num, dim))
+
+
+def fold_spectral_norm(model: nn.Module) -> nn.Module:
+    """Replace each spectral-norm parametrisation by the weight it currently yields.
+
+    Call on a model in eval mode (then the stored u/v vectors are used as they
+    are, without a power-iteration update), after loading its weights. The
+    result computes exactly what the parametrised model computes in eval mode.
+    """
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+    return model
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias come from a class embedding (SAGAN/BigGAN G).
+
+    With num_classes == 0 it is a plain affine BatchNorm2d, and `y` is ignored.
+    """
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+        if num_classes > 0:
+            self.bn = nn.BatchNorm2d(channels, affine=False)
+            self.embed = nn.Embedding(num_classes, 2 * channels)
+            nn.init.zeros_(self.embed.weight)  # gain 1 + 0, bias 0 at start
+        else:
+            self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.bn(x)
+        if self.num_classes == 0:
+            return h
+        gain, bias = self.embed(y).chunk(2, dim=1)  # (B, C) each
+        return h * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
+
+
+class UpBlock(nn.Module):
+    """G residual block: BN-ReLU-conv, nearest upsample, BN-ReLU-conv; 1x1 skip.
+
+    The first conv changes the channel count at the low resolution and the
+    second refines at the high one, which halves the cost of BigGAN's block
+    (both convs after the upsample) on a CPU. Upsampling is nearest-neighbour
+    followed by a conv, not a transposed conv, which leaves checkerboard
+    artefacts on flat emoji backgrounds.
+    """
+
+    def __init__(self, cin: int, cout: int, num_classes: int):
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
+        self.conv1 = sn_conv(cin, cout)
+        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
+        self.conv2 = sn_conv(cout, cout)
+        self.skip = sn_conv(cin, cout, kernel=1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.conv1(F.relu(self.bn1(x, y)))
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(h, y)))
+        # The 1x1 conv commutes with nearest upsampling: run it on the small map.
+        return h + F.interpolate(self.skip(x), scale_factor=2, mode="nearest")
+
+
+class DownBlock(nn.Module):
+    """D residual block: (ReLU)-conv-ReLU-avgpool-conv, plus a pooled 1x1 skip.
+
+    Mirror of `UpBlock`: the first conv works at the input resolution, the
+    channel-widening conv after the 2x2 average pool. The first block of D
+    takes the RGB image, so it has no pre-activation and widens at once.
+    """
+
+    def __init__(self, cin: int, cout: int, first: bool = False):
+        super().__init__()
+        self.first = first
+        mid = cout if first else cin
+        self.conv1 = sn_conv(cin, mid)
+        self.conv2 = sn_conv(mid, cout)
+        self.skip = sn_conv(cin, cout, kernel=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x if self.first else F.relu(x)
+        h = F.avg_pool2d(F.relu(self.conv1(h)), 2)
+        h = self.conv2(h)
+        # Average pooling and a 1x1 conv commute: pool first, on fewer channels.
+        return h + self.skip(F.avg_pool2d(x, 2))

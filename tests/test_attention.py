@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from attn_demo.attention import SelfAttention2d
+from attn_demo.layers import fold_spectral_norm
+from attn_demo.probe import AttentionRecorder
+
+from naive import naive_attention_forward, naive_attention_matrix
+
+
+def _module(channels=32, heads=1, pool=True, scaled=False, gamma=0.5, seed=0):
+    torch.manual_seed(seed)
+    m = SelfAttention2d(channels, heads=heads, pool=pool, scaled=scaled).eval()
+    with torch.no_grad():
+        m.gamma.fill_(gamma)
+    return m
+
+
+@pytest.mark.parametrize("pool", [True, False])
+@pytest.mark.parametrize("heads", [1, 2])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_fused_forward_equals_naive(pool, heads, scaled):
+    m = _module(heads=heads, pool=pool, scaled=scaled)
+    x = torch.randn(2, 32, 8, 6) * 3
+    with torch.no_grad():
+        assert torch.allclose(m(x), naive_attention_forward(m, x), atol=1e-5, rtol=1e-4)
+
+
+def test_gamma_zero_is_identity():
+    m = _module(gamma=0.0)
+    x = torch.randn(2, 32, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(m(x), x)
+
+
+def test_gamma_starts_at_zero():
+    assert SelfAttention2d(16).gamma.item() == 0.0
+
+
+@pytest.mark.parametrize("heads,pool", [(1, True), (2, False)])
+def test_rows_sum_to_one(heads, pool):
+    m = _module(heads=heads, pool=pool)
+    with torch.no_grad():
+        attn = naive_attention_matrix(m, torch.randn(1, 32, 8, 8))
+    assert torch.allclose(attn.sum(-1), torch.ones(attn.shape[:-1]), atol=1e-5)
+
+
+def test_hand_built_case_pins_query_axis():
+    """Query pixel A's vector matches only key pixel B's: A must look at B, not B at A."""
+    m = SelfAttention2d(16, pool=False).eval()
+    fold_spectral_norm(m)
+    with torch.no_grad():
+        for conv in (m.query, m.key, m.value, m.out):
+            conv.weight.zero_()
+        m.query.weight[0, 0, 0, 0] = 1.0   # q channel 0 reads x channel 0
+        m.key.weight[0, 1, 0, 0] = 1.0     # k channel 0 reads x channel 1
+    x = torch.zeros(1, 16, 4, 4)
+    a, b = (1, 2), (3, 0)                   # (row, col) of the query pixel A and key pixel B
+    x[0, 0, a[0], a[1]] = 5.0               # A has a large query ...
+    x[0, 1, b[0], b[1]] = 5.0               # ... that only B's key answers
+    qa, kb = a[0] * 4 + a[1], b[0] * 4 + b[1]
+
+    with AttentionRecorder(m, image_size=4) as rec, torch.no_grad():
+        m(x)
+    cap = rec.captures["attn"]
+    row = cap.looks_at(a[1], a[0])          # x = column, y = row
+    assert row.reshape(-1).argmax().item() == kb
+    assert row.reshape(-1)[kb] > 0.9
+    # B's own query is zero, so B looks everywhere equally.
+    assert torch.allclose(cap.looks_at(b[1], b[0]), torch.full((4, 4), 1 / 16))
+    # The column of key B peaks at query A.
+    assert cap.looked_at_by(b[1], b[0]).reshape(-1).argmax().item() == qa
+    naive = naive_attention_matrix(m, x)[0, 0]
+    assert naive[qa].argmax().item() == kb
+
+
+def test_heads_must_divide_channels():
+    with pytest.raises(ValueError):
+        SelfAttention2d(32, heads=3)

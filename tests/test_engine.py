@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from attn_demo import render
+from attn_demo.engine import Engine, RenderArgs
+from attn_demo.errors import InputError
+from attn_demo.layers import fold_spectral_norm
+from attn_demo.checkpoint import load_pretrained
+
+
+@pytest.fixture(scope="module")
+def engine(model_dir):
+    return Engine.from_pretrained(model_dir, device="cpu")
+
+
+def test_same_seed_same_bytes(engine):
+    a = engine.render(RenderArgs(seed=42, psi=0.8))
+    b = engine.render(RenderArgs(seed=42, psi=0.8))
+    assert a.image.dtype == np.uint8 and a.image.shape == (32, 32, 3)
+    assert a.image.tobytes() == b.image.tobytes()
+    assert render.encode_png(a.image) == render.encode_png(b.image)
+    assert engine.render(RenderArgs(seed=43)).image.tobytes() != a.image.tobytes()
+
+
+def test_folded_model_matches_parametrised(model_dir):
+    g = load_pretrained(model_dir)
+    z = torch.randn(3, g.cfg.z_dim)
+    with torch.no_grad():
+        ref = g(z)
+        folded = fold_spectral_norm(g)(z)
+    assert torch.allclose(ref, folded, atol=1e-5)
+
+
+def test_batched_render_matches_single(engine):
+    args = [RenderArgs(seed=s) for s in (1, 2, 3)]
+    images, _ = engine.render_many(args)
+    for a, img in zip(args, images):
+        single = engine.render(a).image.astype(int)
+        assert np.abs(single - img.astype(int)).max() <= 1  # batched BLAS may round differently
+
+
+def test_inspect_uses_no_generator_pass(engine, monkeypatch):
+    result = engine.render(RenderArgs(seed=3))
+    monkeypatch.setattr(engine.generator, "forward", lambda *a: (_ for _ in ()).throw(AssertionError))
+    out = engine.inspect(result, 5, 7, scale=4)
+    assert out.overlay.shape == (128, 128, 3)
+    assert out.heat.shape == (8, 8) and abs(out.heat.sum() - 1) < 1e-5
+    assert out.stats["cell"] == [2, 3] and out.stats["layer"] == "G16"
+
+
+def test_inspect_overlay_matches_engine_map(engine):
+    result = engine.render(RenderArgs(seed=4))
+    out = engine.inspect(result, 100, 60, size=(256, 256), scale=8, alpha=1.0, marker_color=None)
+    expected = render.colorize(render.normalize_map(render.upsample_bilinear(out.heat, 256, 256)))
+    assert np.array_equal(out.overlay, expected)
+
+
+def test_inspect_display_coordinates(engine):
+    """A click on an upscaled picture maps to the same cell as on the image itself."""
+    result = engine.render(RenderArgs(seed=5))
+    a = engine.inspect(result, 13, 21)
+    b = engine.inspect(result, 13 * 16 + 15, 21 * 16 + 15, size=(512, 512))
+    assert np.array_equal(a.heat, b.heat)
+
+
+@pytest.mark.parametrize("kwargs", [dict(x=-1, y=0), dict(x=0, y=32), dict(x=float("nan"), y=0),
+                                    dict(x=1, y=1, layer="G99"), dict(x=1, y=1, mode="sideways"),
+                                    dict(x=1, y=1, alpha=float("nan")), dict(x=1, y=1, cmap="nope"),
+                                    dict(x=1, y=1, head=1), dict(x=1, y=1, scale=0),
+                                    dict(x=1, y=1, size=(0, 5))])
+def test_inspect_rejects_bad_input(engine, kwargs):
+    result = engine.render(RenderArgs(seed=6))
+    with pytest.raises(InputError):
+        engine.inspect(result, **kwargs)
+
+
+@pytest.mark.parametrize("args", [RenderArgs(seed=-1), RenderArgs(seed=2**32), RenderArgs(psi=float("nan")),
+                                  RenderArgs(psi=float("inf")), RenderArgs(label="cat"),
+                                  RenderArgs(sliders=(1.0,))])
+def test_render_rejects_bad_input(engine, args):
+    with pytest.raises(InputError):
+        engine.render(args)
+
+
+def test_conditional_engine(cond_model_dir):
+    e = Engine.from_pretrained(cond_model_dir, device="cpu")
+    assert e.class_names == ["cat", "dog", "fish"]
+    a = e.render(RenderArgs(seed=1, label="dog")).image
+    assert np.array_equal(a, e.render(RenderArgs(seed=1, label=1)).image)
+    assert not np.array_equal(a, e.render(RenderArgs(seed=1, label="fish")).image)
+    r = e.render(RenderArgs(seed=1, label="cat"))
+    for head in (None, 0, 1):
+        for mode in ("looks-at", "looked-at-by"):
+            e.inspect(r, 3, 3, head=head, mode=mode)
+    with pytest.raises(InputError):
+        e.render(RenderArgs(seed=1))  # a class is required
+
+
+def test_summary(engine):
+    result = engine.render(RenderArgs(seed=8))
+    s = engine.summary(result, scale=2)
+    assert s.heat.shape == (16, 16) and s.overlay.shape == (64, 64, 3)
+    assert 0 < s.stats["mean_distance_px"] < 32 * 1.5
+    assert s.stats["mean_entropy_nats"] <= s.stats["uniform_entropy_nats"] + 1e-5
+
+
+def test_info(engine):
+    info = engine.info()
+    assert info["gamma"] == {"G16": pytest.approx(0.7)}
+    assert info["parameters"] > 0 and info["device"] == "cpu"

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from attn_demo.config import ModelConfig
+from attn_demo.errors import ConfigError
+from attn_demo.model import Discriminator, Generator
+
+from conftest import tiny_config
+
+
+@pytest.mark.parametrize("res,attn", [(32, (16,)), (64, (32,)), (128, (32, 64))])
+@pytest.mark.parametrize("classes", [0, 3])
+def test_shapes(res, attn, classes):
+    cfg = tiny_config(resolution=res, g_attn=attn, d_attn=attn[-1:], num_classes=classes)
+    g, d = Generator(cfg), Discriminator(cfg)
+    y = torch.tensor([0, 2]) if classes else None
+    img = g(torch.randn(2, cfg.z_dim), y)
+    assert img.shape == (2, 3, res, res)
+    assert img.abs().max() <= 1
+    assert d(img, y).shape == (2,)
+    assert [f"G{r}" for r in attn] == list(g.attention_layers())
+
+
+@pytest.mark.parametrize("classes", [0, 4])
+def test_backward_gives_finite_gradients(classes):
+    cfg = tiny_config(num_classes=classes, heads=2)
+    g, d = Generator(cfg), Discriminator(cfg)
+    y = torch.randint(0, classes, (4,)) if classes else None
+    loss = torch.relu(1 + d(g(torch.randn(4, cfg.z_dim), y), y)).mean() \
+        + torch.relu(1 - d(torch.rand(4, 3, 32, 32) * 2 - 1, y)).mean()
+    loss.backward()
+    for net in (g, d):
+        grads = [p.grad for p in net.parameters() if p.requires_grad]
+        assert all(gr is not None and torch.isfinite(gr).all() for gr in grads)
+    # gamma receives a gradient although it starts at 0
+    assert all(m.gamma.grad is not None for m in g.attention_layers().values())
+
+
+def test_spectral_norm_everywhere():
+    g, d = Generator(tiny_config(num_classes=2)), Discriminator(tiny_config(num_classes=2))
+    for net in (g, d):
+        for name, m in net.named_modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                assert hasattr(m, "parametrizations"), f"{name} lacks spectral norm"
+    assert hasattr(d.embed, "parametrizations")
+
+
+def test_conditional_generator_needs_class():
+    g = Generator(tiny_config(num_classes=2))
+    with pytest.raises(ValueError):
+        g(torch.randn(1, 16))
+
+
+def test_reference_config_size():
+    # The configuration of the best-known public PyTorch SAGAN: ~3.6-3.8M parameters in G.
+    cfg = ModelConfig(resolution=64, z_dim=128, g_width=64, g_attn=(32,), d_attn=(32,))
+    n = sum(p.numel() for p in Generator(cfg).parameters())
+    assert 3.4e6 < n < 4.0e6
+
+
+@pytest.mark.parametrize("bad", [dict(resolution=48), dict(g_attn=(64,)), dict(g_attn=(4,)), dict(d_attn=(32,)),
+                                 dict(heads=3), dict(z_dim=0), dict(num_classes=2, class_names=("a",)),
+                                 dict(g_width=33)])
+def test_bad_configs(bad):
+    with pytest.raises(ConfigError):
+        tiny_config(**bad)
+
+
+def test_config_json_round_trip_and_unknown_keys():
+    cfg = tiny_config(num_classes=2, class_names=("a", "b"))
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ConfigError, match="unknown"):
+        ModelConfig.from_dict({**cfg.to_dict(), "depth": 3})
+    with pytest.raises(ConfigError, match="z_dim"):
+        ModelConfig.from_dict({**cfg.to_dict(), "z_dim": "128"})
+    with pytest.raises(ConfigError):
+        ModelConfig.from_json("{not json")

@@ -1,0 +1,149 @@
+import math
+
+import pytest
+import torch
+
+from attn_demo.errors import InputError
+from attn_demo.probe import AttentionRecorder, pixel_to_cell
+
+from conftest import tiny_generator
+from naive import naive_attention_matrix
+
+
+def _record(module, x, image_size):
+    with AttentionRecorder(module, image_size=image_size) as rec, torch.no_grad():
+        module(x)
+    return rec.captures["attn"]
+
+
+def _attention_module(pool, heads, seed=0):
+    from attn_demo.attention import SelfAttention2d
+    torch.manual_seed(seed)
+    m = SelfAttention2d(32, heads=heads, pool=pool).eval()
+    with torch.no_grad():
+        m.query.parametrizations.weight.original.mul_(6)
+        m.key.parametrizations.weight.original.mul_(6)
+    return m
+
+
+CASES = [(pool, heads) for pool in (True, False) for heads in (1, 2)]
+
+
+@pytest.mark.parametrize("pool,heads", CASES)
+def test_maps_equal_naive_reference(pool, heads):
+    m = _attention_module(pool, heads)
+    x = torch.randn(2, 32, 8, 8)
+    cap = _record(m, x, image_size=32)
+    with torch.no_grad():
+        full = naive_attention_matrix(m, x)          # (B, heads, Nq, Nk)
+    hk, wk = cap.key_grid
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(12):
+        px, py = (int(v) for v in torch.randint(0, 32, (2,), generator=gen))
+        b = int(torch.randint(0, 2, (1,), generator=gen))
+        qi = (py * 8 // 32) * 8 + (px * 8 // 32)
+        kj = (py * hk // 32) * wk + (px * wk // 32)
+        for head in [None, *range(heads)]:
+            sel = (lambda t: t.mean(0)) if head is None else (lambda t, h=head: t[h])
+            row = cap.looks_at(px, py, head=head, b=b)
+            assert row.shape == (hk, wk)
+            assert torch.allclose(row.reshape(-1), sel(full[b, :, qi]), atol=1e-6)
+            assert math.isclose(float(row.sum()), 1.0, abs_tol=1e-5)
+            col = cap.looked_at_by(px, py, head=head, b=b)
+            assert col.shape == (8, 8)
+            assert torch.allclose(col.reshape(-1), sel(full[b, :, :, kj]), atol=1e-6)
+
+
+@pytest.mark.parametrize("pool,heads", CASES)
+def test_summary_equals_naive(pool, heads):
+    m = _attention_module(pool, heads, seed=3)
+    x = torch.randn(1, 32, 8, 8)
+    cap = _record(m, x, image_size=32)
+    with torch.no_grad():
+        full = naive_attention_matrix(m, x)[0]       # (heads, Nq, Nk)
+    qpos, kpos = cap.cell_centres(cap.grid), cap.cell_centres(cap.key_grid)
+    dist = torch.cdist(qpos.double(), kpos.double())
+    for head in [None, *range(heads)]:
+        p = (full.mean(0) if head is None else full[head]).double()
+        mean_dist, ent = cap.summary(head=head)
+        assert torch.allclose(mean_dist.reshape(-1).double(), (p * dist).sum(-1), atol=1e-4)
+        ref_ent = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)
+        assert torch.allclose(ent.reshape(-1).double(), ref_ent, atol=1e-4)
+
+
+def test_summary_chunking_matches_one_chunk(monkeypatch):
+    import attn_demo.probe as probe
+    m = _attention_module(True, 2)
+    x = torch.randn(1, 32, 8, 8)
+    whole = _record(m, x, 32)
+    monkeypatch.setattr(probe, "_CHUNK_ELEMENTS", 40)  # many tiny chunks
+    chunked = _record(m, x, 32)
+    assert torch.allclose(whole.lse, chunked.lse, atol=1e-6)
+    for a, b in zip(whole.summary(), chunked.summary()):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [32, 64, 256, 512])
+@pytest.mark.parametrize("grid", [8, 16, 32])
+def test_pixel_to_cell_corners_and_centre(size, grid):
+    last = size - 1
+    assert pixel_to_cell(0, 0, (size, size), (grid, grid)) == (0, 0)
+    assert pixel_to_cell(last, 0, (size, size), (grid, grid)) == (grid - 1, 0)
+    assert pixel_to_cell(0, last, (size, size), (grid, grid)) == (0, grid - 1)
+    assert pixel_to_cell(last, last, (size, size), (grid, grid)) == (grid - 1, grid - 1)
+    assert pixel_to_cell(size // 2, size // 2, (size, size), (grid, grid)) == (grid // 2, grid // 2)
+    # Every pixel: the cell whose span [c*size/grid, (c+1)*size/grid) contains it.
+    for x in range(size):
+        cx, _ = pixel_to_cell(x, 0, (size, size), (grid, grid))
+        assert cx * size / grid <= x < (cx + 1) * size / grid
+
+
+def test_pixel_to_cell_non_square_display():
+    # A 300 x 200 picture over a 16 x 8 (rows x cols) grid.
+    assert pixel_to_cell(299, 199, (300, 200), (16, 8)) == (7, 15)
+    assert pixel_to_cell(37, 12, (300, 200), (16, 8)) == (0, 0)
+    assert pixel_to_cell(38, 13, (300, 200), (16, 8)) == (1, 1)
+
+
+@pytest.mark.parametrize("x,y", [(-1, 0), (0, 32), (32, 0), (float("nan"), 1), (1.5, 2),
+                                 ("3", 4), (None, 1), (True, 2), (float("inf"), 0), (10**30, 0)])
+def test_forged_clicks_rejected(x, y):
+    with pytest.raises(InputError):
+        pixel_to_cell(x, y, (32, 32), (16, 16))
+
+
+def test_integral_float_click_accepted():
+    assert pixel_to_cell(31.0, 0.0, (32, 32), (16, 16)) == (15, 0)
+
+
+def test_recorder_removes_hooks_and_records_every_layer():
+    g = tiny_generator(g_attn=(8, 16))
+    z = torch.randn(1, g.cfg.z_dim)
+    with AttentionRecorder(g) as rec, torch.no_grad():
+        g(z)
+    assert set(rec.captures) == {"G8", "G16"}
+    assert all(not m._forward_hooks for m in g.attention_layers().values())
+    cap = rec.captures["G16"]
+    assert cap.grid == (16, 16) and cap.key_grid == (8, 8) and cap.image_size == 32
+
+
+def test_bad_head_rejected():
+    m = _attention_module(True, 2)
+    cap = _record(m, torch.randn(1, 32, 8, 8), 32)
+    for head in (2, -1, 0.5, "0", True):
+        with pytest.raises(InputError):
+            cap.looks_at(0, 0, head=head)
+
+
+def test_probe_memory_is_linear_in_n():
+    """Capture bytes grow like N (q and k), at most 1% of the N x Nk map at 64x64."""
+    from attn_demo.attention import SelfAttention2d
+    m = SelfAttention2d(64).eval()
+    sizes = {}
+    for side in (16, 32, 64):
+        cap = _record(m, torch.randn(1, 64, side, side), image_size=side)
+        sizes[side] = cap.nbytes
+        n, nk = side * side, (side // 2) ** 2
+        if side == 64:
+            assert cap.nbytes <= 0.01 * n * nk * 4
+    assert sizes[32] == 4 * sizes[16] and sizes[64] == 4 * sizes[32]
