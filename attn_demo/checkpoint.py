@@ -123,11 +123,12 @@ def describe_non_safetensors(head: bytes) -> str | None:
     return None
 
 
-def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES):
+def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES, metadata_only: bool = False):
     """Open a safetensors file defensively. Returns (tensors, metadata).
 
     Every failure becomes a CheckpointError that says what the file is and
-    what to do; nothing in the file is ever executed.
+    what to do; nothing in the file is ever executed. With metadata_only,
+    only the header is read (tensors is then empty).
     """
     path = Path(path)
     if not path.is_file():
@@ -147,7 +148,7 @@ def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES):
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
+            tensors = {} if metadata_only else {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(
             f"{path} is not a valid safetensors file (empty, truncated or corrupt): {e}") from None

@@ -124,6 +124,10 @@ def build_parser() -> Parser:
     _add_model_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_info)
+
+    from . import commands  # training-side commands: data, train, export, ...
+    EXAMPLES.update(commands.EXAMPLES)
+    commands.register(command)
     return parser
 
 
