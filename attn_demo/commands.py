@@ -14,6 +14,9 @@ EXAMPLES = {
              "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume\n"
              "  python -m attn_demo train --dry-run --out /tmp/dry",
     "export": "python -m attn_demo export runs/emoji32 --out weights/emoji32 --grid assets/emoji32_samples.png",
+    "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30",
+    "eval": "python -m attn_demo eval --weights weights/emoji32 --data data/emoji --n 1000 --seeds 3\n"
+            "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write",
 }
 
 # TrainConfig fields a resumed run may change without --force (they do not change the maths).
@@ -89,6 +92,12 @@ def register(command) -> None:
     p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
     p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here")
     p.set_defaults(run=cmd_export)
+
+    from .directions import register as register_directions
+    register_directions(command)
+
+    from .metrics import register as register_metrics
+    register_metrics(command)
 
 
 def cmd_data(args) -> None:

@@ -1,0 +1,186 @@
+"""Training: dry run, exact resume, DDP, faults (NaN, kill, signals), export."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from attn_demo.config import ModelConfig, TrainConfig
+from attn_demo.data import make_shapes
+from attn_demo.engine import Engine, RenderArgs
+from attn_demo.export import export_run
+from attn_demo.train import TrainingError, train
+from attn_demo.train_state import CHECKPOINT, read_configs
+
+MODEL = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,),
+                    num_classes=3, class_names=("disc", "square", "triangle"))
+
+
+def cfg(**kw):
+    base = dict(batch_size=8, max_steps=6, ckpt_every=3, sample_every=3, log_every=1, ema_start=2)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return make_shapes(48, 32, seed=0)
+
+
+def run_cli(*args, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "attn_demo", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def load_all(run_dir):
+    from safetensors.torch import load_file
+    return load_file(run_dir / CHECKPOINT)
+
+
+def test_dry_run_cli(tmp_path):
+    r = run_cli("train", "--dry-run", "--out", tmp_path / "dry", "--g-width", 16, "--d-width", 16)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "dry"
+    assert (run / CHECKPOINT).exists() and (run / "samples" / "latest.png").exists()
+    lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [1, 2, 3, 4]
+    assert all(abs(x["loss_d"]) < 1e3 and "gamma_G16" in x for x in lines)
+    assert json.loads((run / "summary.json").read_text())["step"] == 4
+
+
+def test_resume_continues_with_identical_state(tmp_path, shapes):
+    train(MODEL, cfg(), shapes, tmp_path / "a", device="cpu", progress=False, log=lambda *a: None)
+    train(MODEL, cfg(max_steps=3), shapes, tmp_path / "b", device="cpu", progress=False, log=lambda *a: None)
+    assert read_configs(tmp_path / "b" / CHECKPOINT)[2]["step"] == "3"
+    train(MODEL, cfg(), shapes, tmp_path / "b", device="cpu", resume=True, progress=False, log=lambda *a: None)
+    a, b = load_all(tmp_path / "a"), load_all(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=0), k
+
+
+def test_resume_refuses_changed_config_unless_forced(tmp_path, shapes):
+    data_dir = tmp_path / "data"
+    for i, img in enumerate(shapes.images[:24]):
+        d = data_dir / shapes.class_names[int(shapes.labels[i])]
+        d.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(d / f"{i}.png")
+    common = ("--data", data_dir, "--out", tmp_path / "run", "--z-dim", 16, "--g-width", 16, "--d-width", 16,
+              "--batch-size", 4)
+    assert run_cli("train", *common, "--steps", 2).returncode == 0
+    r = run_cli("train", *common, "--steps", 3, "--resume", "--lr-d", 0.01)
+    assert r.returncode == 2 and "lr_d" in r.stderr and "--force" in r.stderr
+    r = run_cli("train", *common, "--steps", 3, "--resume", "--g-width", 32)
+    assert r.returncode == 2 and "g_width" in r.stderr
+    r = run_cli("train", *common, "--steps", 3, "--resume", "--lr-d", 0.01, "--force")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("train", *common, "--steps", 3)
+    assert r.returncode == 2 and "--resume" in r.stderr
+
+
+def test_injected_nan_is_caught_and_rolled_back(tmp_path, shapes):
+    summary = train(MODEL, cfg(max_steps=6), shapes, tmp_path / "r", device="cpu", inject_nan_at=4,
+                    progress=False, log=lambda *a: None)
+    assert summary["step"] == 6
+    events = [json.loads(x) for x in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    bad = [e for e in events if e.get("event") == "non_finite"]
+    assert len(bad) == 1 and bad[0]["step"] == 4
+    assert all(torch.isfinite(t).all() for t in load_all(tmp_path / "r").values() if t.is_floating_point())
+
+
+def test_repeated_nan_stops_and_keeps_last_good_checkpoint(tmp_path, shapes, monkeypatch):
+    import attn_demo.train as tr
+    real_step = tr.train_step
+
+    def poisoned(*a, **k):
+        out = real_step(*a, **k)
+        return {**out, "loss_g": out["loss_g"] * float("nan")}
+    monkeypatch.setattr(tr, "train_step", poisoned)
+    with pytest.raises(TrainingError, match="NaN"):
+        train(MODEL, cfg(max_nan_rollbacks=2), shapes, tmp_path / "r", device="cpu",
+              progress=False, log=lambda *a: None)
+    state = load_all(tmp_path / "r")
+    assert read_configs(tmp_path / "r" / CHECKPOINT)[2]["step"] == "0"
+    assert all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point())
+
+
+def test_time_budget_stops_and_saves(tmp_path, shapes):
+    s = train(MODEL, cfg(max_steps=10**6, time_budget=1.0), shapes, tmp_path / "t", device="cpu",
+              progress=False, log=lambda *a: None)
+    assert s["stop_reason"] == "time_budget" and s["step"] > 0
+    assert read_configs(tmp_path / "t" / CHECKPOINT)[2]["step"] == str(s["step"])
+
+
+def _train_cmd(out, *extra):
+    return [sys.executable, "-m", "attn_demo", "train", "--data", "shapes", "--out", str(out), "--z-dim", "16",
+            "--g-width", "16", "--d-width", "16", "--batch-size", "8", *map(str, extra)]
+
+
+def test_sigterm_saves_once_and_exits(tmp_path):
+    out = tmp_path / "sig"
+    p = subprocess.Popen(_train_cmd(out, "--steps", 100000, "--log-every", 1),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == "SIGTERM" and summary["step"] >= 3
+    assert read_configs(out / CHECKPOINT)[2]["step"] == str(summary["step"])
+
+
+def test_kill_9_during_saves_leaves_a_loadable_checkpoint(tmp_path):
+    """Checkpoint every step and kill -9 at once: the file on disk always loads; resume works."""
+    out = tmp_path / "kill"
+    p = subprocess.Popen(_train_cmd(out, "--steps", 100000, "--ckpt-every", 1, "--log-every", 1),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = out / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    _, _, meta = read_configs(out / CHECKPOINT)
+    assert int(meta["step"]) >= 2
+    r = subprocess.run(_train_cmd(out, "--steps", int(meta["step"]) + 2, "--resume"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not list(out.glob(".*.tmp"))   # stale temp files are cleaned on start
+
+
+def test_ddp_two_gloo_processes(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                        "--master_port", str(_free_port()), "-m", "attn_demo", "train", "--dry-run",
+                        "--out", str(out), "--g-width", "16", "--d-width", "16", "--z-dim", "16",
+                        "--device", "cpu"], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["step"] == 4
+    assert summary["images_seen"] == 4 * 8 * 2
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_export_then_engine_generates(tmp_path, shapes):
+    train(MODEL, cfg(max_steps=3), shapes, tmp_path / "run", device="cpu", progress=False, log=lambda *a: None)
+    out = export_run(tmp_path / "run", tmp_path / "model")
+    engine = Engine.from_pretrained(out, device="cpu")
+    r = engine.render(RenderArgs(seed=1, label="square"))
+    assert r.image.shape == (32, 32, 3)
+    card = (out / "README.md").read_text()
+    assert "steps: 3" in card and "gamma" in card
+    assert json.loads((out / "training.json").read_text())["steps"] == 3
