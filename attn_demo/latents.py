@@ -77,6 +77,9 @@ def resolve_class(value, num_classes: int, class_names: Sequence[str] = ()) -> i
         if value not in (None, "", "none"):
             raise InputError("this model is unconditional: it takes no class")
         return None
+    choices = ", ".join(class_names) if class_names else f"0..{num_classes - 1}"
+    if value in (None, ""):
+        raise InputError(f"this model is class-conditional: give a class, one of {choices}")
     names = [n.lower() for n in class_names]
     if isinstance(value, str) and value.strip().lower() in names:
         return names.index(value.strip().lower())
@@ -84,7 +87,6 @@ def resolve_class(value, num_classes: int, class_names: Sequence[str] = ()) -> i
         value = int(value.strip())
     if isinstance(value, Integral) and not isinstance(value, bool) and 0 <= value < num_classes:
         return int(value)
-    choices = ", ".join(class_names) if class_names else f"0..{num_classes - 1}"
     raise InputError(f"unknown class {value!r}: this model takes one of {choices}")
 
 

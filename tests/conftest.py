@@ -56,3 +56,59 @@ def model_dir(tmp_path_factory):
 def cond_model_dir(tmp_path_factory):
     return make_model_dir(tmp_path_factory.mktemp("tinyc") / "tinycond",
                           num_classes=3, class_names=("cat", "dog", "fish"), heads=2)
+
+
+# ---------------------------------------------------------------- the studio app
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run"]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ui_weights(tmp_path_factory):
+    """Two tiny models: unconditional (one layer) and conditional (two layers, two heads, sliders)."""
+    from attn_demo.checkpoint import load_pretrained, save_directions
+    from attn_demo.directions import compute_directions
+    root = tmp_path_factory.mktemp("weights")
+    make_model_dir(root / "tiny32")
+    cond = make_model_dir(root / "tinycond", num_classes=3, class_names=("cat", "dog", "fish"), heads=2,
+                          g_attn=(8, 16))
+    save_directions(cond, compute_directions(load_pretrained(cond), k=3, samples=300))
+    return root
+
+
+@pytest.fixture(scope="session")
+def studio(ui_weights):
+    from attn_demo.studio import Studio, find_models
+    return Studio(find_models(ui_weights), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def app_url(studio):
+    from attn_demo.ui import CSS, build_demo
+    demo = build_demo(studio)
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+                            quiet=True, css=CSS, max_file_size="1mb")
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists("/usr/bin/chromium"):
+        if os.environ.get("ATTN_DEMO_REQUIRE_BROWSER") == "1":
+            pytest.fail("Debian chromium is missing: apt-get install chromium (scripts/test.sh does)")
+        pytest.skip("apt-get install chromium to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=BROWSER_ARGS)
+        yield b
+        b.close()

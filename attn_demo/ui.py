@@ -1,0 +1,384 @@
+"""The Gradio studio: build_demo(studio) -> gr.Blocks. Handlers stay short.
+
+Widgets emit arguments; the Studio (studio.py, no Gradio) returns pictures
+and numbers. Every handler runs behind `_guard`, which turns our errors into
+a gr.Error with the message and anything else into a generic error: no
+traceback reaches a client. The named API endpoints (api.py) take explicit
+arguments; the UI's own events are private (hidden from API clients).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from dataclasses import dataclass, replace
+
+import gradio as gr
+
+from .engine import RenderArgs
+from .errors import AttnDemoError
+from .latents import PSI_RANGE, SEED_MAX, SLIDER_RANGE
+from .probe import LOOKED_AT_BY, LOOKS_AT
+from .render import COLORMAPS
+from .studio import DISPLAY, MAX_PINS, Studio, View
+
+log = logging.getLogger("attn_demo.ui")
+MAX_SLIDERS = 8
+MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
+EXPORT_SIZES = ["native", "x4 pixel", "x4 smooth"]
+PRIVATE = {"api_visibility": "private"}
+
+try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
+    import spaces
+    gpu = spaces.GPU
+except ImportError:  # pragma: no cover - where `spaces` is not installed
+    def gpu(fn):
+        return fn
+
+CSS = """
+#gen_img img, #attn_img img { image-rendering: pixelated; }
+/* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
+#gen_img .icon-button-wrapper { display: none !important; }
+.attn-stats { font-variant-numeric: tabular-nums; min-height: 3em; }
+"""
+
+
+def _guard(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except AttnDemoError as e:
+            raise gr.Error(str(e)) from None
+        except Exception as e:  # a bug: the traceback stays in the server log
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(f"internal error ({type(e).__name__}); the server log has details") from None
+    return wrapper
+
+
+def number(value, name: str) -> float:
+    """A finite number from a widget or an API call, else a clear error (NaN passes Gradio's bounds)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AttnDemoError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def head_index(text) -> int | None:
+    if text in (None, "", "mean"):
+        return None
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise AttnDemoError(f"head must be 'mean' or a head index, got {text!r}") from None
+
+
+def stats_markdown(s: dict) -> str:
+    verb = "looks at" if s["mode"] == LOOKS_AT else "is looked at by"
+    return (f"**{s['layer']}**, head {s['head']}: the pixel {verb} this map.  \n"
+            f"γ (gamma) = {s['gamma']:+.4f} · entropy {s['entropy_nats']:.2f} nats "
+            f"({100 * s['entropy_norm']:.0f}% of uniform) · mean distance {s['mean_distance_px']:.1f} px "
+            f"· peak weight {s['max_weight']:.3f}")
+
+
+@dataclass
+class Widgets:
+    view: gr.State
+    model: gr.Dropdown
+    label: gr.Dropdown
+    seed: gr.Number
+    prev_btn: gr.Button
+    rand_btn: gr.Button
+    next_btn: gr.Button
+    psi: gr.Slider
+    sliders: list
+    reset_btn: gr.Button
+    image: gr.Image
+    click_info: gr.Textbox
+    overlay: gr.Image
+    stats: gr.Markdown
+    summary_kind: gr.Radio
+    summary_img: gr.Image
+    summary_md: gr.Markdown
+    pin_btn: gr.Button
+    clear_btn: gr.Button
+    compare_img: gr.Image
+    layer: gr.Dropdown
+    head: gr.Dropdown
+    cmap: gr.Dropdown
+    mode: gr.Radio
+    alpha: gr.Slider
+    grid_count: gr.Slider
+    grid_btn: gr.Button
+    gallery: gr.Gallery
+    interp_seeds: gr.Textbox
+    interp_frames: gr.Slider
+    interp_fps: gr.Slider
+    interp_follow: gr.Checkbox
+    interp_btn: gr.Button
+    interp_img: gr.Image
+    export_size: gr.Radio
+    export_btn: gr.Button
+    export_files: gr.File
+    import_file: gr.File
+
+    @property
+    def settings(self) -> list:
+        """Every widget a render or a map depends on, in `Handlers.view_from` order."""
+        return [self.view, self.model, self.seed, self.psi, self.label, *self.sliders,
+                self.layer, self.head, self.mode, self.alpha, self.cmap]
+
+    @property
+    def shown(self) -> list:
+        return [self.image, self.overlay, self.stats, self.click_info, self.view]
+
+    @property
+    def model_dependent(self) -> list:
+        return [self.label, self.layer, self.head, *self.sliders]
+
+
+def _layout(studio: Studio, default: View) -> Widgets:
+    engine = studio.engine(default.model)
+    classes = engine.class_names if engine.cfg.num_classes else []
+    directions = list(engine.directions.labels) if engine.directions is not None else []
+    view = gr.State(default)
+    gr.Markdown("# attn-demo · self-attention GAN studio\nRoll seeds, move the sliders, and **click any "
+                "pixel** of the image to see where the generator's self-attention looks from there.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=260):
+            model = gr.Dropdown(studio.models, value=default.model, label="Model", elem_id="model_dd")
+            label = gr.Dropdown(classes, value=default.args.label, label="Class", interactive=True,
+                                visible=bool(classes))
+            seed = gr.Number(value=default.args.seed, label="Seed", precision=0, minimum=0, maximum=SEED_MAX,
+                             elem_id="seed")
+            with gr.Row():
+                prev_btn = gr.Button("◀ prev", size="sm", min_width=60, elem_id="prev_btn")
+                rand_btn = gr.Button("random", size="sm", min_width=60, elem_id="rand_btn")
+                next_btn = gr.Button("next ▶", size="sm", min_width=60, elem_id="next_btn")
+            psi = gr.Slider(*PSI_RANGE, value=default.args.psi, step=0.01, label="Truncation ψ",
+                            info="1 = full variety; lower = cleaner, more typical images")
+            with gr.Accordion("Sliders: the model's principal directions", open=True):
+                sliders = [gr.Slider(*SLIDER_RANGE, value=0, step=0.1, visible=i < len(directions),
+                                     label=directions[i] if i < len(directions) else f"direction {i + 1}")
+                           for i in range(MAX_SLIDERS)]
+                reset_btn = gr.Button("Reset sliders", size="sm")
+        with gr.Column(scale=2, min_width=300):
+            image = gr.Image(elem_id="gen_img", format="png", show_label=False, buttons=[], interactive=False,
+                             type="numpy", height=DISPLAY, width=DISPLAY)
+            click_info = gr.Textbox(elem_id="click_info", show_label=False, interactive=False,
+                                    placeholder="Click the image to inspect a pixel")
+        with gr.Column(scale=2, min_width=300):
+            with gr.Tabs():
+                with gr.Tab("Attention"):
+                    overlay = gr.Image(elem_id="attn_img", format="png", show_label=False, buttons=[],
+                                       interactive=False, type="numpy", height=DISPLAY, width=DISPLAY)
+                    stats = gr.Markdown(elem_classes="attn-stats")
+                with gr.Tab("Layer summary"):
+                    summary_kind = gr.Radio(["distance", "entropy"], value="distance",
+                                            label="Per pixel: how far it looks (px), or how spread its attention is")
+                    summary_img = gr.Image(elem_id="summary_img", format="png", show_label=False,
+                                           buttons=["download"], interactive=False, type="numpy")
+                    summary_md = gr.Markdown()
+                with gr.Tab("Compare"):
+                    with gr.Row():
+                        pin_btn = gr.Button(f"Pin the clicked point (up to {MAX_PINS})", size="sm", elem_id="pin_btn")
+                        clear_btn = gr.Button("Clear pins", size="sm")
+                    compare_img = gr.Image(elem_id="compare_img", format="png", show_label=False,
+                                           buttons=["download"], interactive=False, type="numpy")
+            with gr.Row():
+                layer = gr.Dropdown(engine.layers, value=default.layer or engine.layers[-1], label="Layer",
+                                    interactive=True, min_width=90, elem_id="layer_dd")
+                head = gr.Dropdown(["mean"] + [str(h) for h in range(engine.cfg.heads)], value="mean",
+                                   label="Head", interactive=True, min_width=90)
+                cmap = gr.Dropdown(list(COLORMAPS), value=default.cmap, label="Colormap", min_width=90)
+            mode = gr.Radio(list(MODE_LABELS), value="where this pixel looks", label="Mode", elem_id="mode_radio")
+            alpha = gr.Slider(0, 1, value=default.alpha, step=0.05, label="Opacity")
+    with gr.Tabs():
+        with gr.Tab("Gallery"):
+            with gr.Row():
+                grid_count = gr.Slider(4, 64, value=16, step=4, label="Images (seeds from the current one on)")
+                grid_btn = gr.Button("Show samples", variant="secondary")
+            gallery = gr.Gallery(elem_id="gallery", columns=8, height="auto", allow_preview=False,
+                                 show_label=False)
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                interp_seeds = gr.Textbox(value="1, 7", label="Seeds: A, B (or several for a loop)")
+                interp_frames = gr.Slider(2, 60, value=16, step=1, label="Frames per step")
+                interp_fps = gr.Slider(1, 30, value=12, step=1, label="Frames per second")
+                interp_follow = gr.Checkbox(label="Show the clicked point's map", value=True)
+            interp_btn = gr.Button("Make GIF", variant="secondary")
+            interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"])
+        with gr.Tab("Export / import"):
+            with gr.Row():
+                export_size = gr.Radio(EXPORT_SIZES, value="native", label="Image size")
+                export_btn = gr.Button("Export image, overlay, map (.npy) and state (.json)", elem_id="export_btn")
+            export_files = gr.File(elem_id="export_files", label="Exports", file_count="multiple",
+                                   interactive=False)
+            import_file = gr.File(elem_id="import_file", label="Load a state .json", file_types=[".json"],
+                                  type="binary")
+    # Every widget created above, by its variable name.
+    return Widgets(**{k: v for k, v in locals().items() if k in Widgets.__dataclass_fields__})
+
+
+class Handlers:
+    """Event handlers: turn widget values into a View, ask the Studio, format the answer."""
+
+    def __init__(self, studio: Studio, default: View):
+        self.studio, self.default = studio, default
+
+    def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
+        sliders, (layer, head, mode, alpha, cmap) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
+        n = len(self.studio.engine(model).directions or ())
+        args = RenderArgs(int(number(seed, "seed")), number(psi, "truncation"), label or None,
+                          tuple(number(s, "slider") for s in sliders[:n]))
+        return replace(v, model=model, args=args, layer=layer or None, head=head_index(head),
+                       mode=MODE_LABELS.get(mode, mode), alpha=number(alpha, "opacity"), cmap=cmap)
+
+    def show(self, v: View):
+        result = self.studio.render(v.model, v.args)
+        picture = self.studio.display_image(v.model, result)
+        if v.click is None:
+            return picture, None, "", "", v
+        out = self.studio.inspect(v, *v.click)
+        res = result.image.shape[0]
+        text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
+                f"{v.click[1] * res // DISPLAY}), attention cell {tuple(out.stats['cell'])}")
+        return picture, out.overlay, stats_markdown(out.stats), text, v
+
+    def on_change(self, v, *values):
+        return self.show(self.view_from(v, *values))
+
+    def on_click(self, evt: gr.SelectData, v, *values):
+        # (Gradio injects event data only into positional parameters before *values.)
+        index = evt.index
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
+            raise AttnDemoError("click inside the image")
+        x, y = (number(c, "click coordinate") for c in index)
+        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY) or x != int(x) or y != int(y):
+            raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
+        return self.show(replace(self.view_from(v, *values), click=(int(x), int(y))))
+
+    def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
+        engine = self.studio.engine(name)
+        names = engine.class_names if engine.cfg.num_classes else []
+        labels = list(engine.directions.labels) if engine.directions is not None else []
+        values = list(sliders) + [0.0] * MAX_SLIDERS
+        return [gr.update(choices=names, value=names[0] if names else None, visible=bool(names)),
+                gr.update(choices=engine.layers, value=layer or engine.layers[-1]),
+                gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
+                          value="mean" if head is None else str(head)),
+                *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
+                            value=values[i]) for i in range(MAX_SLIDERS)]]
+
+    def on_model(self, name):
+        return self.model_updates(name)
+
+    def on_load(self):
+        return self.show(self.default)
+
+    def on_summary(self, kind, v, *values):
+        out = self.studio.summary(self.view_from(v, *values), kind)
+        s = out.stats
+        return out.overlay, (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance "
+                             f"{s['mean_distance_px']:.1f} px (max {s['max_distance_px']:.1f}) · mean entropy "
+                             f"{s['mean_entropy_nats']:.2f} of {s['uniform_entropy_nats']:.2f} nats (uniform)")
+
+    def on_pin(self, v, *values):
+        v = self.view_from(v, *values)
+        if v.click is None:
+            raise AttnDemoError("click the image first, then pin the point")
+        v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
+        return self.studio.compare(v), v
+
+    def on_compare(self, v, *values):
+        v = self.view_from(v, *values)
+        return (self.studio.compare(v) if v.pins else None), v
+
+    def on_grid(self, count, v, *values):
+        v = self.view_from(v, *values)
+        return [(img, f"seed {s}") for img, s in self.studio.grid(v.model, v.args, int(number(count, "count")))]
+
+    def on_pick(self, evt: gr.SelectData):
+        caption = evt.value.get("caption") if isinstance(evt.value, dict) else None
+        if not isinstance(caption, str) or not caption.startswith("seed "):
+            raise AttnDemoError("pick an image of the gallery")
+        return int(caption[5:])
+
+    def on_interpolate(self, progress=gr.Progress(), *values):
+        seeds, frames, fps, follow, v, *values = values
+        v = self.view_from(v, *values)
+        path = self.studio.interpolate(v, seed_list(seeds), int(number(frames, "frames")),
+                                       v.click if follow else None, number(fps, "fps"),
+                                       progress=lambda p: progress(p, desc="rendering frames"))
+        return str(path)
+
+    def on_export(self, size, v, *values):
+        return [str(p) for p in self.studio.export(self.view_from(v, *values), size)]
+
+    def on_import(self, data):
+        if data is None:
+            raise AttnDemoError("no file")
+        new, warnings = self.studio.parse_state(data)
+        for w in warnings:
+            gr.Warning(w)
+        mode = next(k for k, m in MODE_LABELS.items() if m == new.mode)
+        updates = self.model_updates(new.model, new.args.sliders, new.layer, new.head)
+        updates[0] = gr.update(**{**updates[0], "value": new.args.label})
+        return [new.model, new.args.seed, new.args.psi, *updates, mode, new.alpha, new.cmap, new]
+
+
+def seed_list(text) -> list[int]:
+    try:
+        return [int(s) for s in str(text).replace(";", ",").split(",") if s.strip()]
+    except ValueError:
+        raise AttnDemoError(f"seeds must be whole numbers separated by commas, got {text!r}") from None
+
+
+def _wire(w: Widgets, h: Handlers) -> None:
+    on_change = gpu(_guard(h.on_change))
+    for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders],
+                    w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
+        trigger(on_change, w.settings, w.shown, **PRIVATE)
+    w.image.select(_guard(h.on_click), w.settings, w.shown, **PRIVATE)
+    w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
+        on_change, w.settings, w.shown, **PRIVATE)
+    w.prev_btn.click(lambda s: max(0, int(s or 0) - 1), [w.seed], [w.seed], **PRIVATE)
+    w.next_btn.click(lambda s: min(SEED_MAX, int(s or 0) + 1), [w.seed], [w.seed], **PRIVATE)
+    w.rand_btn.click(lambda: int.from_bytes(os.urandom(4), "little"), None, [w.seed], **PRIVATE)
+    w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
+        on_change, w.settings, w.shown, **PRIVATE)
+
+    summary = _guard(h.on_summary)
+    for trigger in (w.summary_kind.change, w.image.change):
+        trigger(summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE)
+    w.pin_btn.click(_guard(h.on_pin), w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
+    w.image.change(_guard(h.on_compare), w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.grid_btn.click(gpu(_guard(h.on_grid)), [w.grid_count, *w.settings], [w.gallery], **PRIVATE)
+    w.gallery.select(_guard(h.on_pick), None, [w.seed], **PRIVATE)
+    w.interp_btn.click(gpu(_guard(h.on_interpolate)),
+                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, *w.settings],
+                       [w.interp_img], **PRIVATE)
+    w.export_btn.click(_guard(h.on_export), [w.export_size, *w.settings], [w.export_files], **PRIVATE)
+    w.import_file.upload(_guard(h.on_import), [w.import_file],
+                         [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
+                         **PRIVATE).then(on_change, w.settings, w.shown, **PRIVATE)
+
+
+def build_demo(studio: Studio, default: View | None = None) -> gr.Blocks:
+    first = studio.models[0]
+    engine = studio.engine(first)
+    default = default or View(first, RenderArgs(seed=42, psi=0.8,
+                                                label=engine.class_names[0] if engine.cfg.num_classes else None),
+                              click=(DISPLAY // 2, DISPLAY // 2))
+    studio.render(default.model, default.args)   # warm-up: the first page is served from the cache
+    with gr.Blocks(title="attn-demo · self-attention GAN studio", delete_cache=(1800, 3600)) as demo:
+        widgets = _layout(studio, default)
+        handlers = Handlers(studio, default)
+        _wire(widgets, handlers)
+        demo.load(_guard(handlers.on_load), None, widgets.shown, **PRIVATE)
+        from .api import add_api
+        add_api(studio)
+    return demo

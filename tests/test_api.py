@@ -1,0 +1,135 @@
+"""The named API endpoints through gradio_client, good and bad inputs, on an in-process server."""
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.engine import RenderArgs
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+    return Client(app_url, verbose=False)
+
+
+def png(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_endpoints_listed(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/generate", "/inspect", "/interpolate", "/grid"} <= names
+    assert not any("on_change" in n or "on_click" in n for n in names)   # UI events stay private
+
+
+def test_generate_matches_engine(client, studio):
+    path, info = client.predict("tinycond", 42, 0.8, "dog", "1.5, 0, -1", api_name="/generate")
+    expected = studio.engine("tinycond").render(RenderArgs(42, 0.8, "dog", (1.5, 0.0, -1.0))).image
+    assert np.array_equal(png(path), expected)
+    assert info["seed"] == 42 and info["class"] == 1
+
+
+def test_inspect_with_explicit_coordinates(client, studio):
+    path, stats = client.predict("tinycond", 7, 1.0, "cat", "", 100, 300, 512, "G8", "1", "looked-at-by",
+                                 api_name="/inspect")
+    engine = studio.engine("tinycond")
+    ref = engine.inspect(engine.render(RenderArgs(7, 1.0, "cat")), 100, 300, layer="G8", head=1,
+                         mode="looked-at-by", size=(512, 512), scale=studio.scale("tinycond"))
+    assert np.allclose(np.array(stats["map"]), ref.heat, atol=1e-6)
+    assert stats["cell"] == ref.stats["cell"] and stats["layer"] == "G8"
+    assert np.array_equal(png(path), ref.overlay)
+
+
+def test_interpolate_and_grid(client):
+    gif = client.predict("tiny32", "3, 9, 12", 1.0, "", 4, api_name="/interpolate")
+    with Image.open(gif) as im:
+        assert im.n_frames == 12                      # a loop: 3 steps x 4 frames
+    grid, info = client.predict("tiny32", 5, 6, 1.0, "", "", api_name="/grid")
+    assert info["seeds"] == [5, 6, 7, 8, 9, 10]
+    assert png(grid).shape[0] > 128
+
+
+BAD_CALLS = [
+    ("/generate", ("nope", 1, 1.0, "", "")),                       # unknown model
+    ("/generate", ("../weights/tiny32", 1, 1.0, "", "")),         # path tricks are just unknown names
+    ("/generate", ("tiny32", -1, 1.0, "", "")),                     # seed out of range (component bound)
+    ("/generate", ("tiny32", 2 ** 40, 1.0, "", "")),
+    ("/generate", ("tiny32", 1, float("nan"), "", "")),             # NaN passes Gradio's bound check
+    ("/generate", ("tiny32", 1, float("inf"), "", "")),
+    ("/generate", ("tiny32", 1, 2.0, "", "")),
+    ("/generate", ("tiny32", 1, 1.0, "", "a,b")),                    # malformed sliders
+    ("/generate", ("tiny32", 1, 1.0, "", "1e308")),
+    ("/generate", ("tinycond", 1, 1.0, "horse", "")),               # unknown class
+    ("/generate", ("tinycond", 1, 1.0, "", "")),                    # missing class
+    ("/inspect", ("tiny32", 1, 1.0, "", "", -5, 3, 32, "", "mean", "looks-at")),      # forged clicks
+    ("/inspect", ("tiny32", 1, 1.0, "", "", 40, 3, 32, "", "mean", "looks-at")),
+    ("/inspect", ("tiny32", 1, 1.0, "", "", float("nan"), 3, 32, "", "mean", "looks-at")),
+    ("/inspect", ("tiny32", 1, 1.0, "", "", 3, 3, 32, "G99", "mean", "looks-at")),
+    ("/inspect", ("tiny32", 1, 1.0, "", "", 3, 3, 32, "", "7", "looks-at")),
+    ("/inspect", ("tiny32", 1, 1.0, "", "", 3, 3, 32, "", "mean", "sideways")),
+    ("/interpolate", ("tiny32", "1", 1.0, "", 4)),                  # one seed only
+    ("/interpolate", ("tiny32", "1, x", 1.0, "", 4)),
+    ("/interpolate", ("tiny32", "1, 2", 1.0, "", 1000)),
+    ("/grid", ("tiny32", 1, 0, 1.0, "", "")),
+    ("/grid", ("tiny32", 1, 65, 1.0, "", "")),
+]
+
+
+@pytest.mark.parametrize("endpoint,args", BAD_CALLS, ids=[f"{e}-{i}" for i, (e, _) in enumerate(BAD_CALLS)])
+def test_bad_inputs_give_clear_errors(client, endpoint, args):
+    with pytest.raises(Exception) as info:
+        client.predict(*args, api_name=endpoint)
+    message = str(info.value)
+    assert "Traceback" not in message and "File \"" not in message
+    assert message.strip() and "internal error" not in message
+
+
+def test_server_healthy_after_bad_calls(client, studio):
+    for endpoint, args in BAD_CALLS[:6]:
+        with pytest.raises(Exception):
+            client.predict(*args, api_name=endpoint)
+    path, _ = client.predict("tiny32", 42, 1.0, "", "", api_name="/generate")
+    assert np.array_equal(png(path), studio.engine("tiny32").render(RenderArgs(42)).image)
+    assert not math.isnan(float(png(path).mean()))
+
+
+def raw_call(url, endpoint, payload: str) -> tuple[int, str]:
+    """POST a hand-written JSON body (NaN literals included) and read the result stream."""
+    import httpx
+    r = httpx.post(f"{url}gradio_api/call/{endpoint}", content=payload,
+                   headers={"Content-Type": "application/json"}, timeout=30)
+    if r.status_code != 200:
+        return r.status_code, r.text
+    event_id = r.json()["event_id"]
+    s = httpx.get(f"{url}gradio_api/call/{endpoint}/{event_id}", timeout=30)
+    return s.status_code, s.text
+
+
+@pytest.mark.parametrize("body", [
+    '{"data": ["tiny32", 1, NaN, "", ""]}',
+    '{"data": ["tiny32", 1, Infinity, "", ""]}',
+    '{"data": ["tiny32", 1, -Infinity, "", ""]}',
+    '{"data": ["tiny32", NaN, 1.0, "", ""]}',
+    '{"data": ["tiny32", "abc", 1.0, "", ""]}',
+    '{"data": ["tiny32", null, 1.0, "", ""]}',
+    '{"data": [null, 1, 1.0, "", ""]}',
+    '{"data": ["tiny32", 1e400, 1.0, "", ""]}',
+    '{"data": "not a list"}',
+    '{"nodata": 1}',
+    '{broken json',
+])
+def test_raw_http_garbage_never_gives_a_500_or_traceback(app_url, body):
+    status, text = raw_call(app_url, "generate", body)
+    assert status in (200, 422), (status, text)
+    assert "Traceback" not in text and 'File "' not in text
+    if status == 200:
+        assert "event: error" in text and "event: complete" not in text
+
+
+def test_raw_http_forged_click_coordinates(app_url):
+    for x, y in [("NaN", "1"), ("1e308", "NaN"), ("-5", "99999"), ('"abc"', "null")]:
+        body = f'{{"data": ["tiny32", 1, 1.0, "", "", {x}, {y}, 32, "", "mean", "looks-at"]}}'
+        status, text = raw_call(app_url, "inspect", body)
+        assert status in (200, 422) and "event: complete" not in text and "Traceback" not in text

@@ -1,0 +1,160 @@
+"""A real browser (Debian Chromium via Playwright) clicking the studio."""
+import io
+import json
+import math
+import time
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.engine import RenderArgs
+from attn_demo.studio import View
+
+pytestmark = pytest.mark.browser
+DEFAULT = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(256, 256))
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1920, "height": 1200}, accept_downloads=True)
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto(app_url)
+    page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_text(page, "x=256, y=256")
+    yield page
+    hosts = {urlparse(u).hostname for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
+    assert hosts <= {"127.0.0.1", "localhost"}, f"requests outside localhost: {hosts}"
+    context.close()
+
+
+def wait_text(page, prefix, timeout=20.0):
+    deadline = time.time() + timeout
+    text = ""
+    while time.time() < deadline:
+        text = page.input_value("#click_info textarea")
+        if text.startswith(prefix):
+            return text
+        time.sleep(0.05)
+    raise AssertionError(f"click info is {text!r}, expected {prefix!r}")
+
+
+def image_src(page, selector):
+    return page.evaluate("s => { const i = document.querySelector(s); return i && i.complete && "
+                         "i.naturalWidth > 0 ? i.src : null }", selector)
+
+
+def wait_new_image(page, selector, old, timeout=20.0) -> np.ndarray:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        src = image_src(page, selector)
+        if src and src != old:
+            return fetch(page, src)
+        time.sleep(0.05)
+    raise AssertionError(f"{selector} did not change")
+
+
+def fetch(page, src) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
+
+
+def click_pixel(page, px, py, selector="#gen_img img"):
+    """Click so that Gradio's mapping gives exactly (px, py).
+
+    Gradio (ImagePreview) computes round((clientX - left - pad) / r) with
+    r = min(w/nw, h/nh, 1) and the image centred in its box; mouse events carry
+    whole-pixel clientX/clientY, so pick the whole pixel that rounds to px.
+    At r = 1 (a wide window) every pixel has one.
+    """
+    g = page.evaluate("""s => {const i=document.querySelector(s), r=i.getBoundingClientRect();
+        return {x:r.x, y:r.y, w:r.width, h:r.height, nw:i.naturalWidth, nh:i.naturalHeight}}""", selector)
+    r = min(g["w"] / g["nw"], g["h"] / g["nh"], 1.0)
+    ox, oy = g["x"] + (g["w"] - g["nw"] * r) / 2, g["y"] + (g["h"] - g["nh"] * r) / 2
+    page.mouse.click(math.ceil(ox + (px - 0.5) * r + 1e-6), math.ceil(oy + (py - 0.5) * r + 1e-6))
+
+
+def test_clicks_reach_handler_and_overlay_matches_engine(page, studio):
+    for px, py in [(30, 90), (500, 10), (256, 256), (511, 1), (0, 511), (137, 402)]:
+        old = image_src(page, "#attn_img img")
+        click_pixel(page, px, py)
+        text = wait_text(page, f"x={px}, y={py}")
+        shown = wait_new_image(page, "#attn_img img", old) if (px, py) != (256, 256) else \
+            fetch(page, image_src(page, "#attn_img img"))
+        expected = studio.inspect(DEFAULT, px, py).overlay
+        assert np.array_equal(shown, expected), (px, py, text)
+
+
+def select_option(page, elem_id, option):
+    page.click(f"#{elem_id} input")
+    page.click(f"ul[role='listbox'] li:has-text('{option}')")
+
+
+def test_mode_and_layer_switches(page, studio):
+    click_pixel(page, 200, 300)
+    wait_text(page, "x=200, y=300")
+    old = image_src(page, "#attn_img img")
+    page.click("#mode_radio label:has-text('what looks at this pixel')")
+    shown = wait_new_image(page, "#attn_img img", old)
+    view = View("tiny32", DEFAULT.args, click=(200, 300), mode="looked-at-by")
+    assert np.array_equal(shown, studio.inspect(view, 200, 300).overlay)
+
+    # A model with two attention layers: switch model, then layer.
+    old = image_src(page, "#gen_img img")
+    select_option(page, "model_dd", "tinycond")
+    wait_new_image(page, "#gen_img img", old)
+    old = image_src(page, "#attn_img img")
+    select_option(page, "layer_dd", "G8")
+    shown = wait_new_image(page, "#attn_img img", old)
+    cond = View("tinycond", RenderArgs(42, 0.8, "cat", (0.0, 0.0, 0.0)), click=(200, 300), layer="G8",
+                mode="looked-at-by")
+    assert np.array_equal(shown, studio.inspect(cond, 200, 300).overlay)
+
+
+def test_export_and_reimport_state_gives_same_image(page, studio, tmp_path):
+    click_pixel(page, 120, 40)
+    wait_text(page, "x=120, y=40")
+    before_src = image_src(page, "#gen_img img")
+    before = page.request.get(before_src).body()
+    page.click("button[role='tab']:has-text('Export / import')")
+    page.click("#export_btn")
+    page.wait_for_selector("#export_files a[href$='_state.json']", timeout=20000)
+    links = page.eval_on_selector_all("#export_files a", "els => els.map(e => e.href)")
+    assert any(h.endswith(".png") for h in links) and any(h.endswith(".npy") for h in links)
+    state = json.loads(page.request.get(next(h for h in links if h.endswith("_state.json"))).body())
+    assert state["model"] == "tiny32" and state["click"] == [120, 40] and state["seed"] == 42
+
+    page.click("#next_btn")                          # move away: seed 43
+    moved_src = wait_and_get_src_change(page, before_src)
+    assert page.request.get(moved_src).body() != before
+
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    page.set_input_files("#import_file input[type='file']", str(path))
+    back_src = wait_and_get_src_change(page, moved_src)
+    wait_text(page, "x=120, y=40")
+    assert page.request.get(back_src).body() == before      # the same PNG bytes
+
+
+def wait_and_get_src_change(page, old, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        src = image_src(page, "#gen_img img")
+        if src and src != old:
+            return src
+        time.sleep(0.05)
+    raise AssertionError("the image did not change")
+
+
+def test_narrow_screen_still_clickable(browser, app_url, studio):
+    context = browser.new_context(viewport={"width": 420, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_text(page, "x=256, y=256")
+    page.locator("#gen_img").scroll_into_view_if_needed()
+    click_pixel(page, 64, 448)
+    wait_text(page, "x=64, y=448")
+    context.close()

@@ -1,0 +1,152 @@
+"""The studio's logic (no Gradio) and the real app's start-up."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.engine import RenderArgs
+from attn_demo.errors import InputError
+from attn_demo.studio import DISPLAY, Studio, View, find_models, slerp
+
+from conftest import free_port, make_model_dir
+
+
+@pytest.fixture()
+def view():
+    return View("tinycond", RenderArgs(seed=4, psi=0.9, label="fish", sliders=(1.0, 0.0, -0.5)),
+                click=(100, 200), pins=[(10, 20), (400, 300)], layer="G8", head=1)
+
+
+def test_find_models_skips_non_generators(tmp_path, ui_weights):
+    assert [p.name for p in find_models(ui_weights)] == ["tiny32", "tinycond"]
+    (tmp_path / "feature_net").mkdir()
+    (tmp_path / "feature_net" / "config.json").write_text("{}")
+    from attn_demo.checkpoint import save_tensors
+    import torch
+    save_tensors(tmp_path / "feature_net" / "model.safetensors", {"w": torch.zeros(2)}, {"format": "other"})
+    assert find_models(tmp_path) == []
+
+
+def test_broken_model_is_skipped_not_fatal(tmp_path):
+    make_model_dir(tmp_path / "good")
+    bad = make_model_dir(tmp_path / "bad")
+    (bad / "model.safetensors").write_bytes(b"\x80\x04garbage")
+    s = Studio(find_models(tmp_path), device="cpu")
+    assert s.models == ["good"] and "pickle" in s.problems["bad"]
+    (tmp_path / "good" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="no loadable model"):
+        Studio(find_models(tmp_path), device="cpu")
+
+
+def test_click_runs_no_generator_pass(studio, view, monkeypatch):
+    studio.render(view.model, view.args)
+    engine = studio.engine(view.model)
+    calls = []
+    original = engine.generator.forward
+    monkeypatch.setattr(engine.generator, "forward", lambda *a: calls.append(1) or original(*a))
+    for x, y in [(0, 0), (511, 511), (200, 17)]:
+        out = studio.inspect(view, x, y)
+        assert out.overlay.shape == (DISPLAY, DISPLAY, 3)
+    studio.summary(view)
+    studio.compare(view)
+    assert calls == []
+
+
+def test_compare_tiles(studio, view):
+    img = studio.compare(view)
+    assert img.shape == (256, 256 * 3, 3)              # the image + one tile per pin
+    with pytest.raises(InputError, match="pin"):
+        studio.compare(View("tiny32", RenderArgs(1)))
+
+
+def test_grid_seeds_and_bounds(studio):
+    tiles = studio.grid("tiny32", RenderArgs(seed=2 ** 32 - 3), 8)
+    assert [s for _, s in tiles] == [2 ** 32 - 3, 2 ** 32 - 2, 2 ** 32 - 1]
+    single = studio.engine("tiny32").render(RenderArgs(seed=2 ** 32 - 2)).image
+    assert np.abs(tiles[1][0][::4, ::4].astype(int) - single.astype(int)).max() <= 1
+    for bad in (0, 65, 2.5, float("nan")):
+        with pytest.raises(InputError):
+            studio.grid("tiny32", RenderArgs(seed=1), bad)
+
+
+def test_interpolation_gif(studio, view):
+    gif = studio.interpolate(view, [1, 2], frames=5, follow=(100, 100))
+    with Image.open(gif) as im:
+        assert im.n_frames == 5 and im.size == (512, 256)    # frame + map side by side
+    loop = studio.interpolate(View("tiny32", RenderArgs(seed=0)), [1, 2, 3], frames=3)
+    with Image.open(loop) as im:
+        assert im.n_frames == 9 and im.size == (256, 256)
+    for seeds, frames in [([1], 4), ([1, 2], 1), (list(range(20)), 4), ([1, 2, 3], 120)]:
+        with pytest.raises(InputError):
+            studio.interpolate(view, seeds, frames)
+
+
+def test_slerp_endpoints():
+    import torch
+    a, b = torch.randn(16), torch.randn(16)
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-5)
+
+
+def test_export_files_and_state_round_trip(studio, view):
+    files = studio.export(view, "x4 smooth")
+    names = [f.name for f in files]
+    assert names[0] == "tinycond_seed4.png" and names[-1] == "tinycond_seed4_state.json"
+    img = Image.open(files[0])
+    assert img.size == (128, 128) and "attn-demo-state" in img.text
+    assert np.load(files[2]).shape == (4, 4)               # G8: 8x8 queries, 4x4 keys
+    state = json.loads(files[-1].read_text())
+    restored, warnings = studio.parse_state(files[-1].read_text())
+    assert warnings == [] and restored == view
+    assert state["map"]["layer"] == "G8"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"app": "other"}, "not an attn-demo state"), ({"version": 99}, "version"),
+    ({"model": "../etc"}, "unknown model"), ({"seed": -1}, "seed"), ({"truncation": "NaN"}, "truncation"),
+    ({"click": [600, 1]}, "x"), ({"pins": [[1, 1]] * 5}, "pins"), ({"mode": "sideways"}, "mode"),
+    ({"colormap": "nope"}, "colormap"), ({"layer": "G99"}, "layer"), ({"class": "horse"}, "class"),
+    ({"sliders": [1e9]}, "slider"), ({"sliders": "abc"}, "sliders"), ({"display_size": 99}, "display size"),
+])
+def test_bad_state_files(studio, view, change, message):
+    state = {**studio.state_dict(view), **change}
+    with pytest.raises(InputError, match=message):
+        studio.parse_state(json.dumps(state))
+    with pytest.raises(InputError):
+        studio.parse_state(b"\xff\xfe not json")
+
+
+def test_state_from_other_weights_warns(studio, view):
+    state = {**studio.state_dict(view), "weights_sha256": "0" * 64}
+    _, warnings = studio.parse_state(json.dumps(state))
+    assert warnings and "other weights" in warnings[0]
+
+
+def test_real_app_starts_and_serves(ui_weights):
+    port = free_port()
+    env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(ui_weights), "GRADIO_SERVER_PORT": str(port)}
+    p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert p.poll() is None, p.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        else:
+            raise AssertionError("app did not serve within 120 s")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/file=app.py", timeout=5) as r:
+            raise AssertionError(f"source file served: {r.status}")
+    except urllib.error.HTTPError as e:
+        assert e.code in (403, 404)
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
