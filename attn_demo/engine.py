@@ -204,13 +204,11 @@ class Engine:
     def overlay(self, image, heat, x, y, size, scale, alpha, cmap, marker_color=None) -> np.ndarray:
         """Nearest-upscaled image, bilinear heat map blended over it, marker at the click."""
         scale = _check_scale(scale)
-        big = draw.upscale_nearest(image, scale)
-        out = draw.heat_overlay(big, heat, alpha, cmap)
+        marker = None
         if marker_color is not None:
-            s = big.shape[0]
-            out = draw.draw_marker(out, (x + 0.5) * s / size[0], (y + 0.5) * s / size[1],
-                                     marker_color, radius=max(4, s // 48))
-        return out
+            s = image.shape[0] * scale
+            marker = ((x + 0.5) * s / size[0], (y + 0.5) * s / size[1], marker_color, max(4, s // 48))
+        return draw.overlay_picture(image, heat, scale, alpha, cmap, marker)
 
     def summary(self, result: RenderResult, layer: str | None = None, head: int | None = None,
                 kind: str = "distance", scale: int = 8, alpha: float = 0.6,
@@ -222,8 +220,7 @@ class Engine:
         alpha = check_finite("opacity", alpha, 0.0, 1.0)
         dist, ent = cap.summary(head=head)
         heat = (dist if kind == "distance" else ent).numpy()
-        big = draw.upscale_nearest(result.image, _check_scale(scale))
-        overlay = draw.heat_overlay(big, heat, alpha, cmap)
+        overlay = draw.overlay_picture(result.image, heat, _check_scale(scale), alpha, cmap)
         stats = {"layer": cap.name, "kind": kind, "head": "mean" if head is None else int(head),
                  "gamma": cap.gamma, "mean_distance_px": float(dist.mean()),
                  "max_distance_px": float(dist.max()), "mean_entropy_nats": float(ent.mean()),

@@ -1,11 +1,12 @@
 """Pictures from arrays: numpy, PIL and matplotlib colormaps only (no torch).
 
 Images are HxWx3 uint8 arrays. Heat maps are small float arrays over an
-attention grid; `heat_overlay` upsamples one bilinearly to the picture size
-and alpha-blends it in colour over the image.
+attention grid; `overlay_picture` upsamples one bilinearly to the picture
+size and alpha-blends it in colour over the (nearest-upscaled) image.
 """
 from __future__ import annotations
 
+import functools
 import io
 
 import matplotlib
@@ -31,7 +32,8 @@ def upscale_nearest(img: np.ndarray, factor: int) -> np.ndarray:
     """Each pixel becomes a factor x factor block, so a click lands on one source pixel."""
     if factor == 1:
         return img
-    return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+    h, w, c = img.shape
+    return np.broadcast_to(img[:, None, :, None], (h, factor, w, factor, c)).reshape(h * factor, w * factor, c)
 
 
 def colormap(name: str):
@@ -40,50 +42,68 @@ def colormap(name: str):
     return matplotlib.colormaps[name]
 
 
-def colorize(values: np.ndarray, cmap: str = "inferno") -> np.ndarray:
-    """Values in [0, 1] -> uint8 RGB through a matplotlib colormap."""
-    lut = (colormap(cmap)(np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
-    idx = np.clip(np.rint(np.asarray(values, dtype=np.float32) * 255), 0, 255).astype(np.intp)
-    return lut[idx]
+@functools.lru_cache(maxsize=None)
+def palette(name: str) -> bytes:
+    """A 256-entry RGB palette of a colormap, as bytes for PIL's putpalette."""
+    return (colormap(name)(np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8).tobytes()
 
 
-def upsample_bilinear(heat: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize of a float map with cell-centre alignment (PIL's 'F' mode)."""
-    heat = np.ascontiguousarray(heat, dtype=np.float32)
-    if heat.shape == (height, width):
-        return heat
-    return np.asarray(Image.fromarray(heat).resize((width, height), Image.BILINEAR))  # mode "F"
-
-
-def normalize_map(heat: np.ndarray) -> np.ndarray:
-    """Scale a non-negative map to [0, 1] by its maximum (all-zero stays zero)."""
+def quantize_map(heat: np.ndarray) -> np.ndarray:
+    """A non-negative map scaled by its maximum to uint8 0..255 (all-zero stays zero)."""
     heat = np.asarray(heat, dtype=np.float32)
     peak = float(heat.max()) if heat.size else 0.0
-    return heat / peak if peak > 0 else np.zeros_like(heat)
+    if not peak > 0:
+        return np.zeros(heat.shape, np.uint8)
+    return np.clip(np.rint(heat * (255.0 / peak)), 0, 255).astype(np.uint8)
 
 
-def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6,
-                 cmap: str = "inferno") -> np.ndarray:
-    """Blend a heat map (any grid) over an HxWx3 image: (1-alpha)*image + alpha*colour."""
+def heat_colours(heat: np.ndarray, width: int, height: int, cmap: str = "inferno") -> Image.Image:
+    """The colour picture of a map: scaled to 0..255 by its maximum, bilinearly resized
+    (cell-centre aligned) to width x height, then coloured through the colormap."""
+    colormap(cmap)
+    grey = Image.fromarray(quantize_map(heat))
+    if grey.size != (width, height):
+        grey = grey.resize((width, height), Image.BILINEAR)
+    grey.putpalette(palette(cmap))                      # "L" becomes "P" with this palette
+    return grey.convert("RGB")
+
+
+def overlay_picture(image: np.ndarray, heat: np.ndarray, scale: int = 1, alpha: float = 0.6,
+                    cmap: str = "inferno", marker=None) -> np.ndarray:
+    """image (H, W, 3) upscaled by `scale` (nearest), the map blended over it:
+    (1 - alpha) * image + alpha * colour, and an optional marker (x, y, colour, radius)
+    in output pixels. All in PIL's C routines: a 512 x 512 overlay takes a few ms."""
     if not 0.0 <= alpha <= 1.0:
         raise InputError(f"opacity must be in [0, 1], got {alpha}")
-    h, w = image.shape[:2]
-    colour = colorize(normalize_map(upsample_bilinear(heat, w, h)), cmap).astype(np.float32)
-    out = (1.0 - alpha) * image.astype(np.float32) + alpha * colour
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    base = Image.fromarray(image)
+    if scale != 1:
+        base = base.resize((base.width * scale, base.height * scale), Image.NEAREST)
+    out = Image.blend(base, heat_colours(heat, base.width, base.height, cmap), alpha)
+    if marker is not None:
+        _marker(ImageDraw.Draw(out), *marker)
+    return np.asarray(out)
 
 
-def draw_marker(img: np.ndarray, x: float, y: float, color=(0, 255, 255), radius: int = 6,
-                label: str | None = None) -> np.ndarray:
-    """A ring with a dark outline and a centre dot at (x, y), on a copy of img."""
-    pil = Image.fromarray(img)
-    d = ImageDraw.Draw(pil)
+def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, cmap: str = "inferno") -> np.ndarray:
+    """Blend a heat map (any grid) over an HxWx3 image of any size."""
+    return overlay_picture(image, heat, 1, alpha, cmap)
+
+
+def _marker(d: ImageDraw.ImageDraw, x: float, y: float, color=(0, 255, 255), radius: int = 6,
+            label: str | None = None) -> None:
     r = radius
     d.ellipse((x - r - 1, y - r - 1, x + r + 1, y + r + 1), outline=(0, 0, 0), width=4)
     d.ellipse((x - r, y - r, x + r, y + r), outline=tuple(color), width=2)
     d.ellipse((x - 1, y - 1, x + 1, y + 1), fill=tuple(color))
     if label:
         d.text((x + r + 2, y - r - 2), label, fill=tuple(color), stroke_width=2, stroke_fill=(0, 0, 0))
+
+
+def draw_marker(img: np.ndarray, x: float, y: float, color=(0, 255, 255), radius: int = 6,
+                label: str | None = None) -> np.ndarray:
+    """A ring with a dark outline and a centre dot at (x, y), on a copy of img."""
+    pil = Image.fromarray(img)
+    _marker(ImageDraw.Draw(pil), x, y, color, radius, label)
     return np.asarray(pil)
 
 

@@ -132,7 +132,13 @@ class Widgets:
 
     @property
     def shown(self) -> list:
-        return [self.image, self.overlay, self.stats, self.click_info, self.view]
+        """What a render changes: the image and everything drawn from it."""
+        return [self.image, *self.shown_map]
+
+    @property
+    def shown_map(self) -> list:
+        """What a click or a map control changes: not the image, which stays as it is."""
+        return [self.overlay, self.stats, self.click_info, self.view]
 
     @property
     def model_dependent(self) -> list:
@@ -237,18 +243,24 @@ class Handlers:
                        mode=MODE_LABELS.get(mode, mode), alpha=number(alpha, "opacity"), cmap=cmap)
 
     def show(self, v: View):
-        result = self.studio.render(v.model, v.args)
-        picture = self.studio.display_image(v.model, result)
+        picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
+        return picture, *self.show_map(v)
+
+    def show_map(self, v: View):
+        """The map of the clicked point; the render comes from the cache (no generator pass)."""
         if v.click is None:
-            return picture, None, "", "", v
+            return None, "", "", v
         out = self.studio.inspect(v, *v.click)
-        res = result.image.shape[0]
+        res = self.studio.engine(v.model).cfg.resolution
         text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
                 f"{v.click[1] * res // DISPLAY}), attention cell {tuple(out.stats['cell'])}")
-        return picture, out.overlay, stats_markdown(out.stats), text, v
+        return out.overlay, stats_markdown(out.stats), text, v
 
     def on_change(self, v, *values):
         return self.show(self.view_from(v, *values))
+
+    def on_map_change(self, v, *values):
+        return self.show_map(self.view_from(v, *values))
 
     def on_click(self, evt: gr.SelectData, v, *values):
         # (Gradio injects event data only into positional parameters before *values.)
@@ -258,7 +270,7 @@ class Handlers:
         x, y = (number(c, "click coordinate") for c in index)
         if not (0 <= x < DISPLAY and 0 <= y < DISPLAY) or x != int(x) or y != int(y):
             raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
-        return self.show(replace(self.view_from(v, *values), click=(int(x), int(y))))
+        return self.show_map(replace(self.view_from(v, *values), click=(int(x), int(y))))
 
     def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
         engine = self.studio.engine(name)
@@ -338,10 +350,14 @@ def seed_list(text) -> list[int]:
 
 def _wire(w: Widgets, h: Handlers) -> None:
     on_change = gpu(_guard(h.on_change))
-    for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders],
-                    w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
+    for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **PRIVATE)
-    w.image.select(_guard(h.on_click), w.settings, w.shown, **PRIVATE)
+    summary, compare = _guard(h.on_summary), _guard(h.on_compare)
+    for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
+        trigger(_guard(h.on_map_change), w.settings, w.shown_map, **PRIVATE).then(
+            summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE).then(
+            compare, w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.image.select(_guard(h.on_click), w.settings, w.shown_map, **PRIVATE)
     w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)
     w.prev_btn.click(lambda s: max(0, int(s or 0) - 1), [w.seed], [w.seed], **PRIVATE)
@@ -350,12 +366,11 @@ def _wire(w: Widgets, h: Handlers) -> None:
     w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)
 
-    summary = _guard(h.on_summary)
     for trigger in (w.summary_kind.change, w.image.change):
         trigger(summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE)
     w.pin_btn.click(_guard(h.on_pin), w.settings, [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
-    w.image.change(_guard(h.on_compare), w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.image.change(compare, w.settings, [w.compare_img, w.view], **PRIVATE)
     w.grid_btn.click(gpu(_guard(h.on_grid)), [w.grid_count, *w.settings], [w.gallery], **PRIVATE)
     w.gallery.select(_guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(_guard(h.on_interpolate)),

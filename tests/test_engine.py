@@ -52,7 +52,7 @@ def test_inspect_uses_no_generator_pass(engine, monkeypatch):
 def test_inspect_overlay_matches_engine_map(engine):
     result = engine.render(RenderArgs(seed=4))
     out = engine.inspect(result, 100, 60, size=(256, 256), scale=8, alpha=1.0, marker_color=None)
-    expected = render.colorize(render.normalize_map(render.upsample_bilinear(out.heat, 256, 256)))
+    expected = np.asarray(render.heat_colours(out.heat, 256, 256, "inferno"))
     assert np.array_equal(out.overlay, expected)
 
 

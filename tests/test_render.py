@@ -27,19 +27,31 @@ def test_overlay_blend_formula():
     img = np.full((4, 4, 3), 100, np.uint8)
     heat = np.array([[0.0, 1.0], [0.5, 0.25]], np.float32)
     out = render.heat_overlay(img, heat, alpha=0.5, cmap="gray")
-    up = render.normalize_map(render.upsample_bilinear(heat, 4, 4))
-    grey = np.rint(up * 255)
-    assert np.abs(out[..., 0].astype(float) - np.rint(50 + 0.5 * grey)).max() <= 1
+    grey = np.asarray(render.heat_colours(heat, 4, 4, "gray"))[..., 0].astype(float)
+    assert np.abs(out[..., 0].astype(float) - (50 + 0.5 * grey)).max() <= 1
     assert np.array_equal(render.heat_overlay(img, heat, alpha=0.0), img)
+    assert np.array_equal(render.heat_overlay(img, heat, alpha=1.0, cmap="gray"),
+                          np.asarray(render.heat_colours(heat, 4, 4, "gray")))
 
 
-def test_bilinear_upsample_keeps_cell_centres():
-    heat = np.random.default_rng(0).random((8, 8)).astype(np.float32)
-    up = render.upsample_bilinear(heat, 64, 64)
-    # Pixel pair straddling a cell centre averages to the cell value.
-    for r, c in [(0, 0), (3, 5), (7, 7)]:
+def test_heat_colours_scale_by_maximum_and_keep_cell_centres():
+    heat = np.random.default_rng(0).random((8, 8)).astype(np.float32) + 0.1
+    grey = np.asarray(render.heat_colours(heat, 64, 64, "gray"))[..., 0].astype(float) / 255
+    norm = heat / heat.max()
+    for r, c in [(0, 0), (3, 5), (7, 7)]:                 # pixels around a cell centre
         y, x = r * 8 + 3, c * 8 + 3
-        assert abs(float(up[y:y + 2, x:x + 2].mean()) - heat[r, c]) < 0.1
+        assert abs(grey[y:y + 2, x:x + 2].mean() - norm[r, c]) < 0.1
+    assert grey.max() <= 1.0 and np.isclose(grey.max(), 1.0, atol=0.05)
+    zeros = np.asarray(render.heat_colours(np.zeros((2, 2)), 4, 4, "gray"))
+    assert (zeros == 0).all()
+
+
+def test_overlay_picture_upscales_and_marks():
+    img = np.random.default_rng(1).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    out = render.overlay_picture(img, np.ones((4, 4)), scale=4, alpha=0.0, marker=(15.5, 15.5, (0, 255, 0), 4))
+    assert out.shape == (32, 32, 3)
+    assert np.array_equal(out[:8, :8], render.upscale_nearest(img, 4)[:8, :8])
+    assert out[15, 15].tolist() == [0, 255, 0]
 
 
 def test_grid_and_marker_and_png():
