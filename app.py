@@ -10,15 +10,19 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import torch  # noqa: E402
+
 from attn_demo.studio import Studio, find_models  # noqa: E402
-from attn_demo.ui import CSS, build_demo  # noqa: E402
+from attn_demo.ui import CONCURRENCY, CSS, build_demo  # noqa: E402
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
+# CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
+torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 
 studio = Studio(find_models(WEIGHTS))
 demo = build_demo(studio)
-# One render at a time (2 CPU cores); a bounded queue refuses the excess quickly.
-demo.queue(default_concurrency_limit=1, max_size=32)
+# A bounded queue: the excess of a burst is refused at once ("queue full"), not left to pile up.
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=32)
 
 if __name__ == "__main__":
     # Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them).

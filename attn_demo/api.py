@@ -3,7 +3,9 @@
 Each takes explicit arguments through hidden components. Every numeric
 input is bounded in its component (Gradio refuses out-of-range values before
 our code runs) and validated again here: NaN and Inf pass Gradio's bound
-checks, and raw HTTP callers can send anything.
+checks, whole numbers must be whole (1.5 is refused, not rounded), and raw
+HTTP callers can send anything. Arguments beyond an endpoint's parameters
+are ignored (Gradio drops them).
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/")
@@ -17,11 +19,11 @@ import gradio as gr
 
 from .engine import RenderArgs
 from .errors import AttnDemoError
-from .latents import PSI_RANGE, SEED_MAX
+from .latents import PSI_RANGE, SEED_MAX, check_seed
 from .probe import LOOKS_AT
 from .render import image_grid
 from .studio import MAX_GRID, Studio, View
-from .ui import _guard, gpu, head_index, number, seed_list
+from .ui import GROUP, _guard, gpu, head_index, number, seed_list, whole
 
 
 def _sliders(text) -> tuple[float, ...]:
@@ -37,20 +39,21 @@ def add_api(studio: Studio) -> None:
     """Create the hidden components and the four named events (inside a gr.Blocks)."""
     with gr.Column(visible=False):
         model = gr.Textbox(label="model", info="a model name, e.g. emoji32")
-        seed = gr.Number(label="seed", precision=0, minimum=0, maximum=SEED_MAX, value=0)
+        # precision=None: Gradio would round 1.5 to 2 silently; we refuse it instead.
+        seed = gr.Number(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
         psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
         label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
         sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1.5, 0, -2'")
-        x = gr.Number(label="x", precision=0, minimum=0, maximum=8191, value=0)
-        y = gr.Number(label="y", precision=0, minimum=0, maximum=8191, value=0)
-        size = gr.Number(label="size", precision=0, minimum=0, maximum=8192, value=0,
+        x = gr.Number(label="x", minimum=0, maximum=8191, value=0)
+        y = gr.Number(label="y", minimum=0, maximum=8191, value=0)
+        size = gr.Number(label="size", minimum=0, maximum=8192, value=0,
                          info="side of the picture x, y refer to; 0 = the image itself")
         layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one")
         head = gr.Textbox(label="head", value="mean")
         mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
         seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
-        frames = gr.Number(label="frames", precision=0, minimum=2, maximum=120, value=16)
-        count = gr.Number(label="count", precision=0, minimum=1, maximum=MAX_GRID, value=16)
+        frames = gr.Number(label="frames", minimum=2, maximum=120, value=16)
+        count = gr.Number(label="count", minimum=1, maximum=MAX_GRID, value=16)
         image_out = gr.Image(format="png", type="numpy", label="image")
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="gif")
@@ -58,7 +61,7 @@ def add_api(studio: Studio) -> None:
 
     def args_of(model_name, seed_v, psi_v, label_v, sliders_v) -> RenderArgs:
         studio.engine(model_name)                       # unknown model -> clear error first
-        return RenderArgs(int(number(seed_v, "seed")), number(psi_v, "truncation"), label_v or None,
+        return RenderArgs(check_seed(number(seed_v, "seed")), number(psi_v, "truncation"), label_v or None,
                           _sliders(sliders_v))
 
     @gpu
@@ -72,9 +75,9 @@ def add_api(studio: Studio) -> None:
     @_guard
     def inspect(model_name, seed_v, psi_v, label_v, sliders_v, x_v, y_v, size_v, layer_v, head_v, mode_v):
         engine = studio.engine(model_name)
-        side = int(number(size_v, "size")) or engine.cfg.resolution
+        side = whole(size_v, "size") or engine.cfg.resolution
         args = args_of(model_name, seed_v, psi_v, label_v, sliders_v)
-        out = engine.inspect(studio.render(model_name, args), number(x_v, "x"), number(y_v, "y"),
+        out = engine.inspect(studio.render(model_name, args), whole(x_v, "x"), whole(y_v, "y"),
                              layer=layer_v or None, head=head_index(head_v), mode=mode_v or LOOKS_AT,
                              size=(side, side), scale=studio.scale(model_name))
         return out.overlay, {**out.stats, "map": out.heat.tolist()}
@@ -83,17 +86,19 @@ def add_api(studio: Studio) -> None:
     @_guard
     def interpolate(model_name, seeds_v, psi_v, label_v, frames_v):
         view = View(model_name, args_of(model_name, 0, psi_v, label_v, ""))
-        return str(studio.interpolate(view, seed_list(seeds_v), int(number(frames_v, "frames"))))
+        return str(studio.interpolate(view, seed_list(seeds_v), whole(frames_v, "frames")))
 
     @gpu
     @_guard
     def grid(model_name, seed_v, count_v, psi_v, label_v, sliders_v):
         tiles = studio.grid(model_name, args_of(model_name, seed_v, psi_v, label_v, sliders_v),
-                            int(number(count_v, "count")))
+                            whole(count_v, "count"))
         return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
 
     common = [model, seed, psi, label, sliders]
-    buttons[0].click(generate, common, [image_out, info_out], api_name="generate")
-    buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect")
-    buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate")
-    buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid")
+    buttons[0].click(generate, common, [image_out, info_out], api_name="generate", **GROUP)
+    buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect",
+                     **GROUP)
+    buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate", **GROUP)
+    buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
+                     **GROUP)

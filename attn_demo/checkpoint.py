@@ -123,7 +123,7 @@ def describe_non_safetensors(head: bytes) -> str | None:
     return None
 
 
-def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES, metadata_only: bool = False):
+def read_tensors(path: Path, max_bytes: int | None = None, metadata_only: bool = False):
     """Open a safetensors file defensively. Returns (tensors, metadata).
 
     Every failure becomes a CheckpointError that says what the file is and
@@ -131,6 +131,7 @@ def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES, metadata_only: boo
     only the header is read (tensors is then empty).
     """
     path = Path(path)
+    max_bytes = max_bytes or MAX_FILE_BYTES
     if not path.is_file():
         raise CheckpointError(f"missing file {path}")
     size = path.stat().st_size
@@ -155,6 +156,13 @@ def read_tensors(path: Path, max_bytes: int = MAX_FILE_BYTES, metadata_only: boo
     return tensors, metadata
 
 
+def read_header(path: Path) -> dict[str, torch.Tensor]:
+    """Names and shapes of a safetensors file without reading its data (as meta tensors)."""
+    read_tensors(path, metadata_only=True)          # the same checks and messages as a full read
+    with safe_open(str(path), framework="pt") as f:
+        return {name: torch.empty(f.get_slice(name).get_shape(), device="meta") for name in f.keys()}
+
+
 def load_config(model_dir: Path) -> ModelConfig:
     path = Path(model_dir) / CONFIG_FILE
     if not path.is_file():
@@ -169,7 +177,7 @@ def load_config(model_dir: Path) -> ModelConfig:
 
 
 def check_state(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
-                what: str, limit: int = 5) -> dict[str, torch.Tensor]:
+                what: str, limit: int = 5, dtypes: bool = True) -> dict[str, torch.Tensor]:
     """Compare names, shapes and dtypes with a reference state dict; cast floats to fp32.
 
     Raises a CheckpointError naming the first mismatches (a different
@@ -189,6 +197,8 @@ def check_state(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tens
     if problems:
         raise CheckpointError(f"{what} does not match its config (a different architecture?): "
                               + " | ".join(problems))
+    if not dtypes:
+        return tensors
     out = {}
     for name, ref in expected.items():
         t = tensors[name]
@@ -211,9 +221,13 @@ def load_pretrained(model_dir: Path) -> Generator:
         raise CheckpointError(f"{model_dir} is not a model directory (expected {CONFIG_FILE} "
                               f"and {WEIGHTS_FILE} inside)")
     cfg = load_config(model_dir)
-    tensors, _ = read_tensors(model_dir / WEIGHTS_FILE)
     generator = Generator(cfg)
-    state = check_state(tensors, generator.state_dict(), str(model_dir / WEIGHTS_FILE))
+    expected = generator.state_dict()
+    # Names and shapes from the header first: a file for another architecture (or
+    # with a huge extra tensor) is refused before any tensor is read.
+    check_state(read_header(model_dir / WEIGHTS_FILE), expected, str(model_dir / WEIGHTS_FILE), dtypes=False)
+    tensors, _ = read_tensors(model_dir / WEIGHTS_FILE)
+    state = check_state(tensors, expected, str(model_dir / WEIGHTS_FILE))
     generator.load_state_dict(state, strict=True)
     generator.eval()
     _smoke_test(generator, model_dir)

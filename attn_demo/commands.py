@@ -95,6 +95,10 @@ def register(command) -> None:
 
     from .directions import register as register_directions
     register_directions(command)
+    from .bench import register as register_bench
+    register_bench(command)
+    from .convert import register as register_convert
+    register_convert(command)
 
     from .metrics import register as register_metrics
     register_metrics(command)

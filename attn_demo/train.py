@@ -289,24 +289,52 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     D = torch.nn.parallel.DistributedDataParallel(st.D) if rt.world > 1 else st.D
     batches = Batches(data, cfg, rt, st.data_gen)
     log_file = (run_dir / "log.jsonl").open("a") if rt.main else None
-    session_start, elapsed0, rollbacks, injected = time.monotonic(), st.elapsed, 0, False
-    window_t, window_images, stop_reason = time.perf_counter(), 0, "max_steps"
+    session_start, elapsed0 = time.monotonic(), st.elapsed
     bar = tqdm(total=cfg.max_steps, initial=st.step, disable=not (progress and rt.main),
                dynamic_ncols=True, unit="it")
 
+    def clock() -> float:  # training seconds over all sessions of this run
+        return elapsed0 + time.monotonic() - session_start
+
     def checkpoint():
-        st.elapsed = elapsed0 + time.monotonic() - session_start
+        st.elapsed = clock()
         if rt.main:
             save_train_state(ckpt, st, model_cfg, cfg)
         _barrier(rt)
 
+    try:
+        stop_reason = _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, clock,
+                            inject_nan_at, log)
+        bar.close()
+        checkpoint()
+        if rt.main:
+            _save_samples(run_dir, st)
+    except OSError as e:  # disk full, folder removed...: the last checkpoint is intact (atomic saves)
+        bar.close()
+        raise TrainingError(f"could not write to {run_dir} ({e.strerror or e}); stopped. The last "
+                            f"checkpoint {ckpt} is intact: free space, then resume with --resume") from None
+    summary = {"stop_reason": stop_reason, "step": st.step, "elapsed_s": round(st.elapsed, 1),
+               "images_seen": st.images_seen,
+               "images_per_s": round(st.images_seen / max(st.elapsed, 1e-9), 1),
+               "hardware": describe_hardware(rt), "world_size": rt.world, "gamma": gammas(st),
+               "data": data.source, "data_images": len(data), "torch": torch.__version__}
+    if rt.main:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log_file.close()
+        log(f"stopped ({stop_reason}) at step {st.step}; checkpoint {ckpt}")
+    return summary
+
+
+def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, clock, inject_nan_at, log):
+    """Steps until max_steps, the time budget, a signal or divergence; returns why it stopped."""
+    session_start, rollbacks, injected = time.monotonic(), 0, False
+    window_t, window_images = time.perf_counter(), 0
     with _Stop() as stop:
         while st.step < cfg.max_steps:
             over_budget = cfg.time_budget > 0 and time.monotonic() - session_start >= cfg.time_budget
             (halt,) = _agree(rt, stop.reason is not None or over_budget)
             if halt:
-                stop_reason = stop.reason or ("time_budget" if over_budget else "signal")
-                break
+                return stop.reason or ("time_budget" if over_budget else "signal")
             metrics = train_step(st, G, D, batches, cfg, rt)
             if inject_nan_at is not None and st.step == inject_nan_at and not injected:
                 metrics["loss_d"] = metrics["loss_d"] * float("nan")   # fault injection (tests)
@@ -317,8 +345,6 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
                 rollbacks += 1
                 _event(log_file, {"event": "non_finite", "step": st.step, "rollback": rollbacks, **values})
                 if rollbacks > cfg.max_nan_rollbacks:
-                    stop_reason = "diverged"
-                    bar.close()
                     raise TrainingError(f"losses became NaN/Inf {rollbacks} times since the last good "
                                         f"checkpoint (step {st.step}); stopped. Try a lower learning rate.")
                 log(f"non-finite loss at step {st.step}: rolling back to the last checkpoint")
@@ -335,7 +361,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
                 now = time.perf_counter()
                 rate = window_images / max(now - window_t, 1e-9)
                 window_t, window_images = now, 0
-                record = {"step": st.step, "time": round(elapsed0 + time.monotonic() - session_start, 2),
+                record = {"step": st.step, "time": round(clock(), 2),
                           **{k: round(v, 5) for k, v in values.items()},
                           **{f"gamma_{k}": round(v, 5) for k, v in gammas(st).items()},
                           "images_per_s": round(rate, 1)}
@@ -346,20 +372,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
             if st.step % cfg.ckpt_every == 0:
                 checkpoint()
                 rollbacks = 0
-    bar.close()
-    checkpoint()
-    if rt.main:
-        _save_samples(run_dir, st)
-    summary = {"stop_reason": stop_reason, "step": st.step, "elapsed_s": round(st.elapsed, 1),
-               "images_seen": st.images_seen,
-               "images_per_s": round(st.images_seen / max(st.elapsed, 1e-9), 1),
-               "hardware": describe_hardware(rt), "world_size": rt.world, "gamma": gammas(st),
-               "data": data.source, "data_images": len(data), "torch": torch.__version__}
-    if rt.main:
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        log_file.close()
-        log(f"stopped ({stop_reason}) at step {st.step}; checkpoint {ckpt}")
-    return summary
+    return "max_steps"
 
 
 def _postfix(r: dict, cfg: TrainConfig, session_start: float) -> str:

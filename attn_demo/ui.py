@@ -18,7 +18,7 @@ import gradio as gr
 
 from .engine import RenderArgs
 from .errors import AttnDemoError
-from .latents import PSI_RANGE, SEED_MAX, SLIDER_RANGE
+from .latents import PSI_RANGE, SEED_MAX, SLIDER_RANGE, check_seed
 from .probe import LOOKED_AT_BY, LOOKS_AT
 from .render import COLORMAPS
 from .studio import DISPLAY, MAX_PINS, Studio, View
@@ -27,7 +27,11 @@ log = logging.getLogger("attn_demo.ui")
 MAX_SLIDERS = 8
 MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
 EXPORT_SIZES = ["native", "x4 pixel", "x4 smooth"]
-PRIVATE = {"api_visibility": "private"}
+# Every event, UI or API, shares one concurrency group: at most CONCURRENCY handlers run at once
+# (app.py gives torch cores / CONCURRENCY threads each), so the CPU is never oversubscribed.
+CONCURRENCY = 2
+GROUP = {"concurrency_id": "studio", "concurrency_limit": CONCURRENCY}
+PRIVATE = {"api_visibility": "private", **GROUP}
 
 try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
     import spaces
@@ -64,6 +68,14 @@ def number(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise AttnDemoError(f"{name} must be a finite number, got {value!r}")
     return value
+
+
+def whole(value, name: str) -> int:
+    """A whole number (an int, or a float with no fraction); 1.5 is an error, not rounded."""
+    v = number(value, name)
+    if v != int(v):
+        raise AttnDemoError(f"{name} must be a whole number, got {value!r}")
+    return int(v)
 
 
 def head_index(text) -> int | None:
@@ -237,14 +249,14 @@ class Handlers:
     def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
         sliders, (layer, head, mode, alpha, cmap) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
         n = len(self.studio.engine(model).directions or ())
-        args = RenderArgs(int(number(seed, "seed")), number(psi, "truncation"), label or None,
+        args = RenderArgs(check_seed(seed), number(psi, "truncation"), label or None,
                           tuple(number(s, "slider") for s in sliders[:n]))
         return replace(v, model=model, args=args, layer=layer or None, head=head_index(head),
                        mode=MODE_LABELS.get(mode, mode), alpha=number(alpha, "opacity"), cmap=cmap)
 
     def show(self, v: View):
         picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
-        return picture, *self.show_map(v)
+        return self.studio.png_path(picture), *self.show_map(v)
 
     def show_map(self, v: View):
         """The map of the clicked point; the render comes from the cache (no generator pass)."""
@@ -254,7 +266,7 @@ class Handlers:
         res = self.studio.engine(v.model).cfg.resolution
         text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
                 f"{v.click[1] * res // DISPLAY}), attention cell {tuple(out.stats['cell'])}")
-        return out.overlay, stats_markdown(out.stats), text, v
+        return self.studio.png_path(out.overlay), stats_markdown(out.stats), text, v
 
     def on_change(self, v, *values):
         return self.show(self.view_from(v, *values))
@@ -267,10 +279,10 @@ class Handlers:
         index = evt.index
         if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise AttnDemoError("click inside the image")
-        x, y = (number(c, "click coordinate") for c in index)
-        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY) or x != int(x) or y != int(y):
+        x, y = (whole(c, "click coordinate") for c in index)
+        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
             raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
-        return self.show_map(replace(self.view_from(v, *values), click=(int(x), int(y))))
+        return self.show_map(replace(self.view_from(v, *values), click=(x, y)))
 
     def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
         engine = self.studio.engine(name)
@@ -293,7 +305,7 @@ class Handlers:
     def on_summary(self, kind, v, *values):
         out = self.studio.summary(self.view_from(v, *values), kind)
         s = out.stats
-        return out.overlay, (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance "
+        return self.studio.png_path(out.overlay), (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance "
                              f"{s['mean_distance_px']:.1f} px (max {s['max_distance_px']:.1f}) · mean entropy "
                              f"{s['mean_entropy_nats']:.2f} of {s['uniform_entropy_nats']:.2f} nats (uniform)")
 
@@ -302,15 +314,15 @@ class Handlers:
         if v.click is None:
             raise AttnDemoError("click the image first, then pin the point")
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
-        return self.studio.compare(v), v
+        return self.studio.png_path(self.studio.compare(v)), v
 
     def on_compare(self, v, *values):
         v = self.view_from(v, *values)
-        return (self.studio.compare(v) if v.pins else None), v
+        return (self.studio.png_path(self.studio.compare(v)) if v.pins else None), v
 
     def on_grid(self, count, v, *values):
         v = self.view_from(v, *values)
-        return [(img, f"seed {s}") for img, s in self.studio.grid(v.model, v.args, int(number(count, "count")))]
+        return [(img, f"seed {s}") for img, s in self.studio.grid(v.model, v.args, whole(count, "count"))]
 
     def on_pick(self, evt: gr.SelectData):
         caption = evt.value.get("caption") if isinstance(evt.value, dict) else None
@@ -321,7 +333,7 @@ class Handlers:
     def on_interpolate(self, progress=gr.Progress(), *values):
         seeds, frames, fps, follow, v, *values = values
         v = self.view_from(v, *values)
-        path = self.studio.interpolate(v, seed_list(seeds), int(number(frames, "frames")),
+        path = self.studio.interpolate(v, seed_list(seeds), whole(frames, "frames"),
                                        v.click if follow else None, number(fps, "fps"),
                                        progress=lambda p: progress(p, desc="rendering frames"))
         return str(path)
@@ -360,8 +372,8 @@ def _wire(w: Widgets, h: Handlers) -> None:
     w.image.select(_guard(h.on_click), w.settings, w.shown_map, **PRIVATE)
     w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)
-    w.prev_btn.click(lambda s: max(0, int(s or 0) - 1), [w.seed], [w.seed], **PRIVATE)
-    w.next_btn.click(lambda s: min(SEED_MAX, int(s or 0) + 1), [w.seed], [w.seed], **PRIVATE)
+    w.prev_btn.click(_guard(lambda s: max(0, check_seed(s) - 1)), [w.seed], [w.seed], **PRIVATE)
+    w.next_btn.click(_guard(lambda s: min(SEED_MAX, check_seed(s) + 1)), [w.seed], [w.seed], **PRIVATE)
     w.rand_btn.click(lambda: int.from_bytes(os.urandom(4), "little"), None, [w.seed], **PRIVATE)
     w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)

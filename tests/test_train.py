@@ -184,3 +184,19 @@ def test_export_then_engine_generates(tmp_path, shapes):
     card = (out / "README.md").read_text()
     assert "steps: 3" in card and "gamma" in card
     assert json.loads((out / "training.json").read_text())["steps"] == 3
+
+
+def test_disk_full_during_save_stops_cleanly_and_keeps_checkpoint(tmp_path, shapes, monkeypatch):
+    import errno
+    import attn_demo.train as tr
+    train(MODEL, cfg(max_steps=3, ckpt_every=3), shapes, tmp_path / "d", device="cpu", progress=False,
+          log=lambda *a: None)
+    before = (tmp_path / "d" / CHECKPOINT).read_bytes()
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(tr, "save_train_state", full)
+    with pytest.raises(TrainingError, match="No space left on device.*intact"):
+        train(MODEL, cfg(max_steps=6, ckpt_every=3), shapes, tmp_path / "d", device="cpu", resume=True,
+              progress=False, log=lambda *a: None)
+    assert (tmp_path / "d" / CHECKPOINT).read_bytes() == before

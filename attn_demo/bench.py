@@ -1,0 +1,355 @@
+"""Benchmarks: python -m attn_demo bench [--quick] [--only gen,click,train,flops,cold,browser].
+
+Every figure is a median over repeated runs after warm-up, measured in one
+process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
+report lists the machine, the date and the command). Run it on an idle
+machine: another job on 2 cores makes timings meaningless.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import render
+from .attention import SelfAttention2d
+from .config import ModelConfig, TrainConfig
+from .layers import fold_spectral_norm
+from .model import Generator, count_parameters
+from .probe import AttentionRecorder
+
+REFERENCE = ModelConfig(resolution=64, z_dim=128, g_width=64, d_width=64, g_attn=(32,), d_attn=(32,))
+DISPLAY = 512
+
+
+def timings(fn, warmup: int = 3, repeat: int = 20, sync=None) -> dict:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        if sync:
+            sync()
+        t = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        out.append(time.perf_counter() - t)
+    ms = sorted(1e3 * v for v in out)
+    return {"median_ms": statistics.median(ms), "p10_ms": ms[len(ms) // 10],
+            "p90_ms": ms[min(len(ms) - 1, (9 * len(ms)) // 10)], "n": repeat}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _inference_generator(cfg: ModelConfig, device: torch.device, state: dict | None = None) -> Generator:
+    g = Generator(cfg)
+    if state is not None:
+        g.load_state_dict(state)
+    g = fold_spectral_norm(g.eval()).requires_grad_(False)
+    return g.to(device, memory_format=torch.channels_last)
+
+
+# ------------------------------------------------------------------ generator
+@torch.inference_mode()
+def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, autocast: bool = False) -> dict:
+    cfg = g.cfg
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    ctx = (lambda: torch.autocast("cuda", torch.bfloat16)) if autocast else None
+
+    def run(z, y):
+        if ctx:
+            with ctx():
+                return g(z, y)
+        return g(z, y)
+    row = {"model": name, "device": str(device) + (" bf16" if autocast else ""),
+           "resolution": cfg.resolution, "parameters": count_parameters(g)}
+    for batch, repeat in ((1, 15 if quick else 50), (64, 3 if quick else 10)):
+        z = torch.randn(batch, cfg.z_dim, device=device)
+        y = torch.zeros(batch, dtype=torch.long, device=device) if cfg.num_classes else None
+        t = timings(lambda: run(z, y), warmup=2, repeat=repeat, sync=sync)
+        row[f"batch{batch}"] = t
+        row[f"batch{batch}_images_per_s"] = batch / (t["median_ms"] / 1e3)
+    return row
+
+
+def matmul_peak(device: torch.device, quick: bool) -> float:
+    """Measured fp32 matrix-multiply GFLOP/s (2048^3 torch.mm)."""
+    n = 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    t = timings(lambda: torch.mm(a, b), warmup=2, repeat=3 if quick else 7, sync=sync)
+    return 2 * n ** 3 / (t["median_ms"] / 1e3) / 1e9
+
+
+@torch.inference_mode()
+def generator_flops(g: Generator, batch: int = 64) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    z = torch.randn(batch, g.cfg.z_dim, device=next(g.parameters()).device)
+    y = torch.zeros(batch, dtype=torch.long, device=z.device) if g.cfg.num_classes else None
+    with FlopCounterMode(display=False) as counter:
+        g(z, y)
+    return counter.get_total_flops()
+
+
+# ------------------------------------------------------------------ a click
+@torch.inference_mode()
+def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
+    """From (x, y) to the overlay array at DISPLAY px, for an attention grid of grid x grid
+    (keys pooled 2x2, as in the models), beside the naive full-softmax approach."""
+    torch.manual_seed(0)
+    attn = SelfAttention2d(channels).eval()
+    fold_spectral_norm(attn)
+    image_size = 2 * grid                               # attention sits at half the output size
+    x = torch.randn(1, channels, grid, grid)
+    with AttentionRecorder(attn, image_size=image_size) as rec:
+        attn(x)
+    cap = rec.captures["attn"]
+    image = np.random.default_rng(0).integers(0, 255, (image_size, image_size, 3), dtype=np.uint8)
+    scale = max(1, DISPLAY // image_size)
+    rng = np.random.default_rng(1)
+    points = [tuple(int(v) for v in rng.integers(0, DISPLAY, 2)) for _ in range(64)]
+    state = {"i": 0}
+
+    def click():
+        px, py = points[state["i"] % len(points)]
+        state["i"] += 1
+        heat = cap.looks_at(px, py, size=(DISPLAY, DISPLAY)).numpy()
+        return render.overlay_picture(image, heat, scale, 0.6, "inferno",
+                                      ((px + 0.5) * image_size * scale / DISPLAY,
+                                       (py + 0.5) * image_size * scale / DISPLAY, (0, 255, 255), 10))
+    repeat = 10 if quick else 40
+    map_only = timings(lambda: cap.looks_at(*points[0], size=(DISPLAY, DISPLAY)), repeat=repeat)
+    full = timings(click, repeat=repeat)
+    overlay = click()
+    png6 = timings(lambda: render.encode_png(overlay, 6), repeat=repeat // 2)
+    png1 = timings(lambda: render.encode_png(overlay, 1), repeat=repeat // 2)
+    q, k = cap.q, cap.k
+    n, nk = q.shape[2], k.shape[2]
+    probe_bytes = cap.nbytes                         # q and k: all a "looks at" click needs
+
+    def naive():
+        full_map = torch.softmax(q[0] @ k[0].transpose(-1, -2) * cap.scale, dim=-1)   # (heads, N, Nk)
+        return full_map[:, n // 2].mean(0)
+    naive_t = timings(naive, warmup=1, repeat=3 if quick or grid >= 128 else 10)
+    lse = timings(lambda: _fresh_lse(cap), warmup=1, repeat=3)
+    return {"grid": grid, "N": n, "Nk": nk, "display": DISPLAY,
+            "map_ms": map_only["median_ms"], "click_to_overlay_ms": full["median_ms"],
+            "click_p90_ms": full["p90_ms"], "png_level6_ms": png6["median_ms"], "png_level1_ms": png1["median_ms"],
+            "probe_bytes": probe_bytes, "lse_bytes": n * 4, "first_looked_at_by_extra_ms": lse["median_ms"],
+            "naive_ms": naive_t["median_ms"], "naive_bytes": n * nk * 4, "unpooled_full_map_bytes": n * n * 4,
+            "probe_fraction_of_naive": probe_bytes / (n * nk * 4),
+            "probe_with_lse_fraction_of_naive": (probe_bytes + n * 4) / (n * nk * 4)}
+
+
+def _fresh_lse(cap):
+    cap._lse = None
+    return cap.lse
+
+
+# ------------------------------------------------------------------ training
+def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64) -> dict:
+    from .data import ImageSet
+    from .train import Batches, Runtime, build_state, train_step
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tcfg = TrainConfig(batch_size=batch, channels_last="on", amp="auto")
+    rt = Runtime(device, amp=device.type == "cuda", channels_last=True)
+    k = cfg.num_classes
+    data = ImageSet(torch.randint(0, 255, (256, 3, cfg.resolution, cfg.resolution), dtype=torch.uint8),
+                    torch.arange(256) % k if k else None, tuple(str(i) for i in range(k)), "random")
+    st = build_state(cfg, tcfg, rt)
+    batches = Batches(data, tcfg, rt, st.data_gen)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    t = timings(lambda: train_step(st, st.G, st.D, batches, tcfg, rt), warmup=2,
+                repeat=2 if quick else 5, sync=sync)
+    return {"model": name, "device": str(device), "resolution": cfg.resolution, "batch": batch,
+            "step_ms": t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
+            "g_parameters": count_parameters(st.G), "d_parameters": count_parameters(st.D)}
+
+
+# ------------------------------------------------------------------ the app
+def bench_cold_start(weights: Path, runs: int = 3) -> dict:
+    """`python app.py` to the first page (HTTP 200) and to the first image from /generate."""
+    import urllib.request
+    from gradio_client import Client
+    from .checkpoint import load_config
+    from .studio import find_models
+    model_dir = find_models(weights)[0]
+    model, label = model_dir.name, ("0" if load_config(model_dir).num_classes else "")
+    pages, images = [], []
+    for _ in range(runs):
+        port = _free_port()
+        env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(weights), "GRADIO_SERVER_PORT": str(port)}
+        t0 = time.perf_counter()
+        p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
+                        break
+                except OSError:
+                    if p.poll() is not None or time.perf_counter() - t0 > 120:
+                        raise RuntimeError("the app did not start")
+                    time.sleep(0.02)
+            pages.append(time.perf_counter() - t0)
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(model, 42, 0.8, label, "",
+                                                                        api_name="/generate")
+            images.append(time.perf_counter() - t0)
+        finally:
+            p.terminate()
+            p.wait(timeout=30)
+    return {"runs": runs, "to_first_page_s": statistics.median(pages), "to_first_image_s": statistics.median(images),
+            "all_first_image_s": images}
+
+
+def bench_browser(weights: Path, clicks: int = 20) -> dict:
+    """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the page."""
+    from playwright.sync_api import sync_playwright
+    from .studio import Studio, find_models
+    from .ui import CSS, build_demo
+    demo = build_demo(Studio(find_models(weights)))
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                            quiet=True, css=CSS)
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+    lat = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+            page = browser.new_page(viewport={"width": 1920, "height": 1200})
+            page.goto(url)
+            page.wait_for_selector("#attn_img img", timeout=60000)
+            page.evaluate(_WATCH_JS)
+            g = page.evaluate("() => {const r=document.querySelector('#gen_img img').getBoundingClientRect();"
+                              "return [r.x, r.y, r.width, r.height]}")
+            rng = np.random.default_rng(0)
+            for i in range(clicks + 2):
+                x, y = g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10)
+                page.evaluate("() => window.__attn.arm()")
+                page.mouse.click(x, y)
+                page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
+                if i >= 2:                                  # the first two warm the path up
+                    lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
+            browser.close()
+    finally:
+        demo.close()
+    return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
+            "min_ms": min(lat), "max_ms": max(lat)}
+
+
+# In-page timer: from the mousedown on the image to the new overlay image decoded.
+_WATCH_JS = """() => {
+  const w = window.__attn = {t0: null, done: null, old: null};
+  w.arm = () => { w.t0 = null; w.done = null; w.old = document.querySelector('#attn_img img').src; };
+  document.querySelector('#gen_img').addEventListener('mousedown', () => { w.t0 = performance.now(); }, true);
+  new MutationObserver(() => {
+    const img = document.querySelector('#attn_img img');
+    if (!img || w.t0 === null || w.done !== null || img.src === w.old) return;
+    const finish = () => { if (w.done === null) w.done = performance.now(); };
+    if (img.complete && img.naturalWidth) finish(); else img.addEventListener('load', finish, {once: true});
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ driver
+def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
+    from .checkpoint import load_pretrained
+    from .studio import find_models
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    results: dict = {"machine": machine(), "quick": quick, "command": " ".join(["python -m attn_demo"] + sys.argv[1:])}
+    shipped = {p.name: load_pretrained(p).state_dict() for p in find_models(weights)}
+    shipped_cfg = {p.name: load_pretrained(p).cfg for p in find_models(weights)}
+    if "gen" in only or "flops" in only:
+        rows, flops = [], []
+        for device in devices:
+            peak = matmul_peak(device, quick)
+            for name, cfg, state in [*((n, shipped_cfg[n], s) for n, s in shipped.items()),
+                                     ("reference-64", REFERENCE, None)]:
+                g = _inference_generator(cfg, device, state)
+                row = bench_generator(name, g, device, quick)
+                rows.append(row)
+                if device.type == "cuda":
+                    rows.append(bench_generator(name, g, device, quick, autocast=True))
+                f = generator_flops(g)
+                achieved = f / (row["batch64"]["median_ms"] / 1e3) / 1e9
+                flops.append({"model": name, "device": str(device), "gflop_per_image": f / 64 / 1e9,
+                              "achieved_gflops": achieved, "matmul_peak_gflops": peak,
+                              "fraction_of_peak": achieved / peak})
+                log(f"  generator {name} on {device}: batch-1 {row['batch1']['median_ms']:.2f} ms, "
+                    f"batch-64 {row['batch64_images_per_s']:.0f} img/s, {achieved:.0f} GFLOP/s of {peak:.0f}")
+        results["generator"], results["flops"] = rows, flops
+    if "click" in only:
+        results["click"] = []
+        for grid in (16, 32, 64, 128):
+            r = bench_click(grid, quick)
+            results["click"].append(r)
+            log(f"  click at {grid}x{grid}: {r['click_to_overlay_ms']:.2f} ms (naive {r['naive_ms']:.2f} ms), "
+                f"probe {r['probe_bytes'] / 1024:.0f} KiB vs {r['naive_bytes'] / 2**20:.1f} MiB")
+    if "train" in only:
+        results["train"] = []
+        for name, cfg in [*((n, shipped_cfg[n]) for n in shipped), ("reference-64", REFERENCE)]:
+            r = bench_train(name, cfg, quick)
+            results["train"].append(r)
+            log(f"  training {name}: {r['images_per_s']:.1f} img/s ({r['step_ms']:.0f} ms per D+G step)")
+    if "cold" in only and shipped:
+        results["cold_start"] = bench_cold_start(weights, runs=1 if quick else 3)
+        log(f"  cold start: page {results['cold_start']['to_first_page_s']:.2f} s, "
+            f"first image {results['cold_start']['to_first_image_s']:.2f} s")
+    if "browser" in only and shipped and Path("/usr/bin/chromium").exists():
+        results["browser"] = bench_browser(weights, clicks=5 if quick else 20)
+        log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms")
+    results["machine"]["load_average_end"] = os.getloadavg()[0]
+    return results
+
+
+def register(command) -> None:
+    p = command("bench", "Measure generation, clicks, training and the app; write JSON and a report.")
+    p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
+    p.add_argument("--only", default="gen,flops,click,train,cold,browser",
+                   help="comma-separated subset of gen,flops,click,train,cold,browser")
+    p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
+    p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
+    p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")
+    p.set_defaults(run=cmd_bench)
+
+
+def cmd_bench(args) -> None:
+    from .bench_report import write_report
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    results = run(args.weights, only, args.quick)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.md:
+        write_report(results, Path(args.md))
+    print(f"wrote {args.json}" + (f" and {args.md}" if args.md else ""))

@@ -1,0 +1,101 @@
+"""docs/PERFORMANCE.md from the figures `python -m attn_demo bench` measured."""
+from __future__ import annotations
+
+from pathlib import Path
+
+# (what, how to read it from the results, comparison, target) -- the targets of the performance issue.
+TARGETS = [
+    ("reference G, batch 64 (CPU)", lambda r: _gen(r, "reference-64", "cpu")["batch64_images_per_s"], ">=", 300, "img/s"),
+    ("reference G, batch 1 (CPU)", lambda r: _gen(r, "reference-64", "cpu")["batch1"]["median_ms"], "<=", 5, "ms"),
+    ("click to overlay, 32x32 grid", lambda r: _click(r, 32)["click_to_overlay_ms"], "<=", 5, "ms"),
+    ("click to overlay, 128x128 grid", lambda r: _click(r, 128)["click_to_overlay_ms"], "<=", 20, "ms"),
+    ("probe memory / full map, 64x64", lambda r: 100 * _click(r, 64)["probe_fraction_of_naive"], "<=", 1, "%"),
+    ("training, reference at 64x64", lambda r: _train(r, "reference-64")["images_per_s"], ">=", 35, "img/s"),
+    ("browser click to overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
+    ("cold start to first image", lambda r: r["cold_start"]["to_first_image_s"], "<=", 6, "s"),
+]
+
+
+def _gen(r, model, device):
+    return next(x for x in r["generator"] if x["model"] == model and x["device"] == device)
+
+
+def _click(r, grid):
+    return next(x for x in r["click"] if x["grid"] == grid)
+
+
+def _train(r, model):
+    return next(x for x in r["train"] if x["model"] == model)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def write_report(r: dict, path: Path) -> str:
+    m = r["machine"]
+    lines = ["# Performance", "",
+             f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, torch {m['torch']}, "
+             f"{m['torch_threads']} threads" + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
+             + f"); load average {m.get('load_average') or 0:.2f} at the start, "
+             f"{m.get('load_average_end') or 0:.2f} at the end.", "",
+             f"Command: `{r['command']}`" + (" (quick mode: few repeats, not for comparison)" if r.get("quick") else ""),
+             "", "Medians after warm-up; p10/p90 in docs/performance.json.", "", "## Targets", "",
+             "| what | measured | target | |", "|---|---|---|---|"]
+    for what, get, op, target, unit in TARGETS:
+        try:
+            v = get(r)
+        except (KeyError, StopIteration, TypeError):
+            lines.append(f"| {what} | not measured | {op} {target} {unit} | |")
+            continue
+        ok = v >= target if op == ">=" else v <= target
+        lines.append(f"| {what} | {_fmt(v)} {unit} | {op} {target} {unit} | {'met' if ok else '**missed**'} |")
+    if "generator" in r:
+        lines += ["", "## Generator forward", "", "| model | device | parameters | batch 1 (ms) | batch 64 (img/s) |",
+                  "|---|---|---|---|---|"]
+        for g in r["generator"]:
+            lines.append(f"| {g['model']} | {g['device']} | {g['parameters']:,} | {g['batch1']['median_ms']:.2f} "
+                         f"| {g['batch64_images_per_s']:.0f} |")
+    if "flops" in r:
+        lines += ["", "## Achieved FLOP rate (batch 64, torch.utils.flop_counter)", "",
+                  "| model | device | GFLOP per image | achieved GFLOP/s | fp32 matmul peak (2048³) | fraction |",
+                  "|---|---|---|---|---|---|"]
+        for f in r["flops"]:
+            lines.append(f"| {f['model']} | {f['device']} | {f['gflop_per_image']:.3f} | {f['achieved_gflops']:.0f} "
+                         f"| {f['matmul_peak_gflops']:.0f} | {100 * f['fraction_of_peak']:.0f}% |")
+    if "click" in r:
+        lines += ["", f"## A click (display {r['click'][0]['display']} px, keys pooled 2x2, 64 channels)", "",
+                  "| grid | N x Nk | map (ms) | click to overlay (ms) | PNG level 6 / 1 (ms) | probe memory "
+                  "| naive full softmax (ms) | naive memory | probe / naive |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in r["click"]:
+            lines.append(
+                f"| {c['grid']}² | {c['N']} x {c['Nk']} | {c['map_ms']:.3f} | {c['click_to_overlay_ms']:.2f} | "
+                f"{c['png_level6_ms']:.1f} / {c['png_level1_ms']:.1f} | {c['probe_bytes'] / 1024:.0f} KiB | "
+                f"{c['naive_ms']:.2f} | {c['naive_bytes'] / 2**20:.1f} MiB | {100 * c['probe_fraction_of_naive']:.2f}% |")
+        lines += ["", "Probe memory is the queries and keys a \"looks at\" click needs. The first \"looked at by\" "
+                  "click on a layer adds every query's softmax normaliser (N floats; probe / naive then "
+                  + ", ".join(f"{c['grid']}²: {100 * c['probe_with_lse_fraction_of_naive']:.2f}%" for c in r["click"])
+                  + "), computed once in O(N·Nk) time and cached: "
+                  + ", ".join(f"{c['grid']}²: {c['first_looked_at_by_extra_ms']:.1f} ms" for c in r["click"]) + "."]
+    if "train" in r:
+        lines += ["", "## Training iteration (one D step + one G step, batch 64, channels_last)", "",
+                  "| model | device | resolution | G / D parameters | ms per step | img/s |", "|---|---|---|---|---|---|"]
+        for t in r["train"]:
+            lines.append(f"| {t['model']} | {t['device']} | {t['resolution']} | {t['g_parameters']:,} / "
+                         f"{t['d_parameters']:,} | {t['step_ms']:.0f} | {t['images_per_s']:.1f} |")
+    if "cold_start" in r:
+        c = r["cold_start"]
+        lines += ["", "## The app", "", f"- cold start, `python app.py` to the first page: {c['to_first_page_s']:.2f} s; "
+                  f"to the first image from /generate: {c['to_first_image_s']:.2f} s (median of {c['runs']})."]
+    if "browser" in r:
+        b = r["browser"]
+        lines.append(f"- browser (Playwright, headless Chromium, localhost), mouse-down on the image to the new "
+                     f"overlay decoded: median {b['median_ms']:.0f} ms, p90 {b['p90_ms']:.0f} ms, "
+                     f"min {b['min_ms']:.0f}, max {b['max_ms']:.0f} ({b['clicks']} clicks).")
+    text = "\n".join(lines) + "\n"
+    notes = path.with_name("PERFORMANCE_NOTES.md")
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
