@@ -51,6 +51,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), 0o644)   # mkstemp makes 0600; these are ordinary, shareable files
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -1,0 +1,123 @@
+"""FID-emoji / KID-emoji / SWD: sanity of the numbers, determinism, feature-net files, the eval CLI."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from attn_demo.cli import main
+from attn_demo.data import SHAPES, make_shapes
+from attn_demo.errors import CheckpointError
+from attn_demo.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
+                                   train_feature_net)
+from attn_demo.metrics import compare
+from attn_demo.swd import laplacian_pyramid, swd
+
+from conftest import make_model_dir
+
+TINY_NET = dict(num_features=32, widths=(8, 16, 32), num_classes=3, class_names=SHAPES)
+
+
+def tiny_net(seed: int = 0) -> FeatureNet:
+    """Untrained but seeded: enough to tell shapes from noise, and fast."""
+    torch.manual_seed(seed)
+    return FeatureNet(FeatureConfig(**TINY_NET)).eval()
+
+
+@pytest.fixture(scope="module")
+def halves():
+    shapes = make_shapes(128, 32, seed=1).images
+    return shapes[:64], shapes[64:]
+
+
+def noise(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_real_vs_real_is_small_next_to_real_vs_noise(halves):
+    a, b = halves
+    net = tiny_net()
+    same = compare(net, a, b, seed=0)
+    far = compare(net, a, noise(64), seed=0)
+    for key in ("fid_emoji", "kid_emoji"):
+        assert far[key] > 10 * max(abs(same[key]), 1e-9), (key, same[key], far[key])
+    # SWD's small-sample floor is high on shapes (mostly flat white patches): about 40 for
+    # two halves of 64 images against about 290 for noise.
+    assert far["swd_x1e3"] > 5 * same["swd_x1e3"] > 0
+    assert set(far["swd_levels_x1e3"]) == {"32", "16"}
+    assert compare(net, a, a, seed=0)["swd_x1e3"] == 0.0     # shared patch positions
+
+
+def test_scores_are_deterministic_and_leave_the_global_rng_alone(halves):
+    a, b = halves
+    net = tiny_net()
+    state = torch.get_rng_state()
+    first = compare(net, a, b, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert compare(net, a, b, seed=3) == first
+    assert swd(a, b, seed=4)["mean"] != first["swd_x1e3"]    # the seed matters
+
+
+def test_pyramid_of_a_flat_image_has_empty_bands():
+    x = torch.full((1, 3, 32, 32), 0.7)
+    bands = laplacian_pyramid(x, 2)
+    assert [t.shape[-1] for t in bands] == [32, 16]
+    assert bands[0].abs().max() < 1e-5 and torch.allclose(bands[1], x[:, :, :16, :16])
+
+
+def test_training_is_seeded_and_the_feature_size_is_configurable():
+    data = make_shapes(96, 32, seed=2)
+    nets = [train_feature_net(data, epochs=2, seed=5, batch_size=32, log=lambda s: None, num_features=16,
+                              widths=(8, 16, 16)) for _ in range(2)]
+    a, b = (n.state_dict() for n in nets)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert nets[0].num_features == 16 and nets[0](data.images[:4]).shape == (4, 16)
+
+
+def test_save_load_round_trip_is_bit_exact_and_corruption_is_refused(tmp_path):
+    net = tiny_net(seed=1)
+    path = save_feature_net(tmp_path / "fnet", net, {"note": "test"})
+    loaded = load_feature_net(tmp_path / "fnet")
+    ref, got = net.state_dict(), loaded.state_dict()
+    assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+    x = torch.rand(4, 3, 64, 64)           # 64 px in: resized to 32 inside
+    assert torch.equal(net(x), loaded(x))
+
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError):
+        load_feature_net(tmp_path / "fnet")
+    path.write_bytes(b"\x80\x04" + data[2:])          # looks like a pickle
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_feature_net(tmp_path / "fnet")
+    with pytest.raises(CheckpointError, match="features"):
+        load_feature_net(tmp_path / "nowhere")
+
+
+def test_eval_cli_end_to_end(tmp_path, capsys):
+    data_dir = tmp_path / "shapes"
+    shapes = make_shapes(60, 32, seed=3)
+    for i, (img, label) in enumerate(zip(shapes.images, shapes.labels)):
+        folder = data_dir / SHAPES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    model = make_model_dir(tmp_path / "tiny", num_classes=3, class_names=SHAPES)
+    fnet = tmp_path / "fnet"
+
+    assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--epochs", "1", "--size", "32"]) == 0
+    assert "train accuracy" in capsys.readouterr().out
+
+    assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
+                 "--n", "16", "--seeds", "2", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "real vs real (baseline)" in out and "tiny vs real" in out and "FID-emoji" in out
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["n"] == 16 and metrics["seeds"] == [0, 1]
+    assert metrics["feature_net"]["sha256"] in out
+    assert np.isfinite(metrics["model_vs_real"]["fid_emoji"]["mean"])
+    assert "real vs real (baseline)" in (model / "README.md").read_text()
+
+    assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
+                 "--n", "31", "--no-write"]) == 2
+    assert "two disjoint sets" in capsys.readouterr().err
