@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from attn_demo.engine import RenderArgs
-from attn_demo.errors import InputError
+from attn_demo.errors import AttnDemoError, InputError
 from attn_demo.studio import DISPLAY, Studio, View, find_models, slerp
 
 from conftest import free_port, make_model_dir
@@ -150,3 +150,33 @@ def test_real_app_starts_and_serves(ui_weights):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_space_settings(studio):
+    """README front matter, ZeroGPU decorator, bounded cache and uploads."""
+    import gradio
+    import spaces
+
+    import attn_demo.ui as ui
+    from attn_demo.ui import build_demo
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    front = readme.split("---")[1]
+    assert "sdk: gradio" in front and f"sdk_version: {gradio.__version__}" in front
+    assert 'python_version: "3.11"' in front and "app_file: app.py" in front
+    assert ui.gpu is spaces.GPU                      # used when the package is there ...
+    assert spaces.GPU(test_space_settings) is test_space_settings   # ... and a no-op off ZeroGPU
+    demo = build_demo(studio)
+    assert demo.delete_cache == (1800, 3600)
+    app_src = open(os.path.join(os.path.dirname(__file__), "..", "app.py")).read()
+    assert 'max_file_size="1mb"' in app_src and "max_size=" in app_src
+
+
+def test_gallery_pick_sets_the_seed(studio):
+    from attn_demo.ui import Handlers
+
+    class Evt:
+        value = {"image": {}, "caption": "seed 1234"}
+    assert Handlers(studio, View("tiny32", RenderArgs(1))).on_pick(Evt()) == 1234
+    Evt.value = {"caption": "not a seed"}
+    with pytest.raises(AttnDemoError):
+        Handlers(studio, View("tiny32", RenderArgs(1))).on_pick(Evt())
