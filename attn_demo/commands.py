@@ -91,6 +91,7 @@ def register(command) -> None:
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
     p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
     p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here")
+    p.add_argument("--plot", type=Path, default=None, help="also plot the losses and gammas (PNG) here")
     p.set_defaults(run=cmd_export)
 
     from .directions import register as register_directions
@@ -186,7 +187,7 @@ def _reconcile(ckpt: Path, model_given: dict, train_given: dict, data, force: bo
 
 def cmd_export(args) -> None:
     from . import render
-    from .export import export_run
+    from .export import export_run, plot_log
     from .engine import Engine
     from .train import sample_grid
     out = export_run(args.run_dir, args.out, args.data)
@@ -195,4 +196,7 @@ def cmd_export(args) -> None:
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         render.save_png(render.upscale_nearest(render.image_grid(sample_grid(engine.generator, 64), nrow=8), 2),
                         args.grid)
-    print(f"exported {args.run_dir} to {out}" + (f"; samples in {args.grid}" if args.grid else ""))
+    if args.plot:
+        plot_log(args.run_dir, args.plot)
+    print(f"exported {args.run_dir} to {out}" + (f"; samples in {args.grid}" if args.grid else "")
+          + (f"; curves in {args.plot}" if args.plot else ""))

@@ -134,3 +134,40 @@ def write_card(model_dir: Path) -> str:
     text = "\n".join(lines)
     atomic_write(model_dir / CARD_FILE, text.encode())
     return text
+
+
+def plot_log(run_dir: Path, out: Path, smooth: int = 20) -> Path:
+    """Losses and each attention layer's gamma over the steps of a run, from log.jsonl."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = [json.loads(line) for line in (Path(run_dir) / "log.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "event" not in r]
+    if not rows:
+        raise CheckpointError(f"{run_dir}/log.jsonl has no steps to plot")
+    steps = np.array([r["step"] for r in rows])
+
+    def smoothed(key):
+        v = np.array([r[key] for r in rows], dtype=float)
+        k = max(1, min(smooth, len(v)))
+        return np.convolve(v, np.ones(k) / k, mode="valid"), steps[k - 1:]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    for key, label in (("loss_d", "D hinge loss"), ("loss_g", "G loss")):
+        v, s = smoothed(key)
+        ax1.plot(s, v, label=label)
+    ax1.set_xlabel("step")
+    ax1.legend()
+    ax1.set_title(f"losses (moving average of {smooth} logs)")
+    for key in sorted(k for k in rows[-1] if k.startswith("gamma_")):
+        ax2.plot(steps, [r[key] for r in rows], label=key[6:])
+    ax2.axhline(0, color="grey", lw=0.5)
+    ax2.set_xlabel("step")
+    ax2.set_title("attention gamma")
+    ax2.legend()
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
