@@ -3,6 +3,10 @@
     python app.py                      # http://127.0.0.1:7860
     ATTN_DEMO_WEIGHTS=dir python app.py  # models from another folder
 
+Also read: ATTN_DEMO_EXPORT_DIR (where exports and served PNGs go; default a
+fresh temp folder) and ATTN_DEMO_QUEUE_SIZE (the queue's max_size, default 32;
+scripts/reliability sets both to measure and overload the app).
+
 On a Hugging Face Space this file is the entry point (README front matter).
 """
 import os
@@ -13,17 +17,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import torch  # noqa: E402
 
 from attn_demo.studio import Studio, find_models  # noqa: E402
-from attn_demo.ui import CONCURRENCY, CSS, build_demo  # noqa: E402
+from attn_demo.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
+QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 # CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 
-studio = Studio(find_models(WEIGHTS))
+studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 demo = build_demo(studio)
 # A bounded queue: the excess of a burst is refused at once ("queue full"), not left to pile up.
-demo.queue(default_concurrency_limit=CONCURRENCY, max_size=32)
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     # Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them).
-    demo.launch(css=CSS, max_file_size="1mb", footer_links=["gradio", "settings", "api"])
+    demo.launch(css=CSS, max_file_size="1mb", footer_links=["gradio", "settings", "api"],
+                state_session_capacity=SESSIONS)

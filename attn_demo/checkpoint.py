@@ -38,6 +38,7 @@ DIRECTIONS_FILE = "directions.safetensors"
 CARD_FILE = "README.md"
 MAX_FILE_BYTES = 2 << 30        # refuse larger weight files before reading them
 MAX_CONFIG_BYTES = 1 << 20
+MAX_PARAMETERS = 500_000_000     # a config asking for more is refused before anything is allocated
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
@@ -173,7 +174,7 @@ def load_config(model_dir: Path) -> ModelConfig:
         raise CheckpointError(f"{path} is too large to be a config")
     try:
         return ModelConfig.from_json(path.read_text(encoding="utf-8"))
-    except (ConfigError, UnicodeDecodeError, TypeError) as e:
+    except (ConfigError, UnicodeDecodeError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path}: {e}") from None
 
 
@@ -222,13 +223,20 @@ def load_pretrained(model_dir: Path) -> Generator:
         raise CheckpointError(f"{model_dir} is not a model directory (expected {CONFIG_FILE} "
                               f"and {WEIGHTS_FILE} inside)")
     cfg = load_config(model_dir)
+    # The model the config describes, first on the meta device (shapes, no memory): a config
+    # asking for a giant model, or a file for another architecture (or with a huge extra
+    # tensor), is refused before anything is allocated or read.
+    with torch.device("meta"):
+        reference = Generator(cfg)
+    n = sum(p.numel() for p in reference.parameters())
+    if n > MAX_PARAMETERS:
+        raise CheckpointError(f"{model_dir / CONFIG_FILE} describes a generator of {n:,} parameters, "
+                              f"over the {MAX_PARAMETERS:,} limit")
+    check_state(read_header(model_dir / WEIGHTS_FILE), reference.state_dict(), str(model_dir / WEIGHTS_FILE),
+                dtypes=False)
     generator = Generator(cfg)
-    expected = generator.state_dict()
-    # Names and shapes from the header first: a file for another architecture (or
-    # with a huge extra tensor) is refused before any tensor is read.
-    check_state(read_header(model_dir / WEIGHTS_FILE), expected, str(model_dir / WEIGHTS_FILE), dtypes=False)
     tensors, _ = read_tensors(model_dir / WEIGHTS_FILE)
-    state = check_state(tensors, expected, str(model_dir / WEIGHTS_FILE))
+    state = check_state(tensors, generator.state_dict(), str(model_dir / WEIGHTS_FILE))
     generator.load_state_dict(state, strict=True)
     generator.eval()
     _smoke_test(generator, model_dir)

@@ -16,6 +16,13 @@ from typing import Any
 from .errors import ConfigError
 
 RESOLUTIONS = (32, 64, 128)
+# Upper bounds: a config.json is data from anywhere, and it decides how much memory a
+# model allocates. These are far above anything useful on one machine.
+MAX_WIDTH = 1024
+MAX_Z_DIM = 4096
+MAX_HEADS = 64
+MAX_CLASSES = 100_000
+MAX_CLASS_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,19 @@ class ModelConfig:
     def validate(self) -> None:
         if self.resolution not in RESOLUTIONS:
             raise ConfigError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
-        for name in ("z_dim", "g_width", "d_width", "heads"):
+        for name, top in (("z_dim", MAX_Z_DIM), ("g_width", MAX_WIDTH), ("d_width", MAX_WIDTH),
+                          ("heads", MAX_HEADS)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.num_classes, int) or self.num_classes < 0:
-            raise ConfigError(f"num_classes must be >= 0, got {self.num_classes!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise ConfigError(f"{name} must be an integer in 1..{top}, got {value!r}")
+        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) \
+                or not 0 <= self.num_classes <= MAX_CLASSES:
+            raise ConfigError(f"num_classes must be an integer in 0..{MAX_CLASSES}, got {self.num_classes!r}")
+        if not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME for n in self.class_names):
+            raise ConfigError(f"class_names must be non-empty strings of at most {MAX_CLASS_NAME} characters")
+        for name in ("g_attn", "d_attn"):
+            if not all(isinstance(r, int) and not isinstance(r, bool) for r in getattr(self, name)):
+                raise ConfigError(f"{name} must be a list of integers, got {getattr(self, name)!r}")
         if self.class_names and len(self.class_names) != self.num_classes:
             raise ConfigError(
                 f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
@@ -133,6 +147,8 @@ class ModelConfig:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"config is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ConfigError("config is not valid JSON: nested too deeply") from None
         return cls.from_dict(data)
 
 
@@ -219,4 +235,6 @@ def load_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: JSON nested too deeply") from None
 

@@ -136,6 +136,8 @@ def load_image(path: Path, size: int) -> np.ndarray:
         raise DataError("decompression bomb or huge image") from None
     except UnidentifiedImageError:
         raise DataError("not an image") from None
+    except PermissionError:
+        raise DataError("unreadable (permission denied)") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError, OverflowError, IndexError):
         raise DataError("truncated or corrupt image") from None
     return np.asarray(square_resize(rgb, size))

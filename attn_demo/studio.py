@@ -6,9 +6,11 @@ generator pass); renders are cached per (model, settings) in a bounded LRU.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
+import shutil
 import tempfile
 import threading
 import time
@@ -34,6 +36,7 @@ MAX_PINS = 4
 MAX_FRAMES = 240
 MAX_GRID = 64
 STATE_VERSION = 1
+EXPORT_LIFETIME = 600    # seconds an export file stays on disk (the browser downloads it at once)
 
 
 def find_models(weights_dir: Path) -> list[Path]:
@@ -89,13 +92,19 @@ class Studio:
             except AttnDemoError as e:       # one bad model must not take the studio down
                 self.problems[Path(path).name] = str(e)
                 log.warning("skipping model %s: %s", path, e)
+            except Exception as e:  # noqa: BLE001 - a loader bug, or out of memory: same rule
+                self.problems[Path(path).name] = f"could not load ({type(e).__name__}: {e})"
+                log.exception("skipping model %s", path)
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self.export_dir = Path(export_dir or tempfile.mkdtemp(prefix="attn-demo-export-"))
+        if export_dir is None:                # our own temp folder: removed when the process exits
+            export_dir = tempfile.mkdtemp(prefix="attn-demo-export-")
+            atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
+        self.export_dir = Path(export_dir)
         self._png_count = 0
         self.export_dir.mkdir(parents=True, exist_ok=True)
 
@@ -305,10 +314,10 @@ class Studio:
         return str(path)
 
     def _new_file(self, name: str) -> Path:
-        """A fresh file in its own folder under export_dir; folders older than an hour are pruned."""
+        """A fresh file in its own folder under export_dir; folders older than EXPORT_LIFETIME are pruned."""
         now = time.time()
         for old in self.export_dir.iterdir():
-            if old.is_dir() and old.name != "png" and now - old.stat().st_mtime > 3600:
+            if old.is_dir() and old.name != "png" and now - old.stat().st_mtime > EXPORT_LIFETIME:
                 for f in old.iterdir():
                     f.unlink(missing_ok=True)
                 old.rmdir()

@@ -40,6 +40,12 @@ except ImportError:  # pragma: no cover - where `spaces` is not installed
     def gpu(fn):
         return fn
 
+# Gradio's cache of served files: every CACHE[0] s, delete files older than CACHE[1] s, so the disk
+# holds at most ~12 minutes of outputs. Per-session state is capped likewise: every raw API call is a
+# new session, and Gradio keeps ~180 KB per session up to its default of 10,000.
+CACHE = (120, 600)
+SESSIONS = 200
+
 CSS = """
 #gen_img img, #attn_img img { image-rendering: pixelated; }
 /* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
@@ -394,14 +400,14 @@ def _wire(w: Widgets, h: Handlers) -> None:
                          **PRIVATE).then(on_change, w.settings, w.shown, **PRIVATE)
 
 
-def build_demo(studio: Studio, default: View | None = None) -> gr.Blocks:
+def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, int] = CACHE) -> gr.Blocks:
     first = studio.models[0]
     engine = studio.engine(first)
     default = default or View(first, RenderArgs(seed=42, psi=0.8,
                                                 label=engine.class_names[0] if engine.cfg.num_classes else None),
                               click=(DISPLAY // 2, DISPLAY // 2))
     studio.render(default.model, default.args)   # warm-up: the first page is served from the cache
-    with gr.Blocks(title="attn-demo · self-attention GAN studio", delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title="attn-demo · self-attention GAN studio", delete_cache=cache) as demo:
         widgets = _layout(studio, default)
         handlers = Handlers(studio, default)
         _wire(widgets, handlers)

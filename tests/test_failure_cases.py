@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from attn_demo.checkpoint import MAX_FILE_BYTES, WEIGHTS_FILE, load_pretrained
+from attn_demo.checkpoint import MAX_FILE_BYTES, WEIGHTS_FILE, load_pretrained, save_pretrained
 from attn_demo.convert import convert
 from attn_demo.engine import Engine, RenderArgs
 from attn_demo.errors import AttnDemoError, CheckpointError
 from attn_demo.studio import find_models
 from attn_demo.ui import Handlers, View
 
-from conftest import make_model_dir
+from conftest import make_model_dir, tiny_generator
 from test_api import raw_call
 
 
@@ -219,3 +219,54 @@ def test_item36_threads_per_handler(ui_weights):
     threads, cores = map(int, r.stdout.split()[-2:])
     assert threads == max(1, cores // ui.CONCURRENCY)
     assert ui.GROUP["concurrency_id"] == "studio"
+
+
+def test_item16_finite_weights_that_blow_up_are_refused(tmp_path):
+    g = tiny_generator()
+    with torch.no_grad():
+        g.out_bn.running_var.fill_(-1.0)   # finite, but sqrt(var + eps) is NaN: every image is NaN
+    save_pretrained(tmp_path / "m", g)
+    with pytest.raises(CheckpointError, match="NaN/Inf images"):
+        load_pretrained(tmp_path / "m")
+
+
+def test_item20_unreadable_file_skipped_with_reason(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from attn_demo import data
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "a.png")
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "locked.png")
+    real_open = Image.open
+
+    def guarded(path, *a, **k):
+        if str(path).endswith("locked.png"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(data.Image, "open", guarded)
+    result = data.load_folder(tmp_path, 8)
+    assert len(result) == 1 and result.skipped == [(str(tmp_path / "locked.png"), "unreadable (permission denied)")]
+
+
+def test_item35_cache_files_are_deleted(tmp_path):
+    from attn_demo.studio import Studio
+    from attn_demo.ui import build_demo
+    from conftest import free_port
+    weights = tmp_path / "w"
+    make_model_dir(weights / "tiny32")
+    demo = build_demo(Studio(find_models(weights), device="cpu"), cache=(1, 1))
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        import re
+        from pathlib import Path
+        files = []
+        for seed in range(3):
+            _, text = raw_call(url, "generate", f'{{"data": ["tiny32", {seed}, 1.0, "", ""]}}')
+            files += [Path(p) for p in re.findall(r'"path":\s*"([^"]+\.png)"', text)]
+        assert files and all(p.exists() for p in files)
+        deadline = time.time() + 30
+        while time.time() < deadline and any(p.exists() for p in files):
+            time.sleep(0.5)
+        assert not any(p.exists() for p in files), "delete_cache did not remove old files"
+    finally:
+        demo.close()

@@ -166,7 +166,7 @@ def test_space_settings(studio):
     assert ui.gpu is spaces.GPU                      # used when the package is there ...
     assert spaces.GPU(test_space_settings) is test_space_settings   # ... and a no-op off ZeroGPU
     demo = build_demo(studio)
-    assert demo.delete_cache == (1800, 3600)
+    assert demo.delete_cache == ui.CACHE == (120, 600)
     app_src = open(os.path.join(os.path.dirname(__file__), "..", "app.py")).read()
     assert 'max_file_size="1mb"' in app_src and "max_size=" in app_src
 

@@ -200,3 +200,34 @@ def test_disk_full_during_save_stops_cleanly_and_keeps_checkpoint(tmp_path, shap
         train(MODEL, cfg(max_steps=6, ckpt_every=3), shapes, tmp_path / "d", device="cpu", resume=True,
               progress=False, log=lambda *a: None)
     assert (tmp_path / "d" / CHECKPOINT).read_bytes() == before
+
+
+def test_resume_refuses_other_data_unless_forced(tmp_path, shapes):
+    """Item 31: a resumed run checks the data's content hash."""
+    from attn_demo.commands import _reconcile
+    from attn_demo.errors import AttnDemoError
+    train(MODEL, cfg(max_steps=2, data_hash=shapes.sha256()), shapes, tmp_path / "r", device="cpu",
+          progress=False, log=lambda *a: None)
+    other = make_shapes(48, 32, seed=1)
+    with pytest.raises(AttnDemoError, match="data_hash"):
+        _reconcile(tmp_path / "r" / CHECKPOINT, {}, {}, other, force=False)
+    _, forced = _reconcile(tmp_path / "r" / CHECKPOINT, {}, {}, other, force=True)
+    assert forced.data_hash == other.sha256()
+    assert _reconcile(tmp_path / "r" / CHECKPOINT, {}, {"max_steps": 9}, shapes, force=False)[1].max_steps == 9
+
+
+def test_sigint_saves_once_and_exits(tmp_path):
+    """Item 32: Ctrl-C behaves like SIGTERM: one save, a clean exit."""
+    out = tmp_path / "int"
+    p = subprocess.Popen(_train_cmd(out, "--steps", 100000, "--log-every", 1),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == "SIGINT"
+    assert read_configs(out / CHECKPOINT)[2]["step"] == str(summary["step"])
