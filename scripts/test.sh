@@ -18,4 +18,6 @@ fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
+# Chromium was installed above: browser tests must run, never skip.
+export ATTN_DEMO_REQUIRE_BROWSER=1
 exec .venv/bin/python -m pytest "$@"
