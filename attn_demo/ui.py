@@ -225,7 +225,7 @@ def _layout(studio: Studio, default: View) -> Widgets:
                 grid_count = gr.Slider(4, 64, value=16, step=4, label="Images (seeds from the current one on)")
                 grid_btn = gr.Button("Show samples", variant="secondary")
             gallery = gr.Gallery(elem_id="gallery", columns=8, height="auto", allow_preview=False,
-                                 show_label=False)
+                                 show_label=False, format="png")   # never lossy WEBP (the default)
         with gr.Tab("Interpolate"):
             with gr.Row():
                 interp_seeds = gr.Textbox(value="1, 7", label="Seeds: A, B (or several for a loop)")
@@ -311,9 +311,10 @@ class Handlers:
     def on_summary(self, kind, v, *values):
         out = self.studio.summary(self.view_from(v, *values), kind)
         s = out.stats
-        return self.studio.png_path(out.overlay), (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance "
-                             f"{s['mean_distance_px']:.1f} px (max {s['max_distance_px']:.1f}) · mean entropy "
-                             f"{s['mean_entropy_nats']:.2f} of {s['uniform_entropy_nats']:.2f} nats (uniform)")
+        text = (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance {s['mean_distance_px']:.1f} px "
+                f"(max {s['max_distance_px']:.1f}) · mean entropy {s['mean_entropy_nats']:.2f} of "
+                f"{s['uniform_entropy_nats']:.2f} nats (uniform)")
+        return self.studio.png_path(out.overlay), text
 
     def on_pin(self, v, *values):
         v = self.view_from(v, *values)

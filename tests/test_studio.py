@@ -167,6 +167,10 @@ def test_space_settings(studio):
     assert spaces.GPU(test_space_settings) is test_space_settings   # ... and a no-op off ZeroGPU
     demo = build_demo(studio)
     assert demo.delete_cache == ui.CACHE == (120, 600)
+    # Every picture that Gradio encodes is PNG, never its default lossy WEBP.
+    encoded = [b for b in demo.blocks.values() if isinstance(b, gradio.Gallery)
+               or (isinstance(b, gradio.Image) and b.type == "numpy")]
+    assert encoded and all(b.format == "png" for b in encoded)
     app_src = open(os.path.join(os.path.dirname(__file__), "..", "app.py")).read()
     assert 'max_file_size="1mb"' in app_src and "max_size=" in app_src
 
