@@ -18,9 +18,8 @@ import torch
 
 from . import render as draw  # "render" is also a method name here
 from .checkpoint import WEIGHTS_FILE, file_sha256, load_directions, load_pretrained
-from .config import ModelConfig
 from .errors import InputError
-from .latents import Directions, check_finite, check_seed, make_latent, resolve_class
+from .latents import Directions, check_finite, make_latent, resolve_class
 from .layers import fold_spectral_norm
 from .model import Generator, count_parameters
 from .probe import LOOKS_AT, MODES, AttentionRecorder, Capture, check_pixel, entropy, pixel_to_cell

@@ -19,7 +19,7 @@ from torch import nn
 
 from .attention import SelfAttention2d
 from .config import ModelConfig
-from .layers import ConditionalBatchNorm2d, DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear
+from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:

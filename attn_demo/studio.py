@@ -275,7 +275,6 @@ class Studio:
 
     def export(self, view: View, upscale: str = "native") -> list[Path]:
         """image PNG (state embedded), overlay PNG, raw map .npy, state JSON."""
-        engine = self.engine(view.model)
         result = self.render(view.model, view.args)
         state = self.state_dict(view)
         stem = f"{view.model}_seed{view.args.seed}"

@@ -222,7 +222,7 @@ def run_r9(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int 
         summary = json.loads((tmp / "run" / "summary.json").read_text()) if rc == 0 else {}
         # Unusable folders: empty, all bad, missing. Interpreter start and imports measured apart.
         (tmp / "empty").mkdir()
-        allbad = make_bad_files(tmp / "allbad", tmp / "outside2", data / "a" / ".hidden.png")
+        make_bad_files(tmp / "allbad", tmp / "outside2", data / "a" / ".hidden.png")
         _, import_s, _ = _timed_cli([sys.executable, "-c", "import attn_demo.cli as c, attn_demo.train, "
                                      "attn_demo.data; c.build_parser()"], timeout=300)
         unusable = {}
