@@ -90,7 +90,8 @@ def register(command) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
     p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
-    p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here")
+    p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here (seeds 0..63)")
+    p.add_argument("--grid-psi", type=float, default=1.0, help="truncation of the sample grid")
     p.add_argument("--plot", type=Path, default=None, help="also plot the losses and gammas (PNG) here")
     p.set_defaults(run=cmd_export)
 
@@ -194,8 +195,8 @@ def cmd_export(args) -> None:
     if args.grid:
         engine = Engine.from_pretrained(out, device="cpu")
         args.grid.parent.mkdir(parents=True, exist_ok=True)
-        render.save_png(render.upscale_nearest(render.image_grid(sample_grid(engine.generator, 64), nrow=8), 2),
-                        args.grid)
+        grid = render.image_grid(sample_grid(engine.generator, 64, psi=args.grid_psi), nrow=8)
+        render.save_png(render.upscale_nearest(grid, 2), args.grid)
     if args.plot:
         plot_log(args.run_dir, args.plot)
     print(f"exported {args.run_dir} to {out}" + (f"; samples in {args.grid}" if args.grid else "")
