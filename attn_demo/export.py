@@ -136,14 +136,32 @@ def write_card(model_dir: Path) -> str:
     return text
 
 
+def read_log(run_dir: Path) -> list[dict]:
+    """The metric rows of log.jsonl that lead to the current checkpoint.
+
+    A session killed between checkpoints leaves rows past the last save; the next
+    session resumes from that save and logs those steps again. Its rows replace them.
+    """
+    rows: list[dict] = []
+    for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if "event" in row:
+            continue
+        while rows and rows[-1]["step"] >= row["step"]:
+            rows.pop()
+        rows.append(row)
+    return rows
+
+
 def plot_log(run_dir: Path, out: Path, smooth: int = 20) -> Path:
     """Losses and each attention layer's gamma over the steps of a run, from log.jsonl."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    rows = [json.loads(line) for line in (Path(run_dir) / "log.jsonl").read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "event" not in r]
+    rows = read_log(run_dir)
     if not rows:
         raise CheckpointError(f"{run_dir}/log.jsonl has no steps to plot")
     steps = np.array([r["step"] for r in rows])

@@ -231,3 +231,15 @@ def test_sigint_saves_once_and_exits(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "SIGINT"
     assert read_configs(out / CHECKPOINT)[2]["step"] == str(summary["step"])
+
+
+def test_read_log_drops_rows_a_killed_session_logged_past_its_last_save(tmp_path):
+    from attn_demo.export import plot_log, read_log
+    rows = [{"step": s, "loss_d": 1.0, "loss_g": 0.0, "gamma_G16": 0.1, "session": 1} for s in (50, 100, 150, 200)]
+    rows.append({"event": "non_finite", "step": 200})
+    # The first session died after step 200 with its last save at step 100; the next resumed there.
+    rows += [{"step": s, "loss_d": 2.0, "loss_g": 0.0, "gamma_G16": 0.2, "session": 2} for s in (150, 200, 250)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = read_log(tmp_path)
+    assert [(r["step"], r["session"]) for r in kept] == [(50, 1), (100, 1), (150, 2), (200, 2), (250, 2)]
+    assert plot_log(tmp_path, tmp_path / "curves.png", smooth=2).stat().st_size > 0
