@@ -1,4 +1,4 @@
-"""Benchmarks: python -m attn_demo bench [--quick] [--only gen,click,train,flops,cold,browser].
+"""Benchmarks: python -m attn_demo bench [--quick] [--only gen,flops,ablation,click,train,cold,browser].
 
 Every figure is a median over repeated runs after warm-up, measured in one
 process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
@@ -112,6 +112,49 @@ def generator_flops(g: Generator, batch: int = 64) -> int:
     with FlopCounterMode(display=False) as counter:
         g(z, y)
     return counter.get_total_flops()
+
+
+def _naive_sdpa(q, k, v, scale=None, **_):
+    """Attention that builds the N x Nk softmax, as the public SAGAN code does."""
+    return torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1) @ v
+
+
+@torch.inference_mode()
+def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list[dict]:
+    """What each inference fix buys: the served generator beside versions with one fix undone
+    (CPU, random weights of `cfg`), and torch.compile on top of it."""
+    from unittest import mock
+    device = torch.device("cpu")
+    served = _inference_generator(cfg, device)
+    contiguous = _inference_generator(cfg, device).to(memory_format=torch.contiguous_format)
+    unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
+    variants = [("served: folded spectral norm, channels_last, fused attention", served, None),
+                ("NCHW (contiguous) memory", contiguous, None),
+                ("spectral norm not folded (W / sigma every call)", unfolded, None),
+                ("N x Nk softmax materialised", served,
+                 mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa))]
+    rows = []
+    for what, g, patch in variants:
+        if patch:
+            with patch:
+                row = bench_generator(what, g, device, quick)
+        else:
+            row = bench_generator(what, g, device, quick)
+        rows.append({"variant": what, "batch1_ms": row["batch1"]["median_ms"],
+                     "batch64_images_per_s": row["batch64_images_per_s"]})
+    if compile_:
+        t = time.perf_counter()
+        compiled = torch.compile(served)
+        z = torch.randn(64, cfg.z_dim)
+        y = torch.zeros(64, dtype=torch.long) if cfg.num_classes else None
+        compiled(z, y)
+        compile_s = time.perf_counter() - t
+        b64 = timings(lambda: compiled(z, y), warmup=2, repeat=3 if quick else 10)
+        reference = served(z, y)
+        rows.append({"variant": "torch.compile of the served G (batch 64 only)", "batch1_ms": None,
+                     "batch64_images_per_s": 64 / (b64["median_ms"] / 1e3), "compile_s": compile_s,
+                     "max_abs_diff": float((compiled(z, y) - reference).abs().max())})
+    return rows
 
 
 # ------------------------------------------------------------------ a click
@@ -309,6 +352,10 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
                 log(f"  generator {name} on {device}: batch-1 {row['batch1']['median_ms']:.2f} ms, "
                     f"batch-64 {row['batch64_images_per_s']:.0f} img/s, {achieved:.0f} GFLOP/s of {peak:.0f}")
         results["generator"], results["flops"] = rows, flops
+    if "ablation" in only:
+        results["ablation"] = bench_ablation(REFERENCE, quick)
+        for a in results["ablation"]:
+            log(f"  reference G, {a['variant']}: batch-64 {a['batch64_images_per_s']:.0f} img/s")
     if "click" in only:
         results["click"] = []
         for grid in (16, 32, 64, 128):
@@ -336,8 +383,8 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
 def register(command) -> None:
     p = command("bench", "Measure generation, clicks, training and the app; write JSON and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
-    p.add_argument("--only", default="gen,flops,click,train,cold,browser",
-                   help="comma-separated subset of gen,flops,click,train,cold,browser")
+    p.add_argument("--only", default="gen,flops,ablation,click,train,cold,browser",
+                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")

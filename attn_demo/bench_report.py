@@ -63,6 +63,14 @@ def write_report(r: dict, path: Path) -> str:
         for f in r["flops"]:
             lines.append(f"| {f['model']} | {f['device']} | {f['gflop_per_image']:.3f} | {f['achieved_gflops']:.0f} "
                          f"| {f['matmul_peak_gflops']:.0f} | {100 * f['fraction_of_peak']:.0f}% |")
+    if "ablation" in r:
+        lines += ["", "## What each inference fix buys (reference G, CPU, one fix undone at a time)", "",
+                  "| variant | batch 1 (ms) | batch 64 (img/s) | |", "|---|---|---|---|"]
+        for a in r["ablation"]:
+            extra = (f"compile {a['compile_s']:.0f} s; max |difference| {a['max_abs_diff']:.1e}"
+                     if "compile_s" in a else "")
+            b1 = "" if a["batch1_ms"] is None else f"{a['batch1_ms']:.2f}"
+            lines.append(f"| {a['variant']} | {b1} | {a['batch64_images_per_s']:.0f} | {extra} |")
     if "click" in r:
         lines += ["", f"## A click (display {r['click'][0]['display']} px, keys pooled 2x2, 64 channels)", "",
                   "| grid | N x Nk | map (ms) | click to overlay (ms) | PNG level 6 / 1 (ms) | probe memory "

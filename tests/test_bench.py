@@ -1,0 +1,49 @@
+"""The benchmark suite measures what it says, on tiny configurations (no timings asserted)."""
+import torch
+
+from attn_demo import bench
+from attn_demo.bench_report import write_report
+from attn_demo.config import ModelConfig
+
+TINY = ModelConfig(resolution=32, z_dim=16, g_width=8, d_width=8, g_attn=(16,), d_attn=(16,), num_classes=2,
+                   class_names=("a", "b"))
+
+
+def test_naive_attention_used_by_the_ablation_equals_the_fused_kernel():
+    q, k, v = torch.randn(2, 1, 64, 8), torch.randn(2, 1, 16, 8), torch.randn(2, 1, 16, 8)
+    fused = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=0.5)
+    assert torch.allclose(bench._naive_sdpa(q, k, v, scale=0.5), fused, atol=1e-5)
+
+
+def test_ablation_undoes_one_fix_per_row(monkeypatch):
+    calls = []
+    naive = bench._naive_sdpa
+    monkeypatch.setattr(bench, "_naive_sdpa", lambda *a, **kw: calls.append(1) or naive(*a, **kw))
+    rows = bench.bench_ablation(TINY, quick=True, compile_=False)
+    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "N"]
+    assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
+    assert calls, "the materialised-softmax row never ran the naive attention"
+
+
+def test_click_benchmark_counts_probe_and_naive_bytes():
+    r = bench.bench_click(16, quick=True, channels=16)
+    assert (r["N"], r["Nk"]) == (256, 64)
+    assert r["naive_bytes"] == 256 * 64 * 4
+    assert r["probe_bytes"] == 256 * 2 * 4 + 64 * 2 * 4        # q and k at C/8 = 2 channels, float32
+    assert 0 < r["probe_fraction_of_naive"] < 1
+    assert r["click_to_overlay_ms"] > 0 and r["naive_ms"] > 0
+
+
+def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
+    results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
+               "command": "python -m attn_demo bench", "quick": False,
+               "generator": [{"model": "reference-64", "device": "cpu", "parameters": 10,
+                              "batch1": {"median_ms": 9.0}, "batch64_images_per_s": 400.0}],
+               "ablation": [{"variant": "served", "batch1_ms": 1.0, "batch64_images_per_s": 5.0},
+                            {"variant": "compiled", "batch1_ms": None, "batch64_images_per_s": 9.0,
+                             "compile_s": 40.0, "max_abs_diff": 1e-6}]}
+    text = write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "| reference G, batch 64 (CPU) | 400 img/s | >= 300 img/s | met |" in text
+    assert "| reference G, batch 1 (CPU) | 9 ms | <= 5 ms | **missed** |" in text
+    assert "| cold start to first image | not measured |" in text
+    assert "compile 40 s" in text
