@@ -16,7 +16,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import torch  # noqa: E402
 
-from attn_demo.studio import Studio, find_models  # noqa: E402
+from attn_demo.engine import RenderArgs  # noqa: E402
+from attn_demo.probe import LOOKED_AT_BY  # noqa: E402
+from attn_demo.studio import Studio, View, find_models  # noqa: E402
 from attn_demo.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
@@ -25,7 +27,11 @@ QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 
 studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
-demo = build_demo(studio)
+# The page opens on a clean face with the map of a background pixel at its left edge in
+# "what looks at this pixel" mode: the eyes and the face gather from there.
+OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), click=(56, 264),
+               mode=LOOKED_AT_BY)
+demo = build_demo(studio, OPENING if OPENING.model in studio.models else None)
 # A bounded queue: the excess of a burst is refused at once ("queue full"), not left to pile up.
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
