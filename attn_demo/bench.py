@@ -380,14 +380,24 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
     return results
 
 
+PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser")
+
+
+def _key(part: str) -> str:
+    """The results key a part of the benchmark writes."""
+    return {"gen": "generator", "cold": "cold_start"}.get(part, part)
+
+
 def register(command) -> None:
     p = command("bench", "Measure generation, clicks, training and the app; write JSON and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
-    p.add_argument("--only", default="gen,flops,ablation,click,train,cold,browser",
+    p.add_argument("--only", default=",".join(PARTS),
                    help="comma-separated subset of gen,flops,ablation,click,train,cold,browser")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the figures of --json that this run does not measure (their dates are kept)")
     p.set_defaults(run=cmd_bench)
 
 
@@ -395,6 +405,14 @@ def cmd_bench(args) -> None:
     from .bench_report import write_report
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     results = run(args.weights, only, args.quick)
+    results["measured"] = {part: results["machine"]["date"] for part in PARTS if _key(part) in results}
+    if args.merge and args.json.exists():
+        old = json.loads(args.json.read_text())
+        kept = {part: date for part, date in old.get("measured", {}).items() if part not in only}
+        for part in kept:
+            results.setdefault(_key(part), old.get(_key(part)))
+        results["measured"] = {**kept, **results["measured"]}
+        results["command"] += f" (merged into the figures of {args.json})"
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.md:

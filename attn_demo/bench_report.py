@@ -40,7 +40,12 @@ def write_report(r: dict, path: Path) -> str:
              + f"); load average {m.get('load_average') or 0:.2f} at the start, "
              f"{m.get('load_average_end') or 0:.2f} at the end.", "",
              f"Command: `{r['command']}`" + (" (quick mode: few repeats, not for comparison)" if r.get("quick") else ""),
-             "", "Medians after warm-up; p10/p90 in docs/performance.json.", "", "## Targets", "",
+             "", "Medians after warm-up; p10/p90 in docs/performance.json."]
+    measured = r.get("measured", {})
+    if len(set(measured.values())) > 1:
+        lines += ["", "Parts measured at different times: "
+                  + ", ".join(f"{part} {date}" for part, date in measured.items()) + "."]
+    lines += ["", "## Targets", "",
              "| what | measured | target | |", "|---|---|---|---|"]
     for what, get, op, target, unit in TARGETS:
         try:

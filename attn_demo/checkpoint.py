@@ -30,6 +30,7 @@ from safetensors.torch import save as st_save
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError
 from .latents import Directions, z_from_seed
+from .layers import without_spectral_norm
 from .model import Generator
 
 CONFIG_FILE = "config.json"
@@ -223,18 +224,17 @@ def load_pretrained(model_dir: Path) -> Generator:
         raise CheckpointError(f"{model_dir} is not a model directory (expected {CONFIG_FILE} "
                               f"and {WEIGHTS_FILE} inside)")
     cfg = load_config(model_dir)
-    # The model the config describes, first on the meta device (shapes, no memory): a config
-    # asking for a giant model, or a file for another architecture (or with a huge extra
-    # tensor), is refused before anything is allocated or read.
-    with torch.device("meta"):
-        reference = Generator(cfg)
-    n = sum(p.numel() for p in reference.parameters())
+    # The size the config asks for, counted on the meta device (no memory): a giant model is
+    # refused before anything is allocated. Then a file for another architecture (or with a
+    # huge extra tensor) is refused from its header, before its data is read.
+    with torch.device("meta"), without_spectral_norm():
+        n = sum(p.numel() for p in Generator(cfg).parameters())
     if n > MAX_PARAMETERS:
         raise CheckpointError(f"{model_dir / CONFIG_FILE} describes a generator of {n:,} parameters, "
                               f"over the {MAX_PARAMETERS:,} limit")
-    check_state(read_header(model_dir / WEIGHTS_FILE), reference.state_dict(), str(model_dir / WEIGHTS_FILE),
-                dtypes=False)
     generator = Generator(cfg)
+    check_state(read_header(model_dir / WEIGHTS_FILE), generator.state_dict(), str(model_dir / WEIGHTS_FILE),
+                dtypes=False)
     tensors, _ = read_tensors(model_dir / WEIGHTS_FILE)
     state = check_state(tensors, generator.state_dict(), str(model_dir / WEIGHTS_FILE))
     generator.load_state_dict(state, strict=True)

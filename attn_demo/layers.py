@@ -7,6 +7,9 @@ weight in once, so no power iteration runs per request.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,16 +17,37 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 
+_SPECTRAL = contextvars.ContextVar("spectral_norm", default=True)
+
+
+@contextlib.contextmanager
+def without_spectral_norm():
+    """Build models with plain layers: the same parameters, no spectral-norm state.
+
+    For counting the parameters a config asks for on the meta device, where
+    spectral norm's initial power iterations would take seconds.
+    """
+    token = _SPECTRAL.set(False)
+    try:
+        yield
+    finally:
+        _SPECTRAL.reset(token)
+
+
+def _sn(module: nn.Module) -> nn.Module:
+    return spectral_norm(module) if _SPECTRAL.get() else module
+
+
 def sn_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.Module:
-    return spectral_norm(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias))
+    return _sn(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias))
 
 
 def sn_linear(cin: int, cout: int, bias: bool = True) -> nn.Module:
-    return spectral_norm(nn.Linear(cin, cout, bias=bias))
+    return _sn(nn.Linear(cin, cout, bias=bias))
 
 
 def sn_embedding(num: int, dim: int) -> nn.Module:
-    return spectral_norm(nn.Embedding(num, dim))
+    return _sn(nn.Embedding(num, dim))
 
 
 def fold_spectral_norm(model: nn.Module) -> nn.Module:
@@ -50,8 +74,8 @@ class ConditionalBatchNorm2d(nn.Module):
         self.num_classes = num_classes
         if num_classes > 0:
             self.bn = nn.BatchNorm2d(channels, affine=False)
-            self.embed = nn.Embedding(num_classes, 2 * channels)
-            nn.init.zeros_(self.embed.weight)  # gain 1 + 0, bias 0 at start
+            # gain 1 + 0, bias 0 at start (given, not drawn: no random init to throw away)
+            self.embed = nn.Embedding.from_pretrained(torch.zeros(num_classes, 2 * channels), freeze=False)
         else:
             self.bn = nn.BatchNorm2d(channels)
 
