@@ -133,3 +133,32 @@ def test_raw_http_forged_click_coordinates(app_url):
         body = f'{{"data": ["tiny32", 1, 1.0, "", "", {x}, {y}, 32, "", "mean", "looks-at"]}}'
         status, text = raw_call(app_url, "inspect", body)
         assert status in (200, 422) and "event: complete" not in text and "Traceback" not in text
+
+
+def test_forged_click_events_on_the_unqueued_click_route(app_url):
+    """Clicks skip the queue (one HTTP round trip); forged event data still gets a clear error."""
+    import json
+
+    import httpx
+    config = httpx.get(f"{app_url}config", timeout=30).json()
+    image_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "gen_img")
+    fn_index, dep = next((i, d) for i, d in enumerate(config["dependencies"])
+                         if [image_id, "select"] in [list(t) for t in d["targets"]])
+    assert dep["queue"] is False
+    inputs = [next(c for c in config["components"] if c["id"] == i)["props"].get("value") for i in dep["inputs"]]
+    for index in ([float("nan"), 1], [1e308, 5], [-5, 99999], ["abc", None], "not a pair", [600, 10]):
+        body = json.dumps({"fn_index": fn_index, "data": inputs, "session_hash": "forged",
+                           "event_data": {"index": index, "value": None, "selected": True}})
+        r = httpx.post(f"{app_url}gradio_api/run/predict", content=body,
+                       headers={"Content-Type": "application/json"}, timeout=30)
+        assert r.status_code in (200, 422) and "Traceback" not in r.text and 'File "' not in r.text, (index, r.text)
+        if r.status_code == 200:
+            overlay, stats, line, view = r.json()["data"]
+            assert line.startswith("⚠") and "click" in line, (index, line)
+            assert overlay == stats == {"__type__": "update"}      # nothing on screen changes
+    # A genuine click on the same route works.
+    body = json.dumps({"fn_index": fn_index, "data": inputs, "session_hash": "forged",
+                       "event_data": {"index": [100, 200], "value": None, "selected": True}})
+    r = httpx.post(f"{app_url}gradio_api/run/predict", content=body,
+                   headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200 and "x=100, y=200" in r.text, r.text
