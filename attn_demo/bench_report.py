@@ -99,7 +99,9 @@ def write_report(r: dict, path: Path) -> str:
     if "cold_start" in r:
         c = r["cold_start"]
         lines += ["", "## The app", "", f"- cold start, `python app.py` to the first page: {c['to_first_page_s']:.2f} s; "
-                  f"to the first image from /generate: {c['to_first_image_s']:.2f} s (median of {c['runs']})."]
+                  f"to the first image from /generate: {c['to_first_image_s']:.2f} s (median of {c['runs']})"
+                  + (f"; a bare `python -c 'import torch, gradio'` alone takes {c['import_torch_gradio_s']:.2f} s."
+                     if "import_torch_gradio_s" in c else ".")]
     if "browser" in r:
         b = r["browser"]
         lines.append(f"- browser (Playwright, headless Chromium, localhost), mouse-down on the image to the new "
