@@ -35,7 +35,8 @@ GOALS = {
         ("--seconds", "seconds", float, "length of the burst"), ("--clients", "clients", int, "client threads"),
         ("--queue-size", "queue_size", int, "ATTN_DEMO_QUEUE_SIZE for the app (default: the app's 32)"),
         ("--backoff", "backoff", float, "seconds a rejected client waits before retrying (0: hostile clients)"),
-        ("--recovery-s", "recovery_s", float, "window after the burst in which p50 must recover")]),
+        ("--recovery-s", "recovery_s", float, "window after the burst in which p50 must recover"),
+        ("--processes", "processes", int, "client processes the threads are spread over (1: one GIL-bound process)")]),
     "r5": ("R5 malformed API calls (hypothesis)", [
         ("--examples", "examples", int, "hypothesis examples (on top of the fixed cases)"),
         ("--min-calls", "min_calls", int, "calls required to pass")]),

@@ -100,6 +100,28 @@ def run_clients(url: str, clients: int, until, make, backoff: float = 0.0, timeo
     return records
 
 
+def run_clients_in_processes(processes: int, url: str, clients: int, until, make, **kwargs) -> list[Outcome]:
+    """run_clients spread over `processes` forked processes (clients split evenly), so that the
+    load generator's own GIL does not add to the latencies it measures; outcomes come back at the end."""
+    if processes <= 1:
+        return run_clients(url, clients, until, make, **kwargs)
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+
+    def child(i: int, n: int) -> None:
+        random.seed(1000 * (i + 1))
+        results.put((i, run_clients(url, n, until, make, **kwargs)))
+    procs = [ctx.Process(target=child, args=(i, n), daemon=True) for i, n in enumerate(shares) if n]
+    for proc in procs:
+        proc.start()
+    out = dict(results.get() for _ in procs)          # before join: a full pipe would block the child
+    for proc in procs:
+        proc.join()
+    return [o for i in sorted(out) for o in out[i]]
+
+
 def latency_figures(records: list[Outcome]) -> dict:
     ok = [o.seconds for o in records if o.ok]
     by_kind: dict[str, int] = {}
@@ -265,8 +287,9 @@ def run_r3(weights: Path = Path("weights"), count: int = 10_000, clients: int = 
 # ------------------------------------------------------------------ R4
 def run_r4(weights: Path = Path("weights"), seconds: float = 60, clients: int = 80, queue_size: int | None = None,
            baseline_n: int = 30, recovery_s: float = 30.0, reject_max_s: float = 1.0, info_every: float = 0.5,
-           backoff: float = 0.5, recovery_factor: float = 2.0, log=print) -> dict:
-    """R4: `clients` threads for `seconds` against a queue of max_size 32 (or queue_size)."""
+           backoff: float = 0.5, recovery_factor: float = 2.0, processes: int = 8, log=print) -> dict:
+    """R4: `clients` threads for `seconds` against a queue of max_size 32 (or queue_size), the
+    threads spread over `processes` client processes (1: all in this one, GIL-bound)."""
     models = models_in(weights)
     m = models[0]
 
@@ -298,9 +321,11 @@ def run_r4(weights: Path = Path("weights"), seconds: float = 60, clients: int = 
 
         stop_at = time.monotonic() + seconds
         burst: list[Outcome] = []
-        burst_thread = threading.Thread(target=run_clients, args=(
-            app.url, clients, lambda: time.monotonic() >= stop_at, generate), kwargs={"backoff": backoff,
-                                                                                      "records": burst})
+
+        def run_burst():
+            burst.extend(run_clients_in_processes(processes, app.url, clients, lambda: time.monotonic() >= stop_at,
+                                                  generate, backoff=backoff))
+        burst_thread = threading.Thread(target=run_burst)
         burst_thread.start()
         while time.monotonic() < stop_at:
             time.sleep(0.05)
@@ -361,5 +386,5 @@ def run_r4(weights: Path = Path("weights"), seconds: float = 60, clients: int = 
                "server_alive": alive, "failures": failures([o for o in burst if o.kind != "queue_full"])}
     params = {"weights": str(weights), "model": m.name, "seconds": seconds, "clients": clients,
               "queue_size": queue_size or 32, "backoff_s": backoff, "baseline_n": baseline_n,
-              "recovery_s": recovery_s}
+              "recovery_s": recovery_s, "client_processes": processes}
     return result("r4", "Overload (R4)", crit, figures, params)
