@@ -142,6 +142,35 @@ def test_item17_tensors_saved_in_half_precision_on_any_device_load_as_fp32(tmp_p
     assert all(p.dtype == torch.float32 for p in load_pretrained(out).parameters())
 
 
+def _as_if_saved_on_cuda(src, dst):
+    """A torch.save zip whose storages say "cuda:0", as if saved on a GPU, made without one:
+    the location is a length-prefixed string in data.pkl (pickle protocol 2, BINUNICODE)."""
+    import zipfile
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            zout.writestr(info, data)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks loading GPU-saved tensors where there is no GPU")
+def test_item17_checkpoint_saved_on_a_gpu_converts_on_a_cpu_only_machine(tmp_path, model_dir):
+    g = load_pretrained(model_dir)
+    torch.save({k: (v.half() if v.is_floating_point() else v) for k, v in g.state_dict().items()}, tmp_path / "c.pt")
+    _as_if_saved_on_cuda(tmp_path / "c.pt", tmp_path / "gpu.pt")
+    with pytest.raises(RuntimeError, match="CUDA"):          # the fixture really names a GPU
+        torch.load(tmp_path / "gpu.pt", weights_only=True)
+    out = convert(tmp_path / "gpu.pt", model_dir / "config.json", tmp_path / "c")
+    loaded = load_pretrained(out)
+    assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in loaded.parameters())
+    for name, value in loaded.state_dict().items():
+        expected = g.state_dict()[name]
+        if expected.is_floating_point():
+            assert torch.equal(value, expected.half().float()), name
+
+
 def test_item18_size_cap_before_reading(tmp_path, model_dir, monkeypatch):
     import attn_demo.checkpoint as ck
     monkeypatch.setattr(ck, "MAX_FILE_BYTES", 1024)
