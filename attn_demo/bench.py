@@ -123,22 +123,20 @@ def _naive_sdpa(q, k, v, scale=None, **_):
 def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list[dict]:
     """What each inference fix buys: the served generator beside versions with one fix undone
     (CPU, random weights of `cfg`), and torch.compile on top of it."""
+    from contextlib import nullcontext
     from unittest import mock
     device = torch.device("cpu")
     served = _inference_generator(cfg, device)
     contiguous = _inference_generator(cfg, device).to(memory_format=torch.contiguous_format)
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
-    variants = [("served: folded spectral norm, channels_last, fused attention", served, None),
-                ("NCHW (contiguous) memory", contiguous, None),
-                ("spectral norm not folded (W / sigma every call)", unfolded, None),
+    variants = [("served: folded spectral norm, channels_last, fused attention", served, nullcontext()),
+                ("NCHW (contiguous) memory", contiguous, nullcontext()),
+                ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext()),
                 ("N x Nk softmax materialised", served,
                  mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa))]
     rows = []
     for what, g, patch in variants:
-        if patch:
-            with patch:
-                row = bench_generator(what, g, device, quick)
-        else:
+        with patch:
             row = bench_generator(what, g, device, quick)
         rows.append({"variant": what, "batch1_ms": row["batch1"]["median_ms"],
                      "batch64_images_per_s": row["batch64_images_per_s"]})

@@ -159,7 +159,8 @@ def layout(studio: Studio, default: View) -> Widgets:
                 head = gr.Dropdown(["mean"] + [str(h) for h in range(engine.cfg.heads)], value="mean",
                                    label="Head", interactive=True, min_width=90)
                 cmap = gr.Dropdown(list(COLORMAPS), value=default.cmap, label="Colormap", min_width=90)
-            mode = gr.Radio(list(MODE_LABELS), value=next(k for k, v in MODE_LABELS.items() if v == default.mode), label="Mode", elem_id="mode_radio")
+            mode_label = next(label for label, m in MODE_LABELS.items() if m == default.mode)
+            mode = gr.Radio(list(MODE_LABELS), value=mode_label, label="Mode", elem_id="mode_radio")
             alpha = gr.Slider(0, 1, value=default.alpha, step=0.05, label="Opacity")
             with gr.Accordion("How to read the map", open=False):
                 gr.Markdown(HELP)

@@ -46,6 +46,16 @@ CACHE = (120, 600)
 SESSIONS = 200
 
 
+def _message(fn, e: Exception) -> str:
+    """What the user reads when handler `fn` raised `e` (call it inside the except block)."""
+    if isinstance(e, AttnDemoError):
+        return str(e)
+    if isinstance(e, gr.Error):
+        return e.message
+    log.exception("handler %s failed", fn.__name__)   # a bug: the traceback stays in the server log
+    return f"internal error ({type(e).__name__}); the server log has details"
+
+
 def _guard(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -53,11 +63,8 @@ def _guard(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except AttnDemoError as e:
-            raise gr.Error(str(e)) from None
-        except Exception as e:  # a bug: the traceback stays in the server log
-            log.exception("handler %s failed", fn.__name__)
-            raise gr.Error(f"internal error ({type(e).__name__}); the server log has details") from None
+        except Exception as e:
+            raise gr.Error(_message(fn, e)) from None
     return wrapper
 
 
@@ -69,12 +76,8 @@ def _click_guard(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except AttnDemoError as e:
-            message = f"⚠ {e}"
-        except Exception as e:  # a bug: the traceback stays in the server log
-            log.exception("handler %s failed", fn.__name__)
-            message = f"⚠ internal error ({type(e).__name__}); the server log has details"
-        return gr.skip(), gr.skip(), message, gr.skip()
+        except Exception as e:
+            return gr.skip(), gr.skip(), f"⚠ {_message(fn, e)}", gr.skip()
     return wrapper
 
 
