@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import torch  # noqa: E402
 
 from attn_demo.engine import RenderArgs  # noqa: E402
+from attn_demo.malloc import keep_freed_memory  # noqa: E402
 from attn_demo.probe import LOOKED_AT_BY  # noqa: E402
 from attn_demo.studio import Studio, View, find_models  # noqa: E402
 from attn_demo.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
@@ -25,6 +26,7 @@ WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weig
 QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 # CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
+keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/malloc.py)
 
 studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 # The page opens on a clean face with the map of a background pixel at its left edge in

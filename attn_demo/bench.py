@@ -23,7 +23,8 @@ import torch
 from . import render
 from .attention import SelfAttention2d
 from .config import ModelConfig, TrainConfig
-from .layers import fold_spectral_norm
+from .layers import fold_for_inference, fold_spectral_norm
+from .malloc import malloc_defaults
 from .model import Generator, count_parameters
 from .probe import AttentionRecorder
 
@@ -68,7 +69,7 @@ def _inference_generator(cfg: ModelConfig, device: torch.device, state: dict | N
     g = Generator(cfg)
     if state is not None:
         g.load_state_dict(state)
-    g = fold_spectral_norm(g.eval()).requires_grad_(False)
+    g = fold_for_inference(g.eval()).requires_grad_(False)
     return g.to(device, memory_format=torch.channels_last)
 
 
@@ -129,11 +130,16 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     served = _inference_generator(cfg, device)
     contiguous = _inference_generator(cfg, device).to(memory_format=torch.contiguous_format)
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
-    variants = [("served: folded spectral norm, channels_last, fused attention", served, nullcontext()),
+    upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
+    upsampled = upsampled.to(memory_format=torch.channels_last)
+    variants = [("served: folded spectral norm and upsampling, channels_last, fused attention, "
+                 "malloc keeps freed memory", served, nullcontext()),
                 ("NCHW (contiguous) memory", contiguous, nullcontext()),
                 ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext()),
+                ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext()),
                 ("N x Nk softmax materialised", served,
-                 mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa))]
+                 mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)),
+                ("malloc defaults (every tensor over 128 KiB freshly mmapped)", served, malloc_defaults())]
     rows = []
     for what, g, patch in variants:
         with patch:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import AttnDemoError
+from .malloc import keep_freed_memory
 
 EXAMPLES = {
     "generate": "python -m attn_demo generate --weights weights/emoji32 --seed 42 --truncation 0.7 "
@@ -216,6 +217,7 @@ def _write_png(img, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         args.run(args)
     except AttnDemoError as e:

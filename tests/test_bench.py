@@ -1,4 +1,6 @@
 """The benchmark suite measures what it says, on tiny configurations (no timings asserted)."""
+import contextlib
+
 import torch
 
 from attn_demo import bench
@@ -19,8 +21,11 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
     calls = []
     naive = bench._naive_sdpa
     monkeypatch.setattr(bench, "_naive_sdpa", lambda *a, **kw: calls.append(1) or naive(*a, **kw))
+    defaults = []
+    monkeypatch.setattr(bench, "malloc_defaults", lambda: contextlib.nullcontext(defaults.append(1)))
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)
-    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "N"]
+    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "N", "malloc"]
+    assert defaults == [1], "the malloc row did not run under glibc's default settings"
     assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
     assert calls, "the materialised-softmax row never ran the naive attention"
 

@@ -1,5 +1,9 @@
+import copy
+
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
 
 from attn_demo.config import ModelConfig
 from attn_demo.errors import ConfigError
@@ -75,3 +79,67 @@ def test_config_json_round_trip_and_unknown_keys():
         ModelConfig.from_dict({**cfg.to_dict(), "z_dim": "128"})
     with pytest.raises(ConfigError):
         ModelConfig.from_json("{not json")
+
+
+def _randomise_norms(model):
+    """BN statistics and class gains away from their initial values, so folding them is tested."""
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(generator=g)
+            m.running_var.uniform_(0.5, 2.0, generator=g)
+        if isinstance(m, torch.nn.Embedding):
+            m.weight.data.normal_(0, 0.3, generator=g)
+
+
+@pytest.mark.parametrize("size", [(1, 4, 4), (3, 5, 7)])
+def test_upsample_conv_weight_equals_upsample_then_conv(size):
+    from attn_demo.layers import upsample_conv_weight
+    b, h, w = size
+    x, k, bias = torch.randn(b, 6, h, w), torch.randn(5, 6, 3, 3), torch.randn(5)
+    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k, bias, padding=1)
+    out = F.conv_transpose2d(x, upsample_conv_weight(k), bias, stride=2, padding=1)
+    assert out.shape == ref.shape == (b, 5, 2 * h, 2 * w)
+    assert torch.allclose(out, ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_up_block_is_the_documented_residual_block(train):
+    """BN-ReLU-conv, upsample, BN-ReLU-conv, plus the upsampled 1x1 skip: what checkpoints were trained as."""
+    from attn_demo.layers import UpBlock
+    block = UpBlock(6, 4, num_classes=3)
+    _randomise_norms(block)
+    block.train(train)
+    x, y = torch.randn(2, 6, 5, 5), torch.tensor([0, 2])
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+    twin = copy.deepcopy(block)  # same weights, same power-iteration state
+    with torch.no_grad():
+        out = block(x, y)
+        h = twin.conv1(F.relu(twin.bn1(x, y)))
+        ref = twin.conv2(F.relu(twin.bn2(up(h), y))) + up(twin.skip(x))
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fold_for_inference_matches_the_parametrised_generator(classes, channels_last):
+    from attn_demo.layers import fold_for_inference
+    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=classes)
+    g = Generator(cfg).eval()
+    _randomise_norms(g)
+    z, y = torch.randn(4, cfg.z_dim), (torch.tensor([0, 1, 2, 0]) if classes else None)
+    with torch.no_grad():
+        ref = g(z, y)
+        folded = fold_for_inference(g)
+        if channels_last:
+            folded = folded.to(memory_format=torch.channels_last)
+        out = folded(z, y)
+    assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
+    assert not any(parametrize.is_parametrized(m) for m in folded.modules())
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_fold_upsample_needs_plain_weights():
+    from attn_demo.layers import UpBlock
+    with pytest.raises(RuntimeError, match="spectral norm first"):
+        UpBlock(4, 4, num_classes=0).eval().fold_upsample()

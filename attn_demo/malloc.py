@@ -1,0 +1,58 @@
+"""glibc malloc settings for a process that runs generators on the CPU.
+
+By default glibc serves every large allocation (from 128 KiB, a threshold that
+rises to at most 32 MiB as blocks are freed) with a fresh `mmap` and unmaps it
+on free, so each activation tensor of a batch forward is new memory whose every
+page faults on first touch (and is zeroed by the kernel). With the settings
+below the freed blocks stay in the heap and are reused. `python -m attn_demo bench` measures
+what this buys (its ablation table: "malloc defaults").
+
+The price: the process keeps the heap of its largest batch (its resident
+memory stays at that peak instead of falling back between requests).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+
+# mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
+# glibc's starting values for them
+DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
+# no mmap for any size; never hand the top of the heap back (up to 2 GiB free)
+TUNED = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2 ** 31 - 1}
+
+
+@functools.lru_cache(maxsize=1)
+def _mallopt():
+    """glibc's mallopt, or None (another C library, or not Linux)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # only glibc has it
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+def _apply(settings: dict[int, int]) -> bool:
+    mallopt = _mallopt()
+    return mallopt is not None and all(mallopt(k, v) == 1 for k, v in settings.items())
+
+
+def keep_freed_memory() -> bool:
+    """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply."""
+    return _apply(TUNED)
+
+
+@contextlib.contextmanager
+def malloc_defaults():
+    """Run a block with glibc's starting settings (every block over 128 KiB mmapped), then tune again."""
+    _apply(DEFAULTS)
+    try:
+        yield
+    finally:
+        keep_freed_memory()
