@@ -1,5 +1,8 @@
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from attn_demo import render
 from attn_demo.errors import InputError
@@ -61,8 +64,6 @@ def test_grid_and_marker_and_png():
     assert np.array_equal(grid[1:9, 1:9], imgs[0])
     marked = render.draw_marker(np.zeros((64, 64, 3), np.uint8), 32, 32, (0, 255, 255), radius=6)
     assert marked[32, 32].tolist() == [0, 255, 255]
-    from PIL import Image
-    import io
     png = render.encode_png(imgs[0])
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), imgs[0])
 
@@ -72,3 +73,21 @@ def test_bad_colormap_and_alpha():
         render.colormap("rainbow-unicorn")
     with pytest.raises(InputError):
         render.heat_overlay(np.zeros((2, 2, 3), np.uint8), np.ones((1, 1)), alpha=2)
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 3), (4, 9), (6, 6, 4), (1, 1, 3)])
+def test_served_png_decodes_to_the_same_pixels(shape):
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    png = render.encode_png(img)
+    decoded = Image.open(io.BytesIO(png))
+    decoded.load()  # checks the chunk CRCs and the zlib stream
+    assert decoded.size == (shape[1], shape[0])
+    assert np.array_equal(np.asarray(decoded), img)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(render.encode_png_pil(img)))), img)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.float32),
+                                 np.zeros((2, 2, 2, 3), np.uint8)])
+def test_served_png_refuses_other_arrays(bad):
+    with pytest.raises(ValueError, match="uint8"):
+        render.encode_png(bad)
