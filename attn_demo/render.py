@@ -1,4 +1,4 @@
-"""Pictures from arrays: numpy, PIL and matplotlib colormaps only (no torch).
+"""Pictures from arrays: numpy and PIL only (no torch; matplotlib's colormaps as stored palettes).
 
 Images are HxWx3 uint8 arrays. Heat maps are small float arrays over an
 attention grid; `overlay_picture` upsamples one bilinearly to the picture
@@ -10,13 +10,14 @@ import functools
 import io
 import struct
 import zlib
+from pathlib import Path
 
-import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .errors import InputError
 
+PALETTES_FILE = Path(__file__).with_name("palettes.npz")
 COLORMAPS = ("inferno", "magma", "viridis", "plasma", "turbo", "jet", "hot", "cividis", "gray")
 # Bright, distinct marker colours for pinned query points (first one for a single click).
 MARKER_COLORS = ((0, 255, 255), (255, 0, 255), (255, 220, 0), (0, 255, 80),
@@ -38,16 +39,22 @@ def upscale_nearest(img: np.ndarray, factor: int) -> np.ndarray:
     return np.broadcast_to(img[:, None, :, None], (h, factor, w, factor, c)).reshape(h * factor, w * factor, c)
 
 
-def colormap(name: str):
+def colormap(name: str) -> str:
+    """The name, checked: one of COLORMAPS."""
     if name not in COLORMAPS:
         raise InputError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
-    return matplotlib.colormaps[name]
+    return name
 
 
 @functools.lru_cache(maxsize=None)
 def palette(name: str) -> bytes:
-    """A 256-entry RGB palette of a colormap, as bytes for PIL's putpalette."""
-    return (colormap(name)(np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8).tobytes()
+    """A 256-entry RGB palette of a colormap, as bytes for PIL's putpalette.
+
+    Stored in PALETTES_FILE (written from matplotlib by scripts/palettes.py):
+    importing matplotlib would add ~0.1-0.5 s to the app's start.
+    """
+    with np.load(PALETTES_FILE) as tables:
+        return tables[colormap(name)].astype(np.uint8).tobytes()
 
 
 def quantize_map(heat: np.ndarray) -> np.ndarray:

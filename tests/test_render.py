@@ -91,3 +91,18 @@ def test_served_png_decodes_to_the_same_pixels(shape):
 def test_served_png_refuses_other_arrays(bad):
     with pytest.raises(ValueError, match="uint8"):
         render.encode_png(bad)
+
+
+@pytest.mark.parametrize("name", render.COLORMAPS)
+def test_stored_palettes_are_matplotlibs(name):
+    import matplotlib
+    expected = (matplotlib.colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
+    assert np.frombuffer(render.palette(name), np.uint8).reshape(256, 3).tolist() == expected.tolist()
+
+
+def test_the_studio_starts_without_matplotlib():
+    import subprocess
+    import sys
+    code = "import sys, attn_demo.studio, attn_demo.ui; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
