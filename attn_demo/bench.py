@@ -49,6 +49,25 @@ def timings(fn, warmup: int = 3, repeat: int = 20, sync=None) -> dict:
             "p90_ms": ms[min(len(ms) - 1, (9 * len(ms)) // 10)], "n": repeat}
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """(steal, total) CPU jiffies since boot from /proc/stat, or None off Linux.
+
+    Steal is time the hypervisor gave this VM's virtual CPUs to someone else:
+    on a shared cloud VM it is what makes one run slower than the next.
+    """
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def steal_percent(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return 100.0 * (end[0] - start[0]) / (end[1] - start[1])
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -342,6 +361,7 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
     from .checkpoint import load_pretrained
     from .studio import find_models
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    times_start = cpu_times()
     results: dict = {"machine": machine(), "quick": quick, "command": " ".join(["python -m attn_demo"] + sys.argv[1:])}
     shipped = {p.name: load_pretrained(p).state_dict() for p in find_models(weights)}
     shipped_cfg = {p.name: load_pretrained(p).cfg for p in find_models(weights)}
@@ -389,6 +409,7 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
         results["browser"] = bench_browser(weights, clicks=5 if quick else 20)
         log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
+    results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results
 
 

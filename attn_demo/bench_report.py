@@ -42,7 +42,9 @@ def write_report(r: dict, path: Path) -> str:
              f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, torch {m['torch']}, "
              f"{m['torch_threads']} threads" + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
              + f"); load average {m.get('load_average') or 0:.2f} at the start, "
-             f"{m.get('load_average_end') or 0:.2f} at the end.", "",
+             f"{m.get('load_average_end') or 0:.2f} at the end"
+             + (f"; CPU time stolen by the hypervisor during the run: {m['cpu_steal_percent']:.1f} %"
+                if m.get("cpu_steal_percent") is not None else "") + ".", "",
              f"Command: `{r['command']}`" + (" (quick mode: few repeats, not for comparison)" if r.get("quick") else ""),
              "", "Medians after warm-up; p10/p90 in docs/performance.json."]
     measured = r.get("measured", {})

@@ -79,15 +79,20 @@ def upsample_conv_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 def fold_for_inference(model: nn.Module) -> nn.Module:
-    """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`).
+    """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`)
+    and its output BatchNorm (`Generator.fold_output_norm`).
 
     For a model in eval mode whose weights are loaded; it computes what the
     model computed, up to float rounding, and is no longer trainable as such.
     """
     fold_spectral_norm(model)
-    for module in model.modules():
+    modules = list(model.modules())
+    for module in modules:
         if isinstance(module, UpBlock):
             module.fold_upsample()
+    for module in modules:
+        if hasattr(module, "fold_output_norm"):  # a Generator, once its blocks are folded
+            module.fold_output_norm()
     return model
 
 
@@ -153,6 +158,17 @@ class UpBlock(nn.Module):
             up.bias.data.copy_(self.conv2.bias.detach())
         self.up_conv2 = up.requires_grad_(self.conv2.weight.requires_grad)
         del self.conv2
+
+    def fold_affine_after(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        """Make the block return scale * out + shift (per channel), e.g. an eval-mode BatchNorm
+        that follows it: both branches end in a conv, so scale their weights and biases."""
+        if self.up_conv2 is None:
+            raise RuntimeError("fold_upsample first")
+        with torch.no_grad():
+            self.up_conv2.weight.mul_(scale[None, :, None, None])   # (Cin, Cout, 4, 4)
+            self.up_conv2.bias.mul_(scale).add_(shift)
+            self.skip.weight.mul_(scale[:, None, None, None])        # (Cout, Cin, 1, 1)
+            self.skip.bias.mul_(scale)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         h = self.conv1(F.relu(self.bn1(x, y)))

@@ -52,6 +52,21 @@ class Generator(nn.Module):
                 h = self.attn[str(size)](h)
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
 
+    def fold_output_norm(self) -> None:
+        """For inference (eval mode, after `UpBlock.fold_upsample`): fold the output BatchNorm,
+        an affine map per channel there, into the last block's convs (one pass less over the
+        largest activation). Not done when an attention layer sits between them."""
+        if self.training:
+            raise RuntimeError("fold the output norm of a generator in eval mode")
+        last = self.blocks[-1]
+        if isinstance(self.out_bn, nn.Identity) or str(self.cfg.g_sizes()[-1]) in self.attn \
+                or last.up_conv2 is None:
+            return
+        bn = self.out_bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        last.fold_affine_after(scale, bn.bias - bn.running_mean * scale)
+        self.out_bn = nn.Identity()
+
     def attention_layers(self) -> dict[str, SelfAttention2d]:
         """Attention blocks by name ("G32", ...), in forward order."""
         return {f"G{size}": module for size, module in self.attn.items()}

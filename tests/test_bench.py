@@ -69,3 +69,12 @@ def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     merged = json.loads((tmp_path / "p.json").read_text())
     assert merged["generator"] == ["old figures"] and merged["cold_start"]["to_first_image_s"] == 5.0
     assert merged["measured"] == {"gen": "old", "cold": "new"}
+
+
+def test_steal_percent_from_two_readings():
+    assert bench.steal_percent((10, 1000), (60, 2000)) == 5.0
+    assert bench.steal_percent(None, (1, 2)) is None
+    assert bench.steal_percent((5, 100), (5, 100)) is None
+    now = bench.cpu_times()
+    if now is not None:  # Linux
+        assert 0 <= now[0] <= now[1]

@@ -120,11 +120,11 @@ def test_up_block_is_the_documented_residual_block(train):
     assert torch.allclose(out, ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("classes", [0, 3])
+@pytest.mark.parametrize("classes,attn", [(0, (16,)), (3, (16,)), (3, (16, 32))])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_fold_for_inference_matches_the_parametrised_generator(classes, channels_last):
+def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, channels_last):
     from attn_demo.layers import fold_for_inference
-    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=classes)
+    cfg = tiny_config(resolution=32, g_attn=attn, num_classes=classes)
     g = Generator(cfg).eval()
     _randomise_norms(g)
     z, y = torch.randn(4, cfg.z_dim), (torch.tensor([0, 1, 2, 0]) if classes else None)
@@ -136,6 +136,8 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, channels
         out = folded(z, y)
     assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
+    # the output BatchNorm folds into the last block unless attention sits between them
+    assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
     assert torch.allclose(out, ref, atol=1e-5)
 
 
