@@ -23,7 +23,7 @@ import torch
 from . import render
 from .attention import SelfAttention2d
 from .config import ModelConfig, TrainConfig
-from .layers import fold_for_inference, fold_spectral_norm
+from .layers import fold_for_inference, fold_spectral_norm, without_spectral_norm
 from .malloc import malloc_defaults
 from .model import Generator, count_parameters
 from .probe import AttentionRecorder
@@ -104,8 +104,10 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
             with ctx():
                 return g(z, y)
         return g(z, y)
+    with without_spectral_norm(), torch.device("meta"):  # as trained, not as folded for serving
+        parameters = count_parameters(Generator(cfg))
     row = {"model": name, "device": str(device) + (" bf16" if autocast else ""),
-           "resolution": cfg.resolution, "parameters": count_parameters(g)}
+           "resolution": cfg.resolution, "parameters": parameters}
     for batch, repeat in ((1, 15 if quick else 50), (64, 3 if quick else 10)):
         z = torch.randn(batch, cfg.z_dim, device=device)
         y = torch.zeros(batch, dtype=torch.long, device=device) if cfg.num_classes else None
@@ -377,8 +379,10 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
                 if device.type == "cuda":
                     rows.append(bench_generator(name, g, device, quick, autocast=True))
                 f = generator_flops(g)
+                f_trained = generator_flops(fold_spectral_norm(Generator(cfg).eval()).to(device))
                 achieved = f / (row["batch64"]["median_ms"] / 1e3) / 1e9
                 flops.append({"model": name, "device": str(device), "gflop_per_image": f / 64 / 1e9,
+                              "gflop_per_image_as_trained": f_trained / 64 / 1e9,
                               "achieved_gflops": achieved, "matmul_peak_gflops": peak,
                               "fraction_of_peak": achieved / peak})
                 log(f"  generator {name} on {device}: batch-1 {row['batch1']['median_ms']:.2f} ms, "

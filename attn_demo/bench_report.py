@@ -68,11 +68,16 @@ def write_report(r: dict, path: Path) -> str:
             lines.append(f"| {g['model']} | {g['device']} | {g['parameters']:,} | {g['batch1']['median_ms']:.2f} "
                          f"| {g['batch64_images_per_s']:.0f} |")
     if "flops" in r:
-        lines += ["", "## Achieved FLOP rate (batch 64, torch.utils.flop_counter)", "",
-                  "| model | device | GFLOP per image | achieved GFLOP/s | fp32 matmul peak (2048³) | fraction |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "## Achieved FLOP rate (batch 64, torch.utils.flop_counter)", ""]
+        if any(f.get("gflop_per_image_as_trained") for f in r["flops"]):
+            lines += ["GFLOP per image counts what the served generator executes; in brackets, the same "
+                      "model before its upsample-and-conv pairs are folded (`layers.fold_for_inference`).", ""]
+        lines += ["| model | device | GFLOP per image (as trained) | achieved GFLOP/s | fp32 matmul peak (2048³) "
+                  "| fraction |", "|---|---|---|---|---|---|"]
         for f in r["flops"]:
-            lines.append(f"| {f['model']} | {f['device']} | {f['gflop_per_image']:.3f} | {f['achieved_gflops']:.0f} "
+            trained = f.get("gflop_per_image_as_trained")
+            lines.append(f"| {f['model']} | {f['device']} | {f['gflop_per_image']:.3f}"
+                         + (f" ({trained:.3f})" if trained else "") + f" | {f['achieved_gflops']:.0f} "
                          f"| {f['matmul_peak_gflops']:.0f} | {100 * f['fraction_of_peak']:.0f}% |")
     if "ablation" in r:
         lines += ["", "## What each inference fix buys (reference G, CPU, one fix undone at a time)", "",

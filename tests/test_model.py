@@ -145,3 +145,14 @@ def test_fold_upsample_needs_plain_weights():
     from attn_demo.layers import UpBlock
     with pytest.raises(RuntimeError, match="spectral norm first"):
         UpBlock(4, 4, num_classes=0).eval().fold_upsample()
+
+
+def test_conditional_batchnorm_eval_is_batchnorm_then_class_affine():
+    from attn_demo.layers import ConditionalBatchNorm2d
+    cbn = ConditionalBatchNorm2d(5, num_classes=3)
+    _randomise_norms(cbn)
+    cbn.eval()
+    x, y = torch.randn(4, 5, 3, 3), torch.tensor([0, 1, 2, 1])
+    gain, bias = cbn.embed(y).chunk(2, dim=1)
+    expected = cbn.bn(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
+    assert torch.allclose(cbn(x, y), expected, atol=1e-5)
