@@ -406,7 +406,7 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             results["train"].append(r)
             log(f"  training {name}: {r['images_per_s']:.1f} img/s ({r['step_ms']:.0f} ms per D+G step)")
     if "cold" in only and shipped:
-        results["cold_start"] = bench_cold_start(weights, runs=1 if quick else 3)
+        results["cold_start"] = bench_cold_start(weights, runs=1 if quick else 5)
         log(f"  cold start: page {results['cold_start']['to_first_page_s']:.2f} s, "
             f"first image {results['cold_start']['to_first_image_s']:.2f} s")
     if "browser" in only and shipped and Path("/usr/bin/chromium").exists():
