@@ -13,6 +13,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio reads matplotlib's backend around every event; left to auto-detect, the first
+# event imports pyplot to resolve it (~0.4 s on the first image). A server draws headless.
+os.environ.setdefault("MPLBACKEND", "agg")
 
 import torch  # noqa: E402
 
