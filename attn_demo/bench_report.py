@@ -70,8 +70,9 @@ def write_report(r: dict, path: Path) -> str:
     if "flops" in r:
         lines += ["", "## Achieved FLOP rate (batch 64, torch.utils.flop_counter)", ""]
         if any(f.get("gflop_per_image_as_trained") for f in r["flops"]):
-            lines += ["GFLOP per image counts what the served generator executes; in brackets, the same "
-                      "model before its upsample-and-conv pairs are folded (`layers.fold_for_inference`).", ""]
+            lines += ["GFLOP per image counts the convolutions and matrix products the served generator "
+                      "executes (the counter does not see inside the fused attention kernel); in brackets, the "
+                      "same model before its upsample-and-conv pairs are folded (`layers.fold_for_inference`).", ""]
         lines += ["| model | device | GFLOP per image (as trained) | achieved GFLOP/s | fp32 matmul peak (2048³) "
                   "| fraction |", "|---|---|---|---|---|---|"]
         for f in r["flops"]:
