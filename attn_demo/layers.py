@@ -150,8 +150,12 @@ class UpBlock(nn.Module):
         Exact in eval mode: BN then is a per-channel affine map and ReLU acts per
         pixel, so both commute with nearest upsampling, and `upsample_conv_weight`
         turns upsample + 3x3 conv into one stride-2 transposed conv (2.25x fewer
-        multiply-adds). Call after `fold_spectral_norm`.
+        multiply-adds). Call after `fold_spectral_norm`; a second call does nothing.
         """
+        if self.up_conv2 is not None:
+            return
+        if self.training:
+            raise RuntimeError("fold the upsampling of a block in eval mode")
         if parametrize.is_parametrized(self.conv2, "weight"):
             raise RuntimeError("fold spectral norm first: the transposed conv is built from the plain weight")
         w = self.conv2.weight.detach()

@@ -145,6 +145,20 @@ def test_fold_upsample_needs_plain_weights():
     from attn_demo.layers import UpBlock
     with pytest.raises(RuntimeError, match="spectral norm first"):
         UpBlock(4, 4, num_classes=0).eval().fold_upsample()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        UpBlock(4, 4, num_classes=0).fold_upsample()
+
+
+def test_folding_twice_changes_nothing():
+    from attn_demo.layers import fold_for_inference
+    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=0)
+    g = Generator(cfg).eval()
+    _randomise_norms(g)
+    z = torch.randn(2, cfg.z_dim)
+    with torch.no_grad():
+        once = fold_for_inference(g)(z)
+        twice = fold_for_inference(g)(z)
+    assert torch.equal(once, twice)
 
 
 def test_conditional_batchnorm_eval_is_batchnorm_then_class_affine():
