@@ -106,3 +106,19 @@ def test_the_studio_starts_without_matplotlib():
     code = "import sys, attn_demo.studio, attn_demo.ui; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_gradios_event_wrapper_does_not_import_pyplot_in_the_app():
+    """Gradio checks matplotlib's backend around every event; app.py names one (MPLBACKEND),
+    so the first event does not import pyplot to detect it."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, app, gradio.utils\n"
+            "with gradio.utils.MatplotlibBackendMananger():\n"
+            "    pass\n"
+            "print('matplotlib.pyplot' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert out.stdout.strip().splitlines()[-1] == "False"
