@@ -23,9 +23,9 @@ import torch
 from . import render
 from .attention import SelfAttention2d
 from .config import ModelConfig, TrainConfig
-from .layers import fold_for_inference, fold_spectral_norm, without_spectral_norm
+from .layers import fold_for_inference, fold_spectral_norm
 from .malloc import malloc_defaults
-from .model import Generator, count_parameters
+from .model import Generator, count_parameters, generator_parameters
 from .probe import AttentionRecorder
 
 REFERENCE = ModelConfig(resolution=64, z_dim=128, g_width=64, d_width=64, g_attn=(32,), d_attn=(32,))
@@ -104,10 +104,8 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
             with ctx():
                 return g(z, y)
         return g(z, y)
-    with without_spectral_norm(), torch.device("meta"):  # as trained, not as folded for serving
-        parameters = count_parameters(Generator(cfg))
     row = {"model": name, "device": str(device) + (" bf16" if autocast else ""),
-           "resolution": cfg.resolution, "parameters": parameters}
+           "resolution": cfg.resolution, "parameters": generator_parameters(cfg)}  # as trained, not as folded
     for batch, repeat in ((1, 15 if quick else 50), (64, 3 if quick else 10)):
         z = torch.randn(batch, cfg.z_dim, device=device)
         y = torch.zeros(batch, dtype=torch.long, device=device) if cfg.num_classes else None

@@ -30,8 +30,7 @@ from safetensors.torch import save as st_save
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError
 from .latents import Directions, z_from_seed
-from .layers import without_spectral_norm
-from .model import Generator
+from .model import Generator, generator_parameters
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -227,8 +226,7 @@ def load_pretrained(model_dir: Path) -> Generator:
     # The size the config asks for, counted on the meta device (no memory): a giant model is
     # refused before anything is allocated. Then a file for another architecture (or with a
     # huge extra tensor) is refused from its header, before its data is read.
-    with torch.device("meta"), without_spectral_norm():
-        n = sum(p.numel() for p in Generator(cfg).parameters())
+    n = generator_parameters(cfg)
     if n > MAX_PARAMETERS:
         raise CheckpointError(f"{model_dir / CONFIG_FILE} describes a generator of {n:,} parameters, "
                               f"over the {MAX_PARAMETERS:,} limit")

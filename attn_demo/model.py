@@ -19,7 +19,7 @@ from torch import nn
 
 from .attention import SelfAttention2d
 from .config import ModelConfig
-from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear
+from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, without_spectral_norm
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
@@ -108,3 +108,10 @@ class Discriminator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def generator_parameters(cfg: ModelConfig) -> int:
+    """G's parameter count for `cfg`, as trained, without allocating anything (meta device;
+    no spectral-norm state, whose initial power iterations there would take seconds)."""
+    with torch.device("meta"), without_spectral_norm():
+        return count_parameters(Generator(cfg))
