@@ -23,7 +23,8 @@ import torch
 from . import render
 from .attention import SelfAttention2d
 from .config import ModelConfig, TrainConfig
-from .layers import fold_for_inference, fold_spectral_norm
+from .engine import prepare_generator
+from .layers import fold_spectral_norm
 from .malloc import malloc_defaults
 from .model import Generator, count_parameters, generator_parameters
 from .probe import AttentionRecorder
@@ -88,8 +89,7 @@ def _inference_generator(cfg: ModelConfig, device: torch.device, state: dict | N
     g = Generator(cfg)
     if state is not None:
         g.load_state_dict(state)
-    g = fold_for_inference(g.eval()).requires_grad_(False)
-    return g.to(device, memory_format=torch.channels_last)
+    return prepare_generator(g, device)
 
 
 # ------------------------------------------------------------------ generator

@@ -4,8 +4,8 @@ By default glibc serves every large allocation (from 128 KiB, a threshold that
 rises to at most 32 MiB as blocks are freed) with a fresh `mmap` and unmaps it
 on free, so each activation tensor of a batch forward is new memory whose every
 page faults on first touch (and is zeroed by the kernel). With the settings
-below the freed blocks stay in the heap and are reused. `python -m attn_demo bench` measures
-what this buys (its ablation table: "malloc defaults").
+below the freed blocks stay in the heap and are reused. `python -m attn_demo
+bench` measures what this buys (its ablation table: "malloc defaults").
 
 The price: the process keeps the heap of its largest batch (its resident
 memory stays at that peak instead of falling back between requests).
