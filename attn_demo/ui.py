@@ -271,7 +271,10 @@ def _wire(w: Widgets, h: Handlers) -> None:
                          **PRIVATE).then(on_change, w.settings, w.shown, **PRIVATE)
 
 
-def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, int] = CACHE) -> gr.Blocks:
+def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, int] = CACHE,
+               queue_size: int = 32) -> gr.Blocks:
+    """The app. Its queue is bounded (queue_size): the excess of a burst is refused at once
+    ("queue full"), not left to pile up; CONCURRENCY handlers run at once."""
     first = studio.models[0]
     engine = studio.engine(first)
     default = default or View(first, RenderArgs(seed=42, psi=0.8,
@@ -279,6 +282,9 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
                               click=(DISPLAY // 2, DISPLAY // 2))
     studio.render(default.model, default.args)   # warm-up: the first page is served from the cache
     with gr.Blocks(title="attn-demo · self-attention GAN studio", delete_cache=cache) as demo:
+        # Gradio rebuilds its FastAPI app in queue() and when the Blocks closes: set the
+        # queue while the Blocks is still empty and the full app is built once less.
+        demo.queue(default_concurrency_limit=CONCURRENCY, max_size=queue_size)
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
         _wire(widgets, handlers)

@@ -237,16 +237,19 @@ def test_item34_client_disconnect_frees_the_slot(app_url):
 
 
 def test_item36_threads_per_handler(ui_weights):
-    """The app gives torch cores // CONCURRENCY threads, and every event shares one concurrency group."""
+    """The app gives torch cores // CONCURRENCY threads, and every event shares one concurrency group.
+    (Also: the garbage collector, off while the app starts, is on again once it is built.)"""
     import subprocess
     import sys
     import attn_demo.ui as ui
-    code = "import app, os, torch; print(torch.get_num_threads(), os.cpu_count())"
+    code = ("import app, gc, os, torch; "
+            "print(gc.isenabled(), gc.get_freeze_count() > 0, torch.get_num_threads(), os.cpu_count())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "ATTN_DEMO_WEIGHTS": str(ui_weights)},
                        cwd=os.path.join(os.path.dirname(__file__), ".."))
-    threads, cores = map(int, r.stdout.split()[-2:])
-    assert threads == max(1, cores // ui.CONCURRENCY)
+    *_, gc_on, frozen, threads, cores = r.stdout.split()
+    assert gc_on == frozen == "True", r.stdout
+    assert int(threads) == max(1, int(cores) // ui.CONCURRENCY)
     assert ui.GROUP["concurrency_id"] == "studio"
 
 
