@@ -253,8 +253,13 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64) -> di
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     t = timings(lambda: train_step(st, st.G, st.D, batches, tcfg, rt), warmup=2,
                 repeat=2 if quick else 5, sync=sync)
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:   # one more step, counted, not timed
+        train_step(st, st.G, st.D, batches, tcfg, rt)
+    flops = counter.get_total_flops()
     return {"model": name, "device": str(device), "resolution": cfg.resolution, "batch": batch,
             "step_ms": t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
+            "gflop_per_image": flops / batch / 1e9, "achieved_gflops": flops / (t["median_ms"] / 1e3) / 1e9,
             "g_parameters": count_parameters(st.G), "d_parameters": count_parameters(st.D)}
 
 
@@ -295,8 +300,14 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import torch, gradio"], check=True)
         imports.append(time.perf_counter() - t0)
+    imports_gc_off = []
+    for _ in range(runs):   # the same, with the garbage collector off as app.py starts
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import gc; gc.disable(); import torch, gradio"], check=True)
+        imports_gc_off.append(time.perf_counter() - t0)
     return {"runs": runs, "to_first_page_s": statistics.median(pages), "to_first_image_s": statistics.median(images),
-            "all_first_image_s": images, "import_torch_gradio_s": statistics.median(imports)}
+            "all_first_image_s": images, "import_torch_gradio_s": statistics.median(imports),
+            "import_torch_gradio_gc_off_s": statistics.median(imports_gc_off)}
 
 
 def bench_browser(weights: Path, clicks: int = 20) -> dict:

@@ -111,16 +111,28 @@ def write_report(r: dict, path: Path) -> str:
                   + ", ".join(f"{c['grid']}²: {c['first_looked_at_by_extra_ms']:.1f} ms" for c in r["click"]) + "."]
     if "train" in r:
         lines += ["", "## Training iteration (one D step + one G step, batch 64, channels_last)", "",
-                  "| model | device | resolution | G / D parameters | ms per step | img/s |", "|---|---|---|---|---|---|"]
+                  "| model | device | resolution | G / D parameters | ms per step | img/s | GFLOP per image "
+                  "(forward + backward, G and D) | achieved GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
         for t in r["train"]:
             lines.append(f"| {t['model']} | {t['device']} | {t['resolution']} | {t['g_parameters']:,} / "
-                         f"{t['d_parameters']:,} | {t['step_ms']:.0f} | {t['images_per_s']:.1f} |")
+                         f"{t['d_parameters']:,} | {t['step_ms']:.0f} | {t['images_per_s']:.1f} | "
+                         + (f"{t['gflop_per_image']:.2f} | {t['achieved_gflops']:.0f} |" if "gflop_per_image" in t
+                            else "– | – |"))
+        ref = next((t for t in r["train"] if t["model"] == "reference-64" and "gflop_per_image" in t), None)
+        peak = next((f["matmul_peak_gflops"] for f in r.get("flops", []) if f["device"] == "cpu"), None)
+        if ref and peak:
+            need = 35 * ref["gflop_per_image"]
+            lines += ["", f"35 img/s for the reference would take {need:.0f} GFLOP/s, {100 * need / peak:.0f}% of "
+                      f"this run's fp32 matrix-multiply peak ({peak:.0f} GFLOP/s); the step achieves "
+                      f"{ref['achieved_gflops']:.0f} ({100 * ref['achieved_gflops'] / peak:.0f}%)."]
     if "cold_start" in r:
         c = r["cold_start"]
         lines += ["", "## The app", "", f"- cold start, `python app.py` to the first page: {c['to_first_page_s']:.2f} s; "
                   f"to the first image from /generate: {c['to_first_image_s']:.2f} s (median of {c['runs']})"
-                  + (f"; a bare `python -c 'import torch, gradio'` alone takes {c['import_torch_gradio_s']:.2f} s."
-                     if "import_torch_gradio_s" in c else ".")]
+                  + (f"; a bare `python -c 'import torch, gradio'` alone takes {c['import_torch_gradio_s']:.2f} s"
+                     if "import_torch_gradio_s" in c else "")
+                  + (f" ({c['import_torch_gradio_gc_off_s']:.2f} s with the garbage collector off, as app.py "
+                     "starts)" if "import_torch_gradio_gc_off_s" in c else "") + "."]
     if "browser" in r:
         b = r["browser"]
         lines.append(f"- browser (Playwright, headless Chromium, localhost), mouse-down on the image to the new "

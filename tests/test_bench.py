@@ -78,3 +78,21 @@ def test_steal_percent_from_two_readings():
     now = bench.cpu_times()
     if now is not None:  # Linux
         assert 0 <= now[0] <= now[1]
+
+
+def test_training_benchmark_counts_the_flops_of_a_step(tmp_path):
+    from attn_demo.layers import fold_spectral_norm
+    from attn_demo.model import Generator
+    r = bench.bench_train("tiny", TINY, quick=True, batch=8)
+    assert r["images_per_s"] > 0 and r["step_ms"] > 0
+    # a step runs G forward twice and backward once, and D forward and backward on 3 batches
+    g_forward = bench.generator_flops(fold_spectral_norm(Generator(TINY).eval()), batch=8) / 8
+    assert r["gflop_per_image"] * 1e9 > 4 * g_forward
+    assert abs(r["achieved_gflops"] - r["gflop_per_image"] * r["images_per_s"]) < 1e-6 * r["achieved_gflops"]
+    results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
+               "command": "c", "quick": True, "train": [{**r, "model": "reference-64"}],
+               "flops": [{"model": "reference-64", "device": "cpu", "gflop_per_image": 0.3,
+                          "achieved_gflops": 50.0, "matmul_peak_gflops": 100.0, "fraction_of_peak": 0.5}]}
+    need = 35 * r["gflop_per_image"]
+    assert f"35 img/s for the reference would take {need:.0f} GFLOP/s, {need:.0f}% of" \
+        in write_report(results, tmp_path / "PERFORMANCE.md")
