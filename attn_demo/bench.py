@@ -272,8 +272,13 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
     from .studio import find_models
     model_dir = find_models(weights)[0]
     model, label = model_dir.name, ("0" if load_config(model_dir).num_classes else "")
-    pages, images = [], []
-    for _ in range(runs):
+    pages, images, imports, imports_gc_off = [], [], [], []
+
+    def bare(code):   # the floor: an interpreter importing torch and gradio, nothing of ours
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - t0
+    for _ in range(runs):   # interleaved, so that the machine's drift hits all three alike
         port = _free_port()
         env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(weights), "GRADIO_SERVER_PORT": str(port)}
         t0 = time.perf_counter()
@@ -295,16 +300,8 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
         finally:
             p.terminate()
             p.wait(timeout=30)
-    imports = []
-    for _ in range(runs):   # the floor: a bare interpreter importing torch and gradio, nothing of ours
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, gradio"], check=True)
-        imports.append(time.perf_counter() - t0)
-    imports_gc_off = []
-    for _ in range(runs):   # the same, with the garbage collector off as app.py starts
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import gc; gc.disable(); import torch, gradio"], check=True)
-        imports_gc_off.append(time.perf_counter() - t0)
+        imports.append(bare("import torch, gradio"))
+        imports_gc_off.append(bare("import gc; gc.disable(); import torch, gradio"))  # as app.py starts
     return {"runs": runs, "to_first_page_s": statistics.median(pages), "to_first_image_s": statistics.median(images),
             "all_first_image_s": images, "import_torch_gradio_s": statistics.median(imports),
             "import_torch_gradio_gc_off_s": statistics.median(imports_gc_off)}
