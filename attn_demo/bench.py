@@ -148,18 +148,12 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     device = torch.device("cpu")
     served = _inference_generator(cfg, device)
     contiguous = _inference_generator(cfg, device).to(memory_format=torch.contiguous_format)
-    contiguous.stem_format = torch.contiguous_format
-    nchw_stem = _inference_generator(cfg, device)
-    nchw_stem.stem_format = torch.contiguous_format
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
     upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
     upsampled = upsampled.to(memory_format=torch.channels_last)
-    unfolded.stem_format = upsampled.stem_format = torch.channels_last   # as served
     variants = [("served: folded spectral norm and upsampling, channels_last, fused attention, "
                  "malloc keeps freed memory", served, nullcontext()),
                 ("NCHW (contiguous) memory", contiguous, nullcontext()),
-                ("stem's 4x4 map left NCHW (batch 1: the first conv's weights converted per call)",
-                 nchw_stem, nullcontext()),
                 ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext()),
                 ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext()),
                 ("N x Nk softmax materialised", served,
