@@ -70,7 +70,6 @@ def prepare_generator(generator: Generator, device: torch.device) -> Generator:
     convolutions (and cuDNN's): 3.4x on the 64 px reference G.
     """
     generator = fold_for_inference(generator.eval()).requires_grad_(False)
-    generator.stem_format = torch.channels_last
     return generator.to(device, memory_format=torch.channels_last)
 
 

@@ -40,16 +40,12 @@ class Generator(nn.Module):
                 self.attn[str(sizes[i + 1])] = _attention(cfg, chans[i + 1])
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = sn_conv(chans[-1], 3)
-        # Layout of the stem's 4x4 map. engine.prepare_generator sets channels_last with the
-        # convs' weights: a batch-1 map this small goes to PyTorch's native conv, which would
-        # otherwise convert the first conv's weights to the input's layout on every call.
-        self.stem_format = torch.contiguous_format
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z: (B, z_dim); y: (B,) class indices or None -> images (B, 3, R, R) in [-1, 1]."""
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
-        h = self.stem(z).view(z.shape[0], -1, 4, 4).contiguous(memory_format=self.stem_format)
+        h = self.stem(z).view(z.shape[0], -1, 4, 4)
         for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
             h = block(h, y)
             if str(size) in self.attn:

@@ -170,30 +170,3 @@ def test_conditional_batchnorm_eval_is_batchnorm_then_class_affine():
     gain, bias = cbn.embed(y).chunk(2, dim=1)
     expected = cbn.bn(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
     assert torch.allclose(cbn(x, y), expected, atol=1e-5)
-
-
-def test_prepared_generator_feeds_every_conv_in_its_weights_layout():
-    """engine.prepare_generator: same images, and no conv gets an NCHW input for its
-    channels_last weights (a batch-1 4x4 map would make PyTorch convert the weights per call)."""
-    from attn_demo.engine import prepare_generator
-    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=3)
-    g = Generator(cfg).eval()
-    _randomise_norms(g)
-    z, y = torch.randn(1, cfg.z_dim), torch.tensor([2])
-    with torch.no_grad():
-        ref = g(z, y)
-    served = prepare_generator(copy.deepcopy(g), torch.device("cpu"))
-    mismatched = []
-
-    def check(module, inputs, output):
-        if not inputs[0].is_contiguous(memory_format=torch.channels_last):
-            mismatched.append(module)
-    convs = [m for m in served.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-    assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
-    hooks = [m.register_forward_hook(check) for m in convs]
-    with torch.no_grad():
-        out = served(z, y)
-    for h in hooks:
-        h.remove()
-    assert not mismatched
-    assert torch.allclose(out, ref, atol=1e-5)
