@@ -152,19 +152,23 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
     upsampled = upsampled.to(memory_format=torch.channels_last)
     variants = [("served: folded spectral norm and upsampling, channels_last, fused attention, "
-                 "malloc keeps freed memory", served, nullcontext()),
-                ("NCHW (contiguous) memory", contiguous, nullcontext()),
-                ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext()),
-                ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext()),
+                 "malloc keeps freed memory", served, nullcontext),
+                ("NCHW (contiguous) memory", contiguous, nullcontext),
+                ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext),
+                ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext),
                 ("N x Nk softmax materialised", served,
-                 mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)),
-                ("malloc defaults (every tensor over 128 KiB freshly mmapped)", served, malloc_defaults())]
-    rows = []
-    for what, g, patch in variants:
-        with patch:
-            row = bench_generator(what, g, device, quick)
-        rows.append({"variant": what, "batch1_ms": row["batch1"]["median_ms"],
-                     "batch64_images_per_s": row["batch64_images_per_s"]})
+                 lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)),
+                ("malloc defaults (every tensor over 128 KiB freshly mmapped)", served, malloc_defaults)]
+    # Rounds over all the variants, medians over the rounds: this machine's speed drifts
+    # within a minute, and one pass would hand the drift to whichever variant ran then.
+    measured = {what: [] for what, _, _ in variants}
+    for _ in range(1 if quick else 3):
+        for what, g, patch in variants:   # patch: makes the context a variant runs in
+            with patch():
+                measured[what].append(bench_generator(what, g, device, quick))
+    rows = [{"variant": what, "batch1_ms": statistics.median(r["batch1"]["median_ms"] for r in runs),
+             "batch64_images_per_s": statistics.median(r["batch64_images_per_s"] for r in runs),
+             "rounds": len(runs)} for what, runs in measured.items()]
     if compile_:
         t = time.perf_counter()
         compiled = torch.compile(served)

@@ -96,3 +96,18 @@ def test_training_benchmark_counts_the_flops_of_a_step(tmp_path):
     need = 35 * r["gflop_per_image"]
     assert f"35 img/s for the reference would take {need:.0f} GFLOP/s, {need:.0f}% of" \
         in write_report(results, tmp_path / "PERFORMANCE.md")
+
+
+def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
+    order = []
+
+    def fake(name, g, device, quick, autocast=False):
+        order.append(name)
+        ms = {1: 5.0, 2: 1.0, 3: 3.0}[order.count(name)]   # a noisy round per variant
+        return {"batch1": {"median_ms": ms}, "batch64_images_per_s": 100.0 / ms}
+    monkeypatch.setattr(bench, "bench_generator", fake)
+    rows = bench.bench_ablation(TINY, quick=False, compile_=False)
+    names = [r["variant"] for r in rows]
+    assert order == names * 3                        # every variant once per round, in turn
+    assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 100.0 / 3
+               for r in rows)
