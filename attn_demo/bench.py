@@ -25,10 +25,11 @@ from .attention import SelfAttention2d
 from .config import ModelConfig, TrainConfig
 from .engine import prepare_generator
 from .layers import fold_spectral_norm
-from .malloc import malloc_defaults
+from .malloc import keep_freed_memory
 from .model import Generator, count_parameters, generator_parameters
 from .probe import AttentionRecorder
 
+ROUNDS = 3   # the generator tables: medians over rounds, each measuring every variant in turn
 REFERENCE = ModelConfig(resolution=64, z_dim=128, g_width=64, d_width=64, g_attn=(32,), d_attn=(32,))
 DISPLAY = 512
 
@@ -115,6 +116,17 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
     return row
 
 
+def median_row(runs: list[dict]) -> dict:
+    """One row from rounds of bench_generator: the median of the rounds' medians (each
+    round's timings are kept under "rounds")."""
+    row = {**runs[0], "rounds": len(runs)}
+    for batch in (1, 64):
+        ms = statistics.median(r[f"batch{batch}"]["median_ms"] for r in runs)
+        row[f"batch{batch}"] = {"median_ms": ms, "rounds": [r[f"batch{batch}"] for r in runs]}
+        row[f"batch{batch}_images_per_s"] = batch / (ms / 1e3)
+    return row
+
+
 def matmul_peak(device: torch.device, quick: bool) -> float:
     """Measured fp32 matrix-multiply GFLOP/s (2048^3 torch.mm)."""
     n = 2048
@@ -151,24 +163,29 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
     upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
     upsampled = upsampled.to(memory_format=torch.channels_last)
+    naive = lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)  # noqa: E731
     variants = [("served: folded spectral norm and upsampling, channels_last, fused attention, "
                  "malloc keeps freed memory", served, nullcontext),
                 ("NCHW (contiguous) memory", contiguous, nullcontext),
                 ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext),
                 ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext),
-                ("N x Nk softmax materialised", served,
-                 lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)),
-                ("malloc defaults (every tensor over 128 KiB freshly mmapped)", served, malloc_defaults)]
+                ("N x Nk softmax materialised", served, naive)]
+    # The allocator's settings act on the heap that a process has built so far: that pair is
+    # measured in fresh processes, the served setting beside glibc's defaults.
+    fresh = [("malloc: a fresh process that keeps freed memory, as the app", True),
+             ("malloc: a fresh process with glibc's defaults (every tensor over 128 KiB freshly mmapped)", False)]
     # Rounds over all the variants, medians over the rounds: this machine's speed drifts
     # within a minute, and one pass would hand the drift to whichever variant ran then.
-    measured = {what: [] for what, _, _ in variants}
-    for _ in range(1 if quick else 3):
+    measured = {what: [] for what in [v[0] for v in variants] + [f[0] for f in fresh]}
+    for _ in range(1 if quick else ROUNDS):
         for what, g, patch in variants:   # patch: makes the context a variant runs in
             with patch():
                 measured[what].append(bench_generator(what, g, device, quick))
-    rows = [{"variant": what, "batch1_ms": statistics.median(r["batch1"]["median_ms"] for r in runs),
-             "batch64_images_per_s": statistics.median(r["batch64_images_per_s"] for r in runs),
-             "rounds": len(runs)} for what, runs in measured.items()]
+        for what, keep in fresh:
+            measured[what].append(bench_fresh_process(what, cfg, quick, keep_freed=keep))
+    rows = [{"variant": what, "batch1_ms": row["batch1"]["median_ms"],
+             "batch64_images_per_s": row["batch64_images_per_s"], "rounds": len(runs)}
+            for what, runs in measured.items() for row in [median_row(runs)]]
     if compile_:
         t = time.perf_counter()
         compiled = torch.compile(served)
@@ -182,6 +199,24 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
                      "batch64_images_per_s": 64 / (b64["median_ms"] / 1e3), "compile_s": compile_s,
                      "max_abs_diff": float((compiled(z, y) - reference).abs().max())})
     return rows
+
+
+def bench_fresh_process(name: str, cfg: ModelConfig, quick: bool, keep_freed: bool) -> dict:
+    """bench_generator on the served G of `cfg` in a new interpreter, with or without
+    `keep_freed_memory` (random weights; CPU)."""
+    args = json.dumps({"name": name, "cfg": cfg.to_dict(), "quick": quick, "keep_freed": keep_freed})
+    out = subprocess.run([sys.executable, "-c", "from attn_demo.bench import _fresh_process_main; "
+                          "_fresh_process_main()", args], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _fresh_process_main() -> None:
+    args = json.loads(sys.argv[1])
+    if args["keep_freed"] and not keep_freed_memory():
+        raise RuntimeError("keep_freed_memory does not apply here (not glibc)")
+    g = _inference_generator(ModelConfig.from_dict(args["cfg"]), torch.device("cpu"))
+    print(json.dumps(bench_generator(args["name"], g, torch.device("cpu"), args["quick"])))
 
 
 # ------------------------------------------------------------------ a click
@@ -381,10 +416,15 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
         rows, flops = [], []
         for device in devices:
             peak = matmul_peak(device, quick)
-            for name, cfg, state in [*((n, shipped_cfg[n], s) for n, s in shipped.items()),
-                                     ("reference-64", REFERENCE, None)]:
-                g = _inference_generator(cfg, device, state)
-                row = bench_generator(name, g, device, quick)
+            models = [(name, cfg, _inference_generator(cfg, device, state))
+                      for name, cfg, state in [*((n, shipped_cfg[n], s) for n, s in shipped.items()),
+                                               ("reference-64", REFERENCE, None)]]
+            runs = {name: [] for name, _, _ in models}
+            for _ in range(1 if quick else ROUNDS):   # rounds over the models, as in the ablation
+                for name, _, g in models:
+                    runs[name].append(bench_generator(name, g, device, quick))
+            for name, cfg, g in models:
+                row = median_row(runs[name])
                 rows.append(row)
                 if device.type == "cuda":
                     rows.append(bench_generator(name, g, device, quick, autocast=True))

@@ -46,7 +46,10 @@ def write_report(r: dict, path: Path) -> str:
              + (f"; CPU time stolen by the hypervisor during the run: {m['cpu_steal_percent']:.1f} %"
                 if m.get("cpu_steal_percent") is not None else "") + ".", "",
              f"Command: `{r['command']}`" + (" (quick mode: few repeats, not for comparison)" if r.get("quick") else ""),
-             "", "Medians after warm-up; p10/p90 in docs/performance.json."]
+             "", "Medians after warm-up; p10/p90 in docs/performance.json."
+             + (f" The generator tables give the median of {rounds} rounds, each of which measures every model "
+                "(or variant) in turn: this machine's speed drifts within a minute."
+                if (rounds := max((g.get("rounds", 1) for g in r.get("generator", [])), default=1)) > 1 else "")]
     measured = r.get("measured", {})
     if len(set(measured.values())) > 1:
         lines += ["", "Parts measured at different times: "
@@ -83,8 +86,9 @@ def write_report(r: dict, path: Path) -> str:
     if "ablation" in r:
         rounds = r["ablation"][0].get("rounds", 1)
         lines += ["", "## What each inference fix buys (reference G, CPU, one fix undone at a time)", "",
-                  *([f"Medians over {rounds} rounds, each of which measures every variant in turn.", ""]
-                    if rounds > 1 else []),
+                  *([f"Medians over {rounds} rounds, each of which measures every variant in turn; the two "
+                     "allocator rows run in fresh processes (its settings act on the heap a process has "
+                     "built so far).", ""] if rounds > 1 else []),
                   "| variant | batch 1 (ms) | batch 64 (img/s) | |", "|---|---|---|---|"]
         for a in r["ablation"]:
             extra = (f"compile {a['compile_s']:.0f} s; max |difference| {a['max_abs_diff']:.1e}"

@@ -5,22 +5,19 @@ rises to at most 32 MiB as blocks are freed) with a fresh `mmap` and unmaps it
 on free, so each activation tensor of a batch forward is new memory whose every
 page faults on first touch (and is zeroed by the kernel). With the settings
 below the freed blocks stay in the heap and are reused. `python -m attn_demo
-bench` measures what this buys (its ablation table: "malloc defaults").
+bench` measures what this buys (its ablation table: the "malloc:" rows).
 
 The price: the process keeps the heap of its largest batch (its resident
 memory stays at that peak instead of falling back between requests).
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import functools
 
 # mallopt parameters (malloc.h)
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
-# glibc's starting values for them
-DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
 # no mmap for any size; never hand the top of the heap back (up to 2 GiB free)
 TUNED = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2 ** 31 - 1}
 
@@ -46,13 +43,3 @@ def _apply(settings: dict[int, int]) -> bool:
 def keep_freed_memory() -> bool:
     """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply."""
     return _apply(TUNED)
-
-
-@contextlib.contextmanager
-def malloc_defaults():
-    """Run a block with glibc's starting settings (every block over 128 KiB mmapped), then tune again."""
-    _apply(DEFAULTS)
-    try:
-        yield
-    finally:
-        keep_freed_memory()

@@ -1,6 +1,4 @@
 """The benchmark suite measures what it says, on tiny configurations (no timings asserted)."""
-import contextlib
-
 import torch
 
 from attn_demo import bench
@@ -21,13 +19,22 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
     calls = []
     naive = bench._naive_sdpa
     monkeypatch.setattr(bench, "_naive_sdpa", lambda *a, **kw: calls.append(1) or naive(*a, **kw))
-    defaults = []
-    monkeypatch.setattr(bench, "malloc_defaults", lambda: contextlib.nullcontext(defaults.append(1)))
+    fresh = []
+    monkeypatch.setattr(bench, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
+                        or {"batch1": {"median_ms": 1.0}, "batch64": {"median_ms": 1.0}})
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)
-    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "N", "malloc"]
-    assert defaults == [1], "the malloc row did not run under glibc's default settings"
+    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "N",
+                                                          "malloc:", "malloc:"]
+    assert fresh == [True, False], "the allocator pair is not the app's setting beside glibc's defaults"
     assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
     assert calls, "the materialised-softmax row never ran the naive attention"
+
+
+def test_fresh_process_rows_run_the_generator_with_and_without_the_allocator_setting():
+    for keep in (True, False):
+        r = bench.bench_fresh_process("tiny", TINY, quick=True, keep_freed=keep)
+        assert r["model"] == "tiny" and r["resolution"] == 32
+        assert r["batch1"]["median_ms"] > 0 and r["batch64_images_per_s"] > 0
 
 
 def test_click_benchmark_counts_probe_and_naive_bytes():
@@ -101,13 +108,22 @@ def test_training_benchmark_counts_the_flops_of_a_step(tmp_path):
 def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
     order = []
 
-    def fake(name, g, device, quick, autocast=False):
+    def fake(name, *args, **kwargs):
         order.append(name)
         ms = {1: 5.0, 2: 1.0, 3: 3.0}[order.count(name)]   # a noisy round per variant
-        return {"batch1": {"median_ms": ms}, "batch64_images_per_s": 100.0 / ms}
+        return {"batch1": {"median_ms": ms}, "batch64": {"median_ms": 10 * ms}}
     monkeypatch.setattr(bench, "bench_generator", fake)
+    monkeypatch.setattr(bench, "bench_fresh_process", fake)
     rows = bench.bench_ablation(TINY, quick=False, compile_=False)
     names = [r["variant"] for r in rows]
-    assert order == names * 3                        # every variant once per round, in turn
-    assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 100.0 / 3
+    assert len(names) == 7 and order == names * 3    # every variant once per round, in turn
+    assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 64 / 0.030
                for r in rows)
+
+
+def test_generator_row_from_rounds_keeps_each_round():
+    runs = [{"model": "m", "batch1": {"median_ms": ms, "p90_ms": ms + 1}, "batch64": {"median_ms": 64 * ms}}
+            for ms in (4.0, 2.0, 9.0)]
+    row = bench.median_row(runs)
+    assert row["model"] == "m" and row["batch1"]["median_ms"] == 4.0 and row["batch64_images_per_s"] == 250.0
+    assert [r["p90_ms"] for r in row["batch1"]["rounds"]] == [5.0, 3.0, 10.0]

@@ -11,19 +11,14 @@ pytestmark = pytest.mark.skipif(malloc._mallopt() is None, reason="needs glibc's
 SCRIPT = """
 import sys
 import torch
-from attn_demo.malloc import keep_freed_memory, malloc_defaults
+from attn_demo.malloc import keep_freed_memory
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096
 if sys.argv[1] != "default":
     assert keep_freed_memory()
 base = rss()
-if sys.argv[1] == "inside-defaults":
-    with malloc_defaults():
-        x = torch.ones(64 * 2 ** 20 // 4)
-        del x
-else:
-    x = torch.ones(64 * 2 ** 20 // 4)  # 64 MiB, every page touched
-    del x
+x = torch.ones(64 * 2 ** 20 // 4)  # 64 MiB, every page touched
+del x
 print((rss() - base) / 2 ** 20)
 """
 
@@ -37,6 +32,3 @@ def test_freed_tensor_memory_is_kept_only_when_tuned():
     assert _kept_mib("tuned") > 60        # the heap keeps the block for the next batch
     assert _kept_mib("default") < 8       # glibc's default: mmapped, unmapped on free
 
-
-def test_malloc_defaults_block_frees_as_glibc_does():
-    assert _kept_mib("inside-defaults") < 8
