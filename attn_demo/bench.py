@@ -7,6 +7,7 @@ machine: another job on 2 cores makes timings meaningless.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -303,9 +304,33 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64) -> di
 
 
 # ------------------------------------------------------------------ the app
+@contextlib.contextmanager
+def _app(weights: Path):
+    """`python app.py` on the models in `weights`, on a free port: yields its URL and the
+    seconds from the start of the process to its first page (HTTP 200)."""
+    import urllib.request
+    port = _free_port()
+    env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(weights), "GRADIO_SERVER_PORT": str(port)}
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
+                    break
+            except OSError:
+                if p.poll() is not None or time.perf_counter() - t0 > 120:
+                    raise RuntimeError("the app did not start")
+                time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}/", time.perf_counter() - t0
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 def bench_cold_start(weights: Path, runs: int = 3) -> dict:
     """`python app.py` to the first page (HTTP 200) and to the first image from /generate."""
-    import urllib.request
     from gradio_client import Client
     from .checkpoint import load_config
     from .studio import find_models
@@ -318,27 +343,11 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
         subprocess.run([sys.executable, "-c", code], check=True)
         return time.perf_counter() - t0
     for _ in range(runs):   # interleaved, so that the machine's drift hits all three alike
-        port = _free_port()
-        env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(weights), "GRADIO_SERVER_PORT": str(port)}
-        t0 = time.perf_counter()
-        p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
-                        break
-                except OSError:
-                    if p.poll() is not None or time.perf_counter() - t0 > 120:
-                        raise RuntimeError("the app did not start")
-                    time.sleep(0.02)
-            pages.append(time.perf_counter() - t0)
-            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(model, 42, 0.8, label, "",
-                                                                        api_name="/generate")
-            images.append(time.perf_counter() - t0)
-        finally:
-            p.terminate()
-            p.wait(timeout=30)
+        with _app(weights) as (url, page_s):
+            t = time.perf_counter()
+            Client(url, verbose=False).predict(model, 42, 0.8, label, "", api_name="/generate")
+            pages.append(page_s)
+            images.append(page_s + time.perf_counter() - t)
         imports.append(bare("import torch, gradio"))
         imports_gc_off.append(bare("import gc; gc.disable(); import torch, gradio"))  # as app.py starts
     return {"runs": runs, "to_first_page_s": statistics.median(pages), "to_first_image_s": statistics.median(images),
@@ -347,37 +356,29 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
 
 
 def bench_browser(weights: Path, clicks: int = 20) -> dict:
-    """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the page."""
+    """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the
+    page, against `python app.py` as a user starts it."""
     from playwright.sync_api import sync_playwright
-    from .studio import Studio, find_models
-    from .ui import CSS, build_demo
-    demo = build_demo(Studio(find_models(weights)))
-    demo.queue(default_concurrency_limit=1, max_size=32)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, css=CSS)
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
     lat = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
-            page = browser.new_page(viewport={"width": 1920, "height": 1200})
-            page.goto(url)
-            page.wait_for_selector("#attn_img img", timeout=60000)
-            page.evaluate(_WATCH_JS)
-            g = page.evaluate("() => {const r=document.querySelector('#gen_img img').getBoundingClientRect();"
-                              "return [r.x, r.y, r.width, r.height]}")
-            rng = np.random.default_rng(0)
-            for i in range(clicks + 2):
-                x, y = g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10)
-                page.evaluate("() => window.__attn.arm()")
-                page.mouse.click(x, y)
-                page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
-                if i >= 2:                                  # the first two warm the path up
-                    lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
-            browser.close()
-    finally:
-        demo.close()
+    with _app(weights) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1920, "height": 1200})
+        page.goto(url)
+        page.wait_for_selector("#attn_img img", timeout=60000)
+        page.evaluate(_WATCH_JS)
+        g = page.evaluate("() => {const r=document.querySelector('#gen_img img').getBoundingClientRect();"
+                          "return [r.x, r.y, r.width, r.height]}")
+        rng = np.random.default_rng(0)
+        for i in range(clicks + 2):
+            x, y = g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10)
+            page.evaluate("() => window.__attn.arm()")
+            page.mouse.click(x, y)
+            page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
+            if i >= 2:                                  # the first two warm the path up
+                lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
+        browser.close()
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
             "min_ms": min(lat), "max_ms": max(lat)}
 
@@ -412,7 +413,15 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
     results: dict = {"machine": machine(), "quick": quick, "command": " ".join(["python -m attn_demo"] + sys.argv[1:])}
     shipped = {p.name: load_pretrained(p).state_dict() for p in find_models(weights)}
     shipped_cfg = {p.name: load_pretrained(p).cfg for p in find_models(weights)}
+    # This VM's speed drifts by a third within the hour: each part records a matmul probe
+    # taken just before it, so that figures from different parts (and runs) can be compared.
+    results["speed"] = {}
+
+    def probe(*parts):
+        gflops = matmul_peak(torch.device("cpu"), quick=True)
+        results["speed"].update({part: gflops for part in parts if part in only})
     if "gen" in only or "flops" in only:
+        probe("gen", "flops")
         rows, flops = [], []
         for device in devices:
             peak = matmul_peak(device, quick)
@@ -440,10 +449,12 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
                     f"batch-64 {row['batch64_images_per_s']:.0f} img/s, {achieved:.0f} GFLOP/s of {peak:.0f}")
         results["generator"], results["flops"] = rows, flops
     if "ablation" in only:
+        probe("ablation")
         results["ablation"] = bench_ablation(REFERENCE, quick)
         for a in results["ablation"]:
             log(f"  reference G, {a['variant']}: batch-64 {a['batch64_images_per_s']:.0f} img/s")
     if "click" in only:
+        probe("click")
         results["click"] = []
         for grid in (16, 32, 64, 128):
             r = bench_click(grid, quick)
@@ -451,16 +462,19 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             log(f"  click at {grid}x{grid}: {r['click_to_overlay_ms']:.2f} ms (naive {r['naive_ms']:.2f} ms), "
                 f"probe {r['probe_bytes'] / 1024:.0f} KiB vs {r['naive_bytes'] / 2**20:.1f} MiB")
     if "train" in only:
+        probe("train")
         results["train"] = []
         for name, cfg in [*((n, shipped_cfg[n]) for n in shipped), ("reference-64", REFERENCE)]:
             r = bench_train(name, cfg, quick)
             results["train"].append(r)
             log(f"  training {name}: {r['images_per_s']:.1f} img/s ({r['step_ms']:.0f} ms per D+G step)")
     if "cold" in only and shipped:
+        probe("cold")
         results["cold_start"] = bench_cold_start(weights, runs=1 if quick else 5)
         log(f"  cold start: page {results['cold_start']['to_first_page_s']:.2f} s, "
             f"first image {results['cold_start']['to_first_image_s']:.2f} s")
     if "browser" in only and shipped and Path("/usr/bin/chromium").exists():
+        probe("browser")
         results["browser"] = bench_browser(weights, clicks=5 if quick else 20)
         log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
@@ -500,6 +514,8 @@ def cmd_bench(args) -> None:
         for part in kept:
             results.setdefault(_key(part), old.get(_key(part)))
         results["measured"] = {**kept, **results["measured"]}
+        results["speed"] = {**{p: v for p, v in old.get("speed", {}).items() if p in kept},
+                            **results.get("speed", {})}
         results["command"] += f" (merged into the figures of {args.json})"
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

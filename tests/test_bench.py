@@ -59,23 +59,27 @@ def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
     assert "| reference G, batch 1 (CPU) | 9 ms | <= 5 ms | **missed** |" in text
     assert "| cold start to first image | not measured |" in text
     assert "compile 40 s" in text
+    results["speed"] = {"gen": 251.4}
+    assert "just before each part: gen 251 GFLOP/s" in write_report(results, tmp_path / "PERFORMANCE.md")
 
 
 def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     import argparse
     import json
     old = {"machine": {"date": "old"}, "command": "c", "measured": {"gen": "old", "cold": "old"},
-           "generator": ["old figures"], "cold_start": {"to_first_image_s": 9.0}}
+           "generator": ["old figures"], "cold_start": {"to_first_image_s": 9.0},
+           "speed": {"gen": 200.0, "cold": 150.0}}
     (tmp_path / "p.json").write_text(json.dumps(old))
     monkeypatch.setattr(bench, "run", lambda weights, only, quick: {
         "machine": {"date": "new"}, "command": "python -m attn_demo bench --only cold",
-        "cold_start": {"to_first_image_s": 5.0}})
+        "cold_start": {"to_first_image_s": 5.0}, "speed": {"cold": 180.0}})
     args = argparse.Namespace(only="cold", weights=tmp_path, quick=False, json=tmp_path / "p.json", md="",
                               merge=True)
     bench.cmd_bench(args)
     merged = json.loads((tmp_path / "p.json").read_text())
     assert merged["generator"] == ["old figures"] and merged["cold_start"]["to_first_image_s"] == 5.0
     assert merged["measured"] == {"gen": "old", "cold": "new"}
+    assert merged["speed"] == {"gen": 200.0, "cold": 180.0}      # each part keeps the probe taken with it
 
 
 def test_steal_percent_from_two_readings():
