@@ -127,7 +127,9 @@ def test_item13_legacy_pt_converts_or_says_why(tmp_path, model_dir):
         convert(tmp_path / "numpy.pt", model_dir / "config.json", tmp_path / "x")
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00" * 10, os.urandom(300)])
+@pytest.mark.parametrize("content", [b"", b"\x00" * 10, os.urandom(300),
+                                     b"\x80\x02e.",              # APPENDS with no mark: IndexError inside torch
+                                     b"\x80\x02}q\x00X\x01"])    # a truncated string length: struct.error
 def test_item14_broken_pt_files(tmp_path, model_dir, content):
     (tmp_path / "b.pt").write_bytes(content)
     with pytest.raises(CheckpointError, match="empty|not a valid|refuses"):
