@@ -55,7 +55,7 @@ def write_report(r: dict, path: Path) -> str:
         lines += ["", "Parts measured at different times: "
                   + ", ".join(f"{part} {date}" for part, date in measured.items()) + "."]
     if r.get("speed"):
-        lines += ["", "This machine's fp32 matrix-multiply rate (2048³, a short probe) just before each part: "
+        lines += ["", "This machine's fp32 matrix-multiply rate (2048³ products) measured just before each part: "
                   + ", ".join(f"{part} {v:.0f}" for part, v in r["speed"].items())
                   + " GFLOP/s. It drifts by up to a third within an hour (see the notes on noise); compare "
                   "figures taken at similar rates."]

@@ -35,11 +35,7 @@ def _mallopt():
     return mallopt
 
 
-def _apply(settings: dict[int, int]) -> bool:
-    mallopt = _mallopt()
-    return mallopt is not None and all(mallopt(k, v) == 1 for k, v in settings.items())
-
-
 def keep_freed_memory() -> bool:
     """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply."""
-    return _apply(TUNED)
+    mallopt = _mallopt()
+    return mallopt is not None and all(mallopt(k, v) == 1 for k, v in TUNED.items())

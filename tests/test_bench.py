@@ -60,7 +60,7 @@ def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
     assert "| cold start to first image | not measured |" in text
     assert "compile 40 s" in text
     results["speed"] = {"gen": 251.4}
-    assert "just before each part: gen 251 GFLOP/s" in write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "measured just before each part: gen 251 GFLOP/s" in write_report(results, tmp_path / "PERFORMANCE.md")
 
 
 def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
