@@ -254,6 +254,7 @@ def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
     png6 = timings(lambda: render.encode_png_pil(overlay, 6), repeat=repeat // 2)
     png1 = timings(lambda: render.encode_png_pil(overlay, 1), repeat=repeat // 2)
     png_served = timings(lambda: render.encode_png(overlay), repeat=repeat // 2)
+    jpeg_served = timings(lambda: render.encode_jpeg(overlay), repeat=repeat // 2)
     q, k = cap.q, cap.k
     n, nk = q.shape[2], k.shape[2]
     probe_bytes = cap.nbytes                         # q and k: all a "looks at" click needs
@@ -268,6 +269,7 @@ def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
             "click_p90_ms": full["p90_ms"], "png_level6_ms": png6["median_ms"], "png_level1_ms": png1["median_ms"],
             "png_served_ms": png_served["median_ms"], "png_served_bytes": len(render.encode_png(overlay)),
             "png_level1_bytes": len(render.encode_png_pil(overlay, 1)),
+            "jpeg_served_ms": jpeg_served["median_ms"], "jpeg_served_bytes": len(render.encode_jpeg(overlay)),
             "probe_bytes": probe_bytes, "lse_bytes": n * 4, "first_looked_at_by_extra_ms": lse["median_ms"],
             "naive_ms": naive_t["median_ms"], "naive_bytes": n * nk * 4, "unpooled_full_map_bytes": n * n * 4,
             "probe_fraction_of_naive": probe_bytes / (n * nk * 4),

@@ -44,6 +44,7 @@ def test_click_benchmark_counts_probe_and_naive_bytes():
     assert r["probe_bytes"] == 256 * 2 * 4 + 64 * 2 * 4        # q and k at C/8 = 2 channels, float32
     assert 0 < r["probe_fraction_of_naive"] < 1
     assert r["click_to_overlay_ms"] > 0 and r["naive_ms"] > 0
+    assert 0 < r["jpeg_served_bytes"] < r["png_served_bytes"] and r["jpeg_served_ms"] > 0
 
 
 def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):

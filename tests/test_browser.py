@@ -1,5 +1,4 @@
 """A real browser (Debian Chromium via Playwright) clicking the studio."""
-import io
 import json
 import math
 import time
@@ -7,8 +6,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from attn_demo import render
 from attn_demo.engine import RenderArgs
 from attn_demo.studio import View
 
@@ -47,18 +46,15 @@ def image_src(page, selector):
                          "i.naturalWidth > 0 ? i.src : null }", selector)
 
 
-def wait_new_image(page, selector, old, timeout=20.0) -> np.ndarray:
+def wait_new_image(page, selector, old, timeout=20.0) -> bytes:
+    """The file of the image shown at `selector` once it is no longer `old`."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         src = image_src(page, selector)
         if src and src != old:
-            return fetch(page, src)
+            return page.request.get(src).body()
         time.sleep(0.05)
     raise AssertionError(f"{selector} did not change")
-
-
-def fetch(page, src) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
 
 
 def click_pixel(page, px, py, selector="#gen_img img"):
@@ -76,15 +72,29 @@ def click_pixel(page, px, py, selector="#gen_img img"):
     page.mouse.click(math.ceil(ox + (px - 0.5) * r + 1e-6), math.ceil(oy + (py - 0.5) * r + 1e-6))
 
 
+def assert_shown(served: bytes, expected: np.ndarray, where=None) -> None:
+    """The overlay file the browser got is the engine's array encoded as the studio serves it (JPEG)."""
+    assert served == render.encode_jpeg(expected), where
+
+
 def test_clicks_reach_handler_and_overlay_matches_engine(page, studio):
     for px, py in [(30, 90), (500, 10), (256, 256), (511, 1), (0, 511), (137, 402)]:
         old = image_src(page, "#attn_img img")
         click_pixel(page, px, py)
         text = wait_text(page, f"x={px}, y={py}")
         shown = wait_new_image(page, "#attn_img img", old) if (px, py) != (256, 256) else \
-            fetch(page, image_src(page, "#attn_img img"))
-        expected = studio.inspect(DEFAULT, px, py).overlay
-        assert np.array_equal(shown, expected), (px, py, text)
+            page.request.get(image_src(page, "#attn_img img")).body()
+        assert_shown(shown, studio.inspect(DEFAULT, px, py).overlay, text)
+
+    # A click reads the View the last render left on the server: after a new seed, it maps that seed.
+    old_image = image_src(page, "#gen_img img")
+    page.click("#next_btn")
+    wait_and_get_src_change(page, old_image)
+    old = image_src(page, "#attn_img img")
+    click_pixel(page, 300, 200)
+    wait_text(page, "x=300, y=200")
+    view = View("tiny32", RenderArgs(seed=43, psi=0.8), click=(300, 200))
+    assert_shown(wait_new_image(page, "#attn_img img", old), studio.inspect(view, 300, 200).overlay)
 
 
 def select_option(page, elem_id, option):
@@ -99,7 +109,7 @@ def test_mode_and_layer_switches(page, studio):
     page.click("#mode_radio label:has-text('what looks at this pixel')")
     shown = wait_new_image(page, "#attn_img img", old)
     view = View("tiny32", DEFAULT.args, click=(200, 300), mode="looked-at-by")
-    assert np.array_equal(shown, studio.inspect(view, 200, 300).overlay)
+    assert_shown(shown, studio.inspect(view, 200, 300).overlay)
 
     # A model with two attention layers: switch model, then layer.
     old = image_src(page, "#gen_img img")
@@ -110,7 +120,7 @@ def test_mode_and_layer_switches(page, studio):
     shown = wait_new_image(page, "#attn_img img", old)
     cond = View("tinycond", RenderArgs(42, 0.8, "cat", (0.0, 0.0, 0.0)), click=(200, 300), layer="G8",
                 mode="looked-at-by")
-    assert np.array_equal(shown, studio.inspect(cond, 200, 300).overlay)
+    assert_shown(shown, studio.inspect(cond, 200, 300).overlay)
 
 
 def test_export_and_reimport_state_gives_same_image(page, studio, tmp_path):

@@ -44,9 +44,8 @@ class FakeSelect:
                                    [0, 512], [True, 1], [[1], 2]])
 def test_item5_forged_click_index_in_the_ui_handler(studio, index):
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
-    values = ["tiny32", 1, 1.0, None, *[0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
     with pytest.raises(AttnDemoError):
-        h.on_click(FakeSelect(index), View("tiny32", RenderArgs(1)), *values)
+        h.on_click(FakeSelect(index), View("tiny32", RenderArgs(1)))
 
 
 def test_item7_symlinked_and_outside_models_not_offered(tmp_path):

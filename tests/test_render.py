@@ -122,3 +122,24 @@ def test_gradios_event_wrapper_does_not_import_pyplot_in_the_app():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
                          cwd=os.path.join(os.path.dirname(__file__), ".."))
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_served_jpeg_is_close_full_colour_and_smaller():
+    # A real overlay: a nearest-upscaled image, a smooth map in colour and a marker ring.
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    overlay = render.overlay_picture(image, rng.random((16, 16)), 8, 0.6, "inferno", (200.5, 300.5, (0, 255, 255), 10))
+    jpeg = render.encode_jpeg(overlay)
+    decoded = Image.open(io.BytesIO(jpeg))
+    assert decoded.format == "JPEG" and decoded.mode == "RGB" and decoded.size == (512, 512)
+    assert [layer[1:3] for layer in decoded.layer] == [(1, 1)] * 3       # 4:4:4: no colour subsampling
+    diff = np.abs(np.asarray(decoded).astype(int) - overlay)
+    assert diff.mean() < 1.5 and diff.max() <= 64
+    assert len(jpeg) < len(render.encode_png(overlay)) / 2
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8),
+                                 np.zeros((4, 4, 3), np.float32)])
+def test_served_jpeg_refuses_other_arrays(bad):
+    with pytest.raises(ValueError, match="uint8"):
+        render.encode_jpeg(bad)

@@ -5,11 +5,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from attn_demo import render
 from attn_demo.engine import RenderArgs
 from attn_demo.errors import AttnDemoError, InputError
 from attn_demo.studio import DISPLAY, Studio, View, find_models, slerp
@@ -187,3 +189,22 @@ def test_gallery_pick_sets_the_seed(studio):
     Evt.value = {"caption": "not a seed"}
     with pytest.raises(AttnDemoError):
         Handlers(studio, View("tiny32", RenderArgs(1))).on_pick(Evt())
+
+
+def test_click_maps_the_view_the_last_render_left(studio):
+    """The UI's click reads only the session's View; a render leaves its View (new seed, the old
+    click) as an output, so the next click maps the image on screen. The overlay is served as JPEG."""
+    from attn_demo.ui import Handlers
+
+    class Click:
+        index = [300, 100]
+    h = Handlers(studio, View("tiny32", RenderArgs(1)))
+    start = View("tiny32", RenderArgs(1, 0.8), click=(5, 5))
+    values = ["tiny32", 77, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+    image, overlay, _, _, left = h.on_change(start, *values)
+    assert left.args.seed == 77 and left.click == (5, 5) and image.endswith(".png") and overlay.endswith(".jpg")
+    overlay, stats, text, after = h.on_click(Click(), left)
+    assert after.click == (300, 100) and after.args == left.args and text.startswith("x=300, y=100")
+    served = open(overlay, "rb").read()
+    assert served == render.encode_jpeg(studio.inspect(after, 300, 100).overlay)
+    assert served != render.encode_jpeg(studio.inspect(replace(after, args=RenderArgs(1, 0.8)), 300, 100).overlay)
