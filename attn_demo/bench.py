@@ -165,12 +165,17 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
     upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
     upsampled = upsampled.to(memory_format=torch.channels_last)
+    transposed = _inference_generator(cfg, device)
+    for block in transposed.blocks:
+        block.up_phases = None                      # the transposed conv on every map size
     naive = lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)  # noqa: E731
-    variants = [("served: folded spectral norm and upsampling, channels_last, fused attention, "
+    variants = [("served: folded spectral norm and upsampling (per-phase products on small maps), "
+                 "channels_last, fused attention, "
                  "malloc keeps freed memory", served, nullcontext),
                 ("NCHW (contiguous) memory", contiguous, nullcontext),
                 ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext),
                 ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext),
+                ("transposed conv on the small maps too (no per-phase matrix product)", transposed, nullcontext),
                 ("N x Nk softmax materialised", served, naive)]
     # The allocator's settings act on the heap that a process has built so far: that pair is
     # measured in fresh processes, the served setting beside glibc's defaults.

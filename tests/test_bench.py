@@ -23,8 +23,8 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
     monkeypatch.setattr(bench, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
                         or {"batch1": {"median_ms": 1.0}, "batch64": {"median_ms": 1.0}})
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)
-    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "N",
-                                                          "malloc:", "malloc:"]
+    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "transposed",
+                                                          "N", "malloc:", "malloc:"]
     assert fresh == [True, False], "the allocator pair is not the app's setting beside glibc's defaults"
     assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
     assert calls, "the materialised-softmax row never ran the naive attention"
@@ -121,7 +121,7 @@ def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
     monkeypatch.setattr(bench, "bench_fresh_process", fake)
     rows = bench.bench_ablation(TINY, quick=False, compile_=False)
     names = [r["variant"] for r in rows]
-    assert len(names) == 7 and order == names * 3    # every variant once per round, in turn
+    assert len(names) == 8 and order == names * 3    # every variant once per round, in turn
     assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 64 / 0.030
                for r in rows)
 

@@ -103,6 +103,43 @@ def test_upsample_conv_weight_equals_upsample_then_conv(size):
     assert torch.allclose(out, ref, atol=1e-4)
 
 
+@pytest.mark.parametrize("size,channels_last", [((1, 4, 4), True), ((3, 5, 7), False), ((2, 8, 8), True)])
+def test_phase_upsample_conv_is_the_transposed_conv_plus_the_broadcast_skip(size, channels_last):
+    from attn_demo.layers import phase_upsample_conv, upsample_conv_phases, upsample_conv_weight
+    b, h, w = size
+    x, k, bias, skip = torch.randn(b, 6, h, w), torch.randn(5, 6, 3, 3), torch.randn(5), torch.randn(b, 5, h, w)
+    if channels_last:
+        x, skip = x.to(memory_format=torch.channels_last), skip.to(memory_format=torch.channels_last)
+    wt = upsample_conv_weight(k)
+    ref = F.conv_transpose2d(x, wt, bias, stride=2, padding=1) + F.interpolate(skip, scale_factor=2)
+    out = phase_upsample_conv(x, upsample_conv_phases(wt), skip + bias[:, None, None])
+    assert out.shape == ref.shape and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out, ref, atol=1e-4)
+
+
+def test_folded_generator_takes_the_phase_product_on_small_maps_only(monkeypatch):
+    import attn_demo.layers as layers
+    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=0)
+    g = layers.fold_for_inference(Generator(cfg).eval()).to(memory_format=torch.channels_last)
+    sizes = []
+    real = layers.phase_upsample_conv
+    monkeypatch.setattr(layers, "phase_upsample_conv", lambda x, *a: sizes.append(x.shape[-1]) or real(x, *a))
+    z = torch.randn(4, cfg.z_dim)
+    with torch.no_grad():
+        out = g(z)
+        assert sizes == [4, 8]                       # 16x16 maps and larger go to the transposed conv
+        sizes.clear()
+        g(torch.randn(64, cfg.z_dim))
+        assert sizes == [4]                          # at batch 64, only the 4x4 map
+        sizes.clear()
+        for b in g.blocks:                           # without the phase weights: the same function
+            b.up_phases = None
+        assert torch.allclose(g(z), out, atol=1e-5) and sizes == []
+    g.blocks[0].up_phases = layers.upsample_conv_phases(g.blocks[0].up_conv2.weight.detach())
+    g(z)                                             # with autograd on, always the transposed conv
+    assert sizes == []
+
+
 @pytest.mark.parametrize("train", [True, False])
 def test_up_block_is_the_documented_residual_block(train):
     """BN-ReLU-conv, upsample, BN-ReLU-conv, plus the upsampled 1x1 skip: what checkpoints were trained as."""
