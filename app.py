@@ -3,7 +3,7 @@
     python app.py                      # http://127.0.0.1:7860
     ATTN_DEMO_WEIGHTS=dir python app.py  # models from another folder
 
-Also read: ATTN_DEMO_EXPORT_DIR (where exports and served PNGs go; default a
+Also read: ATTN_DEMO_EXPORT_DIR (where exports and served pictures go; default a
 fresh temp folder) and ATTN_DEMO_QUEUE_SIZE (the queue's max_size, default 32;
 scripts/reliability sets both to measure and overload the app).
 

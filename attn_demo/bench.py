@@ -281,6 +281,26 @@ def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
             "probe_with_lse_fraction_of_naive": (probe_bytes + n * 4) / (n * nk * 4)}
 
 
+def bench_served_overlay(weights: Path, count: int = 8) -> dict:
+    """The bytes of the overlay a click serves, on the first shipped model (median of `count`
+    seeds and points): JPEG, as served, against our PNG writer."""
+    from .engine import RenderArgs
+    from .studio import Studio, View, find_models
+    studio = Studio(find_models(weights)[:1], device="cpu")
+    name = studio.models[0]
+    engine = studio.engine(name)
+    label = engine.class_names[0] if engine.cfg.num_classes else None
+    rng = np.random.default_rng(0)
+    png, jpeg = [], []
+    for seed in range(count):
+        x, y = (int(v) for v in rng.integers(0, DISPLAY, 2))
+        overlay = studio.inspect(View(name, RenderArgs(seed, 0.8, label)), x, y).overlay
+        png.append(len(render.encode_png(overlay)))
+        jpeg.append(len(render.encode_jpeg(overlay)))
+    return {"model": name, "overlays": count, "png_bytes": statistics.median(png),
+            "jpeg_bytes": statistics.median(jpeg)}
+
+
 def _fresh_lse(cap):
     cap._lse = None
     return cap.lse
@@ -470,6 +490,8 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             results["click"].append(r)
             log(f"  click at {grid}x{grid}: {r['click_to_overlay_ms']:.2f} ms (naive {r['naive_ms']:.2f} ms), "
                 f"probe {r['probe_bytes'] / 1024:.0f} KiB vs {r['naive_bytes'] / 2**20:.1f} MiB")
+        if shipped:
+            results["served_overlay"] = bench_served_overlay(weights)
     if "train" in only:
         probe("train")
         results["train"] = []
@@ -494,9 +516,9 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
 PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser")
 
 
-def _key(part: str) -> str:
-    """The results key a part of the benchmark writes."""
-    return {"gen": "generator", "cold": "cold_start"}.get(part, part)
+def _keys(part: str) -> tuple[str, ...]:
+    """The results keys a part of the benchmark writes (the first one always)."""
+    return {"gen": ("generator",), "cold": ("cold_start",), "click": ("click", "served_overlay")}.get(part, (part,))
 
 
 def register(command) -> None:
@@ -516,12 +538,14 @@ def cmd_bench(args) -> None:
     from .bench_report import write_report
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     results = run(args.weights, only, args.quick)
-    results["measured"] = {part: results["machine"]["date"] for part in PARTS if _key(part) in results}
+    results["measured"] = {part: results["machine"]["date"] for part in PARTS if _keys(part)[0] in results}
     if args.merge and args.json.exists():
         old = json.loads(args.json.read_text())
         kept = {part: date for part, date in old.get("measured", {}).items() if part not in only}
         for part in kept:
-            results.setdefault(_key(part), old.get(_key(part)))
+            for key in _keys(part):
+                if key in old:
+                    results.setdefault(key, old[key])
         results["measured"] = {**kept, **results["measured"]}
         results["speed"] = {**{p: v for p, v in old.get("speed", {}).items() if p in kept},
                             **results.get("speed", {})}

@@ -119,7 +119,11 @@ def write_report(r: dict, path: Path) -> str:
                     f"against {c['png_level1_bytes'] / 1024:.0f} KiB from PIL at level 1.")
             if "jpeg_served_bytes" in c:
                 text += (f" The overlay a click shows is served as JPEG (`render.encode_jpeg`, quality 95, no "
-                         f"colour subsampling): {c['jpeg_served_bytes'] / 1024:.0f} KiB; exports stay PNG.")
+                         f"colour subsampling): {c['jpeg_served_bytes'] / 1024:.0f} KiB; exports stay PNG. "
+                         f"This table's image is random pixels, the worst case for both encoders")
+                o = r.get("served_overlay")
+                text += (f"; on {o['model']}'s overlays (median of {o['overlays']} clicks) the JPEG is "
+                         f"{o['jpeg_bytes'] / 1024:.0f} KiB against {o['png_bytes'] / 1024:.0f} KiB as PNG." if o else ".")
             lines += ["", text]
         lines += ["", "Probe memory is the queries and keys a \"looks at\" click needs. The first \"looked at by\" "
                   "click on a layer adds every query's softmax normaliser (N floats; probe / naive then "

@@ -47,6 +47,11 @@ def test_click_benchmark_counts_probe_and_naive_bytes():
     assert 0 < r["jpeg_served_bytes"] < r["png_served_bytes"] and r["jpeg_served_ms"] > 0
 
 
+def test_served_overlay_sizes_are_measured_on_a_shipped_model(ui_weights):
+    r = bench.bench_served_overlay(ui_weights, count=3)
+    assert r["model"] == "tiny32" and r["overlays"] == 3 and 0 < r["jpeg_bytes"] < r["png_bytes"]
+
+
 def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
                "command": "python -m attn_demo bench", "quick": False,
@@ -67,9 +72,10 @@ def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
 def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     import argparse
     import json
-    old = {"machine": {"date": "old"}, "command": "c", "measured": {"gen": "old", "cold": "old"},
+    old = {"machine": {"date": "old"}, "command": "c", "measured": {"gen": "old", "cold": "old", "click": "old"},
            "generator": ["old figures"], "cold_start": {"to_first_image_s": 9.0},
-           "speed": {"gen": 200.0, "cold": 150.0}}
+           "click": ["old clicks"], "served_overlay": {"jpeg_bytes": 1},
+           "speed": {"gen": 200.0, "cold": 150.0, "click": 210.0}}
     (tmp_path / "p.json").write_text(json.dumps(old))
     monkeypatch.setattr(bench, "run", lambda weights, only, quick: {
         "machine": {"date": "new"}, "command": "python -m attn_demo bench --only cold",
@@ -79,8 +85,9 @@ def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     bench.cmd_bench(args)
     merged = json.loads((tmp_path / "p.json").read_text())
     assert merged["generator"] == ["old figures"] and merged["cold_start"]["to_first_image_s"] == 5.0
-    assert merged["measured"] == {"gen": "old", "cold": "new"}
-    assert merged["speed"] == {"gen": 200.0, "cold": 180.0}      # each part keeps the probe taken with it
+    assert merged["click"] == ["old clicks"] and merged["served_overlay"] == {"jpeg_bytes": 1}   # both click keys
+    assert merged["measured"] == {"gen": "old", "cold": "new", "click": "old"}
+    assert merged["speed"] == {"gen": 200.0, "cold": 180.0, "click": 210.0}   # each part keeps its probe
 
 
 def test_steal_percent_from_two_readings():
