@@ -383,9 +383,10 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
             "import_torch_gradio_gc_off_s": statistics.median(imports_gc_off)}
 
 
-def bench_browser(weights: Path, clicks: int = 20) -> dict:
+def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10) -> dict:
     """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the
-    page, against `python app.py` as a user starts it."""
+    page, against `python app.py` as a user starts it; then the "next" seed button to the new
+    image loaded (a render through the queue)."""
     from playwright.sync_api import sync_playwright
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -406,23 +407,38 @@ def bench_browser(weights: Path, clicks: int = 20) -> dict:
             page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
             if i >= 2:                                  # the first two warm the path up
                 lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
+        page.evaluate(_WATCH_SEED_JS)
+        steps = []
+        for i in range(steps_count + 1):   # "next" to the next seed's image decoded, through the queue
+            page.evaluate("() => window.__seed.arm()")
+            page.click("#next_btn")
+            page.wait_for_function("() => window.__seed.done !== null", timeout=30000)
+            if i >= 1:
+                steps.append(page.evaluate("() => window.__seed.done - window.__seed.t0"))
+            time.sleep(0.5)                             # let the events that follow a render finish
         browser.close()
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
-            "min_ms": min(lat), "max_ms": max(lat)}
+            "min_ms": min(lat), "max_ms": max(lat),
+            "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps)}
 
 
-# In-page timer: from the mousedown on the image to the new overlay image decoded.
-_WATCH_JS = """() => {
-  const w = window.__attn = {t0: null, done: null, old: null};
-  w.arm = () => { w.t0 = null; w.done = null; w.old = document.querySelector('#attn_img img').src; };
-  document.querySelector('#gen_img').addEventListener('mousedown', () => { w.t0 = performance.now(); }, true);
+def _watch_js(name: str, trigger: str, target: str) -> str:
+    """An in-page timer window.<name>: from the mousedown on `trigger` to a new image in `target` decoded."""
+    return """() => {
+  const w = window.NAME = {t0: null, done: null, old: null};
+  w.arm = () => { w.t0 = null; w.done = null; w.old = document.querySelector('TARGET img').src; };
+  document.querySelector('TRIGGER').addEventListener('mousedown', () => { w.t0 = performance.now(); }, true);
   new MutationObserver(() => {
-    const img = document.querySelector('#attn_img img');
+    const img = document.querySelector('TARGET img');
     if (!img || w.t0 === null || w.done !== null || img.src === w.old) return;
     const finish = () => { if (w.done === null) w.done = performance.now(); };
     if (img.complete && img.naturalWidth) finish(); else img.addEventListener('load', finish, {once: true});
   }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-}"""
+}""".replace("NAME", name).replace("TRIGGER", trigger).replace("TARGET", target)
+
+
+_WATCH_JS = _watch_js("__attn", "#gen_img", "#attn_img")          # a click to its overlay
+_WATCH_SEED_JS = _watch_js("__seed", "#next_btn", "#gen_img")     # "next" to the next seed's image
 
 
 def _free_port() -> int:
@@ -506,8 +522,9 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             f"first image {results['cold_start']['to_first_image_s']:.2f} s")
     if "browser" in only and shipped and Path("/usr/bin/chromium").exists():
         probe("browser")
-        results["browser"] = bench_browser(weights, clicks=5 if quick else 20)
-        log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms")
+        results["browser"] = bench_browser(weights, clicks=5 if quick else 20, steps_count=3 if quick else 10)
+        log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms; "
+            f"next seed to its image: median {results['browser']['seed_step_median_ms']:.0f} ms")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results

@@ -159,6 +159,9 @@ def write_report(r: dict, path: Path) -> str:
         lines.append(f"- browser (Playwright, headless Chromium, localhost), mouse-down on the image to the new "
                      f"overlay decoded: median {b['median_ms']:.0f} ms, p90 {b['p90_ms']:.0f} ms, "
                      f"min {b['min_ms']:.0f}, max {b['max_ms']:.0f} ({b['clicks']} clicks).")
+        if "seed_step_median_ms" in b:
+            lines.append(f"- browser, mouse-down on \"next\" to the next seed's image decoded (a render through "
+                         f"the queue, no target): median {b['seed_step_median_ms']:.0f} ms ({b['seed_steps']} steps).")
     text = "\n".join(lines) + "\n"
     notes = path.with_name("PERFORMANCE_NOTES.md")
     if notes.exists():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 from dataclasses import replace
 
 import gradio as gr
@@ -236,6 +235,12 @@ def seed_list(text) -> list[int]:
         raise AttnDemoError(f"seeds must be whole numbers separated by commas, got {text!r}") from None
 
 
+def _step_seed_js(step: int) -> str:
+    """Browser-side seed +-1, clamped to [0, SEED_MAX]; anything but a whole number in range is left as it is."""
+    return (f"(s) => Number.isInteger(s) && s >= 0 && s <= {SEED_MAX} ? "
+            f"Math.min({SEED_MAX}, Math.max(0, s + ({step}))) : s")
+
+
 def _wire(w: Widgets, h: Handlers) -> None:
     on_change = gpu(_guard(h.on_change))
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
@@ -251,9 +256,12 @@ def _wire(w: Widgets, h: Handlers) -> None:
                    **PRIVATE)
     w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)
-    w.prev_btn.click(_guard(lambda s: max(0, check_seed(s) - 1)), [w.seed], [w.seed], **PRIVATE)
-    w.next_btn.click(_guard(lambda s: min(SEED_MAX, check_seed(s) + 1)), [w.seed], [w.seed], **PRIVATE)
-    w.rand_btn.click(lambda: int.from_bytes(os.urandom(4), "little"), None, [w.seed], **PRIVATE)
+    # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
+    # one queue round trip instead of two. (A seed the box holds that is not a whole number in
+    # range stays as it is, and the render says why.)
+    w.prev_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(-1), **PRIVATE)
+    w.next_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(+1), **PRIVATE)
+    w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})", **PRIVATE)
     w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
         on_change, w.settings, w.shown, **PRIVATE)
 

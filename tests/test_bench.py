@@ -1,4 +1,10 @@
 """The benchmark suite measures what it says, on tiny configurations (no timings asserted)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
 import torch
 
 from attn_demo import bench
@@ -71,7 +77,6 @@ def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
 
 def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     import argparse
-    import json
     old = {"machine": {"date": "old"}, "command": "c", "measured": {"gen": "old", "cold": "old", "click": "old"},
            "generator": ["old figures"], "cold_start": {"to_first_image_s": 9.0},
            "click": ["old clicks"], "served_overlay": {"jpeg_bytes": 1},
@@ -139,3 +144,17 @@ def test_generator_row_from_rounds_keeps_each_round():
     row = bench.median_row(runs)
     assert row["model"] == "m" and row["batch1"]["median_ms"] == 4.0 and row["batch64_images_per_s"] == 250.0
     assert [r["p90_ms"] for r in row["batch1"]["rounds"]] == [5.0, 3.0, 10.0]
+
+
+@pytest.mark.browser
+def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
+    if not os.path.exists("/usr/bin/chromium") and os.environ.get("ATTN_DEMO_REQUIRE_BROWSER") != "1":
+        pytest.skip("apt-get install chromium to run the browser tests")
+    # In a child process: Playwright's sync API cannot nest inside the browser tests' session.
+    code = ("import json, sys; from pathlib import Path; from attn_demo import bench; "
+            "print(json.dumps(bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2)))")
+    out = subprocess.run([sys.executable, "-c", code, str(ui_weights)], capture_output=True, text=True,
+                         check=True, cwd=bench.ROOT, timeout=300)
+    r = json.loads(out.stdout.splitlines()[-1])
+    assert r["clicks"] == 2 and r["seed_steps"] == 2
+    assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0

@@ -168,3 +168,29 @@ def test_narrow_screen_still_clickable(browser, app_url, studio):
     click_pixel(page, 64, 448)
     wait_text(page, "x=64, y=448")
     context.close()
+
+
+def set_seed(page, value):
+    page.fill("#seed input", str(value))
+    page.press("#seed input", "Enter")
+
+
+def test_seed_buttons_step_and_roll_in_the_page_and_clamp(page, studio):
+    seed = lambda: page.input_value("#seed input")  # noqa: E731
+    old = image_src(page, "#gen_img img")
+    page.click("#prev_btn")                                   # 42 -> 41, and the image follows
+    assert wait_and_get_src_change(page, old) and seed() == "41"
+    wait_text(page, "x=256, y=256")
+    for start, button, expected in [(0, "#prev_btn", "0"), (2**32 - 1, "#next_btn", str(2**32 - 1))]:
+        set_seed(page, start)
+        page.click(button)
+        time.sleep(0.5)
+        assert seed() == expected, (start, button)
+    old = image_src(page, "#gen_img img")
+    page.click("#rand_btn")
+    wait_and_get_src_change(page, old)
+    assert 0 <= int(seed()) <= 2**32 - 1
+    # The browser only stepped the box: the image is the studio's render of that seed.
+    shown = page.request.get(image_src(page, "#gen_img img")).body()
+    picture = studio.display_image("tiny32", studio.render("tiny32", RenderArgs(seed=int(seed()), psi=0.8)))
+    assert shown == render.encode_png(picture, compress_level=1)
