@@ -300,8 +300,9 @@ class Studio:
         return self._served_file(draw.encode_png(img, compress_level=1), "png")
 
     def jpeg_path(self, img: np.ndarray) -> str:
-        """An attention overlay for the browser after a click: JPEG at quality 95 (render.encode_jpeg),
-        a third of the PNG's bytes and encoding time. Exports stay lossless PNG."""
+        """A map for the browser (a click's overlay, the layer summary, the pinned points): JPEG at
+        quality 95 (render.encode_jpeg), a third of the PNG's bytes and encoding time. The generated
+        image is served as PNG (`png_path`), and exports stay lossless PNG."""
         return self._served_file(draw.encode_jpeg(img), "jpg")
 
     def _served_file(self, data: bytes, suffix: str) -> str:

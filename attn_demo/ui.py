@@ -182,18 +182,18 @@ class Handlers:
         text = (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance {s['mean_distance_px']:.1f} px "
                 f"(max {s['max_distance_px']:.1f}) · mean entropy {s['mean_entropy_nats']:.2f} of "
                 f"{s['uniform_entropy_nats']:.2f} nats (uniform)")
-        return self.studio.png_path(out.overlay), text
+        return self.studio.jpeg_path(out.overlay), text
 
     def on_pin(self, v, *values):
         v = self.view_from(v, *values)
         if v.click is None:
             raise AttnDemoError("click the image first, then pin the point")
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
-        return self.studio.png_path(self.studio.compare(v)), v
+        return self.studio.jpeg_path(self.studio.compare(v)), v
 
     def on_compare(self, v, *values):
         v = self.view_from(v, *values)
-        return (self.studio.png_path(self.studio.compare(v)) if v.pins else None), v
+        return (self.studio.jpeg_path(self.studio.compare(v)) if v.pins else None), v
 
     def on_grid(self, count, v, *values):
         v = self.view_from(v, *values)

@@ -208,3 +208,18 @@ def test_click_maps_the_view_the_last_render_left(studio):
     served = open(overlay, "rb").read()
     assert served == render.encode_jpeg(studio.inspect(after, 300, 100).overlay)
     assert served != render.encode_jpeg(studio.inspect(replace(after, args=RenderArgs(1, 0.8)), 300, 100).overlay)
+
+
+def test_summary_and_pinned_maps_are_served_as_jpeg_of_the_studio_pictures(studio):
+    from attn_demo.ui import Handlers
+    h = Handlers(studio, View("tiny32", RenderArgs(1)))
+    values = ["tiny32", 5, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+    view = View("tiny32", RenderArgs(5, 0.8), click=(40, 300))
+    path, text = h.on_summary("distance", view, *values)
+    assert path.endswith(".jpg") and text.startswith("**G16**")
+    expected = studio.summary(h.view_from(view, *values), "distance").overlay
+    assert open(path, "rb").read() == render.encode_jpeg(expected)
+    path, pinned = h.on_pin(view, *values)
+    assert pinned.pins == [(40, 300)] and open(path, "rb").read() == render.encode_jpeg(studio.compare(pinned))
+    path, same = h.on_compare(pinned, *values)
+    assert open(path, "rb").read() == render.encode_jpeg(studio.compare(same))
