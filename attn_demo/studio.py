@@ -37,6 +37,7 @@ MAX_FRAMES = 240
 MAX_GRID = 64
 STATE_VERSION = 1
 EXPORT_LIFETIME = 600    # seconds an export file stays on disk (the browser downloads it at once)
+SERVED = "served"        # the subfolder of export_dir for the pictures handed to Gradio (pruned after 2 min)
 
 
 def find_models(weights_dir: Path) -> list[Path]:
@@ -309,7 +310,7 @@ class Studio:
         """Write `data` to a fresh file for Gradio to serve. Gradio copies the file into its own
         cache as the handler returns, so files here older than two minutes are deleted: the
         folder stays small."""
-        folder = self.export_dir / "png"
+        folder = self.export_dir / SERVED
         folder.mkdir(exist_ok=True)
         now = time.time()
         with self._lock:
@@ -327,7 +328,7 @@ class Studio:
         """A fresh file in its own folder under export_dir; folders older than EXPORT_LIFETIME are pruned."""
         now = time.time()
         for old in self.export_dir.iterdir():
-            if old.is_dir() and old.name != "png" and now - old.stat().st_mtime > EXPORT_LIFETIME:
+            if old.is_dir() and old.name != SERVED and now - old.stat().st_mtime > EXPORT_LIFETIME:
                 for f in old.iterdir():
                     f.unlink(missing_ok=True)
                 old.rmdir()
