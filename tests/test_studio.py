@@ -191,6 +191,11 @@ def test_gallery_pick_sets_the_seed(studio):
         Handlers(studio, View("tiny32", RenderArgs(1))).on_pick(Evt())
 
 
+def widget_values(seed: int) -> list:
+    """What the UI's widgets send for tiny32 at `seed` (Handlers.view_from order), defaults elsewhere."""
+    return ["tiny32", seed, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+
+
 def test_click_maps_the_view_the_last_render_left(studio):
     """The UI's click reads only the session's View; a render leaves its View (new seed, the old
     click) as an output, so the next click maps the image on screen. The overlay is served as JPEG."""
@@ -200,7 +205,7 @@ def test_click_maps_the_view_the_last_render_left(studio):
         index = [300, 100]
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
     start = View("tiny32", RenderArgs(1, 0.8), click=(5, 5))
-    values = ["tiny32", 77, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+    values = widget_values(seed=77)
     image, overlay, _, _, left = h.on_change(start, *values)
     assert left.args.seed == 77 and left.click == (5, 5) and image.endswith(".png") and overlay.endswith(".jpg")
     overlay, stats, text, after = h.on_click(Click(), left)
@@ -213,7 +218,7 @@ def test_click_maps_the_view_the_last_render_left(studio):
 def test_summary_and_pinned_maps_are_served_as_jpeg_of_the_studio_pictures(studio):
     from attn_demo.ui import Handlers
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
-    values = ["tiny32", 5, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+    values = widget_values(seed=5)
     view = View("tiny32", RenderArgs(5, 0.8), click=(40, 300))
     path, text = h.on_summary("distance", view, *values)
     assert path.endswith(".jpg") and text.startswith("**G16**")
