@@ -66,7 +66,8 @@ def prepare_generator(generator: Generator, device: torch.device) -> Generator:
     """A loaded generator as the engine serves it (and the benchmark measures it).
 
     Spectral norm baked in once (no power iteration per request), each upsample +
-    conv folded into a transposed conv; channels_last suits oneDNN's CPU
+    conv folded into a transposed conv, the norms' eval-mode maps computed once
+    (an unconditional one folded into the conv before it); channels_last suits oneDNN's CPU
     convolutions (and cuDNN's): 3.4x on the 64 px reference G.
     """
     generator = fold_for_inference(generator.eval()).requires_grad_(False)

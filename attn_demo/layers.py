@@ -110,8 +110,8 @@ def phase_upsample_conv(x: torch.Tensor, phases: torch.Tensor, add: torch.Tensor
 
 
 def fold_for_inference(model: nn.Module) -> nn.Module:
-    """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`)
-    and its output BatchNorm (`Generator.fold_output_norm`).
+    """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`),
+    its blocks' norms (`UpBlock.fold_norms`) and its output BatchNorm (`Generator.fold_output_norm`).
 
     For a model in eval mode whose weights are loaded; it computes what the
     model computed, up to float rounding, and is no longer trainable as such.
@@ -121,6 +121,7 @@ def fold_for_inference(model: nn.Module) -> nn.Module:
     for module in modules:
         if isinstance(module, UpBlock):
             module.fold_upsample()
+            module.fold_norms()
     for module in modules:
         if hasattr(module, "fold_output_norm"):  # a Generator, once its blocks are folded
             module.fold_output_norm()
@@ -142,16 +143,44 @@ class ConditionalBatchNorm2d(nn.Module):
             self.embed = nn.Embedding.from_pretrained(torch.zeros(num_classes, 2 * channels), freeze=False)
         else:
             self.bn = nn.BatchNorm2d(channels)
+        # (classes or 1, 2C): the eval-mode scales and shifts, set by `freeze` for inference
+        self.register_buffer("frozen", None, persistent=False)
+
+    def eval_affine(self, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-channel scale and shift this norm applies in eval mode: (B, C) each for class
+        indices y, (1, C) when unconditional; with y None, one row per class."""
+        if self.frozen is None:
+            scale = torch.rsqrt(self.bn.running_var + self.bn.eps)
+            if self.num_classes == 0:
+                scale = scale * self.bn.weight
+                table = torch.cat([scale, self.bn.bias - self.bn.running_mean * scale])[None]
+            else:
+                gain, bias = (self.embed.weight if y is None else self.embed(y)).chunk(2, dim=1)
+                scale = (1 + gain) * scale
+                table = torch.cat([scale, bias - self.bn.running_mean * scale], dim=1)
+        else:
+            table = self.frozen if self.num_classes == 0 or y is None else F.embedding(y, self.frozen)
+        return table.chunk(2, dim=1)
+
+    def freeze(self) -> None:
+        """For inference: compute the eval-mode scales and shifts (per class) once, so that a
+        forward is a lookup and one multiply-add instead of ~9 small ops. Later changes to the
+        statistics or the embedding are not seen; call again after them."""
+        if self.training:
+            raise RuntimeError("freeze a norm in eval mode")
+        self.frozen = None
+        with torch.no_grad():
+            self.frozen = torch.cat(self.eval_affine(None), dim=1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        if self.num_classes == 0:
-            return self.bn(x)
-        gain, bias = self.embed(y).chunk(2, dim=1)  # (B, C) each
         if self.training:
-            return self.bn(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
-        # eval: one per-(image, channel) affine map, one pass over x instead of three
-        scale = (1 + gain) * torch.rsqrt(self.bn.running_var + self.bn.eps)
-        shift = bias - self.bn.running_mean * scale
+            out = self.bn(x)
+            if self.num_classes == 0:
+                return out
+            gain, bias = self.embed(y).chunk(2, dim=1)  # (B, C) each
+            return out * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
+        # eval: one per-(image, channel) affine map, one pass over x
+        scale, shift = self.eval_affine(y)
         return torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])
 
 
@@ -170,7 +199,7 @@ class UpBlock(nn.Module):
         super().__init__()
         self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
         self.conv1 = sn_conv(cin, cout)
-        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
+        self.bn2: ConditionalBatchNorm2d | None = ConditionalBatchNorm2d(cout, num_classes)  # None once folded
         self.conv2 = sn_conv(cout, cout)
         self.skip = sn_conv(cin, cout, kernel=1)
         self.up_conv2: nn.ConvTranspose2d | None = None  # set by fold_upsample
@@ -212,6 +241,24 @@ class UpBlock(nn.Module):
             self.skip.bias.mul_(scale)
             self.up_phases = upsample_conv_phases(self.up_conv2.weight.detach())
 
+    def fold_norms(self) -> None:
+        """For inference (eval mode, after `fold_spectral_norm`): freeze both norms' eval-mode
+        affine maps (`ConditionalBatchNorm2d.freeze`), and when bn2 is unconditional fold it
+        into conv1, which it directly follows (one pass less over the block's middle map)."""
+        self.bn1.freeze()
+        if self.bn2 is None:
+            return
+        if self.bn2.num_classes > 0:
+            self.bn2.freeze()
+            return
+        if parametrize.is_parametrized(self.conv1, "weight"):
+            raise RuntimeError("fold spectral norm first: the norm folds into the plain weight")
+        with torch.no_grad():
+            scale, shift = (t[0] for t in self.bn2.eval_affine(None))
+            self.conv1.weight.mul_(scale[:, None, None, None])
+            self.conv1.bias.mul_(scale).add_(shift)
+        self.bn2 = None
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         # ReLU in place: the norms' outputs are fresh and their backward does not need them.
         h = self.conv1(F.relu_(self.bn1(x, y)))
@@ -220,15 +267,22 @@ class UpBlock(nn.Module):
         s = self.skip(x)
         if self.up_conv2 is None:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = self.conv2(F.relu_(self.bn2(h, y)))
+            h = self.conv2(self._norm2_relu(h, y))
         elif self._phase_path(h):
             bias = self.up_conv2.bias
-            return phase_upsample_conv(F.relu_(self.bn2(h, y)), self.up_phases,
+            return phase_upsample_conv(self._norm2_relu(h, y), self.up_phases,
                                        s if bias is None else s + bias[:, None, None])
         else:
-            h = self.up_conv2(F.relu_(self.bn2(h, y)))
+            h = self.up_conv2(self._norm2_relu(h, y))
+        # in place: h is the conv's fresh output, which its backward does not need
         b, c, hh, ww = s.shape
-        return (h.reshape(b, c, hh, 2, ww, 2) + s.reshape(b, c, hh, 1, ww, 1)).reshape(b, c, 2 * hh, 2 * ww)
+        h.view(b, c, hh, 2, ww, 2).add_(s.view(b, c, hh, 1, ww, 1))
+        return h
+
+    def _norm2_relu(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if self.bn2 is None:    # folded into conv1: h is that conv's fresh output
+            return F.relu_(h)
+        return F.relu_(self.bn2(h, y))
 
     def _phase_path(self, h: torch.Tensor) -> bool:
         """The per-phase matrix product where it beat oneDNN's transposed conv on this CPU, layer

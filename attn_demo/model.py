@@ -50,7 +50,7 @@ class Generator(nn.Module):
             h = block(h, y)
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
-        return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+        return torch.tanh(self.out_conv(F.relu_(self.out_bn(h))))   # in place: h is fresh, as in the blocks
 
     def fold_output_norm(self) -> None:
         """For inference (eval mode, after `UpBlock.fold_upsample`): fold the output BatchNorm,

@@ -88,6 +88,9 @@ def _randomise_norms(model):
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.normal_(generator=g)
             m.running_var.uniform_(0.5, 2.0, generator=g)
+            if m.affine:
+                m.weight.data.uniform_(0.5, 1.5, generator=g)
+                m.bias.data.normal_(0, 0.3, generator=g)
         if isinstance(m, torch.nn.Embedding):
             m.weight.data.normal_(0, 0.3, generator=g)
 
@@ -172,10 +175,44 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
             folded = folded.to(memory_format=torch.channels_last)
         out = folded(z, y)
     assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
+    # an unconditional bn2 folds into conv1; the other norms keep frozen eval-mode tables
+    assert all((b.bn2 is None) == (classes == 0) and b.bn1.frozen is not None for b in folded.blocks)
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
     # the output BatchNorm folds into the last block unless attention sits between them
     assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
     assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_up_block_trains_through_its_in_place_ops():
+    """The skip is added into the conv's output in place: gradients are those of the formula."""
+    from attn_demo.layers import UpBlock
+    block = UpBlock(6, 4, num_classes=3).train()
+    twin = copy.deepcopy(block)
+    x, y = torch.randn(2, 6, 5, 5), torch.tensor([0, 2])
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+    block(x, y).square().sum().backward()
+    h = twin.conv1(F.relu(twin.bn1(x, y)))
+    (twin.conv2(F.relu(twin.bn2(up(h), y))) + up(twin.skip(x))).square().sum().backward()
+    for (name, p), q in zip(block.named_parameters(), twin.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5), name
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+def test_frozen_norm_is_the_eval_norm(classes):
+    from attn_demo.layers import ConditionalBatchNorm2d
+    cbn = ConditionalBatchNorm2d(5, num_classes=classes)
+    _randomise_norms(cbn)
+    with pytest.raises(RuntimeError, match="eval mode"):
+        cbn.freeze()
+    cbn.eval()
+    x, y = torch.randn(4, 5, 3, 3), torch.tensor([0, 1, 2, 1])
+    expected = cbn.bn(x) if classes == 0 else None
+    computed = cbn(x, y)
+    cbn.freeze()
+    assert cbn.frozen.shape == (max(classes, 1), 10)
+    assert torch.allclose(cbn(x, y), computed, atol=1e-6)
+    if expected is not None:                         # the plain norm's eval mode, as one multiply-add
+        assert torch.allclose(computed, expected, atol=1e-5)
 
 
 def test_fold_upsample_needs_plain_weights():
