@@ -37,6 +37,9 @@ class SelfAttention2d(nn.Module):
         self.value = sn_conv(channels, channels // 2, kernel=1, bias=False)
         self.out = sn_conv(channels // 2, channels, kernel=1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(()))
+        # set by `fold` for inference: (C, 3 * heads * dv) and (heads * dv, C)
+        self.register_buffer("fused_qkv", None, persistent=False)
+        self.register_buffer("fused_out", None, persistent=False)
 
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
         """Size of the key/value grid for a (height, width) feature map."""
@@ -54,7 +57,40 @@ class SelfAttention2d(nn.Module):
         """q: (B, heads, Nq, dk) rows are query pixels; k: (B, heads, Nk, dk) key cells."""
         return self._heads(self.query(x)), self._heads(self._pool(self.key(x)))
 
+    def fold(self) -> None:
+        """For inference (after `fold_spectral_norm`): one (C, 3 * heads * dv) matrix for the
+        q, k and v projections, q and k rows zero-padded to the value head size, and gamma
+        folded into the output projection. `forward` then runs one product for q/k/v, one
+        pooling for k/v and one product for the output and the residual (`_fused_forward`).
+        Later changes to the weights are not seen; call again after them."""
+        d, heads = self.v_dim, self.heads
+        with torch.no_grad():
+            q, k, v, out = (m.weight.detach()[:, :, 0, 0] for m in (self.query, self.key, self.value, self.out))
+            qkv = q.new_zeros(3, heads, d, self.channels)
+            qkv[0, :, :self.qk_dim] = q.view(heads, self.qk_dim, -1)
+            qkv[1, :, :self.qk_dim] = k.view(heads, self.qk_dim, -1)
+            qkv[2] = v.view(heads, d, -1)
+            self.fused_qkv = qkv.flatten(0, 2).t().contiguous()
+            self.fused_out = (self.gamma.detach() * out).t().contiguous()
+
+    def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`forward` with the folded weights: the same function, fewer and larger ops."""
+        b, c, h, w = x.shape
+        hd = self.heads * self.v_dim
+        pixels = x.permute(0, 2, 3, 1).reshape(b * h * w, c)      # a view for channels_last x
+        qkv = torch.mm(pixels, self.fused_qkv).view(b, h, w, 3 * hd)
+        kv = qkv[..., hd:]
+        if self.pool:
+            kv = F.max_pool2d(kv.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+        kv = kv.reshape(b, -1, 2, self.heads, self.v_dim).permute(2, 0, 3, 1, 4)   # (2, B, heads, Nk, dv)
+        q = qkv[..., :hd].reshape(b, h * w, self.heads, self.v_dim).transpose(1, 2)
+        o = F.scaled_dot_product_attention(q, kv[0], kv[1], scale=self.scale)     # (B, heads, Nq, dv)
+        out = torch.addmm(pixels, o.transpose(1, 2).reshape(b * h * w, hd), self.fused_out)
+        return out.view(b, h, w, c).permute(0, 3, 1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused_qkv is not None and x.is_contiguous(memory_format=torch.channels_last):
+            return self._fused_forward(x)      # channels_last, as the engine serves: no copies
         b, c, h, w = x.shape
         q, k = self.queries_keys(x)                # (B, heads, Nq, dk), (B, heads, Nk, dk)
         v = self._heads(self._pool(self.value(x)))  # (B, heads, Nk, dv)

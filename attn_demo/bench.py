@@ -165,19 +165,25 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
     unfolded = Generator(cfg).eval().requires_grad_(False).to(memory_format=torch.channels_last)
     upsampled = fold_spectral_norm(Generator(cfg).eval()).requires_grad_(False)
     upsampled = upsampled.to(memory_format=torch.channels_last)
-    with mock.patch.object(UpBlock, "fold_norms", lambda self: None):
-        norms = _inference_generator(cfg, device)
+
+    def served_without(cls, fold: str) -> Generator:   # the served G with one fold method skipped
+        with mock.patch.object(cls, fold, lambda self: None):
+            return _inference_generator(cfg, device)
     transposed = _inference_generator(cfg, device)
     for block in transposed.blocks:
         block.up_phases = None                      # the transposed conv on every map size
     naive = lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)  # noqa: E731
-    variants = [("served: folded spectral norm, upsampling (per-phase products on small maps) and norms, "
+    variants = [("served: folded spectral norm, upsampling (per-phase products on small maps), norms "
+                 "and attention projections, "
                  "channels_last, fused attention, "
                  "malloc keeps freed memory", served, nullcontext),
                 ("NCHW (contiguous) memory", contiguous, nullcontext),
                 ("spectral norm not folded (W / sigma every call)", unfolded, nullcontext),
                 ("upsample + 3x3 conv (not folded into a transposed conv)", upsampled, nullcontext),
-                ("block norms not folded (a BatchNorm call each, bn2 a pass of its own)", norms, nullcontext),
+                ("block norms not folded (a BatchNorm call each, bn2 a pass of its own)",
+                 served_without(UpBlock, "fold_norms"), nullcontext),
+                ("attention projections not folded (three 1x1 convs, padding, gamma a multiply)",
+                 served_without(SelfAttention2d, "fold"), nullcontext),
                 ("transposed conv on the small maps too (no per-phase matrix product)", transposed, nullcontext),
                 ("N x Nk softmax materialised", served, naive)]
     # The allocator's settings act on the heap that a process has built so far: that pair is

@@ -26,6 +26,24 @@ def test_fused_forward_equals_naive(pool, heads, scaled):
         assert torch.allclose(m(x), naive_attention_forward(m, x), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("pool", [True, False])
+@pytest.mark.parametrize("heads", [1, 2])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_folded_projections_compute_the_same_forward(pool, heads, scaled, monkeypatch):
+    m = fold_spectral_norm(_module(heads=heads, pool=pool, scaled=scaled, gamma=0.7))
+    x = (torch.randn(2, 32, 8, 6) * 3).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = m(x)
+        m.fold()
+        assert m.fused_qkv.shape == (32, 3 * 16) and m.fused_out.shape == (16, 32)
+        out = m(x)
+        assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        # NCHW input takes the unfolded path (no copies into channels_last and back)
+        monkeypatch.setattr(m, "_fused_forward", lambda x: pytest.fail("fused path on NCHW input"))
+        assert torch.allclose(m(x.contiguous()), ref, atol=1e-5, rtol=1e-4)
+
+
 def test_gamma_zero_is_identity():
     m = _module(gamma=0.0)
     x = torch.randn(2, 32, 8, 8)

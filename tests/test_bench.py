@@ -28,16 +28,19 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
     fresh = []
     monkeypatch.setattr(bench, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
                         or {"batch1": {"median_ms": 1.0}, "batch64": {"median_ms": 1.0}})
-    frozen = {}   # variant -> whether its blocks' norms are folded
+    frozen = {}   # variant -> whether its blocks' norms and its attention are folded
     real = bench.bench_generator
 
     def spy(name, g, *args, **kwargs):
-        frozen[name.split()[0]] = all(b.bn1.frozen is not None for b in g.blocks)
+        frozen[name.split()[0]] = (all(b.bn1.frozen is not None for b in g.blocks),
+                                   all(a.fused_qkv is not None for a in g.attn.values()))
         return real(name, g, *args, **kwargs)
     monkeypatch.setattr(bench, "bench_generator", spy)
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)
-    assert frozen["served:"] and not frozen["block"]
-    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "block", "transposed",
+    assert frozen["served:"] == (True, True)
+    assert frozen["block"] == (False, True) and frozen["attention"] == (True, False)
+    assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "block", "attention",
+                                                          "transposed",
                                                           "N", "malloc:", "malloc:"]
     assert fresh == [True, False], "the allocator pair is not the app's setting beside glibc's defaults"
     assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
@@ -141,7 +144,7 @@ def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
     monkeypatch.setattr(bench, "bench_fresh_process", fake)
     rows = bench.bench_ablation(TINY, quick=False, compile_=False)
     names = [r["variant"] for r in rows]
-    assert len(names) == 9 and order == names * 3    # every variant once per round, in turn
+    assert len(names) == 10 and order == names * 3    # every variant once per round, in turn
     assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 64 / 0.030
                for r in rows)
 

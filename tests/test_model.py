@@ -82,9 +82,12 @@ def test_config_json_round_trip_and_unknown_keys():
 
 
 def _randomise_norms(model):
-    """BN statistics and class gains away from their initial values, so folding them is tested."""
+    """BN statistics, class gains and attention gammas away from their initial values, so
+    folding them is tested."""
     g = torch.Generator().manual_seed(1)
     for m in model.modules():
+        if hasattr(m, "gamma"):
+            m.gamma.data.fill_(0.7)
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.normal_(generator=g)
             m.running_var.uniform_(0.5, 2.0, generator=g)
@@ -177,6 +180,7 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
     assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
     # an unconditional bn2 folds into conv1; the other norms keep frozen eval-mode tables
     assert all((b.bn2 is None) == (classes == 0) and b.bn1.frozen is not None for b in folded.blocks)
+    assert all(a.fused_qkv is not None for a in folded.attn.values())
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
     # the output BatchNorm folds into the last block unless attention sits between them
     assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
