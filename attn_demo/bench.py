@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 
 from . import render
 from .attention import SelfAttention2d
+from .bench_report import OVERHEAD_NAME
 from .config import ModelConfig, TrainConfig
 from .engine import prepare_generator
 from .layers import UpBlock, fold_spectral_norm
@@ -481,7 +483,8 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
                 probe("gen", "flops", gflops=peak)   # the peak measured for the FLOP table is the probe
             models = [(name, cfg, _inference_generator(cfg, device, state))
                       for name, cfg, state in [*((n, shipped_cfg[n], s) for n, s in shipped.items()),
-                                               ("reference-64", REFERENCE, None)]]
+                                               ("reference-64", REFERENCE, None),
+                                               (OVERHEAD_NAME, replace(REFERENCE, g_width=8), None)]]
             runs = {name: [] for name, _, _ in models}
             for _ in range(1 if quick else ROUNDS):   # rounds over the models, as in the ablation
                 for name, _, g in models:

@@ -273,8 +273,10 @@ class UpBlock(nn.Module):
             h = self.conv2(self._norm2_relu(h, y))
         elif self._phase_path(h):
             bias = self.up_conv2.bias
-            return phase_upsample_conv(self._norm2_relu(h, y), self.up_phases,
-                                       s if bias is None else s + bias[:, None, None])
+            out = phase_upsample_conv(self._norm2_relu(h, y), self.up_phases,
+                                      s if bias is None else s + bias[:, None, None])
+            # channels_last; back to NCHW for a model kept in NCHW (whose convs expect it)
+            return out if self.up_conv2.weight.is_contiguous(memory_format=torch.channels_last) else out.contiguous()
         else:
             h = self.up_conv2(self._norm2_relu(h, y))
         # in place: h is the conv's fresh output, which its backward does not need

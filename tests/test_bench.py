@@ -82,6 +82,9 @@ def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
     assert "| reference G, batch 1 (CPU) | 9 ms | <= 5 ms | **missed** |" in text
     assert "| cold start to first image | not measured |" in text
     assert "compile 40 s" in text
+    assert "at width 8" not in text                  # the overhead row's note comes with the row
+    results["generator"].append({**results["generator"][0], "model": "reference-64 at width 8"})
+    assert "its batch-1 time is what those ops cost" in write_report(results, tmp_path / "PERFORMANCE.md")
     results["speed"] = {"gen": 251.4}
     assert "measured just before each part: gen 251 GFLOP/s" in write_report(results, tmp_path / "PERFORMANCE.md")
 

@@ -174,9 +174,13 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
     with torch.no_grad():
         ref = g(z, y)
         folded = fold_for_inference(g)
-        if channels_last:
-            folded = folded.to(memory_format=torch.channels_last)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        folded = folded.to(memory_format=fmt)
+        layouts = []   # every block hands on maps in the model's memory format
+        for b in folded.blocks:
+            b.register_forward_hook(lambda m, i, o: layouts.append(o.is_contiguous(memory_format=fmt)))
         out = folded(z, y)
+    assert layouts and all(layouts)
     assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
     # an unconditional bn2 folds into conv1; the other norms keep frozen eval-mode tables
     assert all((b.bn2 is None) == (classes == 0) and b.bn1.frozen is not None for b in folded.blocks)
