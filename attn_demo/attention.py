@@ -37,8 +37,9 @@ class SelfAttention2d(nn.Module):
         self.value = sn_conv(channels, channels // 2, kernel=1, bias=False)
         self.out = sn_conv(channels // 2, channels, kernel=1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(()))
-        # set by `fold` for inference: (C, 3 * heads * dv) and (heads * dv, C)
-        self.register_buffer("fused_qkv", None, persistent=False)
+        # set by `fold` for inference: (C, heads * dv), (C, 2 * heads * dv) and (heads * dv, C)
+        self.register_buffer("fused_q", None, persistent=False)
+        self.register_buffer("fused_kv", None, persistent=False)
         self.register_buffer("fused_out", None, persistent=False)
 
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
@@ -58,11 +59,11 @@ class SelfAttention2d(nn.Module):
         return self._heads(self.query(x)), self._heads(self._pool(self.key(x)))
 
     def fold(self) -> None:
-        """For inference (after `fold_spectral_norm`): one (C, 3 * heads * dv) matrix for the
-        q, k and v projections, q and k rows zero-padded to the value head size, and gamma
-        folded into the output projection. `forward` then runs one product for q/k/v, one
-        pooling for k/v and one product for the output and the residual (`_fused_forward`).
-        Later changes to the weights are not seen; call again after them."""
+        """For inference (after `fold_spectral_norm`): the q projection and the k and v ones as
+        two matrices, q and k zero-padded to the value head size, and gamma folded into the
+        output projection. `forward` then runs one product for q, one for k and v (contiguous,
+        so that one pooling is fast), and one for the output plus the residual
+        (`_fused_forward`). Later changes to the weights are not seen; call again after them."""
         d, heads = self.v_dim, self.heads
         with torch.no_grad():
             q, k, v, out = (m.weight.detach()[:, :, 0, 0] for m in (self.query, self.key, self.value, self.out))
@@ -70,7 +71,8 @@ class SelfAttention2d(nn.Module):
             qkv[0, :, :self.qk_dim] = q.view(heads, self.qk_dim, -1)
             qkv[1, :, :self.qk_dim] = k.view(heads, self.qk_dim, -1)
             qkv[2] = v.view(heads, d, -1)
-            self.fused_qkv = qkv.flatten(0, 2).t().contiguous()
+            self.fused_q = qkv[0].flatten(0, 1).t().contiguous()
+            self.fused_kv = qkv[1:].flatten(0, 2).t().contiguous()
             self.fused_out = (self.gamma.detach() * out).t().contiguous()
 
     def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,18 +80,17 @@ class SelfAttention2d(nn.Module):
         b, c, h, w = x.shape
         hd = self.heads * self.v_dim
         pixels = x.permute(0, 2, 3, 1).reshape(b * h * w, c)      # a view for channels_last x
-        qkv = torch.mm(pixels, self.fused_qkv).view(b, h, w, 3 * hd)
-        kv = qkv[..., hd:]
+        q = torch.mm(pixels, self.fused_q).view(b, h * w, self.heads, self.v_dim).transpose(1, 2)
+        kv = torch.mm(pixels, self.fused_kv).view(b, h, w, 2 * hd)
         if self.pool:
             kv = F.max_pool2d(kv.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
         kv = kv.reshape(b, -1, 2, self.heads, self.v_dim).permute(2, 0, 3, 1, 4)   # (2, B, heads, Nk, dv)
-        q = qkv[..., :hd].reshape(b, h * w, self.heads, self.v_dim).transpose(1, 2)
         o = F.scaled_dot_product_attention(q, kv[0], kv[1], scale=self.scale)     # (B, heads, Nq, dv)
         out = torch.addmm(pixels, o.transpose(1, 2).reshape(b * h * w, hd), self.fused_out)
         return out.view(b, h, w, c).permute(0, 3, 1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused_qkv is not None and x.is_contiguous(memory_format=torch.channels_last):
+        if self.fused_q is not None and x.is_contiguous(memory_format=torch.channels_last):
             return self._fused_forward(x)      # channels_last, as the engine serves: no copies
         b, c, h, w = x.shape
         q, k = self.queries_keys(x)                # (B, heads, Nq, dk), (B, heads, Nk, dk)

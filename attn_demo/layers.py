@@ -123,7 +123,7 @@ def fold_for_inference(model: nn.Module) -> nn.Module:
         if isinstance(module, UpBlock):
             module.fold_upsample()
             module.fold_norms()
-        if hasattr(module, "fused_qkv"):   # a SelfAttention2d (that module imports this one)
+        if hasattr(module, "fused_q"):   # a SelfAttention2d (that module imports this one)
             module.fold()
     for module in modules:
         if hasattr(module, "fold_output_norm"):  # a Generator, once its blocks are folded

@@ -33,7 +33,7 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
 
     def spy(name, g, *args, **kwargs):
         frozen[name.split()[0]] = (all(b.bn1.frozen is not None for b in g.blocks),
-                                   all(a.fused_qkv is not None for a in g.attn.values()))
+                                   all(a.fused_q is not None for a in g.attn.values()))
         return real(name, g, *args, **kwargs)
     monkeypatch.setattr(bench, "bench_generator", spy)
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)

@@ -184,7 +184,7 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
     assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
     # an unconditional bn2 folds into conv1; the other norms keep frozen eval-mode tables
     assert all((b.bn2 is None) == (classes == 0) and b.bn1.frozen is not None for b in folded.blocks)
-    assert all(a.fused_qkv is not None for a in folded.attn.values())
+    assert all(a.fused_q is not None for a in folded.attn.values())
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
     # the output BatchNorm folds into the last block unless attention sits between them
     assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
