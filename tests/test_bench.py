@@ -109,6 +109,20 @@ def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
     assert merged["speed"] == {"gen": 200.0, "cold": 180.0, "click": 210.0}   # each part keeps its probe
 
 
+def test_cold_start_fetches_the_first_image_over_plain_http(app_url, studio):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from attn_demo.engine import RenderArgs
+    served = bench.first_image(app_url, ["tiny32", 42, 1.0, "", ""])
+    expected = studio.engine("tiny32").render(RenderArgs(42)).image
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(served))), expected)
+    with pytest.raises(RuntimeError, match="gave no image"):
+        bench.first_image(app_url, ["no such model", 42, 1.0, "", ""])
+
+
 def test_steal_percent_from_two_readings():
     assert bench.steal_percent((10, 1000), (60, 2000)) == 5.0
     assert bench.steal_percent(None, (1, 2)) is None
