@@ -131,6 +131,12 @@ def fold_for_inference(model: nn.Module) -> nn.Module:
     return model
 
 
+def batchnorm_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel (scale, shift) an affine BatchNorm applies in eval mode."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm whose gain and bias come from a class embedding (SAGAN/BigGAN G).
 
@@ -153,13 +159,11 @@ class ConditionalBatchNorm2d(nn.Module):
         """The per-channel scale and shift this norm applies in eval mode: (B, C) each for class
         indices y, (1, C) when unconditional; with y None, one row per class."""
         if self.frozen is None:
-            scale = torch.rsqrt(self.bn.running_var + self.bn.eps)
             if self.num_classes == 0:
-                scale = scale * self.bn.weight
-                table = torch.cat([scale, self.bn.bias - self.bn.running_mean * scale])[None]
+                table = torch.cat(batchnorm_affine(self.bn))[None]
             else:
                 gain, bias = (self.embed.weight if y is None else self.embed(y)).chunk(2, dim=1)
-                scale = (1 + gain) * scale
+                scale = (1 + gain) * torch.rsqrt(self.bn.running_var + self.bn.eps)
                 table = torch.cat([scale, bias - self.bn.running_mean * scale], dim=1)
         else:
             table = self.frozen if self.num_classes == 0 or y is None else F.embedding(y, self.frozen)

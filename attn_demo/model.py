@@ -19,7 +19,7 @@ from torch import nn
 
 from .attention import SelfAttention2d
 from .config import ModelConfig
-from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, without_spectral_norm
+from .layers import DownBlock, UpBlock, batchnorm_affine, sn_conv, sn_embedding, sn_linear, without_spectral_norm
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
@@ -62,9 +62,7 @@ class Generator(nn.Module):
         if isinstance(self.out_bn, nn.Identity) or str(self.cfg.g_sizes()[-1]) in self.attn \
                 or last.up_conv2 is None:
             return
-        bn = self.out_bn
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        last.fold_affine_after(scale, bn.bias - bn.running_mean * scale)
+        last.fold_affine_after(*batchnorm_affine(self.out_bn))
         self.out_bn = nn.Identity()
 
     def attention_layers(self) -> dict[str, SelfAttention2d]:
