@@ -106,7 +106,7 @@ class Studio:
             export_dir = tempfile.mkdtemp(prefix="attn-demo-export-")
             atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
         self.export_dir = Path(export_dir)
-        self._png_count = 0
+        self._served_count = 0
         self.export_dir.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------ models
@@ -314,9 +314,9 @@ class Studio:
         folder.mkdir(exist_ok=True)
         now = time.time()
         with self._lock:
-            self._png_count += 1
-            name = f"{self._png_count:08d}.{suffix}"
-            if self._png_count % 50 == 0:
+            self._served_count += 1
+            name = f"{self._served_count:08d}.{suffix}"
+            if self._served_count % 50 == 0:
                 for old in folder.iterdir():
                     if now - old.stat().st_mtime > 120:
                         old.unlink(missing_ok=True)

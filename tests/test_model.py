@@ -154,13 +154,16 @@ def test_up_block_is_the_documented_residual_block(train):
     _randomise_norms(block)
     block.train(train)
     x, y = torch.randn(2, 6, 5, 5), torch.tensor([0, 2])
-    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
     twin = copy.deepcopy(block)  # same weights, same power-iteration state
     with torch.no_grad():
-        out = block(x, y)
-        h = twin.conv1(F.relu(twin.bn1(x, y)))
-        ref = twin.conv2(F.relu(twin.bn2(up(h), y))) + up(twin.skip(x))
-    assert torch.allclose(out, ref, atol=1e-5)
+        assert torch.allclose(block(x, y), _documented_up_block(twin, x, y), atol=1e-5)
+
+
+def _documented_up_block(block, x, y):
+    """An unfolded UpBlock's function, written out with an explicit upsampling."""
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+    h = block.conv1(F.relu(block.bn1(x, y)))
+    return block.conv2(F.relu(block.bn2(up(h), y))) + up(block.skip(x))
 
 
 @pytest.mark.parametrize("classes,attn", [(0, (16,)), (3, (16,)), (3, (16, 32))])
@@ -197,10 +200,8 @@ def test_up_block_trains_through_its_in_place_ops():
     block = UpBlock(6, 4, num_classes=3).train()
     twin = copy.deepcopy(block)
     x, y = torch.randn(2, 6, 5, 5), torch.tensor([0, 2])
-    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
     block(x, y).square().sum().backward()
-    h = twin.conv1(F.relu(twin.bn1(x, y)))
-    (twin.conv2(F.relu(twin.bn2(up(h), y))) + up(twin.skip(x))).square().sum().backward()
+    _documented_up_block(twin, x, y).square().sum().backward()
     for (name, p), q in zip(block.named_parameters(), twin.parameters()):
         assert torch.allclose(p.grad, q.grad, atol=1e-5), name
 
