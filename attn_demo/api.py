@@ -15,7 +15,7 @@ are ignored (Gradio drops them).
 """
 from __future__ import annotations
 
-import gradio as gr
+from ._gradio import gr
 
 from .engine import RenderArgs
 from .errors import AttnDemoError

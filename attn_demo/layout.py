@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gradio as gr
+from ._gradio import gr
 
 from .latents import PSI_RANGE, SEED_MAX, SLIDER_RANGE
 from .probe import LOOKED_AT_BY, LOOKS_AT

@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import replace
 
-import gradio as gr
+from ._gradio import gr
 
 from .engine import RenderArgs
 from .errors import AttnDemoError
