@@ -3,8 +3,8 @@
 As each Gradio component class is defined, Gradio's metaclass re-reads and parses
 the class's whole source file and writes a type stub (`.pyi`) next to it in
 site-packages (`create_or_modify_pyi` in gradio/component_meta.py): editor hints
-for Gradio's own developers. `import gradio` defines ~60 such classes, and that
-writer took 1.4-2.0 s of the 3.2-3.7 s Gradio's import took on this machine, on
+for Gradio's own developers. `import gradio` defines 81 such classes, and that
+writer took 1.4-2.4 s of the 3.2-3.7 s Gradio's import took on this machine, on
 every start of the app (docs/PERFORMANCE_NOTES.md). Its result is never used at
 run time, and it fails on a read-only install (gradio issue #10121).
 

@@ -2,8 +2,9 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-ROOT = __file__.rsplit("/tests/", 1)[0]
+ROOT = str(Path(__file__).resolve().parents[1])
 
 # A component class defined in a fresh module, as Gradio's own are: with the stub writer on,
 # Gradio writes a .pyi for it next to the module.
@@ -16,7 +17,7 @@ COMPONENT = textwrap.dedent("""
 """)
 
 
-def _run(tmp_path, first_import: str) -> str:
+def _run(tmp_path, first_import: str) -> list[str]:
     (tmp_path / "shouty.py").write_text(COMPONENT)
     code = textwrap.dedent(f"""
         import sys
