@@ -398,7 +398,7 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
     model, label = model_dir.name, ("0" if load_config(model_dir).num_classes else "")
     pages, images, imports, imports_gc_off, imports_app = [], [], [], [], []
 
-    def bare(code):   # the floor: an interpreter importing torch and gradio, nothing else of ours
+    def bare(code):   # the floor: an interpreter importing torch and gradio and nothing else
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
         return time.perf_counter() - t0
