@@ -318,28 +318,69 @@ def _fresh_lse(cap):
 
 
 # ------------------------------------------------------------------ training
-def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64) -> dict:
+def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64, device: torch.device | None = None,
+                amp: bool | None = None, compile_: bool = False) -> dict:
+    """One D + G step of `train_step` at `batch`, channels_last, on random images. amp defaults to
+    what training's "auto" does (bf16 on CUDA, fp32 on the CPU); compile_ times the step with
+    G and D compiled (--compile on), its compiling apart."""
     from .data import ImageSet
-    from .train import Batches, Runtime, build_state, train_step
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    tcfg = TrainConfig(batch_size=batch, channels_last="on", amp="auto")
-    rt = Runtime(device, amp=device.type == "cuda", channels_last=True)
+    from .train import Batches, Runtime, build_state, step_modules, train_step
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = device.type == "cuda" if amp is None else amp
+    tcfg = TrainConfig(batch_size=batch, channels_last="on", amp="bf16" if amp else "off",
+                       compile="on" if compile_ else "off")
+    rt = Runtime(device, amp=amp, channels_last=True, compile=compile_)
     k = cfg.num_classes
     data = ImageSet(torch.randint(0, 255, (256, 3, cfg.resolution, cfg.resolution), dtype=torch.uint8),
                     torch.arange(256) % k if k else None, tuple(str(i) for i in range(k)), "random")
     st = build_state(cfg, tcfg, rt)
+    G, D = step_modules(st, rt)
     batches = Batches(data, tcfg, rt, st.data_gen)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
-    t = timings(lambda: train_step(st, st.G, st.D, batches, tcfg, rt), warmup=2,
-                repeat=2 if quick else 5, sync=sync)
+    step = lambda: train_step(st, G, D, batches, tcfg, rt)  # noqa: E731
+    row = {"model": name, "device": str(device), "variant": _train_label(amp, compile_),
+           "resolution": cfg.resolution, "batch": batch}
+    if compile_:   # the first steps compile (D's graph without gradients comes at the first G step)
+        t = time.perf_counter()
+        step()
+        row["compile_s"] = time.perf_counter() - t
+    t = timings(step, warmup=2, repeat=2 if quick else 5, sync=sync)
+    row.update({"step_ms": t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
+                "g_parameters": count_parameters(st.G), "d_parameters": count_parameters(st.D)})
     from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as counter:   # one more step, counted, not timed
+    with FlopCounterMode(display=False) as counter:   # one more step, eager (the same maths), counted, not timed
         train_step(st, st.G, st.D, batches, tcfg, rt)
     flops = counter.get_total_flops()
-    return {"model": name, "device": str(device), "resolution": cfg.resolution, "batch": batch,
-            "step_ms": t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
-            "gflop_per_image": flops / batch / 1e9, "achieved_gflops": flops / (t["median_ms"] / 1e3) / 1e9,
-            "g_parameters": count_parameters(st.G), "d_parameters": count_parameters(st.D)}
+    return {**row, "gflop_per_image": flops / batch / 1e9, "achieved_gflops": flops / (t["median_ms"] / 1e3) / 1e9}
+
+
+def _train_label(amp: bool, compile_: bool) -> str:
+    return ("bf16" if amp else "fp32") + (" + torch.compile" if compile_ else "")
+
+
+def train_runs(device: torch.device, shipped_cfg: dict, quick: bool) -> list[tuple[str, ModelConfig, dict]]:
+    """What the training table measures on `device`: every model as training's defaults run it,
+    then the reference's variants: torch.compile (not in a quick run: minutes of compiling on
+    a CPU) and, on CUDA, fp32 beside the default bf16."""
+    runs = [(name, cfg, {}) for name, cfg in [*shipped_cfg.items(), ("reference-64", REFERENCE)]]
+    if device.type == "cuda":
+        runs += [("reference-64", REFERENCE, {"amp": False}), ("reference-64", REFERENCE, {"compile_": True})]
+    elif not quick:
+        runs.append(("reference-64", REFERENCE, {"compile_": True}))
+    return runs
+
+
+def bench_train_variant(name: str, cfg: ModelConfig, quick: bool, device: torch.device, variant: dict) -> dict:
+    """bench_train; a variant that fails (a compiler error on a new GPU, say) becomes a row that
+    says so, instead of ending a run whose device time is short."""
+    if not variant:
+        return bench_train(name, cfg, quick, device=device)
+    try:
+        return bench_train(name, cfg, quick, device=device, **variant)
+    except Exception as e:   # noqa: BLE001 -- recorded, the run goes on
+        return {"model": name, "device": str(device), "resolution": cfg.resolution,
+                "variant": _train_label(variant.get("amp", device.type == "cuda"), variant.get("compile_", False)),
+                "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]}
 
 
 # ------------------------------------------------------------------ the app
@@ -547,10 +588,12 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
     if "train" in only:
         probe("train")
         results["train"] = []
-        for name, cfg in [*((n, shipped_cfg[n]) for n in shipped), ("reference-64", REFERENCE)]:
-            r = bench_train(name, cfg, quick)
-            results["train"].append(r)
-            log(f"  training {name}: {r['images_per_s']:.1f} img/s ({r['step_ms']:.0f} ms per D+G step)")
+        for device in devices:
+            for name, cfg, variant in train_runs(device, shipped_cfg, quick):
+                r = bench_train_variant(name, cfg, quick, device, variant)
+                results["train"].append(r)
+                log(f"  training {name} on {device}, {r['variant']}: " + (f"failed: {r['error']}" if "error" in r else
+                    f"{r['images_per_s']:.1f} img/s ({r['step_ms']:.0f} ms per D+G step)"))
     if "cold" in only and shipped:
         probe("cold")
         results["cold_start"] = bench_cold_start(weights, runs=1 if quick else 5)

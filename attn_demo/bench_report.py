@@ -28,8 +28,12 @@ def _click(r, grid):
     return next(x for x in r["click"] if x["grid"] == grid)
 
 
+def _cpu_train_rows(r, model):   # training's defaults on the CPU (older runs have no variant: the same)
+    return [x for x in r["train"] if x["model"] == model and x["device"] == "cpu" and x.get("variant", "fp32") == "fp32"]
+
+
 def _train(r, model):
-    return next(x for x in r["train"] if x["model"] == model)
+    return next(iter(_cpu_train_rows(r, model)))
 
 
 def _fmt(v: float) -> str:
@@ -140,14 +144,24 @@ def write_report(r: dict, path: Path) -> str:
                   + ", ".join(f"{c['grid']}²: {c['first_looked_at_by_extra_ms']:.1f} ms" for c in r["click"]) + "."]
     if "train" in r:
         lines += ["", "## Training iteration (one D step + one G step, batch 64, channels_last)", "",
-                  "| model | device | resolution | G / D parameters | ms per step | img/s | GFLOP per image "
-                  "(forward + backward, G and D) | achieved GFLOP/s |", "|---|---|---|---|---|---|---|---|"]
+                  "| model | device | variant | resolution | G / D parameters | ms per step | img/s | GFLOP per image "
+                  "(forward + backward, G and D) | achieved GFLOP/s |", "|---|---|---|---|---|---|---|---|---|"]
         for t in r["train"]:
-            lines.append(f"| {t['model']} | {t['device']} | {t['resolution']} | {t['g_parameters']:,} / "
-                         f"{t['d_parameters']:,} | {t['step_ms']:.0f} | {t['images_per_s']:.1f} | "
+            head = f"| {t['model']} | {t['device']} | {t.get('variant', 'fp32')} | {t['resolution']} | "
+            if "error" in t:
+                lines.append(head + f"failed: {t['error'].replace('|', '/')} | | | | |")
+                continue
+            lines.append(head + f"{t['g_parameters']:,} / {t['d_parameters']:,} | {t['step_ms']:.0f} | "
+                         f"{t['images_per_s']:.1f} | "
                          + (f"{t['gflop_per_image']:.2f} | {t['achieved_gflops']:.0f} |" if "gflop_per_image" in t
                             else "– | – |"))
-        ref = next((t for t in r["train"] if t["model"] == "reference-64" and "gflop_per_image" in t), None)
+        compiled = [t for t in r["train"] if "compile_s" in t]
+        if compiled:
+            lines += ["", "torch.compile rows: G and D compiled (`--compile on`), the step timed after the "
+                      "compiling, which took " + ", ".join(f"{t['compile_s']:.0f} s on {t['device']}" for t in compiled)
+                      + " (Inductor caches its work on disk: a second run compiles faster). Their GFLOP "
+                      "per image are the eager step's."]
+        ref = next((t for t in _cpu_train_rows(r, "reference-64") if "gflop_per_image" in t), None)
         peak = next((f["matmul_peak_gflops"] for f in r.get("flops", []) if f["device"] == "cpu"), None)
         if ref and peak:
             need = 35 * ref["gflop_per_image"]

@@ -21,7 +21,7 @@ EXAMPLES = {
 
 # TrainConfig fields a resumed run may change without --force (they do not change the maths).
 OPERATIONAL = {"max_steps", "time_budget", "ckpt_every", "sample_every", "log_every",
-               "max_nan_rollbacks", "amp", "channels_last"}
+               "max_nan_rollbacks", "amp", "channels_last", "compile"}
 
 
 def _csv_ints(text: str) -> tuple[int, ...]:
@@ -83,6 +83,8 @@ def register(command) -> None:
     t.add_argument("--seed", type=int, help="training seed (default 0)")
     t.add_argument("--amp", choices=["auto", "bf16", "off"], help="mixed precision (auto = bf16 on CUDA)")
     t.add_argument("--channels-last", choices=["auto", "on", "off"], help="memory format (auto = on for CUDA)")
+    t.add_argument("--compile", choices=["on", "off"],
+                   help="torch.compile G and D for the step (default off; minutes of compiling first)")
     t.add_argument("--inject-nan-at", type=int, help=argparse.SUPPRESS)   # fault injection for tests
     p.set_defaults(run=cmd_train)
 
@@ -122,7 +124,8 @@ def cmd_data(args) -> None:
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "sample_every",
-               "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp", "channels_last")
+               "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp", "channels_last",
+               "compile")
 
 
 def _given(args, names) -> dict:

@@ -179,6 +179,7 @@ class TrainConfig:
     max_nan_rollbacks: int = 3
     amp: str = "auto"            # "auto" (bf16 on CUDA), "bf16" or "off"
     channels_last: str = "auto"  # "auto" (on CUDA), "on" or "off"
+    compile: str = "off"         # "on": torch.compile G and D for the training step (docs/TRAINING.md)
     data_hash: str = ""
 
     def __post_init__(self) -> None:
@@ -196,6 +197,8 @@ class TrainConfig:
             raise ConfigError(f"unknown DiffAugment policies: {sorted(unknown)}")
         if self.amp not in ("auto", "bf16", "off") or self.channels_last not in ("auto", "on", "off"):
             raise ConfigError("amp must be auto/bf16/off and channels_last auto/on/off")
+        if self.compile not in ("on", "off"):
+            raise ConfigError(f"compile must be on or off, got {self.compile!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -186,3 +186,33 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
     r = json.loads(out.stdout.splitlines()[-1])
     assert r["clicks"] == 2 and r["seed_steps"] == 2
     assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0
+
+
+def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatch, tmp_path):
+    import attn_demo.train as tr
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [(n, v) for n, _, v in bench.train_runs(cpu, {"m": TINY}, quick=False)] == [
+        ("m", {}), ("reference-64", {}), ("reference-64", {"compile_": True})]
+    assert [v for _, _, v in bench.train_runs(cpu, {}, quick=True)] == [{}]
+    assert [v for _, _, v in bench.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
+    compiled = []
+    monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(m) or m)   # the plumbing, not Inductor
+    r = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
+    assert compiled and r["variant"] == "fp32 + torch.compile" and r["compile_s"] > 0 and r["images_per_s"] > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler\nfor this GPU")
+    monkeypatch.setattr(tr.torch, "compile", broken)
+    failed = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
+    assert failed["error"] == "RuntimeError: no compiler" and failed["variant"] == "fp32 + torch.compile"
+    with pytest.raises(RuntimeError):   # the default row is no variant: its failure is a bug, not a row
+        monkeypatch.setattr(bench, "bench_train", broken)
+        bench.bench_train_variant("tiny", TINY, True, cpu, {})
+    default = {**r, "variant": "fp32", "images_per_s": 12.5, "model": "reference-64"}
+    results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
+               "command": "c", "quick": True, "train": [{**r, "model": "reference-64"}, default,
+                                                        {**failed, "model": "reference-64"}]}
+    md = write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "| training, reference at 64x64 | 12.5 img/s | >= 35 img/s | **missed** |" in md   # the eager row
+    assert "| reference-64 | cpu | fp32 + torch.compile | 32 | failed: RuntimeError: no compiler |" in md
+    assert f"which took {r['compile_s']:.0f} s on cpu" in md

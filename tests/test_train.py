@@ -13,7 +13,7 @@ from attn_demo.config import ModelConfig, TrainConfig
 from attn_demo.data import make_shapes
 from attn_demo.engine import Engine, RenderArgs
 from attn_demo.export import export_run
-from attn_demo.train import TrainingError, train
+from attn_demo.train import Runtime, TrainingError, build_state, train
 from attn_demo.train_state import CHECKPOINT, read_configs
 
 MODEL = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,),
@@ -228,3 +228,30 @@ def test_read_log_drops_rows_a_killed_session_logged_past_its_last_save(tmp_path
     kept = read_log(tmp_path)
     assert [(r["step"], r["session"]) for r in kept] == [(50, 1), (100, 1), (150, 2), (200, 2), (250, 2)]
     assert plot_log(tmp_path, tmp_path / "curves.png", smooth=2).stat().st_size > 0
+
+
+def test_compiled_training_matches_eager(tmp_path, shapes):
+    """--compile on: the same run through Inductor (minutes of compiling on 2 cores, from a cold cache)."""
+    from attn_demo.commands import _reconcile
+    logs = {}
+    for mode in ("off", "on"):
+        train(MODEL, cfg(max_steps=4, compile=mode, data_hash=shapes.sha256()), shapes, tmp_path / mode, device="cpu", progress=False,
+              log=lambda *a: None)
+        logs[mode] = [json.loads(x) for x in (tmp_path / mode / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs["on"]] == [1, 2, 3, 4]
+    for eager, compiled in zip(logs["off"], logs["on"]):
+        assert compiled["loss_d"] == pytest.approx(eager["loss_d"], rel=1e-3, abs=1e-4)
+        assert compiled["loss_g"] == pytest.approx(eager["loss_g"], rel=1e-3, abs=1e-4)
+    # The compiled modules trained the checkpoint's weights: they moved from the start as the eager
+    # ones did, up to float rounding (a copy left untrained would differ by all of the movement).
+    st = build_state(MODEL, cfg(), Runtime(torch.device("cpu")))   # the weights depend only on the seed
+    init = {f"G.{k}": v for k, v in st.G.state_dict().items()} | {f"D.{k}": v for k, v in st.D.state_dict().items()}
+    off, on = load_all(tmp_path / "off"), load_all(tmp_path / "on")
+    for net in "GD":
+        keys = [k for k in init if k.startswith(net + ".") and init[k].is_floating_point()]
+        moved = sum(float((off[k] - init[k]).pow(2).sum()) for k in keys) ** 0.5
+        apart = sum(float((on[k] - off[k]).pow(2).sum()) for k in keys) ** 0.5
+        assert moved > 0.1 and apart < 0.01 * moved, (net, moved, apart)
+    # compile is operational: a resumed run may turn it off (or on) without --force
+    assert TrainConfig().compile == "off"
+    assert _reconcile(tmp_path / "on" / CHECKPOINT, {}, {"compile": "off"}, shapes, force=False)[1].compile == "off"
