@@ -340,11 +340,22 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64, devic
     step = lambda: train_step(st, G, D, batches, tcfg, rt)  # noqa: E731
     row = {"model": name, "device": str(device), "variant": _train_label(amp, compile_),
            "resolution": cfg.resolution, "batch": batch}
-    if compile_:   # the first steps compile (D's graph without gradients comes at the first G step)
+    repeat = 2 if quick else 5
+    if compile_:
         t = time.perf_counter()
-        step()
+        step()   # compiles (D's graph without gradients at its G step)
         row["compile_s"] = time.perf_counter() - t
-    t = timings(step, warmup=2, repeat=2 if quick else 5, sync=sync)
+        # The eager step on the same state, interleaved step by step: this VM's speed drifts
+        # within minutes, so only a comparison taken in the same minutes says what compiling gains.
+        eager = lambda: train_step(st, st.G, st.D, batches, tcfg, rt)  # noqa: E731
+        step(), eager()   # warm-up
+        pairs = [(timings(eager, 0, 1, sync)["median_ms"], timings(step, 0, 1, sync)["median_ms"])
+                 for _ in range(repeat + 1)]
+        t = {"median_ms": statistics.median(c for _, c in pairs)}
+        row["eager_step_ms"] = statistics.median(e for e, _ in pairs)
+        row["speedup"] = row["eager_step_ms"] / t["median_ms"]
+    else:
+        t = timings(step, warmup=2, repeat=repeat, sync=sync)
     row.update({"step_ms": t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
                 "g_parameters": count_parameters(st.G), "d_parameters": count_parameters(st.D)})
     from torch.utils.flop_counter import FlopCounterMode

@@ -157,10 +157,12 @@ def write_report(r: dict, path: Path) -> str:
                             else "– | – |"))
         compiled = [t for t in r["train"] if "compile_s" in t]
         if compiled:
-            lines += ["", "torch.compile rows: G and D compiled (`--compile on`), the step timed after the "
-                      "compiling, which took " + ", ".join(f"{t['compile_s']:.0f} s on {t['device']}" for t in compiled)
-                      + " (Inductor caches its work on disk: a second run compiles faster). Their GFLOP "
-                      "per image are the eager step's."]
+            lines += ["", "torch.compile rows: G and D compiled (`--compile on`), timed after the compiling "
+                      "(Inductor caches its work on disk: a second run compiles faster), step by step in turn "
+                      "with the eager step on the same state; their GFLOP per image are the eager step's. "
+                      + "; ".join(f"{t['model']} on {t['device']} ({t['variant']}): compiling {t['compile_s']:.0f} s, "
+                                  f"eager {t['eager_step_ms']:.0f} ms against compiled {t['step_ms']:.0f} ms per "
+                                  f"step in the same minutes, {t['speedup']:.2f}x" for t in compiled) + "."]
         ref = next((t for t in _cpu_train_rows(r, "reference-64") if "gflop_per_image" in t), None)
         peak = next((f["matmul_peak_gflops"] for f in r.get("flops", []) if f["device"] == "cpu"), None)
         if ref and peak:

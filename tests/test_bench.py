@@ -199,6 +199,7 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
     monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(m) or m)   # the plumbing, not Inductor
     r = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
     assert compiled and r["variant"] == "fp32 + torch.compile" and r["compile_s"] > 0 and r["images_per_s"] > 0
+    assert r["speedup"] == pytest.approx(r["eager_step_ms"] / r["step_ms"])
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler\nfor this GPU")
@@ -215,4 +216,6 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
     md = write_report(results, tmp_path / "PERFORMANCE.md")
     assert "| training, reference at 64x64 | 12.5 img/s | >= 35 img/s | **missed** |" in md   # the eager row
     assert "| reference-64 | cpu | fp32 + torch.compile | 32 | failed: RuntimeError: no compiler |" in md
-    assert f"which took {r['compile_s']:.0f} s on cpu" in md
+    assert (f"reference-64 on cpu (fp32 + torch.compile): compiling {r['compile_s']:.0f} s, eager "
+            f"{r['eager_step_ms']:.0f} ms against compiled {r['step_ms']:.0f} ms per step in the same minutes, "
+            f"{r['speedup']:.2f}x") in md
