@@ -99,7 +99,8 @@ def _inference_generator(cfg: ModelConfig, device: torch.device, state: dict | N
 
 # ------------------------------------------------------------------ generator
 @torch.inference_mode()
-def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, autocast: bool = False) -> dict:
+def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, autocast: bool = False,
+                    variant: str = "") -> dict:
     cfg = g.cfg
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     ctx = (lambda: torch.autocast("cuda", torch.bfloat16)) if autocast else None
@@ -109,7 +110,7 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
             with ctx():
                 return g(z, y)
         return g(z, y)
-    row = {"model": name, "device": str(device) + (" bf16" if autocast else ""),
+    row = {"model": name, "device": str(device) + (" bf16" if autocast else "") + variant,
            "resolution": cfg.resolution, "parameters": generator_parameters(cfg)}  # as trained, not as folded
     for batch, repeat in ((1, 15 if quick else 50), (64, 3 if quick else 10)):
         z = torch.randn(batch, cfg.z_dim, device=device)
@@ -118,6 +119,30 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
         row[f"batch{batch}"] = t
         row[f"batch{batch}_images_per_s"] = batch / (t["median_ms"] / 1e3)
     return row
+
+
+def bench_compiled_generator(name: str, g: Generator, device: torch.device, quick: bool, autocast: bool) -> dict:
+    """The served G under torch.compile with CUDA graphs ("reduce-overhead": batch 1 on a GPU is
+    bound by kernel launches, which a graph replays at once). Compiling (each batch size once)
+    is timed apart; a failure becomes a row that says so, as a GPU run's time is short."""
+    label = " + torch.compile"
+    try:
+        compiled = torch.compile(g, mode="reduce-overhead")
+        t = time.perf_counter()
+        with torch.inference_mode(), (torch.autocast(device.type, torch.bfloat16) if autocast
+                                      else contextlib.nullcontext()):
+            for batch in (1, 64):
+                y = torch.zeros(batch, dtype=torch.long, device=device) if g.cfg.num_classes else None
+                compiled(torch.randn(batch, g.cfg.z_dim, device=device), y)
+        compile_s = time.perf_counter() - t
+        return {**bench_generator(name, compiled, device, quick, autocast, variant=label), "compile_s": compile_s}
+    except Exception as e:   # noqa: BLE001 -- recorded, the run goes on
+        return {"model": name, "device": str(device) + (" bf16" if autocast else "") + label,
+                "error": _error_text(e)}
+
+
+def _error_text(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
 
 
 def median_row(runs: list[dict]) -> dict:
@@ -391,7 +416,7 @@ def bench_train_variant(name: str, cfg: ModelConfig, quick: bool, device: torch.
     except Exception as e:   # noqa: BLE001 -- recorded, the run goes on
         return {"model": name, "device": str(device), "resolution": cfg.resolution,
                 "variant": _train_label(variant.get("amp", device.type == "cuda"), variant.get("compile_", False)),
-                "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]}
+                "error": _error_text(e)}
 
 
 # ------------------------------------------------------------------ the app
@@ -570,6 +595,8 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
                 rows.append(row)
                 if device.type == "cuda":
                     rows.append(bench_generator(name, g, device, quick, autocast=True))
+                    if name == "reference-64":
+                        rows += [bench_compiled_generator(name, g, device, quick, amp) for amp in (False, True)]
                 f = generator_flops(g)
                 as_trained = fold_spectral_norm(Generator(cfg).eval()).to(device, memory_format=torch.channels_last)
                 f_trained = generator_flops(as_trained)

@@ -81,8 +81,16 @@ def write_report(r: dict, path: Path) -> str:
         lines += ["", "## Generator forward", "", "| model | device | parameters | batch 1 (ms) | batch 64 (img/s) |",
                   "|---|---|---|---|---|"]
         for g in r["generator"]:
+            if "error" in g:
+                lines.append(f"| {g['model']} | {g['device']} | failed: {g['error'].replace('|', '/')} | | |")
+                continue
             lines.append(f"| {g['model']} | {g['device']} | {g['parameters']:,} | {g['batch1']['median_ms']:.2f} "
                          f"| {g['batch64_images_per_s']:.0f} |")
+        compiled = [g for g in r["generator"] if "compile_s" in g]
+        if compiled:
+            lines += ["", "\"+ torch.compile\" rows: the served G compiled with CUDA graphs (mode \"reduce-overhead\"), "
+                      "timed after compiling it for both batch sizes, which took "
+                      + ", ".join(f"{g['compile_s']:.0f} s ({g['device']})" for g in compiled) + "."]
         if any(g["model"] == OVERHEAD_NAME for g in r["generator"]):
             lines += ["", f"\"{OVERHEAD_NAME}\" runs the reference's ops with its widths divided by 8 (1/64 of "
                       "the convolutions' multiply-adds): its batch-1 time is what those ops cost apart from "

@@ -219,3 +219,24 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
     assert (f"reference-64 on cpu (fp32 + torch.compile): compiling {r['compile_s']:.0f} s, eager "
             f"{r['eager_step_ms']:.0f} ms against compiled {r['step_ms']:.0f} ms per step in the same minutes, "
             f"{r['speedup']:.2f}x") in md
+
+
+def test_compiled_generator_rows_and_a_failed_one(monkeypatch, tmp_path):
+    """The CUDA table's torch.compile rows, run on the CPU with compiling replaced (the plumbing)."""
+    g = bench._inference_generator(TINY, torch.device("cpu"))
+    modes = []
+    monkeypatch.setattr(bench.torch, "compile", lambda m, mode: modes.append(mode) or m)
+    row = bench.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=False)
+    assert modes == ["reduce-overhead"] and row["device"] == "cpu + torch.compile"
+    assert row["compile_s"] > 0 and row["batch1"]["median_ms"] > 0 and row["batch64_images_per_s"] > 0
+
+    def broken(m, mode):
+        raise RuntimeError("Triton is missing\nmore")
+    monkeypatch.setattr(bench.torch, "compile", broken)
+    failed = bench.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=True)
+    assert failed == {"model": "tiny", "device": "cpu bf16 + torch.compile", "error": "RuntimeError: Triton is missing"}
+    results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
+               "command": "c", "quick": True, "generator": [row, failed]}
+    md = write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "| tiny | cpu bf16 + torch.compile | failed: RuntimeError: Triton is missing | | |" in md
+    assert f"which took {row['compile_s']:.0f} s (cpu + torch.compile)." in md
