@@ -347,7 +347,13 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
             (halt,) = _agree(rt, stop.reason is not None or over_budget)
             if halt:
                 return stop.reason or ("time_budget" if over_budget else "signal")
-            metrics = train_step(st, G, D, batches, cfg, rt)
+            try:
+                metrics = train_step(st, G, D, batches, cfg, rt)
+            except torch._dynamo.exc.TorchDynamoException as e:   # only --compile on gets here
+                cause = getattr(e, "inner_exception", None) or e   # the backend's own error, if it raised one
+                first = f"{type(cause).__name__}: " + (str(cause).strip().splitlines() or [""])[0]
+                raise TrainingError(f"torch.compile failed at step {st.step + 1} ({first}); stopped. The last "
+                                    f"checkpoint {ckpt} is intact: resume with --resume --compile off") from e
             if inject_nan_at is not None and st.step == inject_nan_at and not injected:
                 metrics["loss_d"] = metrics["loss_d"] * float("nan")   # fault injection (tests)
                 injected = True

@@ -255,3 +255,23 @@ def test_compiled_training_matches_eager(tmp_path, shapes):
     # compile is operational: a resumed run may turn it off (or on) without --force
     assert TrainConfig().compile == "off"
     assert _reconcile(tmp_path / "on" / CHECKPOINT, {}, {"compile": "off"}, shapes, force=False)[1].compile == "off"
+
+
+def test_a_failing_compile_stops_with_a_clear_error_and_the_checkpoint_intact(tmp_path, shapes, monkeypatch):
+    """--compile on where Inductor cannot work (no C++ compiler, a GPU Triton does not know): a clear
+    TrainingError, the step-0 checkpoint untouched, and the run resumable without compiling."""
+    import attn_demo.train as tr
+    real_compile = torch.compile
+
+    def no_compiler(gm, example_inputs):
+        raise RuntimeError("no C++ compiler found")
+    monkeypatch.setattr(tr.torch, "compile", lambda m: real_compile(m, backend=no_compiler))
+    run = tmp_path / "c"
+    with pytest.raises(TrainingError, match=r"torch.compile failed at step 1 .*no C\+\+ compiler.*--compile off"):
+        train(MODEL, cfg(max_steps=2, compile="on"), shapes, run, device="cpu", progress=False,
+              log=lambda *a: None)
+    assert read_configs(run / CHECKPOINT)[2]["step"] == "0"
+    monkeypatch.undo()
+    train(MODEL, cfg(max_steps=2, compile="off"), shapes, run, device="cpu", resume=True, progress=False,
+          log=lambda *a: None)
+    assert read_configs(run / CHECKPOINT)[2]["step"] == "2"
