@@ -275,3 +275,14 @@ def test_a_failing_compile_stops_with_a_clear_error_and_the_checkpoint_intact(tm
     train(MODEL, cfg(max_steps=2, compile="off"), shapes, run, device="cpu", resume=True, progress=False,
           log=lambda *a: None)
     assert read_configs(run / CHECKPOINT)[2]["step"] == "2"
+
+
+def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
+    import attn_demo.train as tr
+    from attn_demo.cli import main
+    compiled = []
+    monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(type(m).__name__) or m)
+    assert main(["train", "--dry-run", "--out", str(tmp_path / "d"), "--g-width", "16", "--d-width", "16",
+                 "--compile", "on"]) == 0
+    assert compiled == ["Generator", "Discriminator"]
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["train"]["compile"] == "on"
