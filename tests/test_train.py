@@ -286,3 +286,6 @@ def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
                  "--compile", "on"]) == 0
     assert compiled == ["Generator", "Discriminator"]
     assert json.loads((tmp_path / "d" / "config.json").read_text())["train"]["compile"] == "on"
+    from attn_demo.errors import ConfigError
+    with pytest.raises(ConfigError, match="compile must be on or off, got 'yes'"):
+        TrainConfig.from_dict({"compile": "yes"})
