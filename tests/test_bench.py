@@ -240,3 +240,13 @@ def test_compiled_generator_rows_and_a_failed_one(monkeypatch, tmp_path):
     md = write_report(results, tmp_path / "PERFORMANCE.md")
     assert "| tiny | cpu bf16 + torch.compile | failed: RuntimeError: Triton is missing | | |" in md
     assert f"which took {row['compile_s']:.0f} s (cpu + torch.compile)." in md
+
+
+def test_runtimes_script_says_what_to_install():
+    """scripts/runtimes.py needs packages that are not in requirements.txt: it says which, and stops."""
+    import importlib.util
+    if importlib.util.find_spec("onnxscript") and importlib.util.find_spec("onnxruntime"):
+        pytest.skip("the export packages are installed here: the script would run the comparison")
+    r = subprocess.run([sys.executable, "scripts/runtimes.py"], capture_output=True, text=True, timeout=120,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode == 1 and "pip install onnx onnxscript onnxruntime openvino" in r.stderr
