@@ -110,7 +110,7 @@ def bench_generator(name: str, g: Generator, device: torch.device, quick: bool, 
             with ctx():
                 return g(z, y)
         return g(z, y)
-    row = {"model": name, "device": str(device) + (" bf16" if autocast else "") + variant,
+    row = {"model": name, "device": _generator_label(device, autocast, variant),
            "resolution": cfg.resolution, "parameters": generator_parameters(cfg)}  # as trained, not as folded
     for batch, repeat in ((1, 15 if quick else 50), (64, 3 if quick else 10)):
         z = torch.randn(batch, cfg.z_dim, device=device)
@@ -137,8 +137,13 @@ def bench_compiled_generator(name: str, g: Generator, device: torch.device, quic
         compile_s = time.perf_counter() - t
         return {**bench_generator(name, compiled, device, quick, autocast, variant=label), "compile_s": compile_s}
     except Exception as e:   # noqa: BLE001 -- recorded, the run goes on
-        return {"model": name, "device": str(device) + (" bf16" if autocast else "") + label,
+        return {"model": name, "device": _generator_label(device, autocast, label),
                 "error": _error_text(e)}
+
+
+def _generator_label(device: torch.device, autocast: bool, variant: str = "") -> str:
+    """The generator table's device column: "cuda bf16 + torch.compile", say."""
+    return str(device) + (" bf16" if autocast else "") + variant
 
 
 def _error_text(e: Exception) -> str:

@@ -206,8 +206,8 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
     monkeypatch.setattr(tr.torch, "compile", broken)
     failed = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
     assert failed["error"] == "RuntimeError: no compiler" and failed["variant"] == "fp32 + torch.compile"
+    monkeypatch.setattr(bench, "bench_train", broken)
     with pytest.raises(RuntimeError):   # the default row is no variant: its failure is a bug, not a row
-        monkeypatch.setattr(bench, "bench_train", broken)
         bench.bench_train_variant("tiny", TINY, True, cpu, {})
     default = {**r, "variant": "fp32", "images_per_s": 12.5, "model": "reference-64"}
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
