@@ -7,6 +7,7 @@ generator pass); renders are cached per (model, settings) in a bounded LRU.
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import logging
 import math
@@ -305,6 +306,12 @@ class Studio:
         quality 95 (render.encode_jpeg), a third of the PNG's bytes and encoding time. The generated
         image is served as PNG (`png_path`), and exports stay lossless PNG."""
         return self._served_file(draw.encode_jpeg(img), "jpg")
+
+    @staticmethod
+    def jpeg_data_url(img: np.ndarray) -> str:
+        """The same JPEG as `jpeg_path`, inline as a data: URL: the page shows it from the answer
+        itself, with no file written, copied into Gradio's cache or fetched back (a click's overlay)."""
+        return "data:image/jpeg;base64," + base64.b64encode(draw.encode_jpeg(img)).decode("ascii")
 
     def _served_file(self, data: bytes, suffix: str) -> str:
         """Write `data` to a fresh file for Gradio to serve. Gradio copies the file into its own

@@ -162,3 +162,32 @@ def test_forged_click_events_on_the_unqueued_click_route(app_url):
     r = httpx.post(f"{app_url}gradio_api/run/predict", content=body,
                    headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 200 and "x=100, y=200" in r.text, r.text
+
+
+def test_click_answers_with_its_overlay_inline(app_url, studio):
+    """The click's answer carries the overlay itself (a JPEG data: URL, no file for the page to
+    fetch), the studio's picture of the session's View: build_demo's opening view, clicked."""
+    import base64
+    import json
+
+    import httpx
+
+    from attn_demo import render
+    from attn_demo.engine import RenderArgs
+    from attn_demo.studio import View
+    config = httpx.get(f"{app_url}config", timeout=30).json()
+    image_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "gen_img")
+    fn_index = next(i for i, d in enumerate(config["dependencies"])
+                    if [image_id, "select"] in [list(t) for t in d["targets"]])
+    body = json.dumps({"fn_index": fn_index, "data": [None], "session_hash": "inline",
+                       "event_data": {"index": [100, 200], "value": None, "selected": True}})
+    r = httpx.post(f"{app_url}gradio_api/run/predict", content=body,
+                   headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
+    overlay, stats, line, _ = r.json()["data"]
+    prefix = "data:image/jpeg;base64,"
+    assert overlay["url"].startswith(prefix) and "meta" not in overlay and overlay.get("path") is None
+    view = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(100, 200))
+    expected = studio.inspect(view, 100, 200)
+    assert base64.b64decode(overlay["url"][len(prefix):]) == render.encode_jpeg(expected.overlay)
+    assert line.startswith("x=100, y=200") and stats.startswith(f"**{expected.stats['layer']}**")

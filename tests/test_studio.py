@@ -1,4 +1,5 @@
 """The studio's logic (no Gradio) and the real app's start-up."""
+import base64
 import json
 import os
 import subprocess
@@ -210,7 +211,9 @@ def test_click_maps_the_view_the_last_render_left(studio):
     assert left.args.seed == 77 and left.click == (5, 5) and image.endswith(".png") and overlay.endswith(".jpg")
     overlay, stats, text, after = h.on_click(Click(), left)
     assert after.click == (300, 100) and after.args == left.args and text.startswith("x=300, y=100")
-    served = open(overlay, "rb").read()
+    prefix = "data:image/jpeg;base64,"                        # the click's overlay comes inline
+    assert overlay["url"].startswith(prefix) and overlay["mime_type"] == "image/jpeg"
+    served = base64.b64decode(overlay["url"][len(prefix):])
     assert served == render.encode_jpeg(studio.inspect(after, 300, 100).overlay)
     assert served != render.encode_jpeg(studio.inspect(replace(after, args=RenderArgs(1, 0.8)), 300, 100).overlay)
 
