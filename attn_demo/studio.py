@@ -41,6 +41,10 @@ EXPORT_LIFETIME = 600    # seconds an export file stays on disk (the browser dow
 SERVED = "served"        # the subfolder of export_dir for the pictures handed to Gradio (pruned after 2 min)
 
 
+def _data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
 def find_models(weights_dir: Path) -> list[Path]:
     """Generator directories (config.json + model.safetensors saved by attn-demo) under weights_dir.
 
@@ -296,22 +300,23 @@ class Studio:
         files[-1].write_text(json.dumps(state, indent=2) + "\n")
         return files
 
-    def png_path(self, img: np.ndarray) -> str:
-        """A picture for the browser, lossless: PNG at zlib level 1, ~3x faster than the level 6
-        Gradio uses for arrays."""
-        return self._served_file(draw.encode_png(img, compress_level=1), "png")
-
-    def jpeg_path(self, img: np.ndarray) -> str:
-        """A map for the browser (a click's overlay, the layer summary, the pinned points): JPEG at
-        quality 95 (render.encode_jpeg), a third of the PNG's bytes and encoding time. The generated
-        image is served as PNG (`png_path`), and exports stay lossless PNG."""
-        return self._served_file(draw.encode_jpeg(img), "jpg")
+    @staticmethod
+    def png_data_url(img: np.ndarray) -> str:
+        """The generated image for the browser, lossless and inline (a data: URL, so the page
+        shows it from the answer itself: no file written, copied into Gradio's cache and fetched
+        back). PNG at zlib level 1, ~3x faster than the level 6 Gradio uses for arrays."""
+        return _data_url("image/png", draw.encode_png(img, compress_level=1))
 
     @staticmethod
     def jpeg_data_url(img: np.ndarray) -> str:
-        """The same JPEG as `jpeg_path`, inline as a data: URL: the page shows it from the answer
-        itself, with no file written, copied into Gradio's cache or fetched back (a click's overlay)."""
-        return "data:image/jpeg;base64," + base64.b64encode(draw.encode_jpeg(img)).decode("ascii")
+        """A click's overlay for the browser, inline like `png_data_url`: JPEG at quality 95
+        (render.encode_jpeg), a third of the PNG's bytes and encoding time."""
+        return _data_url("image/jpeg", draw.encode_jpeg(img))
+
+    def jpeg_path(self, img: np.ndarray) -> str:
+        """A map served as a file (the layer summary, the pinned points), as `jpeg_data_url` encodes
+        it. Exports stay lossless PNG."""
+        return self._served_file(draw.encode_jpeg(img), "jpg")
 
     def _served_file(self, data: bytes, suffix: str) -> str:
         """Write `data` to a fresh file for Gradio to serve. Gradio copies the file into its own

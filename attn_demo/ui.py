@@ -30,6 +30,9 @@ log = logging.getLogger("attn_demo.ui")
 CONCURRENCY = 2
 GROUP = {"concurrency_id": "studio", "concurrency_limit": CONCURRENCY}
 PRIVATE = {"api_visibility": "private", **GROUP}
+# The events that show the image and its map (Widgets.shown, .shown_map): their handlers return
+# the pictures as the page takes them (inline_image), which Gradio's postprocessing would refuse.
+SHOWN = {"postprocess": False, **PRIVATE}
 
 try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
     import spaces
@@ -112,12 +115,12 @@ def stats_markdown(s: dict) -> str:
             f"· peak weight {s['max_weight']:.3f}")
 
 
-def inline_jpeg(url: str, name: str) -> dict:
-    """An Image's value as the page takes it, for an event with postprocess=False: the picture is
-    in the answer (a data: URL), so the browser shows it without a second request (one round trip
-    less per click: ~5-10 ms on localhost, the network's latency on a Space). Without Gradio's
-    file marker it is not a file to Gradio, so nothing is cached on the server."""
-    return {"url": url, "orig_name": name, "mime_type": "image/jpeg"}
+def inline_image(url: str, name: str) -> dict:
+    """An Image's value as the page takes it, for an event with postprocess=False (SHOWN): the
+    picture is in the answer (a data: URL), so the browser shows it without another request (one
+    round trip less per click or render: 15-20 ms on localhost, the network's latency on a Space).
+    Without Gradio's file marker it is not a file to Gradio: nothing is written to its cache."""
+    return {"url": url, "orig_name": name, "mime_type": url[len("data:"):url.index(";")]}
 
 
 class Handlers:
@@ -136,22 +139,18 @@ class Handlers:
 
     def show(self, v: View):
         picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
-        return self.studio.png_path(picture), *self.show_map(v)
+        return inline_image(self.studio.png_data_url(picture), "image.png"), *self.show_map(v)
 
-    def clicked_map(self, v: View):
-        """The overlay (an array, None without a click), its stats and the click line for View v;
-        the render comes from the cache (no generator pass)."""
+    def show_map(self, v: View):
+        """The map of the clicked point; the render comes from the cache (no generator pass)."""
         if v.click is None:
             return None, "", "", v
         out = self.studio.inspect(v, *v.click)
         res = self.studio.engine(v.model).cfg.resolution
         text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
                 f"{v.click[1] * res // DISPLAY}), attention cell {tuple(out.stats['cell'])}")
-        return out.overlay, stats_markdown(out.stats), text, v
-
-    def show_map(self, v: View):
-        overlay, *rest = self.clicked_map(v)
-        return (None if overlay is None else self.studio.jpeg_path(overlay)), *rest
+        overlay = inline_image(self.studio.jpeg_data_url(out.overlay), "attention-map.jpg")
+        return overlay, stats_markdown(out.stats), text, v
 
     def on_change(self, v, *values):
         return self.show(self.view_from(v, *values))
@@ -162,16 +161,14 @@ class Handlers:
     def on_click(self, evt: gr.SelectData, v: View):
         """A click takes the View the server keeps for the session, not the widgets: every render
         and map change leaves its View there, so it describes the image on screen, and the browser
-        sends nothing but the click (18 inputs fewer to gather, send and check: ~10 ms).
-        The event skips Gradio's postprocessing: the overlay goes back inline (`inline_jpeg`)."""
+        sends nothing but the click (18 inputs fewer to gather, send and check: ~10 ms)."""
         index = evt.index
         if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise AttnDemoError("click inside the image")
         x, y = (whole(c, "click coordinate") for c in index)
         if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
             raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
-        overlay, *rest = self.clicked_map(replace(v, click=(x, y)))
-        return inline_jpeg(self.studio.jpeg_data_url(overlay), "attention-map.jpg"), *rest
+        return self.show_map(replace(v, click=(x, y)))
 
     def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
         engine = self.studio.engine(name)
@@ -259,19 +256,18 @@ def _step_seed_js(step: int) -> str:
 def _wire(w: Widgets, h: Handlers) -> None:
     on_change = gpu(_guard(h.on_change))
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
-        trigger(on_change, w.settings, w.shown, **PRIVATE)
+        trigger(on_change, w.settings, w.shown, **SHOWN)
     summary, compare = _guard(h.on_summary), _guard(h.on_compare)
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
-        trigger(_guard(h.on_map_change), w.settings, w.shown_map, **PRIVATE).then(
+        trigger(_guard(h.on_map_change), w.settings, w.shown_map, **SHOWN).then(
             summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE).then(
             compare, w.settings, [w.compare_img, w.view], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
-    # join + event stream, about half the browser latency (docs/PERFORMANCE.md). Its overlay comes
-    # back inline, which Gradio's postprocessing would not pass (on_click returns page values).
+    # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
     w.image.select(_click_guard(h.on_click), [w.view], w.shown_map, queue=False, show_progress="hidden",
-                   postprocess=False, **PRIVATE)
+                   **SHOWN)
     w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
-        on_change, w.settings, w.shown, **PRIVATE)
+        on_change, w.settings, w.shown, **SHOWN)
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
     # one queue round trip instead of two. (A seed the box holds that is not a whole number in
     # range stays as it is, and the render says why.)
@@ -279,7 +275,7 @@ def _wire(w: Widgets, h: Handlers) -> None:
     w.next_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(+1), **PRIVATE)
     w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})", **PRIVATE)
     w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
-        on_change, w.settings, w.shown, **PRIVATE)
+        on_change, w.settings, w.shown, **SHOWN)
 
     for trigger in (w.summary_kind.change, w.image.change):
         trigger(summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE)
@@ -294,7 +290,7 @@ def _wire(w: Widgets, h: Handlers) -> None:
     w.export_btn.click(_guard(h.on_export), [w.export_size, *w.settings], [w.export_files], **PRIVATE)
     w.import_file.upload(_guard(h.on_import), [w.import_file],
                          [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
-                         **PRIVATE).then(on_change, w.settings, w.shown, **PRIVATE)
+                         **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN)
 
 
 def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, int] = CACHE,
@@ -314,7 +310,7 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
         _wire(widgets, handlers)
-        demo.load(_guard(handlers.on_load), None, widgets.shown, **PRIVATE)
+        demo.load(_guard(handlers.on_load), None, widgets.shown, **SHOWN)
         from .api import add_api
         add_api(studio)
     return demo

@@ -47,16 +47,21 @@ def image_src(page, selector):
                          "i.naturalWidth > 0 ? i.src : null }", selector)
 
 
+def image_bytes(page, src) -> bytes:
+    """The picture of an image source: inline (a data: URL, as the studio shows its image and the
+    clicked map) or a file the page would fetch (the summary, the pinned points)."""
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    return page.request.get(src).body()
+
+
 def wait_new_image(page, selector, old, timeout=20.0) -> bytes:
-    """The bytes of the image shown at `selector` once it is loaded and no longer `old`: its file,
-    or the picture inline in its source (a click's overlay comes as a data: URL)."""
+    """The bytes of the image shown at `selector` once it is loaded and no longer `old`."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         src = image_src(page, selector)
         if src and src != old:
-            if src.startswith("data:"):
-                return base64.b64decode(src.split(",", 1)[1])
-            return page.request.get(src).body()
+            return image_bytes(page, src)
         time.sleep(0.05)
     raise AssertionError(f"{selector} did not change")
 
@@ -89,6 +94,7 @@ def test_clicks_reach_handler_and_overlay_matches_engine(page, studio):
         shown = wait_new_image(page, "#attn_img img", old)
         assert_shown(shown, studio.inspect(DEFAULT, px, py).overlay, text)
         assert image_src(page, "#attn_img img").startswith("data:image/jpeg;base64,")   # inline, no fetch
+    assert image_src(page, "#gen_img img").startswith("data:image/png;base64,")
 
     # A click reads the View the last render left on the server: after a new seed, it maps that seed.
     old_image = image_src(page, "#gen_img img")
@@ -131,7 +137,7 @@ def test_export_and_reimport_state_gives_same_image(page, studio, tmp_path):
     click_pixel(page, 120, 40)
     wait_text(page, "x=120, y=40")
     before_src = image_src(page, "#gen_img img")
-    before = page.request.get(before_src).body()
+    before = image_bytes(page, before_src)
     page.click("button[role='tab']:has-text('Export / import')")
     page.click("#export_btn")
     page.wait_for_selector("#export_files a[href$='_state.json']", timeout=20000)
@@ -142,14 +148,14 @@ def test_export_and_reimport_state_gives_same_image(page, studio, tmp_path):
 
     page.click("#next_btn")                          # move away: seed 43
     moved_src = wait_and_get_src_change(page, before_src)
-    assert page.request.get(moved_src).body() != before
+    assert image_bytes(page, moved_src) != before
 
     path = tmp_path / "state.json"
     path.write_text(json.dumps(state))
     page.set_input_files("#import_file input[type='file']", str(path))
     back_src = wait_and_get_src_change(page, moved_src)
     wait_text(page, "x=120, y=40")
-    assert page.request.get(back_src).body() == before      # the same PNG bytes
+    assert image_bytes(page, back_src) == before      # the same PNG bytes
 
 
 def wait_and_get_src_change(page, old, timeout=20.0):
@@ -195,6 +201,6 @@ def test_seed_buttons_step_and_roll_in_the_page_and_clamp(page, studio):
     wait_and_get_src_change(page, old)
     assert 0 <= int(seed()) <= 2**32 - 1
     # The browser only stepped the box: the image is the studio's render of that seed.
-    shown = page.request.get(image_src(page, "#gen_img img")).body()
+    shown = image_bytes(page, image_src(page, "#gen_img img"))
     picture = studio.display_image("tiny32", studio.render("tiny32", RenderArgs(seed=int(seed()), psi=0.8)))
     assert shown == render.encode_png(picture, compress_level=1)

@@ -199,7 +199,8 @@ def widget_values(seed: int) -> list:
 
 def test_click_maps_the_view_the_last_render_left(studio):
     """The UI's click reads only the session's View; a render leaves its View (new seed, the old
-    click) as an output, so the next click maps the image on screen. The overlay is served as JPEG."""
+    click) as an output, so the next click maps the image on screen. Both come inline: the image
+    as PNG, the overlay as JPEG."""
     from attn_demo.ui import Handlers
 
     class Click:
@@ -208,7 +209,10 @@ def test_click_maps_the_view_the_last_render_left(studio):
     start = View("tiny32", RenderArgs(1, 0.8), click=(5, 5))
     values = widget_values(seed=77)
     image, overlay, _, _, left = h.on_change(start, *values)
-    assert left.args.seed == 77 and left.click == (5, 5) and image.endswith(".png") and overlay.endswith(".jpg")
+    assert left.args.seed == 77 and left.click == (5, 5)
+    assert image["url"].startswith("data:image/png;base64,") and overlay["url"].startswith("data:image/jpeg;")
+    picture = studio.display_image("tiny32", studio.render("tiny32", left.args))
+    assert base64.b64decode(image["url"].split(",", 1)[1]) == render.encode_png(picture)
     overlay, stats, text, after = h.on_click(Click(), left)
     assert after.click == (300, 100) and after.args == left.args and text.startswith("x=300, y=100")
     prefix = "data:image/jpeg;base64,"                        # the click's overlay comes inline
