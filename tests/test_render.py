@@ -49,6 +49,33 @@ def test_heat_colours_scale_by_maximum_and_keep_cell_centres():
     assert (zeros == 0).all()
 
 
+@pytest.mark.parametrize("grid, size", [((16, 16), (512, 512)), ((8, 8), (64, 64)), ((5, 7), (20, 33)),
+                                        ((32, 32), (16, 16)), ((4, 4), (4, 4)), ((1, 1), (8, 8))])
+def test_map_levels_are_pils_float_bilinear_resize_rounded(grid, size):
+    """Our resize by matrix products is PIL's bilinear resize of the float map (up, down and the
+    same size, any aspect), rounded to levels: no 8-bit map in between."""
+    heat = np.random.default_rng(sum(grid)).random(grid).astype(np.float32)
+    w, h = size
+    expected = np.asarray(Image.fromarray(heat * (255 / heat.max()), mode="F").resize((w, h), Image.BILINEAR))
+    levels = render.map_levels(heat, w, h)
+    assert levels.shape == (h, w) and levels.dtype == np.uint8
+    assert np.abs(levels - expected).max() <= 0.5 + 1e-3
+    assert np.allclose(render.resize_weights(grid[0], h).sum(axis=1), 1.0)
+
+
+def test_overlay_picture_reuses_the_upscaled_image_but_never_draws_on_it():
+    img = np.random.default_rng(2).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    heat = np.ones((4, 4))
+    first = render.overlay_picture(img, heat, scale=4, alpha=0.0, marker=(5.5, 5.5, (0, 255, 0), 2))
+    second = render.overlay_picture(img, heat, scale=4, alpha=0.0)           # no marker left over
+    assert np.array_equal(second, render.upscale_nearest(img, 4)) and not np.array_equal(first, second)
+    other = img.copy()
+    other[0, 0] = 255 - other[0, 0]                                          # new pixels, new picture
+    assert np.array_equal(render.overlay_picture(other, heat, scale=4, alpha=0.0), render.upscale_nearest(other, 4))
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        render.overlay_picture(img.astype(np.float32), heat)
+
+
 def test_overlay_picture_upscales_and_marks():
     img = np.random.default_rng(1).integers(0, 255, (8, 8, 3), dtype=np.uint8)
     out = render.overlay_picture(img, np.ones((4, 4)), scale=4, alpha=0.0, marker=(15.5, 15.5, (0, 255, 0), 4))
