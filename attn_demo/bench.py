@@ -426,15 +426,15 @@ def bench_train_variant(name: str, cfg: ModelConfig, quick: bool, device: torch.
 
 # ------------------------------------------------------------------ the app
 @contextlib.contextmanager
-def _app(weights: Path):
-    """`python app.py` on the models in `weights`, on a free port: yields its URL and the
-    seconds from the start of the process to its first page (HTTP 200)."""
+def _app(weights: Path, root: Path = ROOT):
+    """`python app.py` of the checkout at `root` on the models in `weights`, on a free port:
+    yields its URL and the seconds from the start of the process to its first page (HTTP 200)."""
     import urllib.request
     port = _free_port()
-    env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(weights), "GRADIO_SERVER_PORT": str(port)}
+    env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(Path(weights).resolve()), "GRADIO_SERVER_PORT": str(port)}
     t0 = time.perf_counter()
     p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, cwd=ROOT)
+                         stderr=subprocess.DEVNULL, cwd=root)
     try:
         while True:
             try:
@@ -500,17 +500,25 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
             "import_as_app_s": statistics.median(imports_app)}
 
 
-def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10) -> dict:
+def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: Path = ROOT,
+                  latency_ms: float = 0) -> dict:
     """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the
     page, against `python app.py` as a user starts it; then the "next" seed button to the new
-    image loaded (a render through the queue)."""
+    image loaded (a render through the queue). `root`: the checkout whose app.py runs
+    (scripts/browser_ab.py compares two); `latency_ms`: Chromium adds this much to every request
+    and limits the link to 10 / 5 Mbit/s down / up, as a Space far away would."""
     from playwright.sync_api import sync_playwright
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
     lat = []
-    with _app(weights) as (url, _), sync_playwright() as p:
+    with _app(weights, root) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
         page = browser.new_page(viewport={"width": 1920, "height": 1200})
+        if latency_ms:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": latency_ms,
+                                                          "downloadThroughput": 10e6 / 8, "uploadThroughput": 5e6 / 8})
         page.goto(url)
         page.wait_for_selector("#attn_img img", timeout=60000)
         page.evaluate(_WATCH_JS)

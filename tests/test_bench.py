@@ -179,13 +179,47 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
     if not os.path.exists("/usr/bin/chromium") and os.environ.get("ATTN_DEMO_REQUIRE_BROWSER") != "1":
         pytest.skip("apt-get install chromium to run the browser tests")
     # In a child process: Playwright's sync API cannot nest inside the browser tests' session.
+    # The second run adds 40 ms to every request: a click (one request) cannot come back sooner.
     code = ("import json, sys; from pathlib import Path; from attn_demo import bench; "
-            "print(json.dumps(bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2)))")
+            "print(json.dumps([bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2), "
+            "bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=1, latency_ms=40)]))")
     out = subprocess.run([sys.executable, "-c", code, str(ui_weights)], capture_output=True, text=True,
                          check=True, cwd=bench.ROOT, timeout=300)
-    r = json.loads(out.stdout.splitlines()[-1])
+    r, far = json.loads(out.stdout.splitlines()[-1])
     assert r["clicks"] == 2 and r["seed_steps"] == 2
     assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0
+    assert far["clicks"] == 2 and far["min_ms"] >= 40 and far["seed_step_median_ms"] >= 40
+
+
+def test_browser_ab_script_alternates_two_checkouts_and_cleans_up(monkeypatch, tmp_path):
+    """scripts/browser_ab.py serves each commit from its own worktree, alternates the order every
+    round, and removes the worktrees; the browser part itself is bench_browser (tested above)."""
+    import importlib.util
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("the script checks for chromium first")
+    spec = importlib.util.spec_from_file_location("browser_ab", bench.ROOT / "scripts" / "browser_ab.py")
+    ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ab)
+    calls = []
+
+    def fake_browser(weights, clicks, steps, root, latency_ms):
+        assert (root / "app.py").exists() and (root / "attn_demo").is_dir() and latency_ms == 25
+        calls.append(root.name)
+        t = 50.0 if root.name == "app0" else 40.0
+        return {"median_ms": t, "seed_step_median_ms": 4 * t}
+    monkeypatch.setattr(ab, "bench_browser", fake_browser)
+    out = tmp_path / "ab.json"
+    r = ab.main(["HEAD", "HEAD", "--rounds", "3", "--clicks", "2", "--steps", "1", "--latency-ms", "25",
+                 "--out", str(out)])
+    assert calls == ["app0", "app1", "app1", "app0", "app0", "app1"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=bench.ROOT, capture_output=True, text=True).stdout.strip()
+    assert [a["commit"] for a in r["apps"]] == [head, head]
+    assert [a["click_ms"] for a in r["apps"]] == [50.0, 40.0] and r["second_clicked_faster_in_rounds"] == 3
+    assert json.loads(out.read_text())["apps"][1]["seed_step_medians_ms"] == [160.0] * 3
+    trees = subprocess.run(["git", "worktree", "list"], cwd=bench.ROOT, capture_output=True, text=True).stdout
+    assert "app0" not in trees and "app1" not in trees
+    with pytest.raises(SystemExit):
+        ab.main(["HEAD", "HEAD", "--rounds", "0"])
 
 
 def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatch, tmp_path):
