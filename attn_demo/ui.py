@@ -32,7 +32,11 @@ GROUP = {"concurrency_id": "studio", "concurrency_limit": CONCURRENCY}
 PRIVATE = {"api_visibility": "private", **GROUP}
 # The events that show the image and its map (Widgets.shown, .shown_map): their handlers return
 # the pictures as the page takes them (inline_image), which Gradio's postprocessing would refuse.
-SHOWN = {"postprocess": False, **PRIVATE}
+# A render or a map takes milliseconds, so they show no progress: Gradio's status tracker over the
+# outputs (even "minimal") kept headless Chromium drawing for ~100 ms per seed step, on the cores
+# the server needed (docs/PERFORMANCE_NOTES.md). Loading a model or a page keeps its tracker.
+SHOWN = {"postprocess": False, "show_progress": "hidden", **PRIVATE}
+SHOWN_SLOW = {**SHOWN, "show_progress": "full"}
 
 try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
     import spaces
@@ -264,10 +268,9 @@ def _wire(w: Widgets, h: Handlers) -> None:
             compare, w.settings, [w.compare_img, w.view], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
-    w.image.select(_click_guard(h.on_click), [w.view], w.shown_map, queue=False, show_progress="hidden",
-                   **SHOWN)
+    w.image.select(_click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN)
     w.model.input(_guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
-        on_change, w.settings, w.shown, **SHOWN)
+        on_change, w.settings, w.shown, **SHOWN_SLOW)
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
     # one queue round trip instead of two. (A seed the box holds that is not a whole number in
     # range stays as it is, and the render says why.)
@@ -290,7 +293,7 @@ def _wire(w: Widgets, h: Handlers) -> None:
     w.export_btn.click(_guard(h.on_export), [w.export_size, *w.settings], [w.export_files], **PRIVATE)
     w.import_file.upload(_guard(h.on_import), [w.import_file],
                          [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
-                         **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN)
+                         **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
 
 
 def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, int] = CACHE,
@@ -310,7 +313,7 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
         _wire(widgets, handlers)
-        demo.load(_guard(handlers.on_load), None, widgets.shown, **SHOWN)
+        demo.load(_guard(handlers.on_load), None, widgets.shown, **SHOWN_SLOW)
         from .api import add_api
         add_api(studio)
     return demo

@@ -191,3 +191,22 @@ def test_click_answers_with_its_overlay_inline(app_url, studio):
     expected = studio.inspect(view, 100, 200)
     assert base64.b64decode(overlay["url"][len(prefix):]) == render.encode_jpeg(expected.overlay)
     assert line.startswith("x=100, y=200") and stats.startswith(f"**{expected.stats['layer']}**")
+
+
+def test_fast_events_show_no_progress_and_skip_postprocessing(studio):
+    """A render, a map change and a click show their pictures inline (no postprocessing) and no
+    status tracker (it kept the browser drawing for ~100 ms a step); the page's first render and a
+    model switch, which may load a model, keep theirs."""
+    from attn_demo.ui import build_demo
+    demo = build_demo(studio)
+    ids = {getattr(b, "elem_id", None): i for i, b in demo.blocks.items()}
+    shown = [f for f in demo.fns.values() if ids["attn_img"] in [b._id for b in f.outputs]]
+    assert len(shown) >= 15 and all(f.postprocess is False for f in shown)
+    kinds = {f.targets[0][1] for f in shown if f.targets}
+    assert {"change", "input", "release", "select", "load"} <= kinds
+    for f in shown:
+        kind = f.targets[0][1]
+        if kind != "then":                                          # a widget, the image or the page
+            assert f.show_progress == ("full" if kind == "load" else "hidden"), (f.name, f.targets)
+    # after "Reset sliders": hidden; after a model switch and after an import: full
+    assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full", "full", "hidden"]
