@@ -192,8 +192,10 @@ class Handlers:
     def on_load(self):
         return self.show(self.default)
 
-    def on_summary(self, kind, v, *values):
-        out = self.studio.summary(self.view_from(v, *values), kind)
+    def on_summary(self, kind, v: View):
+        """The layer summary of the session's View (every render and map change leaves its View,
+        so the page sends only the summary's kind: no widget values to gather after each step)."""
+        out = self.studio.summary(v, kind)
         s = out.stats
         text = (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance {s['mean_distance_px']:.1f} px "
                 f"(max {s['max_distance_px']:.1f}) · mean entropy {s['mean_entropy_nats']:.2f} of "
@@ -207,9 +209,10 @@ class Handlers:
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
         return self.studio.jpeg_path(self.studio.compare(v)), v
 
-    def on_compare(self, v, *values):
-        v = self.view_from(v, *values)
-        return (self.studio.jpeg_path(self.studio.compare(v)) if v.pins else None), v
+    def on_compare(self, v: View):
+        """The pinned points' maps for the session's View (as on_summary). It reads the View and
+        leaves it be: a render that lands meanwhile keeps the View it left."""
+        return self.studio.jpeg_path(self.studio.compare(v)) if v.pins else None
 
     def on_grid(self, count, v, *values):
         v = self.view_from(v, *values)
@@ -264,8 +267,8 @@ def _wire(w: Widgets, h: Handlers) -> None:
     summary, compare = _guard(h.on_summary), _guard(h.on_compare)
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
         trigger(_guard(h.on_map_change), w.settings, w.shown_map, **SHOWN).then(
-            summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE).then(
-            compare, w.settings, [w.compare_img, w.view], **PRIVATE)
+            summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
+            compare, [w.view], [w.compare_img], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
     w.image.select(_click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN)
@@ -281,10 +284,10 @@ def _wire(w: Widgets, h: Handlers) -> None:
         on_change, w.settings, w.shown, **SHOWN)
 
     for trigger in (w.summary_kind.change, w.image.change):
-        trigger(summary, [w.summary_kind, *w.settings], [w.summary_img, w.summary_md], **PRIVATE)
+        trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
     w.pin_btn.click(_guard(h.on_pin), w.settings, [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
-    w.image.change(compare, w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE)
     w.grid_btn.click(gpu(_guard(h.on_grid)), [w.grid_count, *w.settings], [w.gallery], **PRIVATE)
     w.gallery.select(_guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(_guard(h.on_interpolate)),

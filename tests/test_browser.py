@@ -3,6 +3,7 @@ import base64
 import json
 import math
 import time
+from dataclasses import replace
 from urllib.parse import urlparse
 
 import numpy as np
@@ -105,6 +106,29 @@ def test_clicks_reach_handler_and_overlay_matches_engine(page, studio):
     wait_text(page, "x=300, y=200")
     view = View("tiny32", RenderArgs(seed=43, psi=0.8), click=(300, 200))
     assert_shown(wait_new_image(page, "#attn_img img", old), studio.inspect(view, 300, 200).overlay)
+
+
+def test_summary_and_pinned_maps_follow_the_image_on_screen(page, studio):
+    """The layer summary and the pinned points' maps read the View the last render left on the
+    server: after "next" both show the new seed's."""
+    click_pixel(page, 200, 300)
+    wait_text(page, "x=200, y=300")
+    page.click("button[role='tab']:has-text('Compare')")
+    page.click("#pin_btn")
+    seed42 = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(200, 300), pins=[(200, 300)])
+    pinned = wait_new_image(page, "#compare_img img", None)
+    assert pinned == render.encode_jpeg(studio.compare(seed42))
+    old_compare = image_src(page, "#compare_img img")
+    page.click("button[role='tab']:has-text('Layer summary')")
+    wait_new_image(page, "#summary_img img", None)
+    old_summary = image_src(page, "#summary_img img")
+
+    page.click("#next_btn")
+    seed43 = replace(seed42, args=RenderArgs(seed=43, psi=0.8))
+    summary = wait_new_image(page, "#summary_img img", old_summary)
+    assert summary == render.encode_jpeg(studio.summary(seed43, "distance").overlay)
+    page.click("button[role='tab']:has-text('Compare')")
+    assert wait_new_image(page, "#compare_img img", old_compare) == render.encode_jpeg(studio.compare(seed43))
 
 
 def select_option(page, elem_id, option):
