@@ -147,3 +147,43 @@ def test_probe_memory_is_linear_in_n():
         if side == 64:
             assert cap.nbytes <= 0.01 * n * nk * 4
     assert sizes[32] == 4 * sizes[16] and sizes[64] == 4 * sizes[32]
+
+
+def _spread_script():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "scripts" / "attention_spread.py"
+    spec = importlib.util.spec_from_file_location("attention_spread", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_attention_spread_figures_on_known_maps():
+    """scripts/attention_spread.py: maps equal for every query read TV 0 and full entropy; two
+    queries that each look at a key of their own (the others near 0) read TV ~1/2 from the mean."""
+    from attn_demo.probe import Capture
+    spread = _spread_script().spread
+    uniform = Capture.from_qk("u", torch.zeros(1, 1, 4, 2), torch.randn(1, 1, 4, 2), (2, 2), (2, 2), 1.0, 0.5, 2)
+    figures = spread(uniform)
+    assert figures["tv_from_mean"] == pytest.approx(0.0, abs=1e-6)
+    assert figures["entropy_of_uniform"] == pytest.approx(1.0, abs=1e-6)
+    # query i looks (almost) only at key i: maps are one-hot, the mean is uniform, TV = 1 - 1/4
+    eye = torch.eye(4)[None, None] * 40.0
+    peaked = Capture.from_qk("p", eye, torch.eye(4)[None, None], (2, 2), (2, 2), 1.0, 0.5, 2)
+    figures = spread(peaked)
+    assert figures["tv_from_mean"] == pytest.approx(0.75, abs=1e-4)
+    assert figures["entropy_of_uniform"] < 1e-3
+
+
+def test_attention_spread_cli_on_a_conditional_model(cond_model_dir, tmp_path, capsys):
+    import json
+    out = tmp_path / "spread.json"
+    assert _spread_script().main(["--weights", str(cond_model_dir), "--seeds", "0-1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["images_per_layer"] == 2 * 3             # two seeds, three classes
+    for figures in report["layers"].values():
+        assert 0.0 < figures["tv_from_mean"] < 1.0
+        assert 0.0 < figures["entropy_of_uniform"] < 1.0
+        assert figures["mean_distance_px"] > 0
+    assert "median over 6 images" in capsys.readouterr().out

@@ -1,0 +1,68 @@
+"""How query-dependent a model's attention is, over many renders.
+
+For every attention layer and every rendered image this takes each query
+cell's "looks at" map and measures its total-variation distance from the
+image's average map (0: every pixel looks at the same place; 1: disjoint
+maps), its entropy as a fraction of the uniform map's, and its mean attention
+distance in image pixels. Medians over the images, per layer:
+
+    python scripts/attention_spread.py --weights weights/emoji32 --seeds 0-31 --psi 0.8
+"""
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from attn_demo.engine import Engine, RenderArgs  # noqa: E402
+from attn_demo.cli import parse_seeds  # noqa: E402
+
+
+def spread(cap) -> dict[str, float]:
+    """Means over all query cells of one capture (batch 1, heads averaged)."""
+    rows, cols = cap.grid
+    maps = torch.stack([cap.looks_at(x, y, size=(cols, rows)).flatten()
+                        for y in range(rows) for x in range(cols)])       # (N, Nk), rows sum to 1
+    tv = 0.5 * (maps - maps.mean(0)).abs().sum(1)
+    distance, entropy = cap.summary()
+    return {"tv_from_mean": float(tv.mean()),
+            "entropy_of_uniform": float(entropy.mean()) / math.log(maps.shape[1]),
+            "mean_distance_px": float(distance.mean())}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default="weights/emoji32")
+    p.add_argument("--seeds", default="0-31", help="a range such as 0-31, or a list such as 1,5,9")
+    p.add_argument("--psi", type=float, default=0.8)
+    p.add_argument("--out", help="also write the figures as JSON here")
+    args = p.parse_args(argv)
+
+    engine = Engine.from_pretrained(args.weights, device="cpu")
+    classes = engine.class_names or [None]
+    per_layer: dict[str, list[dict]] = {}
+    for seed in parse_seeds(args.seeds):
+        for i, label in enumerate(classes):
+            result = engine.render(RenderArgs(seed=seed, psi=args.psi, label=label if label is None else i))
+            for name, cap in result.captures.items():
+                per_layer.setdefault(name, []).append(spread(cap))
+
+    report = {"weights": args.weights, "weights_sha256": engine.weights_sha256, "seeds": args.seeds,
+              "psi": args.psi, "images_per_layer": len(next(iter(per_layer.values()))), "layers": {}}
+    for name, stats in per_layer.items():
+        report["layers"][name] = {key: statistics.median(s[key] for s in stats) for key in stats[0]}
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in report["layers"][name].items())
+        print(f"{name}: median over {len(stats)} images: {figures}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
