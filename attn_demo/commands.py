@@ -12,15 +12,17 @@ EXAMPLES = {
             "  python -m attn_demo data check my_pictures/ --size 64",
     "train": "python -m attn_demo train --data data/emoji --out runs/emoji32 --resolution 32 --time-budget 7000\n"
              "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume\n"
+             "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume --keep-every 2000\n"
              "  python -m attn_demo train --dry-run --out /tmp/dry",
-    "export": "python -m attn_demo export runs/emoji32 --out weights/emoji32 --grid assets/emoji32_samples.png",
+    "export": "python -m attn_demo export runs/emoji32 --out weights/emoji32 --grid assets/emoji32_samples.png\n"
+              "  python -m attn_demo export runs/emoji32 --step 14000 --out /tmp/emoji32-14k",
     "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30",
     "eval": "python -m attn_demo eval --weights weights/emoji32 --data data/emoji --n 1000 --seeds 3\n"
             "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write",
 }
 
 # TrainConfig fields a resumed run may change without --force (they do not change the maths).
-OPERATIONAL = {"max_steps", "time_budget", "ckpt_every", "sample_every", "log_every",
+OPERATIONAL = {"max_steps", "time_budget", "ckpt_every", "keep_every", "sample_every", "log_every",
                "max_nan_rollbacks", "amp", "channels_last", "compile"}
 
 
@@ -74,6 +76,9 @@ def register(command) -> None:
     t.add_argument("--steps", dest="max_steps", type=int, help="stop after this many steps (default 100000)")
     t.add_argument("--time-budget", type=float, help="stop cleanly and save after this many seconds")
     t.add_argument("--ckpt-every", type=int, help="checkpoint interval in steps (default 1000)")
+    t.add_argument("--keep-every", type=int,
+                   help="also keep a copy of the checkpoint every this many steps, in RUN/checkpoints/, "
+                        "to export or resume from later (default 0: keep only the latest)")
     t.add_argument("--sample-every", type=int, help="sample grid interval in steps (default 500)")
     t.add_argument("--log-every", type=int, help="log interval in steps (default 50)")
     t.add_argument("--ema-decay", type=float, help="EMA decay of G (default 0.999)")
@@ -91,6 +96,8 @@ def register(command) -> None:
     p = command("export", "Write a run's EMA generator as a model directory with a model card.")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
+    p.add_argument("--step", type=int, default=None,
+                   help="export the checkpoint kept at this step (train --keep-every) instead of the latest")
     p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
     p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here (seeds 0..63)")
     p.add_argument("--grid-psi", type=float, default=1.0, help="truncation of the sample grid")
@@ -123,9 +130,9 @@ def cmd_data(args) -> None:
 
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads"}
-TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "sample_every",
-               "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp", "channels_last",
-               "compile")
+TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
+               "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
+               "channels_last", "compile")
 
 
 def _given(args, names) -> dict:
@@ -194,7 +201,7 @@ def cmd_export(args) -> None:
     from .export import export_run, plot_log
     from .engine import Engine
     from .train import sample_grid
-    out = export_run(args.run_dir, args.out, args.data)
+    out = export_run(args.run_dir, args.out, args.data, step=args.step)
     if args.grid:
         engine = Engine.from_pretrained(out, device="cpu")
         args.grid.parent.mkdir(parents=True, exist_ok=True)

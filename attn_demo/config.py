@@ -173,6 +173,7 @@ class TrainConfig:
     seed: int = 0
     sample_every: int = 500
     ckpt_every: int = 1000
+    keep_every: int = 0          # > 0: also keep a copy of the checkpoint every this many steps
     log_every: int = 50
     max_steps: int = 100_000
     time_budget: float = 0.0
@@ -199,6 +200,11 @@ class TrainConfig:
             raise ConfigError("amp must be auto/bf16/off and channels_last auto/on/off")
         if self.compile not in ("on", "off"):
             raise ConfigError(f"compile must be on or off, got {self.compile!r}")
+        for name in ("sample_every", "ckpt_every", "log_every"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.keep_every, int) and self.keep_every >= 0):
+            raise ConfigError(f"keep_every must be a whole number >= 0 (0: keep none), got {self.keep_every!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -1,6 +1,7 @@
 """Export a training run's EMA generator as a model directory, with its model card.
 
     python -m attn_demo export runs/emoji32 --out weights/emoji32
+    python -m attn_demo export runs/emoji32 --step 14000 --out /tmp/emoji32-14k   # a kept checkpoint
 
 The card (README.md) is rebuilt from the files beside the weights:
 training.json (provenance, written here), metrics.json (written by `eval`)
@@ -19,10 +20,12 @@ from .checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHTS_FILE, 
 from .config import TrainConfig
 from .errors import CheckpointError
 from .model import Discriminator, Generator
-from .train_state import CHECKPOINT, TrainState, load_train_state, read_configs
+from .train_state import (CHECKPOINT, KEPT_DIR, TrainState, kept_path, kept_steps, load_train_state,
+                          read_configs)
 
 TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
+KEPT_REASON = "kept"             # training.json's stop_reason for an export of a kept checkpoint
 
 
 @torch.no_grad()
@@ -47,12 +50,20 @@ def standing_stats(G: Generator, batches: int = 32, batch_size: int = 64, seed: 
     return G.eval()
 
 
-def export_run(run_dir: Path, out: Path, data_dir: Path | None = None) -> Path:
-    """Write the EMA generator of run_dir/checkpoint.safetensors to a model directory."""
+def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int | None = None) -> Path:
+    """Write the EMA generator of run_dir/checkpoint.safetensors (or, with `step`, of the
+    checkpoint kept at that step by --keep-every) to a model directory."""
     run_dir, out = Path(run_dir), Path(out)
     ckpt = run_dir / CHECKPOINT
     if not ckpt.exists():
         raise CheckpointError(f"{ckpt} not found: is {run_dir} a training run directory?")
+    if step is not None:
+        ckpt = kept_path(run_dir, step)
+        if not ckpt.exists():
+            kept = kept_steps(run_dir)
+            raise CheckpointError(f"no checkpoint kept at step {step} in {run_dir / KEPT_DIR}; "
+                                  + (f"kept steps: {', '.join(map(str, kept))}" if kept else
+                                     "the run kept none (train with --keep-every N to keep some)"))
     model_cfg, train_cfg, _ = read_configs(ckpt)
     G, D, G_ema = Generator(model_cfg), Discriminator(model_cfg), Generator(model_cfg)
     st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
@@ -70,7 +81,8 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None) -> Path:
     training = {
         "steps": st.step, "images_seen": st.images_seen, "wall_time_s": round(st.elapsed, 1),
         "hardware": summary.get("hardware", "unknown"), "world_size": summary.get("world_size", 1),
-        "stop_reason": summary.get("stop_reason", "unknown"), "torch": summary.get("torch", torch.__version__),
+        "stop_reason": summary.get("stop_reason", "unknown") if step is None else KEPT_REASON,
+        "checkpoint": str(ckpt.relative_to(run_dir)), "torch": summary.get("torch", torch.__version__),
         "train_config": train_cfg.to_dict(), "data": data_info,
         "attribution": manifest.get("attribution", ""), "data_source": manifest.get("package", manifest.get("source", "")),
         "gamma": {n: float(m.gamma.detach()) for n, m in G_ema.attention_layers().items()},
@@ -113,7 +125,9 @@ def write_card(model_dir: Path) -> str:
                   f"- steps: {training['steps']:,} at batch {tc.batch_size if tc else '?'} "
                   f"({training['images_seen']:,} images seen)",
                   f"- wall time: {training['wall_time_s'] / 3600:.2f} h on {training['hardware']} "
-                  f"(stopped by {training['stop_reason']}; torch {training['torch']})",
+                  + (f"(a checkpoint kept along a longer run; torch {training['torch']})"
+                     if training['stop_reason'] == KEPT_REASON else
+                     f"(stopped by {training['stop_reason']}; torch {training['torch']})"),
                   ]
         if tc:
             lines.append(f"- hinge loss, Adam G {tc.lr_g:g} / D {tc.lr_d:g}, betas ({tc.beta1:g}, {tc.beta2:g}), "

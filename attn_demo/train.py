@@ -33,7 +33,8 @@ from .data import ImageSet, to_float
 from .errors import AttnDemoError
 from .latents import z_from_seed
 from .model import Discriminator, Generator
-from .train_state import CHECKPOINT, TrainState, load_train_state, save_train_state
+from .train_state import (CHECKPOINT, KEPT_DIR, TrainState, keep_checkpoint, load_train_state,
+                          save_train_state, set_aside_kept_after)
 
 
 class TrainingError(AttnDemoError):
@@ -286,9 +287,13 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     if rt.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(run_dir)
+        remove_stale_temps(run_dir / KEPT_DIR)
         (run_dir / "samples").mkdir(exist_ok=True)
     if resume:
         load_train_state(ckpt, st)
+        aside = set_aside_kept_after(run_dir, st.step) if rt.main else None
+        if aside:
+            log(f"resuming at step {st.step}, before checkpoints kept later: moved those to {aside}")
         if rt.world > 1:  # ranks must not replay rank 0's random streams
             torch.manual_seed(cfg.seed + 7919 * rt.rank + st.step)
             st.data_gen.manual_seed(cfg.seed + 7919 * rt.rank + st.step + 1)
@@ -312,6 +317,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         st.elapsed = clock()
         if rt.main:
             save_train_state(ckpt, st, model_cfg, cfg)
+            if cfg.keep_every and st.step % cfg.keep_every == 0:
+                keep_checkpoint(run_dir, st.step)
         _barrier(rt)
 
     try:
@@ -387,7 +394,7 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
                 bar.set_postfix_str(_postfix(record, cfg, session_start))
             if st.step % cfg.sample_every == 0 and rt.main:
                 _save_samples(run_dir, st)
-            if st.step % cfg.ckpt_every == 0:
+            if st.step % cfg.ckpt_every == 0 or (cfg.keep_every and st.step % cfg.keep_every == 0):
                 checkpoint()
                 rollbacks = 0
     return "max_steps"

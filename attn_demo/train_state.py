@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import check_state, read_tensors, save_tensors
+from .checkpoint import atomic_write, check_state, read_tensors, save_tensors
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, ConfigError
 
 FORMAT = "attn-demo-train-v1"
 CHECKPOINT = "checkpoint.safetensors"
+KEPT_DIR = "checkpoints"          # copies kept with --keep-every: checkpoints/step-0010000.safetensors
 
 
 @dataclass
@@ -35,6 +36,44 @@ class TrainState:
     step: int = 0
     elapsed: float = 0.0          # training seconds over all sessions of this run
     images_seen: int = 0
+
+
+def kept_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / KEPT_DIR / f"step-{step:07d}.safetensors"
+
+
+def keep_checkpoint(run_dir: Path, step: int) -> Path:
+    """Copy the run's checkpoint (just saved at `step`) to checkpoints/, atomically."""
+    dest = kept_path(run_dir, step)
+    atomic_write(dest, (Path(run_dir) / CHECKPOINT).read_bytes())
+    return dest
+
+
+def kept_steps(run_dir: Path) -> list[int]:
+    """The steps of the checkpoints kept in run_dir/checkpoints/, ascending."""
+    steps = []
+    for p in (Path(run_dir) / KEPT_DIR).glob("step-*.safetensors"):
+        digits = p.name[len("step-"):-len(".safetensors")]
+        if digits.isdigit():
+            steps.append(int(digits))
+    return sorted(steps)
+
+
+def set_aside_kept_after(run_dir: Path, step: int) -> Path | None:
+    """A run resumed from an earlier kept checkpoint would overwrite the kept copies past it with
+    another history: move those into checkpoints/set-aside-from-STEP-N/ first (nothing is deleted)."""
+    later = [s for s in kept_steps(run_dir) if s > step]
+    if not later:
+        return None
+    base = Path(run_dir) / KEPT_DIR / f"set-aside-from-step-{step}"
+    dest, n = base, 1
+    while dest.exists():
+        n += 1
+        dest = base.with_name(f"{base.name}-{n}")
+    dest.mkdir()
+    for s in later:
+        kept_path(run_dir, s).rename(dest / kept_path(run_dir, s).name)
+    return dest
 
 
 def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, str]:

@@ -188,6 +188,54 @@ def test_export_then_engine_generates(tmp_path, shapes):
     assert json.loads((out / "training.json").read_text())["steps"] == 3
 
 
+def test_keep_every_keeps_checkpoints_that_export_and_resume_later(tmp_path, shapes):
+    from safetensors.torch import load_file
+    from attn_demo.commands import _reconcile
+    from attn_demo.errors import CheckpointError
+    from attn_demo.train_state import kept_path, kept_steps
+    run = tmp_path / "run"
+    train(MODEL, cfg(max_steps=5, ckpt_every=3, keep_every=2, data_hash=shapes.sha256()), shapes, run,
+          device="cpu", progress=False, log=lambda *a: None)
+    assert kept_steps(run) == [2, 4]                     # kept off the ckpt_every grid too
+    assert read_configs(kept_path(run, 4))[2]["step"] == "4"
+    assert read_configs(run / CHECKPOINT)[2]["step"] == "5"
+    assert not list((run / "checkpoints").glob(".*.tmp"))
+
+    at4 = export_run(run, tmp_path / "m4", step=4)
+    training = json.loads((at4 / "training.json").read_text())
+    assert training["steps"] == 4 and training["stop_reason"] == "kept"
+    assert training["checkpoint"] == "checkpoints/step-0000004.safetensors"
+    assert "kept along a longer run" in (at4 / "README.md").read_text()
+    latest = export_run(run, tmp_path / "m5")
+    assert json.loads((latest / "training.json").read_text())["steps"] == 5
+    w4, w5 = load_file(at4 / "model.safetensors"), load_file(latest / "model.safetensors")
+    assert any(not torch.equal(w4[k], w5[k]) for k in w4)
+    Engine.from_pretrained(at4, device="cpu").render(RenderArgs(seed=0, label="disc"))
+
+    with pytest.raises(CheckpointError, match="kept steps: 2, 4"):
+        export_run(run, tmp_path / "m3", step=3)
+    r = run_cli("export", run, "--step", 7, "--out", tmp_path / "m7")
+    assert r.returncode != 0 and "no checkpoint kept at step 7" in r.stderr and "Traceback" not in r.stderr
+    # How often to keep is operational: a resumed run may change it without --force.
+    assert _reconcile(run / CHECKPOINT, {}, {"keep_every": 1}, shapes, force=False)[1].keep_every == 1
+
+    # Going back to step 2 and on: the copy kept at 4 (the old history) is set aside, not overwritten.
+    old4 = kept_path(run, 4).read_bytes()
+    (run / CHECKPOINT).write_bytes(kept_path(run, 2).read_bytes())
+    messages = []
+    train(MODEL, cfg(max_steps=4, ckpt_every=3, keep_every=2, data_hash=shapes.sha256()), shapes, run,
+          device="cpu", resume=True, progress=False, log=messages.append)
+    assert kept_steps(run) == [2, 4] and any("set-aside-from-step-2" in m for m in messages)
+    assert (run / "checkpoints" / "set-aside-from-step-2" / "step-0000004.safetensors").read_bytes() == old4
+
+
+@pytest.mark.parametrize("bad", [{"keep_every": -1}, {"ckpt_every": 0}, {"log_every": 0}, {"sample_every": 1.5}])
+def test_bad_intervals_are_refused(bad):
+    from attn_demo.errors import ConfigError
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        TrainConfig(**bad)
+
+
 def test_disk_full_during_save_stops_cleanly_and_keeps_checkpoint(tmp_path, shapes, monkeypatch):
     import errno
     import attn_demo.train as tr
