@@ -206,7 +206,7 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
         block.up_phases = None                      # the transposed conv on every map size
     naive = lambda: mock.patch.object(torch.nn.functional, "scaled_dot_product_attention", _naive_sdpa)  # noqa: E731
     variants = [("served: folded spectral norm, upsampling (per-phase products on small maps), norms "
-                 "and attention projections, "
+                 "and attention projections, input-major stem weight, "
                  "channels_last, fused attention, "
                  "malloc keeps freed memory", served, nullcontext),
                 ("NCHW (contiguous) memory", contiguous, nullcontext),
@@ -217,6 +217,8 @@ def bench_ablation(cfg: ModelConfig, quick: bool, compile_: bool = True) -> list
                 ("attention projections not folded (three 1x1 convs, padding, gamma a multiply)",
                  served_without(SelfAttention2d, "fold"), nullcontext),
                 ("transposed conv on the small maps too (no per-phase matrix product)", transposed, nullcontext),
+                ("stem weight as nn.Linear keeps it, (out, in) in memory",
+                 served_without(Generator, "transpose_stem"), nullcontext),
                 ("N x Nk softmax materialised", served, naive)]
     # The allocator's settings act on the heap that a process has built so far: that pair is
     # measured in fresh processes, the served setting beside glibc's defaults.

@@ -112,7 +112,8 @@ def phase_upsample_conv(x: torch.Tensor, phases: torch.Tensor, add: torch.Tensor
 def fold_for_inference(model: nn.Module) -> nn.Module:
     """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`),
     its blocks' norms (`UpBlock.fold_norms`), its attention projections (`SelfAttention2d.fold`)
-    and its output BatchNorm (`Generator.fold_output_norm`).
+    its output BatchNorm (`Generator.fold_output_norm`), and stores its stem's weight
+    input-major (`Generator.transpose_stem`).
 
     For a model in eval mode whose weights are loaded; it computes what the
     model computed, up to float rounding, and is no longer trainable as such.
@@ -128,6 +129,7 @@ def fold_for_inference(model: nn.Module) -> nn.Module:
     for module in modules:
         if hasattr(module, "fold_output_norm"):  # a Generator, once its blocks are folded
             module.fold_output_norm()
+            module.transpose_stem()
     return model
 
 

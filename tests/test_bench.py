@@ -28,19 +28,21 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
     fresh = []
     monkeypatch.setattr(bench, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
                         or {"batch1": {"median_ms": 1.0}, "batch64": {"median_ms": 1.0}})
-    frozen = {}   # variant -> whether its blocks' norms and its attention are folded
+    frozen = {}   # variant -> whether its blocks' norms, its attention and its stem's layout are folded
     real = bench.bench_generator
 
     def spy(name, g, *args, **kwargs):
         frozen[name.split()[0]] = (all(b.bn1.frozen is not None for b in g.blocks),
-                                   all(a.fused_q is not None for a in g.attn.values()))
+                                   all(a.fused_q is not None for a in g.attn.values()),
+                                   g.stem.weight.t().is_contiguous())
         return real(name, g, *args, **kwargs)
     monkeypatch.setattr(bench, "bench_generator", spy)
     rows = bench.bench_ablation(TINY, quick=True, compile_=False)
-    assert frozen["served:"] == (True, True)
-    assert frozen["block"] == (False, True) and frozen["attention"] == (True, False)
+    assert frozen["served:"] == (True, True, True)
+    assert frozen["block"] == (False, True, True) and frozen["attention"] == (True, False, True)
+    assert frozen["stem"] == (True, True, False)
     assert [r["variant"].split()[0] for r in rows] == ["served:", "NCHW", "spectral", "upsample", "block", "attention",
-                                                          "transposed",
+                                                          "transposed", "stem",
                                                           "N", "malloc:", "malloc:"]
     assert fresh == [True, False], "the allocator pair is not the app's setting beside glibc's defaults"
     assert all(r["batch1_ms"] > 0 and r["batch64_images_per_s"] > 0 for r in rows)
@@ -161,7 +163,7 @@ def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
     monkeypatch.setattr(bench, "bench_fresh_process", fake)
     rows = bench.bench_ablation(TINY, quick=False, compile_=False)
     names = [r["variant"] for r in rows]
-    assert len(names) == 10 and order == names * 3    # every variant once per round, in turn
+    assert len(names) == 11 and order == names * 3    # every variant once per round, in turn
     assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 64 / 0.030
                for r in rows)
 

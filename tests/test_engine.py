@@ -32,6 +32,13 @@ def test_folded_model_matches_parametrised(model_dir):
     assert torch.allclose(ref, folded, atol=1e-5)
 
 
+def test_served_generator_keeps_its_layouts(engine):
+    """prepare_generator's move to channels_last keeps the stem's input-major weight."""
+    g = engine.generator
+    assert g.stem.weight.t().is_contiguous() and not g.stem.weight.is_contiguous()
+    assert g.blocks[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_batched_render_matches_single(engine):
     args = [RenderArgs(seed=s) for s in (1, 2, 3)]
     images, _ = engine.render_many(args)

@@ -191,6 +191,8 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
     # the output BatchNorm folds into the last block unless attention sits between them
     assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
+    # the stem's weight: the same (out, z_dim) matrix, stored input-major, whatever the memory format
+    assert folded.stem.weight.shape == (g.stem.out_features, cfg.z_dim) and folded.stem.weight.t().is_contiguous()
     assert torch.allclose(out, ref, atol=1e-5)
 
 
@@ -230,6 +232,12 @@ def test_fold_upsample_needs_plain_weights():
         UpBlock(4, 4, num_classes=0).eval().fold_upsample()
     with pytest.raises(RuntimeError, match="eval mode"):
         UpBlock(4, 4, num_classes=0).fold_upsample()
+
+
+def test_transpose_stem_needs_plain_weights():
+    g = Generator(tiny_config(resolution=32, g_attn=(16,), num_classes=0)).eval()
+    with pytest.raises(RuntimeError, match="spectral norm first"):
+        g.transpose_stem()
 
 
 def test_folding_twice_changes_nothing():
