@@ -31,6 +31,7 @@ from .layers import UpBlock, fold_spectral_norm
 from .malloc import keep_freed_memory
 from .model import Generator, count_parameters, generator_parameters
 from .probe import AttentionRecorder
+from .train import cpu_has_native_bf16
 
 ROUNDS = 3   # the generator tables: medians over rounds, each measuring every variant in turn
 ROOT = Path(__file__).resolve().parent.parent   # the repository: app.py, and attn_demo importable
@@ -404,11 +405,15 @@ def _train_label(amp: bool, compile_: bool) -> str:
 def train_runs(device: torch.device, shipped_cfg: dict, quick: bool) -> list[tuple[str, ModelConfig, dict]]:
     """What the training table measures on `device`: every model as training's defaults run it,
     then the reference's variants: torch.compile (not in a quick run: minutes of compiling on
-    a CPU) and, on CUDA, fp32 beside the default bf16."""
+    a CPU), on CUDA fp32 beside the default bf16, and on a CPU with native bf16 `--amp bf16`
+    beside the default fp32."""
     runs = [(name, cfg, {}) for name, cfg in [*shipped_cfg.items(), ("reference-64", REFERENCE)]]
     if device.type == "cuda":
         runs += [("reference-64", REFERENCE, {"amp": False}), ("reference-64", REFERENCE, {"compile_": True})]
-    elif not quick:
+        return runs
+    if cpu_has_native_bf16():
+        runs.append(("reference-64", REFERENCE, {"amp": True}))
+    if not quick:
         runs.append(("reference-64", REFERENCE, {"compile_": True}))
     return runs
 

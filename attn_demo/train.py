@@ -62,6 +62,14 @@ class Runtime:
         return contextlib.nullcontext()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 on this CPU in hardware (AVX512-BF16 or AMX), not emulated."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def setup_runtime(device: str, cfg: TrainConfig) -> Runtime:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
@@ -289,6 +297,9 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         remove_stale_temps(run_dir)
         remove_stale_temps(run_dir / KEPT_DIR)
         (run_dir / "samples").mkdir(exist_ok=True)
+    if rt.main and rt.device.type == "cpu" and cfg.amp == "auto" and cpu_has_native_bf16():
+        log("this CPU runs bf16 in hardware: --amp bf16 trained 1.4-1.9x faster on such a CPU, "
+            "with the same scores per step in a short test (docs/TRAINING.md, 'bf16 on a CPU')")
     if resume:
         load_train_state(ckpt, st)
         aside = set_aside_kept_after(run_dir, st.step) if rt.main else None

@@ -227,9 +227,13 @@ def test_browser_ab_script_alternates_two_checkouts_and_cleans_up(monkeypatch, t
 def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatch, tmp_path):
     import attn_demo.train as tr
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
     assert [(n, v) for n, _, v in bench.train_runs(cpu, {"m": TINY}, quick=False)] == [
         ("m", {}), ("reference-64", {}), ("reference-64", {"compile_": True})]
     assert [v for _, _, v in bench.train_runs(cpu, {}, quick=True)] == [{}]
+    assert [v for _, _, v in bench.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
+    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: True)   # --amp bf16 beside the default fp32
+    assert [v for _, _, v in bench.train_runs(cpu, {}, quick=True)] == [{}, {"amp": True}]
     assert [v for _, _, v in bench.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
     compiled = []
     monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(m) or m)   # the plumbing, not Inductor
@@ -251,6 +255,10 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
                                                         {**failed, "model": "reference-64"}]}
     md = write_report(results, tmp_path / "PERFORMANCE.md")
     assert "| training, reference at 64x64 | 12.5 img/s | >= 35 img/s | **missed** |" in md   # the eager row
+    assert "| the same with `--amp bf16` (a CPU with native bf16) | not measured |" in md
+    results["train"].append({**default, "variant": "bf16", "images_per_s": 40.0})
+    md = write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "| the same with `--amp bf16` (a CPU with native bf16) | 40 img/s | >= 35 img/s | met |" in md
     assert "| reference-64 | cpu | fp32 + torch.compile | 32 | failed: RuntimeError: no compiler |" in md
     assert (f"reference-64 on cpu (fp32 + torch.compile): compiling {r['compile_s']:.0f} s, eager "
             f"{r['eager_step_ms']:.0f} ms against compiled {r['step_ms']:.0f} ms per step in the same minutes, "

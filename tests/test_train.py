@@ -337,3 +337,17 @@ def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
     from attn_demo.errors import ConfigError
     with pytest.raises(ConfigError, match="compile must be on or off, got 'yes'"):
         TrainConfig.from_dict({"compile": "yes"})
+
+
+@pytest.mark.parametrize("native,amp,hint", [(True, "auto", True), (True, "off", False), (True, "bf16", False),
+                                             (False, "auto", False)])
+def test_a_cpu_with_native_bf16_gets_the_amp_hint(tmp_path, shapes, monkeypatch, native, amp, hint):
+    """On a CPU that runs bf16 in hardware, training's default (fp32 there) says --amp bf16 is faster;
+    nowhere else, and not when --amp was chosen."""
+    import attn_demo.train as tr
+    monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: native)
+    messages = []
+    summary = train(MODEL, cfg(max_steps=1, amp=amp), shapes, tmp_path / "run", device="cpu", progress=False,
+                    log=messages.append)
+    assert summary["step"] == 1
+    assert any("--amp bf16" in m for m in messages) == hint
