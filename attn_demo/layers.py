@@ -111,7 +111,7 @@ def phase_upsample_conv(x: torch.Tensor, phases: torch.Tensor, add: torch.Tensor
 
 def fold_for_inference(model: nn.Module) -> nn.Module:
     """`fold_spectral_norm`, then fold G's upsample-and-conv pairs (`UpBlock.fold_upsample`),
-    its blocks' norms (`UpBlock.fold_norms`), its attention projections (`SelfAttention2d.fold`)
+    its blocks' norms (`UpBlock.fold_norms`), its attention projections (`SelfAttention2d.fold`),
     its output BatchNorm (`Generator.fold_output_norm`), and stores its stem's weight
     input-major (`Generator.transpose_stem`).
 

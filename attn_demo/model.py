@@ -58,7 +58,7 @@ class Generator(nn.Module):
         view of a (z_dim, out) tensor. nn.Linear then hands MKL a plain row-major matrix: at
         batch 1 the stem multiplies one z by a weight it reads from memory, not cache (4 MiB in
         the reference G), and that layout streams ~2.8x faster (0.22 against 0.62 ms on the CPU
-        of docs/PERFORMANCE.md; ~5 % slower at batch 16-64, 0.1 ms of a 170 ms forward).
+        of docs/PERFORMANCE.md; ~5 % slower at batch 16-64: 0.1 ms of a 150 ms forward).
         The same values, state_dict and function."""
         if parametrize.is_parametrized(self.stem, "weight"):
             raise RuntimeError("fold spectral norm first: the stem's weight is computed at every call")
