@@ -299,7 +299,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         (run_dir / "samples").mkdir(exist_ok=True)
     if rt.main and rt.device.type == "cpu" and cfg.amp == "auto" and cpu_has_native_bf16():
         log("this CPU runs bf16 in hardware: --amp bf16 trained 1.4-1.7x faster on such a CPU, "
-            "with the same scores per step in a short test (docs/TRAINING.md, 'bf16 on a CPU')")
+            "scoring at least as well per step in a 38-minute test (docs/TRAINING.md, 'bf16 on a CPU')")
     if resume:
         load_train_state(ckpt, st)
         aside = set_aside_kept_after(run_dir, st.step) if rt.main else None
