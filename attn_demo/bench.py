@@ -31,7 +31,7 @@ from .layers import UpBlock, fold_spectral_norm
 from .malloc import keep_freed_memory
 from .model import Generator, count_parameters, generator_parameters
 from .probe import AttentionRecorder
-from .train import cpu_has_native_bf16
+from .train import Batches, Runtime, build_state, cpu_has_native_bf16, step_modules, train_step
 
 ROUNDS = 3   # the generator tables: medians over rounds, each measuring every variant in turn
 ROOT = Path(__file__).resolve().parent.parent   # the repository: app.py, and attn_demo importable
@@ -357,7 +357,6 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64, devic
     what training's "auto" does (bf16 on CUDA, fp32 on the CPU); compile_ times the step with
     G and D compiled (--compile on), its compiling apart."""
     from .data import ImageSet
-    from .train import Batches, Runtime, build_state, step_modules, train_step
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" if amp is None else amp
     tcfg = TrainConfig(batch_size=batch, channels_last="on", amp="bf16" if amp else "off",
