@@ -14,33 +14,34 @@ import os
 from pathlib import Path
 
 # Importing torch and Gradio creates ~300k objects that live as long as the app: the
-# collector's passes over them during start-up freed almost nothing and took ~10 % of the
-# cold start. Off until the app is built, then those objects are frozen out of its sight.
+# collector's passes over them during start-up freed almost nothing and slowed the cold start
+# (docs/PERFORMANCE_NOTES.md). Off until the app is built, then those objects are frozen out of its sight.
 gc.disable()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Gradio reads matplotlib's backend around every event; left to auto-detect, the first
-# event imports pyplot to resolve it (~0.4 s on the first image). A server draws headless.
+# event imports pyplot to resolve it, which delays the first image. A server draws headless.
 os.environ.setdefault("MPLBACKEND", "agg")
 
 import torch  # noqa: E402
 
-from attn_demo.engine import RenderArgs  # noqa: E402
-from attn_demo.malloc import keep_freed_memory  # noqa: E402
-from attn_demo.probe import LOOKED_AT_BY  # noqa: E402
-from attn_demo.studio import Studio, View, find_models  # noqa: E402
-from attn_demo.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
+from attn_demo.machine import keep_freed_memory  # noqa: E402
+from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
+from attn_demo.serving.probe import LOOKED_AT_BY  # noqa: E402
+from attn_demo.studio.core import Studio, find_models  # noqa: E402
+from attn_demo.studio.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
+from attn_demo.studio.view import View  # noqa: E402
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
 QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 # CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
-keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/malloc.py)
+keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/machine.py)
 
 studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 # The page opens on a clean face with the map of a background pixel at its left edge in
 # "what looks at this pixel" mode: the eyes and the face gather from there.
 OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), click=(56, 264),
-               mode=LOOKED_AT_BY)
+               map=MapSettings(mode=LOOKED_AT_BY))
 demo = build_demo(studio, OPENING if OPENING.model in studio.models else None, queue_size=QUEUE_SIZE)
 gc.freeze()  # start-up's garbage (~12k objects) stays too; everything made from here is collected
 gc.enable()

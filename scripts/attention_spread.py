@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attn_demo.engine import Engine, RenderArgs  # noqa: E402
-from attn_demo.cli import parse_seeds  # noqa: E402
+from attn_demo.serving.engine import Engine, RenderArgs  # noqa: E402
+from attn_demo.checks import parse_seeds  # noqa: E402
 
 
 def spread(cap) -> dict[str, float]:

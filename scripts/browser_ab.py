@@ -7,7 +7,7 @@
 Each commit is checked out in a temporary git worktree and served by its own
 `python app.py` (on the shipped weights of the current checkout); every round
 times both, in alternating order, with the bench's browser part
-(`attn_demo.bench.bench_browser`: Playwright and Debian's Chromium, mouse-down
+(`bench.app.bench_browser`: Playwright and Debian's Chromium, mouse-down
 to the new overlay decoded, "next" to the next seed's image decoded). This
 shared 2-core VM's speed drifts from minute to minute, so a change to the
 page's path is judged by rounds that see the same minutes, not by two
@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # attn_demo, run from anywhere
-from attn_demo.bench import ROOT, bench_browser, machine  # noqa: E402
+from bench.app import bench_browser  # noqa: E402
+from bench.common import ROOT, machine  # noqa: E402
 
 
 def worktree(rev: str, path: Path) -> str:

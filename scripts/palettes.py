@@ -1,9 +1,9 @@
-"""Write attn_demo/palettes.npz: the 256-colour RGB palettes of render.COLORMAPS.
+"""Write attn_demo/serving/palettes.npz: the 256-colour RGB palettes of draw.COLORMAPS.
 
     python scripts/palettes.py
 
 The app colours its maps through these tables instead of importing matplotlib
-at start-up; tests/test_render.py checks them against matplotlib's colormaps.
+at start-up; tests/test_draw.py checks them against matplotlib's colormaps.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from attn_demo.render import COLORMAPS, PALETTES_FILE  # noqa: E402
+from attn_demo.serving.draw import COLORMAPS, PALETTES_FILE  # noqa: E402
 
 
 def matplotlib_palette(name: str) -> np.ndarray:

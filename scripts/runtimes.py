@@ -5,7 +5,7 @@
 
 The question it answers (docs/PERFORMANCE_NOTES.md, "The misses"): would
 serving G through ONNX Runtime or OpenVINO, instead of PyTorch, meet the
-5 ms batch-1 target? G is the one `python -m attn_demo bench` measures (the
+5 ms batch-1 target? G is the one `python -m bench` measures (the
 reference configuration with random weights, folded as the engine serves it),
 exported with `torch.onnx.export(dynamo=True)`; each runtime's output is
 checked against PyTorch's. The runtimes are timed in interleaved rounds in one
@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # attn_demo, run from anywhere
-from attn_demo.bench import REFERENCE, machine, timings  # noqa: E402
-from attn_demo.engine import prepare_generator  # noqa: E402
-from attn_demo.model import Generator  # noqa: E402
+from bench.common import REFERENCE, machine, timings  # noqa: E402
+from attn_demo.serving.engine import prepare_generator  # noqa: E402
+from attn_demo.models.networks import Generator  # noqa: E402
 
 
 class Unconditional(torch.nn.Module):

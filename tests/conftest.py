@@ -7,9 +7,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from attn_demo.checkpoint import save_pretrained  # noqa: E402
-from attn_demo.config import ModelConfig  # noqa: E402
-from attn_demo.model import Generator  # noqa: E402
+from attn_demo.models.checkpoint import save_pretrained  # noqa: E402
+from attn_demo.models.config import ModelConfig  # noqa: E402
+from attn_demo.models.networks import Generator  # noqa: E402
 
 TINY = dict(resolution=32, z_dim=16, g_width=32, d_width=16, g_attn=(16,), d_attn=(16,))
 
@@ -74,8 +74,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def ui_weights(tmp_path_factory):
     """Two tiny models: unconditional (one layer) and conditional (two layers, two heads, sliders)."""
-    from attn_demo.checkpoint import load_pretrained, save_directions
-    from attn_demo.directions import compute_directions
+    from attn_demo.models.checkpoint import load_pretrained, save_directions
+    from attn_demo.training.directions import compute_directions
     root = tmp_path_factory.mktemp("weights")
     make_model_dir(root / "tiny32")
     cond = make_model_dir(root / "tinycond", num_classes=3, class_names=("cat", "dog", "fish"), heads=2,
@@ -86,13 +86,13 @@ def ui_weights(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def studio(ui_weights):
-    from attn_demo.studio import Studio, find_models
+    from attn_demo.studio.core import Studio, find_models
     return Studio(find_models(ui_weights), device="cpu")
 
 
 @pytest.fixture(scope="session")
 def app_url(studio):
-    from attn_demo.ui import CSS, SESSIONS, build_demo
+    from attn_demo.studio.ui import CSS, SESSIONS, build_demo
     demo = build_demo(studio)
     demo.queue(default_concurrency_limit=1, max_size=32)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo.engine import RenderArgs
+from attn_demo.serving.engine import MapSettings, RenderArgs
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def test_inspect_with_explicit_coordinates(client, studio):
     path, stats = client.predict("tinycond", 7, 1.0, "cat", "", 100, 300, 512, "G8", "1", "looked-at-by",
                                  api_name="/inspect")
     engine = studio.engine("tinycond")
-    ref = engine.inspect(engine.render(RenderArgs(7, 1.0, "cat")), 100, 300, layer="G8", head=1,
-                         mode="looked-at-by", size=(512, 512), scale=studio.scale("tinycond"))
+    ref = engine.inspect(engine.render(RenderArgs(7, 1.0, "cat")), 100, 300,
+                         MapSettings("G8", 1, "looked-at-by"), size=(512, 512), scale=studio.scale("tinycond"))
     assert np.allclose(np.array(stats["map"]), ref.heat, atol=1e-6)
     assert stats["cell"] == ref.stats["cell"] and stats["layer"] == "G8"
     assert np.array_equal(png(path), ref.overlay)
@@ -172,9 +172,9 @@ def test_click_answers_with_its_overlay_inline(app_url, studio):
 
     import httpx
 
-    from attn_demo import render
-    from attn_demo.engine import RenderArgs
-    from attn_demo.studio import View
+    from attn_demo.serving import draw
+    from attn_demo.serving.engine import RenderArgs
+    from attn_demo.studio.view import View
     config = httpx.get(f"{app_url}config", timeout=30).json()
     image_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "gen_img")
     fn_index = next(i for i, d in enumerate(config["dependencies"])
@@ -189,7 +189,7 @@ def test_click_answers_with_its_overlay_inline(app_url, studio):
     assert overlay["url"].startswith(prefix) and "meta" not in overlay and overlay.get("path") is None
     view = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(100, 200))
     expected = studio.inspect(view, 100, 200)
-    assert base64.b64decode(overlay["url"][len(prefix):]) == render.encode_jpeg(expected.overlay)
+    assert base64.b64decode(overlay["url"][len(prefix):]) == draw.encode_jpeg(expected.overlay)
     assert line.startswith("x=100, y=200") and stats.startswith(f"**{expected.stats['layer']}**")
 
 
@@ -197,7 +197,7 @@ def test_fast_events_show_no_progress_and_skip_postprocessing(studio):
     """A render, a map change and a click show their pictures inline (no postprocessing) and no
     status tracker (it kept the browser drawing for ~100 ms a step); the page's first render and a
     model switch, which may load a model, keep theirs."""
-    from attn_demo.ui import build_demo
+    from attn_demo.studio.ui import build_demo
     demo = build_demo(studio)
     ids = {getattr(b, "elem_id", None): i for i, b in demo.blocks.items()}
     shown = [f for f in demo.fns.values() if ids["attn_img"] in [b._id for b in f.outputs]]

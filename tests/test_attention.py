@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from attn_demo.attention import SelfAttention2d
-from attn_demo.layers import fold_spectral_norm
-from attn_demo.probe import AttentionRecorder
+from attn_demo.models.attention import SelfAttention2d
+from attn_demo.models.folding import FusedSelfAttention2d, plain_copy
+from attn_demo.serving.probe import AttentionRecorder
 
 from naive import naive_attention_forward, naive_attention_matrix
 
@@ -29,19 +29,38 @@ def test_fused_forward_equals_naive(pool, heads, scaled):
 @pytest.mark.parametrize("pool", [True, False])
 @pytest.mark.parametrize("heads", [1, 2])
 @pytest.mark.parametrize("scaled", [False, True])
-def test_folded_projections_compute_the_same_forward(pool, heads, scaled, monkeypatch):
-    m = fold_spectral_norm(_module(heads=heads, pool=pool, scaled=scaled, gamma=0.7))
+def test_fused_projections_compute_the_same_forward(pool, heads, scaled):
+    trained = _module(heads=heads, pool=pool, scaled=scaled, gamma=0.7)
+    m = plain_copy(trained)
     x = (torch.randn(2, 32, 8, 6) * 3).to(memory_format=torch.channels_last)
     with torch.no_grad():
-        ref = m(x)
-        m.fold()
-        assert (m.fused_q.shape, m.fused_kv.shape, m.fused_out.shape) == ((32, 16), (32, 32), (16, 32))
-        out = m(x)
+        ref = trained(x)
+        fused = FusedSelfAttention2d(m)
+        assert (fused.w_q.shape, fused.w_kv.shape, fused.w_out.shape) == ((32, 16), (32, 32), (16, 32))
+        out = fused(x)
         assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4)
         assert out.is_contiguous(memory_format=torch.channels_last)
-        # NCHW input takes the unfolded path (no copies into channels_last and back)
-        monkeypatch.setattr(m, "_fused_forward", lambda x: pytest.fail("fused path on NCHW input"))
-        assert torch.allclose(m(x.contiguous()), ref, atol=1e-5, rtol=1e-4)
+        assert torch.allclose(fused(x.contiguous()), ref, atol=1e-5, rtol=1e-4)   # NCHW input too
+        # the probe reads the plain, unpadded queries and keys, as on the trained module
+        for a, b in zip(fused.queries_keys(x), trained.queries_keys(x)):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+        assert fused.key_grid(8, 6) == trained.key_grid(8, 6) and float(fused.gamma) == pytest.approx(0.7)
+
+
+def test_fusing_needs_plain_weights():
+    with pytest.raises(RuntimeError, match="plain_copy"):
+        FusedSelfAttention2d(_module())
+
+
+def test_plain_copy_leaves_the_trained_module_as_it_is():
+    trained = _module()
+    x = torch.randn(1, 32, 8, 8)
+    with torch.no_grad():
+        before = trained(x)
+        plain = plain_copy(trained)
+        assert torch.allclose(plain(x), before, atol=1e-6)
+        assert torch.equal(trained(x), before)   # still parametrised: its weight is computed as before
+    assert type(plain.query) is torch.nn.Conv2d and type(trained.query) is not torch.nn.Conv2d
 
 
 def test_gamma_zero_is_identity():
@@ -65,8 +84,7 @@ def test_rows_sum_to_one(heads, pool):
 
 def test_hand_built_case_pins_query_axis():
     """Query pixel A's vector matches only key pixel B's: A must look at B, not B at A."""
-    m = SelfAttention2d(16, pool=False).eval()
-    fold_spectral_norm(m)
+    m = plain_copy(SelfAttention2d(16, pool=False))
     with torch.no_grad():
         for conv in (m.query, m.key, m.value, m.out):
             conv.weight.zero_()

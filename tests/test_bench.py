@@ -7,9 +7,12 @@ import sys
 import pytest
 import torch
 
-from attn_demo import bench
-from attn_demo.bench_report import write_report
-from attn_demo.config import ModelConfig
+import bench.__main__ as driver
+from attn_demo.models.config import ModelConfig
+from attn_demo.models.folding import FrozenNorm, FusedSelfAttention2d, plain_copy
+from bench import app as bench_app
+from bench import click, common, generator, training
+from bench.report import write_report
 
 TINY = ModelConfig(resolution=32, z_dim=16, g_width=8, d_width=8, g_attn=(16,), d_attn=(16,), num_classes=2,
                    class_names=("a", "b"))
@@ -18,26 +21,26 @@ TINY = ModelConfig(resolution=32, z_dim=16, g_width=8, d_width=8, g_attn=(16,), 
 def test_naive_attention_used_by_the_ablation_equals_the_fused_kernel():
     q, k, v = torch.randn(2, 1, 64, 8), torch.randn(2, 1, 16, 8), torch.randn(2, 1, 16, 8)
     fused = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=0.5)
-    assert torch.allclose(bench._naive_sdpa(q, k, v, scale=0.5), fused, atol=1e-5)
+    assert torch.allclose(generator._naive_sdpa(q, k, v, scale=0.5), fused, atol=1e-5)
 
 
 def test_ablation_undoes_one_fix_per_row(monkeypatch):
     calls = []
-    naive = bench._naive_sdpa
-    monkeypatch.setattr(bench, "_naive_sdpa", lambda *a, **kw: calls.append(1) or naive(*a, **kw))
+    naive = generator._naive_sdpa
+    monkeypatch.setattr(generator, "_naive_sdpa", lambda *a, **kw: calls.append(1) or naive(*a, **kw))
     fresh = []
-    monkeypatch.setattr(bench, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
+    monkeypatch.setattr(generator, "bench_fresh_process", lambda name, cfg, quick, keep_freed: fresh.append(keep_freed)
                         or {"batch1": {"median_ms": 1.0}, "batch64": {"median_ms": 1.0}})
     frozen = {}   # variant -> whether its blocks' norms, its attention and its stem's layout are folded
-    real = bench.bench_generator
+    real = generator.bench_generator
 
     def spy(name, g, *args, **kwargs):
-        frozen[name.split()[0]] = (all(b.bn1.frozen is not None for b in g.blocks),
-                                   all(a.fused_q is not None for a in g.attn.values()),
+        frozen[name.split()[0]] = (all(isinstance(getattr(b, "norm1", None), FrozenNorm) for b in g.blocks),
+                                   all(isinstance(a, FusedSelfAttention2d) for a in g.attn.values()),
                                    g.stem.weight.t().is_contiguous())
         return real(name, g, *args, **kwargs)
-    monkeypatch.setattr(bench, "bench_generator", spy)
-    rows = bench.bench_ablation(TINY, quick=True, compile_=False)
+    monkeypatch.setattr(generator, "bench_generator", spy)
+    rows = generator.bench_ablation(TINY, quick=True, compile_=False)
     assert frozen["served:"] == (True, True, True)
     assert frozen["block"] == (False, True, True) and frozen["attention"] == (True, False, True)
     assert frozen["stem"] == (True, True, False)
@@ -51,13 +54,13 @@ def test_ablation_undoes_one_fix_per_row(monkeypatch):
 
 def test_fresh_process_rows_run_the_generator_with_and_without_the_allocator_setting():
     for keep in (True, False):
-        r = bench.bench_fresh_process("tiny", TINY, quick=True, keep_freed=keep)
+        r = generator.bench_fresh_process("tiny", TINY, quick=True, keep_freed=keep)
         assert r["model"] == "tiny" and r["resolution"] == 32
         assert r["batch1"]["median_ms"] > 0 and r["batch64_images_per_s"] > 0
 
 
 def test_click_benchmark_counts_probe_and_naive_bytes():
-    r = bench.bench_click(16, quick=True, channels=16)
+    r = click.bench_click(16, quick=True, channels=16)
     assert (r["N"], r["Nk"]) == (256, 64)
     assert r["naive_bytes"] == 256 * 64 * 4
     assert r["probe_bytes"] == 256 * 2 * 4 + 64 * 2 * 4        # q and k at C/8 = 2 channels, float32
@@ -67,13 +70,13 @@ def test_click_benchmark_counts_probe_and_naive_bytes():
 
 
 def test_served_overlay_sizes_are_measured_on_a_shipped_model(ui_weights):
-    r = bench.bench_served_overlay(ui_weights, count=3)
+    r = click.bench_served_overlay(ui_weights, count=3)
     assert r["model"] == "tiny32" and r["overlays"] == 3 and 0 < r["jpeg_bytes"] < r["png_bytes"]
 
 
 def test_report_marks_met_missed_and_unmeasured_targets(tmp_path):
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
-               "command": "python -m attn_demo bench", "quick": False,
+               "command": "python -m bench", "quick": False,
                "generator": [{"model": "reference-64", "device": "cpu", "parameters": 10,
                               "batch1": {"median_ms": 9.0}, "batch64_images_per_s": 400.0}],
                "ablation": [{"variant": "served", "batch1_ms": 1.0, "batch64_images_per_s": 5.0},
@@ -98,12 +101,12 @@ def test_merge_keeps_the_parts_this_run_did_not_measure(tmp_path, monkeypatch):
            "click": ["old clicks"], "served_overlay": {"jpeg_bytes": 1},
            "speed": {"gen": 200.0, "cold": 150.0, "click": 210.0}}
     (tmp_path / "p.json").write_text(json.dumps(old))
-    monkeypatch.setattr(bench, "run", lambda weights, only, quick: {
-        "machine": {"date": "new"}, "command": "python -m attn_demo bench --only cold",
+    monkeypatch.setattr(driver, "run", lambda weights, only, quick: {
+        "machine": {"date": "new"}, "command": "python -m bench --only cold",
         "cold_start": {"to_first_image_s": 5.0}, "speed": {"cold": 180.0}})
     args = argparse.Namespace(only="cold", weights=tmp_path, quick=False, json=tmp_path / "p.json", md="",
                               merge=True)
-    bench.cmd_bench(args)
+    driver.bench(args)
     merged = json.loads((tmp_path / "p.json").read_text())
     assert merged["generator"] == ["old figures"] and merged["cold_start"]["to_first_image_s"] == 5.0
     assert merged["click"] == ["old clicks"] and merged["served_overlay"] == {"jpeg_bytes": 1}   # both click keys
@@ -117,30 +120,29 @@ def test_cold_start_fetches_the_first_image_over_plain_http(app_url, studio):
     import numpy as np
     from PIL import Image
 
-    from attn_demo.engine import RenderArgs
-    served = bench.first_image(app_url, ["tiny32", 42, 1.0, "", ""])
+    from attn_demo.serving.engine import RenderArgs
+    served = bench_app.first_image(app_url, ["tiny32", 42, 1.0, "", ""])
     expected = studio.engine("tiny32").render(RenderArgs(42)).image
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(served))), expected)
     with pytest.raises(RuntimeError, match="gave no image"):
-        bench.first_image(app_url, ["no such model", 42, 1.0, "", ""])
+        bench_app.first_image(app_url, ["no such model", 42, 1.0, "", ""])
 
 
 def test_steal_percent_from_two_readings():
-    assert bench.steal_percent((10, 1000), (60, 2000)) == 5.0
-    assert bench.steal_percent(None, (1, 2)) is None
-    assert bench.steal_percent((5, 100), (5, 100)) is None
-    now = bench.cpu_times()
+    assert common.steal_percent((10, 1000), (60, 2000)) == 5.0
+    assert common.steal_percent(None, (1, 2)) is None
+    assert common.steal_percent((5, 100), (5, 100)) is None
+    now = common.cpu_times()
     if now is not None:  # Linux
         assert 0 <= now[0] <= now[1]
 
 
 def test_training_benchmark_counts_the_flops_of_a_step(tmp_path):
-    from attn_demo.layers import fold_spectral_norm
-    from attn_demo.model import Generator
-    r = bench.bench_train("tiny", TINY, quick=True, batch=8)
+    from attn_demo.models.networks import Generator
+    r = training.bench_train("tiny", TINY, quick=True, batch=8)
     assert r["images_per_s"] > 0 and r["step_ms"] > 0
     # a step runs G forward twice and backward once, and D forward and backward on 3 batches
-    g_forward = bench.generator_flops(fold_spectral_norm(Generator(TINY).eval()), batch=8) / 8
+    g_forward = generator.generator_flops(plain_copy(Generator(TINY)), batch=8) / 8
     assert r["gflop_per_image"] * 1e9 > 4 * g_forward
     assert abs(r["achieved_gflops"] - r["gflop_per_image"] * r["images_per_s"]) < 1e-6 * r["achieved_gflops"]
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
@@ -159,9 +161,9 @@ def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
         order.append(name)
         ms = {1: 5.0, 2: 1.0, 3: 3.0}[order.count(name)]   # a noisy round per variant
         return {"batch1": {"median_ms": ms}, "batch64": {"median_ms": 10 * ms}}
-    monkeypatch.setattr(bench, "bench_generator", fake)
-    monkeypatch.setattr(bench, "bench_fresh_process", fake)
-    rows = bench.bench_ablation(TINY, quick=False, compile_=False)
+    monkeypatch.setattr(generator, "bench_generator", fake)
+    monkeypatch.setattr(generator, "bench_fresh_process", fake)
+    rows = generator.bench_ablation(TINY, quick=False, compile_=False)
     names = [r["variant"] for r in rows]
     assert len(names) == 11 and order == names * 3    # every variant once per round, in turn
     assert all(r["rounds"] == 3 and r["batch1_ms"] == 3.0 and r["batch64_images_per_s"] == 64 / 0.030
@@ -171,7 +173,7 @@ def test_ablation_takes_medians_over_interleaved_rounds(monkeypatch):
 def test_generator_row_from_rounds_keeps_each_round():
     runs = [{"model": "m", "batch1": {"median_ms": ms, "p90_ms": ms + 1}, "batch64": {"median_ms": 64 * ms}}
             for ms in (4.0, 2.0, 9.0)]
-    row = bench.median_row(runs)
+    row = common.median_row(runs)
     assert row["model"] == "m" and row["batch1"]["median_ms"] == 4.0 and row["batch64_images_per_s"] == 250.0
     assert [r["p90_ms"] for r in row["batch1"]["rounds"]] == [5.0, 3.0, 10.0]
 
@@ -182,11 +184,11 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
         pytest.skip("apt-get install chromium to run the browser tests")
     # In a child process: Playwright's sync API cannot nest inside the browser tests' session.
     # The second run adds 40 ms to every request: a click (one request) cannot come back sooner.
-    code = ("import json, sys; from pathlib import Path; from attn_demo import bench; "
-            "print(json.dumps([bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2), "
-            "bench.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=1, latency_ms=40)]))")
+    code = ("import json, sys; from pathlib import Path; from bench import app as bench_app; "
+            "print(json.dumps([bench_app.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2), "
+            "bench_app.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=1, latency_ms=40)]))")
     out = subprocess.run([sys.executable, "-c", code, str(ui_weights)], capture_output=True, text=True,
-                         check=True, cwd=bench.ROOT, timeout=300)
+                         check=True, cwd=common.ROOT, timeout=300)
     r, far = json.loads(out.stdout.splitlines()[-1])
     assert r["clicks"] == 2 and r["seed_steps"] == 2
     assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0
@@ -199,7 +201,7 @@ def test_browser_ab_script_alternates_two_checkouts_and_cleans_up(monkeypatch, t
     import importlib.util
     if not os.path.exists("/usr/bin/chromium"):
         pytest.skip("the script checks for chromium first")
-    spec = importlib.util.spec_from_file_location("browser_ab", bench.ROOT / "scripts" / "browser_ab.py")
+    spec = importlib.util.spec_from_file_location("browser_ab", common.ROOT / "scripts" / "browser_ab.py")
     ab = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ab)
     calls = []
@@ -214,41 +216,41 @@ def test_browser_ab_script_alternates_two_checkouts_and_cleans_up(monkeypatch, t
     r = ab.main(["HEAD", "HEAD", "--rounds", "3", "--clicks", "2", "--steps", "1", "--latency-ms", "25",
                  "--out", str(out)])
     assert calls == ["app0", "app1", "app1", "app0", "app0", "app1"]
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=bench.ROOT, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=common.ROOT, capture_output=True, text=True).stdout.strip()
     assert [a["commit"] for a in r["apps"]] == [head, head]
     assert [a["click_ms"] for a in r["apps"]] == [50.0, 40.0] and r["second_clicked_faster_in_rounds"] == 3
     assert json.loads(out.read_text())["apps"][1]["seed_step_medians_ms"] == [160.0] * 3
-    trees = subprocess.run(["git", "worktree", "list"], cwd=bench.ROOT, capture_output=True, text=True).stdout
+    trees = subprocess.run(["git", "worktree", "list"], cwd=common.ROOT, capture_output=True, text=True).stdout
     assert "app0" not in trees and "app1" not in trees
     with pytest.raises(SystemExit):
         ab.main(["HEAD", "HEAD", "--rounds", "0"])
 
 
 def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatch, tmp_path):
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: False)
-    assert [(n, v) for n, _, v in bench.train_runs(cpu, {"m": TINY}, quick=False)] == [
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
+    assert [(n, v) for n, _, v in training.train_runs(cpu, {"m": TINY}, quick=False)] == [
         ("m", {}), ("reference-64", {}), ("reference-64", {"compile_": True})]
-    assert [v for _, _, v in bench.train_runs(cpu, {}, quick=True)] == [{}]
-    assert [v for _, _, v in bench.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
-    monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda: True)   # --amp bf16 beside the default fp32
-    assert [v for _, _, v in bench.train_runs(cpu, {}, quick=True)] == [{}, {"amp": True}]
-    assert [v for _, _, v in bench.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
+    assert [v for _, _, v in training.train_runs(cpu, {}, quick=True)] == [{}]
+    assert [v for _, _, v in training.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)   # --amp bf16 beside the default fp32
+    assert [v for _, _, v in training.train_runs(cpu, {}, quick=True)] == [{}, {"amp": True}]
+    assert [v for _, _, v in training.train_runs(cuda, {}, quick=True)] == [{}, {"amp": False}, {"compile_": True}]
     compiled = []
     monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(m) or m)   # the plumbing, not Inductor
-    r = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
+    r = training.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
     assert compiled and r["variant"] == "fp32 + torch.compile" and r["compile_s"] > 0 and r["images_per_s"] > 0
     assert r["speedup"] == pytest.approx(r["eager_step_ms"] / r["step_ms"])
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler\nfor this GPU")
     monkeypatch.setattr(tr.torch, "compile", broken)
-    failed = bench.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
+    failed = training.bench_train_variant("tiny", TINY, True, cpu, {"compile_": True})
     assert failed["error"] == "RuntimeError: no compiler" and failed["variant"] == "fp32 + torch.compile"
-    monkeypatch.setattr(bench, "bench_train", broken)
+    monkeypatch.setattr(training, "bench_train", broken)
     with pytest.raises(RuntimeError):   # the default row is no variant: its failure is a bug, not a row
-        bench.bench_train_variant("tiny", TINY, True, cpu, {})
+        training.bench_train_variant("tiny", TINY, True, cpu, {})
     default = {**r, "variant": "fp32", "images_per_s": 12.5, "model": "reference-64"}
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
                "command": "c", "quick": True, "train": [{**r, "model": "reference-64"}, default,
@@ -267,17 +269,17 @@ def test_training_table_measures_compile_and_records_a_failed_variant(monkeypatc
 
 def test_compiled_generator_rows_and_a_failed_one(monkeypatch, tmp_path):
     """The CUDA table's torch.compile rows, run on the CPU with compiling replaced (the plumbing)."""
-    g = bench._inference_generator(TINY, torch.device("cpu"))
+    g = generator._inference_generator(TINY, torch.device("cpu"))
     modes = []
-    monkeypatch.setattr(bench.torch, "compile", lambda m, mode: modes.append(mode) or m)
-    row = bench.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=False)
+    monkeypatch.setattr(torch, "compile", lambda m, mode: modes.append(mode) or m)
+    row = generator.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=False)
     assert modes == ["reduce-overhead"] and row["device"] == "cpu + torch.compile"
     assert row["compile_s"] > 0 and row["batch1"]["median_ms"] > 0 and row["batch64_images_per_s"] > 0
 
     def broken(m, mode):
         raise RuntimeError("Triton is missing\nmore")
-    monkeypatch.setattr(bench.torch, "compile", broken)
-    failed = bench.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=True)
+    monkeypatch.setattr(torch, "compile", broken)
+    failed = generator.bench_compiled_generator("tiny", g, torch.device("cpu"), True, autocast=True)
     assert failed == {"model": "tiny", "device": "cpu bf16 + torch.compile", "error": "RuntimeError: Triton is missing"}
     results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
                "command": "c", "quick": True, "generator": [row, failed]}

@@ -9,9 +9,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from attn_demo import render
-from attn_demo.engine import RenderArgs
-from attn_demo.studio import View
+from attn_demo.serving import draw
+from attn_demo.serving.engine import MapSettings, RenderArgs
+from attn_demo.studio.view import View
 
 pytestmark = pytest.mark.browser
 DEFAULT = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(256, 256))
@@ -84,7 +84,7 @@ def click_pixel(page, px, py, selector="#gen_img img"):
 
 def assert_shown(served: bytes, expected: np.ndarray, where=None) -> None:
     """The overlay file the browser got is the engine's array encoded as the studio serves it (JPEG)."""
-    assert served == render.encode_jpeg(expected), where
+    assert served == draw.encode_jpeg(expected), where
 
 
 def test_clicks_reach_handler_and_overlay_matches_engine(page, studio):
@@ -117,7 +117,7 @@ def test_summary_and_pinned_maps_follow_the_image_on_screen(page, studio):
     page.click("#pin_btn")
     seed42 = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(200, 300), pins=[(200, 300)])
     pinned = wait_new_image(page, "#compare_img img", None)
-    assert pinned == render.encode_jpeg(studio.compare(seed42))
+    assert pinned == draw.encode_jpeg(studio.compare(seed42))
     old_compare = image_src(page, "#compare_img img")
     page.click("button[role='tab']:has-text('Layer summary')")
     wait_new_image(page, "#summary_img img", None)
@@ -126,9 +126,9 @@ def test_summary_and_pinned_maps_follow_the_image_on_screen(page, studio):
     page.click("#next_btn")
     seed43 = replace(seed42, args=RenderArgs(seed=43, psi=0.8))
     summary = wait_new_image(page, "#summary_img img", old_summary)
-    assert summary == render.encode_jpeg(studio.summary(seed43, "distance").overlay)
+    assert summary == draw.encode_jpeg(studio.summary(seed43, "distance").overlay)
     page.click("button[role='tab']:has-text('Compare')")
-    assert wait_new_image(page, "#compare_img img", old_compare) == render.encode_jpeg(studio.compare(seed43))
+    assert wait_new_image(page, "#compare_img img", old_compare) == draw.encode_jpeg(studio.compare(seed43))
 
 
 def select_option(page, elem_id, option):
@@ -142,7 +142,7 @@ def test_mode_and_layer_switches(page, studio):
     old = image_src(page, "#attn_img img")
     page.click("#mode_radio label:has-text('what looks at this pixel')")
     shown = wait_new_image(page, "#attn_img img", old)
-    view = View("tiny32", DEFAULT.args, click=(200, 300), mode="looked-at-by")
+    view = View("tiny32", DEFAULT.args, click=(200, 300), map=MapSettings(mode="looked-at-by"))
     assert_shown(shown, studio.inspect(view, 200, 300).overlay)
 
     # A model with two attention layers: switch model, then layer.
@@ -152,8 +152,8 @@ def test_mode_and_layer_switches(page, studio):
     old = image_src(page, "#attn_img img")
     select_option(page, "layer_dd", "G8")
     shown = wait_new_image(page, "#attn_img img", old)
-    cond = View("tinycond", RenderArgs(42, 0.8, "cat", (0.0, 0.0, 0.0)), click=(200, 300), layer="G8",
-                mode="looked-at-by")
+    cond = View("tinycond", RenderArgs(42, 0.8, "cat", (0.0, 0.0, 0.0)), click=(200, 300),
+                map=MapSettings("G8", mode="looked-at-by"))
     assert_shown(shown, studio.inspect(cond, 200, 300).overlay)
 
 
@@ -227,4 +227,4 @@ def test_seed_buttons_step_and_roll_in_the_page_and_clamp(page, studio):
     # The browser only stepped the box: the image is the studio's render of that seed.
     shown = image_bytes(page, image_src(page, "#gen_img img"))
     picture = studio.display_image("tiny32", studio.render("tiny32", RenderArgs(seed=int(seed()), psi=0.8)))
-    assert shown == render.encode_png(picture, compress_level=1)
+    assert shown == draw.encode_png(picture, compress_level=1)

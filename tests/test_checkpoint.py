@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from attn_demo.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, atomic_write, load_pretrained,
+from attn_demo.models.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, atomic_write, load_pretrained,
                                   remove_stale_temps, save_pretrained)
-from attn_demo.engine import Engine, RenderArgs
+from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.errors import CheckpointError
 
 from conftest import make_model_dir, tiny_generator

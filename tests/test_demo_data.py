@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import attn_demo.demo_data as demo
-from attn_demo.data import load_folder
+import attn_demo.training.emoji as demo
+from attn_demo.training.images import load_folder
 from attn_demo.errors import DataError
 
 

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from attn_demo.checkpoint import load_directions, load_pretrained
+from attn_demo.models.checkpoint import load_directions, load_pretrained
 from attn_demo.cli import main
-from attn_demo.directions import _first_block_features, compute_directions
-from attn_demo.engine import Engine, RenderArgs
+from attn_demo.training.directions import _first_block_features, compute_directions
+from attn_demo.serving.engine import Engine, RenderArgs
 
 from conftest import make_model_dir
 

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from attn_demo import render
-from attn_demo.engine import Engine, RenderArgs
 from attn_demo.errors import InputError
-from attn_demo.layers import fold_spectral_norm
-from attn_demo.checkpoint import load_pretrained
+from attn_demo.models.checkpoint import load_pretrained
+from attn_demo.models.folding import plain_copy
+from attn_demo.models.networks import generator_parameters
+from attn_demo.serving import draw
+from attn_demo.serving.engine import Engine, MapSettings, RenderArgs
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def test_same_seed_same_bytes(engine):
     b = engine.render(RenderArgs(seed=42, psi=0.8))
     assert a.image.dtype == np.uint8 and a.image.shape == (32, 32, 3)
     assert a.image.tobytes() == b.image.tobytes()
-    assert render.encode_png(a.image) == render.encode_png(b.image)
+    assert draw.encode_png(a.image) == draw.encode_png(b.image)
     assert engine.render(RenderArgs(seed=43)).image.tobytes() != a.image.tobytes()
 
 
@@ -28,7 +29,7 @@ def test_folded_model_matches_parametrised(model_dir):
     z = torch.randn(3, g.cfg.z_dim)
     with torch.no_grad():
         ref = g(z)
-        folded = fold_spectral_norm(g)(z)
+        folded = plain_copy(g)(z)
     assert torch.allclose(ref, folded, atol=1e-5)
 
 
@@ -58,8 +59,8 @@ def test_inspect_uses_no_generator_pass(engine, monkeypatch):
 
 def test_inspect_overlay_matches_engine_map(engine):
     result = engine.render(RenderArgs(seed=4))
-    out = engine.inspect(result, 100, 60, size=(256, 256), scale=8, alpha=1.0, marker_color=None)
-    expected = np.asarray(render.heat_colours(out.heat, 256, 256, "inferno"))
+    out = engine.inspect(result, 100, 60, MapSettings(alpha=1.0), size=(256, 256), scale=8, marker_color=None)
+    expected = np.asarray(draw.heat_colours(out.heat, 256, 256, "inferno"))
     assert np.array_equal(out.overlay, expected)
 
 
@@ -78,8 +79,23 @@ def test_inspect_display_coordinates(engine):
                                     dict(x=1, y=1, size=(0, 5))])
 def test_inspect_rejects_bad_input(engine, kwargs):
     result = engine.render(RenderArgs(seed=6))
+    settings = MapSettings(**{k: kwargs.pop(k) for k in ("layer", "head", "mode", "alpha", "cmap") if k in kwargs})
     with pytest.raises(InputError):
-        engine.inspect(result, **kwargs)
+        engine.inspect(result, settings=settings, **kwargs)
+
+
+def test_inspect_answers_with_a_typed_map(engine):
+    """One call gives the map and its statistics; the API's JSON keys are the same as before."""
+    result = engine.render(RenderArgs(seed=6))
+    out = engine.inspect(result, 200, 100, MapSettings(mode="looked-at-by"), size=(512, 512))
+    m = out.map
+    assert (m.layer, m.mode, m.head, m.x, m.y, m.size) == ("G16", "looked-at-by", None, 200, 100, (512, 512))
+    assert m.cell == (200 * 8 // 512, 100 * 8 // 512) and m.heat.shape == m.grid == (16, 16)
+    assert m.total_weight == pytest.approx(float(m.heat.sum())) and 0 <= m.entropy_norm <= 1
+    assert set(out.stats) == {"layer", "mode", "head", "x", "y", "size", "gamma", "cell", "grid", "key_grid",
+                              "entropy_nats", "uniform_entropy_nats", "entropy_norm", "mean_distance_px",
+                              "max_weight", "total_weight", "map_ms", "overlay_ms"}
+    assert "G16, head mean" in m.describe() and m.describe(markdown=True).startswith("**G16**")
 
 
 @pytest.mark.parametrize("args", [RenderArgs(seed=-1), RenderArgs(seed=2**32), RenderArgs(psi=float("nan")),
@@ -99,7 +115,7 @@ def test_conditional_engine(cond_model_dir):
     r = e.render(RenderArgs(seed=1, label="cat"))
     for head in (None, 0, 1):
         for mode in ("looks-at", "looked-at-by"):
-            e.inspect(r, 3, 3, head=head, mode=mode)
+            e.inspect(r, 3, 3, MapSettings(head=head, mode=mode))
     with pytest.raises(InputError):
         e.render(RenderArgs(seed=1))  # a class is required
 
@@ -115,4 +131,4 @@ def test_summary(engine):
 def test_info(engine):
     info = engine.info()
     assert info["gamma"] == {"G16": pytest.approx(0.7)}
-    assert info["parameters"] > 0 and info["device"] == "cpu"
+    assert info["parameters"] == generator_parameters(engine.cfg) and info["device"] == "cpu"   # as trained

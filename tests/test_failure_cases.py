@@ -1,4 +1,4 @@
-"""The failure cases of ../shared/notes/failure-cases-and-security.md, section 4, not covered
+"""The failure cases of the project's failure-case list (docs/RELIABILITY.md), not covered
 elsewhere. Each test names its item; docs/RELIABILITY.md maps every item to its tests."""
 import os
 import pickle
@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from attn_demo.checkpoint import MAX_FILE_BYTES, WEIGHTS_FILE, load_pretrained, save_pretrained
-from attn_demo.convert import convert
-from attn_demo.engine import Engine, RenderArgs
+from attn_demo.models.checkpoint import MAX_FILE_BYTES, WEIGHTS_FILE, load_pretrained, save_pretrained
+from attn_demo.models.convert import convert
+from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.errors import AttnDemoError, CheckpointError
-from attn_demo.studio import find_models
-from attn_demo.ui import Handlers, View
+from attn_demo.studio.core import find_models
+from attn_demo.studio.events import Handlers
+from attn_demo.studio.view import View
 
 from conftest import make_model_dir, tiny_generator
 from test_api import raw_call
@@ -173,7 +174,7 @@ def test_item17_checkpoint_saved_on_a_gpu_converts_on_a_cpu_only_machine(tmp_pat
 
 
 def test_item18_size_cap_before_reading(tmp_path, model_dir, monkeypatch):
-    import attn_demo.checkpoint as ck
+    import attn_demo.models.checkpoint as ck
     monkeypatch.setattr(ck, "MAX_FILE_BYTES", 1024)
     with pytest.raises(CheckpointError, match="over the"):
         load_pretrained(model_dir)
@@ -186,7 +187,7 @@ def test_item18_extra_tensor_refused_from_the_header(tmp_path, model_dir, monkey
     shutil.copytree(model_dir, bad)
     state = {k: v.contiguous() for k, v in load_pretrained(model_dir).state_dict().items()}
     save_file({**state, "payload": torch.zeros(1 << 20)}, bad / WEIGHTS_FILE)
-    import attn_demo.checkpoint as ck
+    import attn_demo.models.checkpoint as ck
     calls = []
     original = ck.read_tensors
     monkeypatch.setattr(ck, "read_tensors", lambda *a, **k: calls.append(k) or original(*a, **k))
@@ -196,8 +197,8 @@ def test_item18_extra_tensor_refused_from_the_header(tmp_path, model_dir, monkey
 
 
 def test_item33_burst_over_queue_size_is_refused_fast(tmp_path):
-    from attn_demo.studio import Studio
-    from attn_demo.ui import build_demo
+    from attn_demo.studio.core import Studio
+    from attn_demo.studio.ui import build_demo
     from conftest import free_port
     weights = tmp_path / "w"
     make_model_dir(weights / "tiny32")
@@ -242,7 +243,8 @@ def test_item36_threads_per_handler(ui_weights):
     (Also: the garbage collector, off while the app starts, is on again once it is built.)"""
     import subprocess
     import sys
-    import attn_demo.ui as ui
+    import attn_demo.studio.guard as guard
+    import attn_demo.studio.ui as ui
     code = ("import app, gc, os, torch; "
             "print(gc.isenabled(), gc.get_freeze_count() > 0, torch.get_num_threads(), os.cpu_count())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -251,7 +253,7 @@ def test_item36_threads_per_handler(ui_weights):
     *_, gc_on, frozen, threads, cores = r.stdout.split()
     assert gc_on == frozen == "True", r.stdout
     assert int(threads) == max(1, int(cores) // ui.CONCURRENCY)
-    assert ui.GROUP["concurrency_id"] == "studio"
+    assert guard.GROUP["concurrency_id"] == "studio"
 
 
 def test_item16_finite_weights_that_blow_up_are_refused(tmp_path):
@@ -266,7 +268,7 @@ def test_item16_finite_weights_that_blow_up_are_refused(tmp_path):
 def test_item20_unreadable_file_skipped_with_reason(tmp_path, monkeypatch):
     from PIL import Image
 
-    from attn_demo import data
+    from attn_demo.training import images as data
     Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "a.png")
     Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "locked.png")
     real_open = Image.open
@@ -281,8 +283,8 @@ def test_item20_unreadable_file_skipped_with_reason(tmp_path, monkeypatch):
 
 
 def test_item35_cache_files_are_deleted(tmp_path):
-    from attn_demo.studio import Studio
-    from attn_demo.ui import build_demo
+    from attn_demo.studio.core import Studio
+    from attn_demo.studio.ui import build_demo
     from conftest import free_port
     weights = tmp_path / "w"
     make_model_dir(weights / "tiny32")

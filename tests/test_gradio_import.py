@@ -1,4 +1,4 @@
-"""attn_demo/_gradio.py: Gradio imported without its .pyi stub writer, and nothing else changed."""
+"""attn_demo/studio/_gradio.py: Gradio imported without its .pyi stub writer, and nothing else changed."""
 import subprocess
 import sys
 import textwrap
@@ -36,8 +36,8 @@ def _run(tmp_path, first_import: str) -> list[str]:
 
 
 def test_components_work_and_no_stub_is_written(tmp_path):
-    writer_module, hook_left = _run(tmp_path, "from attn_demo._gradio import gr")
-    assert writer_module == "attn_demo._gradio" and hook_left == "False"
+    writer_module, hook_left = _run(tmp_path, "from attn_demo.studio._gradio import gr")
+    assert writer_module == "attn_demo.studio._gradio" and hook_left == "False"
     assert not (tmp_path / "shouty.pyi").exists()
 
 
@@ -50,5 +50,5 @@ def test_plain_gradio_import_writes_the_stub(tmp_path):
 
 def test_gradio_loaded_first_is_left_alone(tmp_path):
     """Gradio imported by other code first: the stubs are written already; no finder lingers."""
-    writer_module, hook_left = _run(tmp_path, "import gradio; import attn_demo.ui")
+    writer_module, hook_left = _run(tmp_path, "import gradio; import attn_demo.studio.ui")
     assert writer_module == "gradio.component_meta" and hook_left == "False"

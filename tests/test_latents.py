@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from attn_demo.errors import InputError
-from attn_demo.latents import (SEED_MAX, Directions, check_seed, make_latent, resolve_class,
+from attn_demo.checks import SEED_MAX, check_seed
+from attn_demo.models.latents import (Directions, make_latent, resolve_class,
                                truncate, z_from_seed)
 
 # The seed contract (latents.py docstring). These values must never change.

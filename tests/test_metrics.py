@@ -7,12 +7,12 @@ import torch
 from PIL import Image
 
 from attn_demo.cli import main
-from attn_demo.data import SHAPES, make_shapes
+from attn_demo.training.images import SHAPES, make_shapes
 from attn_demo.errors import CheckpointError
-from attn_demo.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
+from attn_demo.quality.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
                                    train_feature_net)
-from attn_demo.metrics import compare
-from attn_demo.swd import laplacian_pyramid, swd
+from attn_demo.quality.metrics import compare
+from attn_demo.quality.swd import laplacian_pyramid, swd
 
 from conftest import make_model_dir
 

@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
-from attn_demo.config import ModelConfig
+from attn_demo.models.config import ModelConfig
 from attn_demo.errors import ConfigError
-from attn_demo.model import Discriminator, Generator
+from attn_demo.models.networks import Discriminator, Generator
 
 from conftest import tiny_config
 
@@ -100,7 +100,7 @@ def _randomise_norms(model):
 
 @pytest.mark.parametrize("size", [(1, 4, 4), (3, 5, 7)])
 def test_upsample_conv_weight_equals_upsample_then_conv(size):
-    from attn_demo.layers import upsample_conv_weight
+    from attn_demo.models.folding import upsample_conv_weight
     b, h, w = size
     x, k, bias = torch.randn(b, 6, h, w), torch.randn(5, 6, 3, 3), torch.randn(5)
     ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k, bias, padding=1)
@@ -111,7 +111,7 @@ def test_upsample_conv_weight_equals_upsample_then_conv(size):
 
 @pytest.mark.parametrize("size,channels_last", [((1, 4, 4), True), ((3, 5, 7), False), ((2, 8, 8), True)])
 def test_phase_upsample_conv_is_the_transposed_conv_plus_the_broadcast_skip(size, channels_last):
-    from attn_demo.layers import phase_upsample_conv, upsample_conv_phases, upsample_conv_weight
+    from attn_demo.models.folding import phase_upsample_conv, upsample_conv_phases, upsample_conv_weight
     b, h, w = size
     x, k, bias, skip = torch.randn(b, 6, h, w), torch.randn(5, 6, 3, 3), torch.randn(5), torch.randn(b, 5, h, w)
     if channels_last:
@@ -124,12 +124,13 @@ def test_phase_upsample_conv_is_the_transposed_conv_plus_the_broadcast_skip(size
 
 
 def test_folded_generator_takes_the_phase_product_on_small_maps_only(monkeypatch):
-    import attn_demo.layers as layers
+    import attn_demo.models.folding as folding
     cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=0)
-    g = layers.fold_for_inference(Generator(cfg).eval()).to(memory_format=torch.channels_last)
+    trained = Generator(cfg).eval()
+    g = folding.fold_for_inference(trained).to(memory_format=torch.channels_last)
     sizes = []
-    real = layers.phase_upsample_conv
-    monkeypatch.setattr(layers, "phase_upsample_conv", lambda x, *a: sizes.append(x.shape[-1]) or real(x, *a))
+    real = folding.phase_upsample_conv
+    monkeypatch.setattr(folding, "phase_upsample_conv", lambda x, *a: sizes.append(x.shape[-1]) or real(x, *a))
     z = torch.randn(4, cfg.z_dim)
     with torch.no_grad():
         out = g(z)
@@ -138,10 +139,8 @@ def test_folded_generator_takes_the_phase_product_on_small_maps_only(monkeypatch
         g(torch.randn(64, cfg.z_dim))
         assert sizes == [4]                          # at batch 64, only the 4x4 map
         sizes.clear()
-        for b in g.blocks:                           # without the phase weights: the same function
-            b.up_phases = None
-        assert torch.allclose(g(z), out, atol=1e-5) and sizes == []
-    g.blocks[0].up_phases = layers.upsample_conv_phases(g.blocks[0].up_conv2.weight.detach())
+        no_phases = folding.fold_for_inference(trained, skip=("phases",)).to(memory_format=torch.channels_last)
+        assert torch.allclose(no_phases(z), out, atol=1e-5) and sizes == []   # the same function
     g(z)                                             # with autograd on, always the transposed conv
     assert sizes == []
 
@@ -149,7 +148,7 @@ def test_folded_generator_takes_the_phase_product_on_small_maps_only(monkeypatch
 @pytest.mark.parametrize("train", [True, False])
 def test_up_block_is_the_documented_residual_block(train):
     """BN-ReLU-conv, upsample, BN-ReLU-conv, plus the upsampled 1x1 skip: what checkpoints were trained as."""
-    from attn_demo.layers import UpBlock
+    from attn_demo.models.layers import UpBlock
     block = UpBlock(6, 4, num_classes=3)
     _randomise_norms(block)
     block.train(train)
@@ -169,7 +168,7 @@ def _documented_up_block(block, x, y):
 @pytest.mark.parametrize("classes,attn", [(0, (16,)), (3, (16,)), (3, (16, 32))])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, channels_last):
-    from attn_demo.layers import fold_for_inference
+    from attn_demo.models.folding import FoldedUpBlock, FrozenNorm, FusedSelfAttention2d, NoNorm, fold_for_inference
     cfg = tiny_config(resolution=32, g_attn=attn, num_classes=classes)
     g = Generator(cfg).eval()
     _randomise_norms(g)
@@ -184,11 +183,14 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
             b.register_forward_hook(lambda m, i, o: layouts.append(o.is_contiguous(memory_format=fmt)))
         out = folded(z, y)
     assert layouts and all(layouts)
-    assert all(b.up_conv2 is not None and not hasattr(b, "conv2") for b in folded.blocks)
+    assert all(isinstance(b, FoldedUpBlock) and isinstance(b.up, torch.nn.ConvTranspose2d) for b in folded.blocks)
     # an unconditional bn2 folds into conv1; the other norms keep frozen eval-mode tables
-    assert all((b.bn2 is None) == (classes == 0) and b.bn1.frozen is not None for b in folded.blocks)
-    assert all(a.fused_q is not None for a in folded.attn.values())
+    assert all(isinstance(b.norm2, NoNorm) == (classes == 0) and isinstance(b.norm1, FrozenNorm)
+               for b in folded.blocks)
+    assert all(isinstance(a, FusedSelfAttention2d) for a in folded.attn.values())
     assert not any(parametrize.is_parametrized(m) for m in folded.modules())
+    # the trained generator is left as it was: still parametrised, the same function
+    assert parametrize.is_parametrized(g.stem) and torch.equal(g(z, y), ref)
     # the output BatchNorm folds into the last block unless attention sits between them
     assert isinstance(folded.out_bn, torch.nn.Identity) == (32 not in attn)
     # the stem's weight: the same (out, z_dim) matrix, stored input-major, whatever the memory format
@@ -198,7 +200,7 @@ def test_fold_for_inference_matches_the_parametrised_generator(classes, attn, ch
 
 def test_up_block_trains_through_its_in_place_ops():
     """The skip is added into the conv's output in place: gradients are those of the formula."""
-    from attn_demo.layers import UpBlock
+    from attn_demo.models.layers import UpBlock
     block = UpBlock(6, 4, num_classes=3).train()
     twin = copy.deepcopy(block)
     x, y = torch.randn(2, 6, 5, 5), torch.tensor([0, 2])
@@ -210,38 +212,48 @@ def test_up_block_trains_through_its_in_place_ops():
 
 @pytest.mark.parametrize("classes", [0, 3])
 def test_frozen_norm_is_the_eval_norm(classes):
-    from attn_demo.layers import ConditionalBatchNorm2d
+    from attn_demo.models.folding import FrozenNorm
+    from attn_demo.models.layers import ConditionalBatchNorm2d
     cbn = ConditionalBatchNorm2d(5, num_classes=classes)
     _randomise_norms(cbn)
-    with pytest.raises(RuntimeError, match="eval mode"):
-        cbn.freeze()
     cbn.eval()
     x, y = torch.randn(4, 5, 3, 3), torch.tensor([0, 1, 2, 1])
     expected = cbn.bn(x) if classes == 0 else None
     computed = cbn(x, y)
-    cbn.freeze()
-    assert cbn.frozen.shape == (max(classes, 1), 10)
-    assert torch.allclose(cbn(x, y), computed, atol=1e-6)
+    frozen = FrozenNorm(cbn)
+    assert frozen.table.shape == (max(classes, 1), 10)
+    assert torch.allclose(frozen(x, y), computed, atol=1e-6)
     if expected is not None:                         # the plain norm's eval mode, as one multiply-add
         assert torch.allclose(computed, expected, atol=1e-5)
 
 
-def test_fold_upsample_needs_plain_weights():
-    from attn_demo.layers import UpBlock
-    with pytest.raises(RuntimeError, match="spectral norm first"):
-        UpBlock(4, 4, num_classes=0).eval().fold_upsample()
-    with pytest.raises(RuntimeError, match="eval mode"):
-        UpBlock(4, 4, num_classes=0).fold_upsample()
+def test_folded_up_block_needs_plain_weights():
+    from attn_demo.models.folding import FoldedUpBlock, plain_copy
+    from attn_demo.models.layers import UpBlock
+    with pytest.raises(RuntimeError, match="plain_copy"):
+        FoldedUpBlock(UpBlock(4, 4, num_classes=0).eval())
+    block = UpBlock(4, 4, num_classes=0).eval()
+    x = torch.randn(2, 4, 4, 4)
+    with torch.no_grad():
+        assert torch.allclose(FoldedUpBlock(plain_copy(block))(x, None), block(x, None), atol=1e-5)
 
 
-def test_transpose_stem_needs_plain_weights():
-    g = Generator(tiny_config(resolution=32, g_attn=(16,), num_classes=0)).eval()
-    with pytest.raises(RuntimeError, match="spectral norm first"):
-        g.transpose_stem()
+def test_fold_skips_only_the_named_folds():
+    from attn_demo.models.folding import FOLDS, fold_for_inference
+    cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=3)
+    g = Generator(cfg).eval()
+    _randomise_norms(g)
+    z, y = torch.randn(2, cfg.z_dim), torch.tensor([0, 2])
+    with torch.no_grad():
+        ref = g(z, y)
+        for fold in FOLDS:
+            assert torch.allclose(fold_for_inference(g, skip=(fold,))(z, y), ref, atol=1e-5), fold
+    with pytest.raises(ValueError, match="unknown folds"):
+        fold_for_inference(g, skip=("everything",))
 
 
 def test_folding_twice_changes_nothing():
-    from attn_demo.layers import fold_for_inference
+    from attn_demo.models.folding import fold_for_inference
     cfg = tiny_config(resolution=32, g_attn=(16,), num_classes=0)
     g = Generator(cfg).eval()
     _randomise_norms(g)
@@ -253,7 +265,7 @@ def test_folding_twice_changes_nothing():
 
 
 def test_conditional_batchnorm_eval_is_batchnorm_then_class_affine():
-    from attn_demo.layers import ConditionalBatchNorm2d
+    from attn_demo.models.layers import ConditionalBatchNorm2d
     cbn = ConditionalBatchNorm2d(5, num_classes=3)
     _randomise_norms(cbn)
     cbn.eval()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from attn_demo.errors import InputError
-from attn_demo.probe import AttentionRecorder, pixel_to_cell
+from attn_demo.serving.probe import AttentionRecorder, pixel_to_cell
 
 from conftest import tiny_generator
 from naive import naive_attention_matrix
@@ -17,7 +17,7 @@ def _record(module, x, image_size):
 
 
 def _attention_module(pool, heads, seed=0):
-    from attn_demo.attention import SelfAttention2d
+    from attn_demo.models.attention import SelfAttention2d
     torch.manual_seed(seed)
     m = SelfAttention2d(32, heads=heads, pool=pool).eval()
     with torch.no_grad():
@@ -72,7 +72,7 @@ def test_summary_equals_naive(pool, heads):
 
 
 def test_summary_chunking_matches_one_chunk(monkeypatch):
-    import attn_demo.probe as probe
+    import attn_demo.serving.probe as probe
     m = _attention_module(True, 2)
     x = torch.randn(1, 32, 8, 8)
     whole = _record(m, x, 32)
@@ -137,7 +137,7 @@ def test_bad_head_rejected():
 
 def test_probe_memory_is_linear_in_n():
     """Capture bytes grow like N (q and k), at most 1% of the N x Nk map at 64x64."""
-    from attn_demo.attention import SelfAttention2d
+    from attn_demo.models.attention import SelfAttention2d
     m = SelfAttention2d(64).eval()
     sizes = {}
     for side in (16, 32, 64):
@@ -162,7 +162,7 @@ def _spread_script():
 def test_attention_spread_figures_on_known_maps():
     """scripts/attention_spread.py: maps equal for every query read TV 0 and full entropy; two
     queries that each look at a key of their own (the others near 0) read TV ~1/2 from the mean."""
-    from attn_demo.probe import Capture
+    from attn_demo.serving.probe import Capture
     spread = _spread_script().spread
     uniform = Capture.from_qk("u", torch.zeros(1, 1, 4, 2), torch.randn(1, 1, 4, 2), (2, 2), (2, 2), 1.0, 0.5, 2)
     figures = spread(uniform)

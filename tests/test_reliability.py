@@ -32,15 +32,15 @@ def criterion(res: dict, prefix: str) -> dict:
 
 # ------------------------------------------------------------------ server goals
 @pytest.mark.slow
-def test_r1_sustained_load(ui_weights):
-    res = reliability.run_r1(ui_weights, seconds=5, clients=4, sample_every=1, warmup=30, p99_max=10.0,
+def test_sustained_load(ui_weights):
+    res = reliability.sustained_load(ui_weights, seconds=5, clients=4, sample_every=1, warmup=30, p99_max=10.0,
                              min_rps=2.0, **quiet)
     assert not failed(res), res["criteria"]
     assert res["figures"]["ok"] > 20 and set(res["figures"]["by_endpoint"]) == {"generate", "inspect", "grid"}
 
 
 @pytest.mark.slow
-def test_r2_memory_stays_flat_after_many_api_calls(ui_weights):
+def test_memory_stays_flat_after_many_api_calls(ui_weights):
     """400 API calls, then 200 more: the second batch must not grow the server's RSS by 10 MB
     (it grows ~36 MB now). Any session cap up to 400 keeps the second batch flat."""
     with AppServer(ui_weights) as app, httpx.Client() as http:
@@ -55,8 +55,8 @@ def test_r2_memory_stays_flat_after_many_api_calls(ui_weights):
 
 
 @pytest.mark.slow
-def test_r3_long_run(ui_weights):
-    res = reliability.run_r3(ui_weights, count=50, clients=2, sample_every=1, **quiet)
+def test_long_run(ui_weights):
+    res = reliability.long_run(ui_weights, count=50, clients=2, sample_every=1, **quiet)
     # The projection of the cache under delete_cache depends on the real model's PNG size and the
     # real request rate: the full run reports it (see the r3 notes); here it must only be computed.
     assert not failed(res, skip=("projected",)), res["criteria"]
@@ -65,65 +65,65 @@ def test_r3_long_run(ui_weights):
 
 
 @pytest.mark.slow
-def test_r4_overload(ui_weights):
-    res = reliability.run_r4(ui_weights, seconds=5, clients=20, queue_size=4, baseline_n=10, recovery_s=5, **quiet)
+def test_overload(ui_weights):
+    res = reliability.overload(ui_weights, seconds=5, clients=20, queue_size=4, baseline_n=10, recovery_s=5, **quiet)
     assert not failed(res), res["criteria"]
     f = res["figures"]
     assert f["rejected_queue_full"] > 0 and f["accepted"] > 0       # the queue really overflowed
 
 
 @pytest.mark.slow
-def test_r5_malformed_api(ui_weights):
-    res = reliability.run_r5(ui_weights, examples=60, min_calls=60, **quiet)
+def test_malformed_api(ui_weights):
+    res = reliability.api_fuzz(ui_weights, examples=60, min_calls=60, **quiet)
     assert not failed(res), res["criteria"]
 
 
 @pytest.mark.slow
-def test_r7_path_probes(ui_weights):
-    res = reliability.run_r7(ui_weights, **quiet)
+def test_path_probes(ui_weights):
+    res = reliability.path_probes(ui_weights, **quiet)
     assert not failed(res), res["criteria"]
     assert res["figures"]["probes"] > 100
 
 
 # ------------------------------------------------------------------ checkpoints
 @pytest.mark.slow
-def test_r6_checkpoint_fuzz(ui_weights, tmp_path):
+def test_checkpoint_fuzz(ui_weights, tmp_path):
     kinds = [c for c in reliability.mutants.CATEGORIES if c != "config-bomb"]
-    res = reliability.run_r6(ui_weights, count=60, categories=kinds, repro_dir=tmp_path, **quiet)
+    res = reliability.checkpoint_fuzz(ui_weights, count=60, categories=kinds, repro_dir=tmp_path, **quiet)
     assert not failed(res), (res["criteria"], res["figures"]["other_exceptions"])
     totals = res["figures"]["totals"]
     assert totals["clean_error"] > 20 and totals["canary"] == 0
 
 
 @pytest.mark.slow
-def test_r6_config_bombs_are_clean_errors(ui_weights, tmp_path):
-    res = reliability.run_r6(ui_weights, count=20, categories=["config-bomb"], repro_dir=tmp_path, **quiet)
+def test_config_bombs_are_clean_errors(ui_weights, tmp_path):
+    res = reliability.checkpoint_fuzz(ui_weights, count=20, categories=["config-bomb"], repro_dir=tmp_path, **quiet)
     assert not failed(res), res["figures"]["other_exceptions"]
 
 
 # ------------------------------------------------------------------ training
 @pytest.mark.slow
-def test_r8_crash_and_resume():
-    res = reliability.run_r8(steps=30, ckpt_every=10, kills=3, mid_save_every=2, compare=False, **quiet)
+def test_crash_and_resume():
+    res = reliability.crash_and_resume(steps=30, ckpt_every=10, kills=3, mid_save_every=2, compare=False, **quiet)
     assert not failed(res), (res["criteria"], res["figures"]["events"])
 
 
 @pytest.mark.slow
-def test_r9_bad_folders():
-    res = reliability.run_r9(good=100, steps=3, **quiet)
+def test_bad_folders():
+    res = reliability.bad_data_folders(good=100, steps=3, **quiet)
     assert not failed(res), res["criteria"]
     assert len(res["figures"]["skipped"]) == 20
 
 
 @pytest.mark.slow
-def test_r10_nan_injection():
-    res = reliability.run_r10(steps=12, ckpt_every=5, at=(0, 5, 7, 11), **quiet)
+def test_nan_injection():
+    res = reliability.nan_injection(steps=12, ckpt_every=5, at=(0, 5, 7, 11), **quiet)
     assert not failed(res), res["criteria"]
 
 
 @pytest.mark.slow
-def test_r11_determinism(ui_weights):
-    res = reliability.run_r11(ui_weights, pairs=10, steps=10, ckpt_every=5, **quiet)
+def test_determinism(ui_weights):
+    res = reliability.determinism(ui_weights, pairs=10, steps=10, ckpt_every=5, **quiet)
     assert not failed(res), res["criteria"]
     assert res["figures"]["directions"] == 3          # the sliders really moved
 
@@ -132,12 +132,13 @@ def test_r11_determinism(ui_weights):
 def test_result_json_and_report(tmp_path):
     from reliability.common import criterion as crit, result, write_result
     res = result("r9", "Bad data folders (R9)", [crit("R9", "files skipped", "20", 20, True)], {"n": 1}, {"good": 1})
-    path = write_result(res, tmp_path / "r9.json", ["reliability", "r9", "--good", "1"])
+    path = write_result(res, tmp_path / "bad-data-folders.json", ["reliability", "bad-data-folders", "--good", "1"])
     saved = json.loads(path.read_text())
-    assert saved["command"] == "python scripts/reliability r9 --good 1" and saved["pass"]
+    assert saved["command"] == "python scripts/reliability bad-data-folders --good 1" and saved["pass"]
     assert saved["machine"]["cores"] >= 1 and saved["date"]
     md = reliability.write_report(tmp_path, tmp_path / "RELIABILITY.md").read_text()
-    assert "| r9 |" not in md and "[r9](#r9)" in md and "not run yet: `python scripts/reliability r1`" in md
+    assert "| bad-data-folders |" not in md and "[bad-data-folders](#bad-data-folders)" in md
+    assert "not run yet: `python scripts/reliability sustained-load`" in md
     # Every failure case of the note's section 4 is listed, and every test named there exists.
     items = [line for line in md.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
     assert [int(x.split("|")[1]) for x in items] == list(range(1, 37))
@@ -145,6 +146,6 @@ def test_result_json_and_report(tmp_path):
 
 
 def test_cli_help():
-    r = subprocess.run([sys.executable, "scripts/reliability", "r4", "--help"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "scripts/reliability", "overload", "--help"], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert r.returncode == 0 and "--queue-size" in r.stdout and "default: 80" in r.stdout

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo import render
-from attn_demo.engine import RenderArgs
+from attn_demo.serving import draw
+from attn_demo.serving.engine import MapSettings, RenderArgs
 from attn_demo.errors import AttnDemoError, InputError
-from attn_demo.studio import DISPLAY, Studio, View, find_models, slerp
+from attn_demo.studio.core import Studio, find_models, slerp
+from attn_demo.studio.view import DISPLAY, View
 
 from conftest import free_port, make_model_dir
 
@@ -23,14 +24,14 @@ from conftest import free_port, make_model_dir
 @pytest.fixture()
 def view():
     return View("tinycond", RenderArgs(seed=4, psi=0.9, label="fish", sliders=(1.0, 0.0, -0.5)),
-                click=(100, 200), pins=[(10, 20), (400, 300)], layer="G8", head=1)
+                click=(100, 200), pins=[(10, 20), (400, 300)], map=MapSettings("G8", 1))
 
 
 def test_find_models_skips_non_generators(tmp_path, ui_weights):
     assert [p.name for p in find_models(ui_weights)] == ["tiny32", "tinycond"]
     (tmp_path / "feature_net").mkdir()
     (tmp_path / "feature_net" / "config.json").write_text("{}")
-    from attn_demo.checkpoint import save_tensors
+    from attn_demo.models.checkpoint import save_tensors
     import torch
     save_tensors(tmp_path / "feature_net" / "model.safetensors", {"w": torch.zeros(2)}, {"format": "other"})
     assert find_models(tmp_path) == []
@@ -160,13 +161,14 @@ def test_space_settings(studio):
     import gradio
     import spaces
 
-    import attn_demo.ui as ui
-    from attn_demo.ui import build_demo
+    import attn_demo.studio.guard as guard
+    import attn_demo.studio.ui as ui
+    from attn_demo.studio.ui import build_demo
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
     front = readme.split("---")[1]
     assert "sdk: gradio" in front and f"sdk_version: {gradio.__version__}" in front
     assert 'python_version: "3.11"' in front and "app_file: app.py" in front
-    assert ui.gpu is spaces.GPU                      # used when the package is there ...
+    assert guard.gpu is spaces.GPU                      # used when the package is there ...
     assert spaces.GPU(test_space_settings) is test_space_settings   # ... and a no-op off ZeroGPU
     demo = build_demo(studio)
     assert demo.delete_cache == ui.CACHE == (120, 600)
@@ -182,7 +184,7 @@ def test_space_settings(studio):
 
 
 def test_gallery_pick_sets_the_seed(studio):
-    from attn_demo.ui import Handlers
+    from attn_demo.studio.events import Handlers
 
     class Evt:
         value = {"image": {}, "caption": "seed 1234"}
@@ -201,7 +203,7 @@ def test_click_maps_the_view_the_last_render_left(studio):
     """The UI's click reads only the session's View; a render leaves its View (new seed, the old
     click) as an output, so the next click maps the image on screen. Both come inline: the image
     as PNG, the overlay as JPEG."""
-    from attn_demo.ui import Handlers
+    from attn_demo.studio.events import Handlers
 
     class Click:
         index = [300, 100]
@@ -212,27 +214,27 @@ def test_click_maps_the_view_the_last_render_left(studio):
     assert left.args.seed == 77 and left.click == (5, 5)
     assert image["url"].startswith("data:image/png;base64,") and overlay["url"].startswith("data:image/jpeg;")
     picture = studio.display_image("tiny32", studio.render("tiny32", left.args))
-    assert base64.b64decode(image["url"].split(",", 1)[1]) == render.encode_png(picture)
+    assert base64.b64decode(image["url"].split(",", 1)[1]) == draw.encode_png(picture)
     overlay, stats, text, after = h.on_click(Click(), left)
     assert after.click == (300, 100) and after.args == left.args and text.startswith("x=300, y=100")
     prefix = "data:image/jpeg;base64,"                        # the click's overlay comes inline
     assert overlay["url"].startswith(prefix) and overlay["mime_type"] == "image/jpeg"
     served = base64.b64decode(overlay["url"][len(prefix):])
-    assert served == render.encode_jpeg(studio.inspect(after, 300, 100).overlay)
-    assert served != render.encode_jpeg(studio.inspect(replace(after, args=RenderArgs(1, 0.8)), 300, 100).overlay)
+    assert served == draw.encode_jpeg(studio.inspect(after, 300, 100).overlay)
+    assert served != draw.encode_jpeg(studio.inspect(replace(after, args=RenderArgs(1, 0.8)), 300, 100).overlay)
 
 
 def test_summary_and_pinned_maps_are_served_as_jpeg_of_the_studio_pictures(studio):
-    from attn_demo.ui import Handlers
+    from attn_demo.studio.events import Handlers
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
     values = widget_values(seed=5)
     view = View("tiny32", RenderArgs(5, 0.8), click=(40, 300))
     shown = h.view_from(view, *values)                 # the View a render of these values leaves
     path, text = h.on_summary("distance", shown)       # the summary and the comparison read only it
     assert path.endswith(".jpg") and text.startswith("**G16**")
-    assert open(path, "rb").read() == render.encode_jpeg(studio.summary(shown, "distance").overlay)
+    assert open(path, "rb").read() == draw.encode_jpeg(studio.summary(shown, "distance").overlay)
     path, pinned = h.on_pin(view, *values)
-    assert pinned.pins == [(40, 300)] and open(path, "rb").read() == render.encode_jpeg(studio.compare(pinned))
+    assert pinned.pins == [(40, 300)] and open(path, "rb").read() == draw.encode_jpeg(studio.compare(pinned))
     path = h.on_compare(pinned)
-    assert open(path, "rb").read() == render.encode_jpeg(studio.compare(pinned))
+    assert open(path, "rb").read() == draw.encode_jpeg(studio.compare(pinned))
     assert h.on_compare(shown) is None                 # nothing pinned: an empty comparison

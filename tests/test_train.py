@@ -9,12 +9,14 @@ import time
 import pytest
 import torch
 
-from attn_demo.config import ModelConfig, TrainConfig
-from attn_demo.data import make_shapes
-from attn_demo.engine import Engine, RenderArgs
-from attn_demo.export import export_run
-from attn_demo.train import Runtime, TrainingError, build_state, train
-from attn_demo.train_state import CHECKPOINT, read_configs
+from attn_demo.models.config import ModelConfig, TrainConfig
+from attn_demo.training.images import make_shapes
+from attn_demo.serving.engine import Engine, RenderArgs
+from attn_demo.training.publish import export_run
+from attn_demo.training.runtime import Runtime, TrainingError
+from attn_demo.training.step import build_state
+from attn_demo.training.trainer import train
+from attn_demo.training.state import CHECKPOINT, read_configs
 
 MODEL = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,),
                     num_classes=3, class_names=("disc", "square", "triangle"))
@@ -93,7 +95,7 @@ def test_injected_nan_is_caught_and_rolled_back(tmp_path, shapes):
 
 
 def test_repeated_nan_stops_and_keeps_last_good_checkpoint(tmp_path, shapes, monkeypatch):
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     real_step = tr.train_step
 
     def poisoned(*a, **k):
@@ -190,9 +192,9 @@ def test_export_then_engine_generates(tmp_path, shapes):
 
 def test_keep_every_keeps_checkpoints_that_export_and_resume_later(tmp_path, shapes):
     from safetensors.torch import load_file
-    from attn_demo.commands import _reconcile
+    from attn_demo.cli.training import _reconcile
     from attn_demo.errors import CheckpointError
-    from attn_demo.train_state import kept_path, kept_steps
+    from attn_demo.training.state import kept_path, kept_steps
     run = tmp_path / "run"
     train(MODEL, cfg(max_steps=5, ckpt_every=3, keep_every=2, data_hash=shapes.sha256()), shapes, run,
           device="cpu", progress=False, log=lambda *a: None)
@@ -238,7 +240,7 @@ def test_bad_intervals_are_refused(bad):
 
 def test_disk_full_during_save_stops_cleanly_and_keeps_checkpoint(tmp_path, shapes, monkeypatch):
     import errno
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     train(MODEL, cfg(max_steps=3, ckpt_every=3), shapes, tmp_path / "d", device="cpu", progress=False,
           log=lambda *a: None)
     before = (tmp_path / "d" / CHECKPOINT).read_bytes()
@@ -254,7 +256,7 @@ def test_disk_full_during_save_stops_cleanly_and_keeps_checkpoint(tmp_path, shap
 
 def test_resume_refuses_other_data_unless_forced(tmp_path, shapes):
     """Item 31: a resumed run checks the data's content hash."""
-    from attn_demo.commands import _reconcile
+    from attn_demo.cli.training import _reconcile
     from attn_demo.errors import AttnDemoError
     train(MODEL, cfg(max_steps=2, data_hash=shapes.sha256()), shapes, tmp_path / "r", device="cpu",
           progress=False, log=lambda *a: None)
@@ -267,7 +269,7 @@ def test_resume_refuses_other_data_unless_forced(tmp_path, shapes):
 
 
 def test_read_log_drops_rows_a_killed_session_logged_past_its_last_save(tmp_path):
-    from attn_demo.export import plot_log, read_log
+    from attn_demo.training.publish import plot_log, read_log
     rows = [{"step": s, "loss_d": 1.0, "loss_g": 0.0, "gamma_G16": 0.1, "session": 1} for s in (50, 100, 150, 200)]
     rows.append({"event": "non_finite", "step": 200})
     # The first session died after step 200 with its last save at step 100; the next resumed there.
@@ -280,7 +282,7 @@ def test_read_log_drops_rows_a_killed_session_logged_past_its_last_save(tmp_path
 
 def test_compiled_training_matches_eager(tmp_path, shapes):
     """--compile on: the same run through Inductor (minutes of compiling on 2 cores, from a cold cache)."""
-    from attn_demo.commands import _reconcile
+    from attn_demo.cli.training import _reconcile
     logs = {}
     for mode in ("off", "on"):
         train(MODEL, cfg(max_steps=4, compile=mode, data_hash=shapes.sha256()), shapes, tmp_path / mode, device="cpu", progress=False,
@@ -308,7 +310,7 @@ def test_compiled_training_matches_eager(tmp_path, shapes):
 def test_a_failing_compile_stops_with_a_clear_error_and_the_checkpoint_intact(tmp_path, shapes, monkeypatch):
     """--compile on where Inductor cannot work (no C++ compiler, a GPU Triton does not know): a clear
     TrainingError, the step-0 checkpoint untouched, and the run resumable without compiling."""
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     real_compile = torch.compile
 
     def no_compiler(gm, example_inputs):
@@ -326,7 +328,7 @@ def test_a_failing_compile_stops_with_a_clear_error_and_the_checkpoint_intact(tm
 
 
 def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     from attn_demo.cli import main
     compiled = []
     monkeypatch.setattr(tr.torch, "compile", lambda m: compiled.append(type(m).__name__) or m)
@@ -344,7 +346,7 @@ def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
 def test_a_cpu_with_native_bf16_gets_the_amp_hint(tmp_path, shapes, monkeypatch, native, amp, hint):
     """On a CPU that runs bf16 in hardware, training's default (fp32 there) says --amp bf16 is faster;
     nowhere else, and not when --amp was chosen."""
-    import attn_demo.train as tr
+    import attn_demo.training.trainer as tr
     monkeypatch.setattr(tr, "cpu_has_native_bf16", lambda: native)
     messages = []
     summary = train(MODEL, cfg(max_steps=1, amp=amp), shapes, tmp_path / "run", device="cpu", progress=False,

@@ -1,16 +1,17 @@
-"""The reliability goals R1-R11 (../shared/notes/failure-cases-and-security.md, section 5), measured.
+"""The reliability goals R1-R11 (docs/RELIABILITY.md lists them with their targets), measured.
 
-    python scripts/reliability r1                   # 16 clients x 10 min against the real app
-    python scripts/reliability r5 --examples 60     # any goal, smaller
+    python scripts/reliability sustained-load       # R1: 16 clients x 10 min against the real app
+    python scripts/reliability api-fuzz --examples 60   # any goal, smaller
     python scripts/reliability all                  # every goal at its real size (about an hour)
     python scripts/reliability report               # docs/reliability/*.json -> docs/RELIABILITY.md
 
-Each goal is a function run_rN(...) -> a result dict: its pass/fail criteria, the
+Each goal is a function named for what it tests (sustained_load, overload, api_fuzz,
+checkpoint_fuzz, crash_and_resume, ...) -> a result dict: its pass/fail criteria, the
 measured figures and its parameters. The defaults are the real sizes; the CLI adds
 the machine, the date and the command line and writes docs/reliability/<goal>.json.
 tests/test_reliability.py calls the same functions with sizes of a few seconds.
 
-Server goals (r1, r3, r4, r5, r7) start the real app (python app.py) as a
+Server goals (sustained-load, long-run, overload, api-fuzz, path-probes) start the real app (python app.py) as a
 subprocess on the models of --weights (default weights/).
 """
 import sys
@@ -20,13 +21,14 @@ from .common import REPO
 if str(REPO) not in sys.path:           # attn_demo is imported from the repository, not installed
     sys.path.insert(0, str(REPO))
 
-from .api_fuzz import run_r5, run_r7  # noqa: E402
-from .ckpt_fuzz import run_r6  # noqa: E402
-from .determinism import run_r11  # noqa: E402
-from .load import run_r1, run_r3, run_r4  # noqa: E402
+from .api_fuzz import api_fuzz, path_probes  # noqa: E402
+from .ckpt_fuzz import checkpoint_fuzz  # noqa: E402
+from .determinism import determinism  # noqa: E402
+from .load import sustained_load, long_run, overload  # noqa: E402
 from .report import write_report  # noqa: E402
-from .training import run_r8, run_r9, run_r10  # noqa: E402
+from .training import crash_and_resume, bad_data_folders, nan_injection  # noqa: E402
 
-GOALS = {"r1": run_r1, "r3": run_r3, "r4": run_r4, "r5": run_r5, "r6": run_r6, "r7": run_r7, "r8": run_r8,
-         "r9": run_r9, "r10": run_r10, "r11": run_r11}
+GOALS = {"sustained-load": sustained_load, "long-run": long_run, "overload": overload, "api-fuzz": api_fuzz,
+         "checkpoint-fuzz": checkpoint_fuzz, "path-probes": path_probes, "crash-and-resume": crash_and_resume,
+         "bad-data-folders": bad_data_folders, "nan-injection": nan_injection, "determinism": determinism}
 __all__ = ["GOALS", "write_report", *[f.__name__ for f in GOALS.values()]]

@@ -122,8 +122,8 @@ def fixed_cases(models) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------ R5
-def run_r5(weights: Path = Path("weights"), examples: int = 500, min_calls: int = 500, answer_max_s: float = 5.0,
-           log=print) -> dict:
+def api_fuzz(weights: Path = Path("weights"), examples: int = 500, min_calls: int = 500, answer_max_s: float = 5.0,
+             log=print) -> dict:
     """R5: >= min_calls malformed calls; the app stays up, leaks no traceback, answers each in
     answer_max_s, and seed 42 gives the same PNG bytes before and after."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -225,10 +225,10 @@ def _variants(absolute: str, relative: str | None) -> list[str]:
     return out
 
 
-def path_probes(app: AppServer, cached_file: str | None) -> list[tuple[str, str, bytes | None]]:
+def _probe_paths(app: AppServer, cached_file: str | None) -> list[tuple[str, str, bytes | None]]:
     """(what, path after the route, bytes that must never come back)."""
     targets = [("/etc/passwd", b"root:")]
-    for p in (REPO / "app.py", REPO / "attn_demo" / "engine.py"):
+    for p in (REPO / "app.py", REPO / "attn_demo" / "serving" / "engine.py"):
         targets.append((str(p), p.read_bytes()[:48]))
     for p in sorted(app.weights.rglob("*")):
         if p.is_file():
@@ -276,7 +276,7 @@ def queue_call(url: str, fn_index: int, trigger: int, data: list, timeout: float
     return {"status": 200, "success": None, "text": text}
 
 
-def run_r7(weights: Path = Path("weights"), log=print) -> dict:
+def path_probes(weights: Path = Path("weights"), log=print) -> dict:
     """R7: /gradio_api/file= (and the older /file/) refuse every server path; FileData inputs
     pointing at server paths are refused; an upload over max_file_size (1 MB) gets 413."""
     models = models_in(weights)
@@ -287,7 +287,7 @@ def run_r7(weights: Path = Path("weights"), log=print) -> dict:
         out = call(http, app.url, "generate", [m.name, 1, 1.0, "0" if m.num_classes else "", ""])
         cached = out.data[0]["path"] if out.ok else None
         control_status, _ = raw_get(app.url, urlparse(out.data[0]["url"]).path) if out.ok else (None, b"")
-        for target, variant, marker in path_probes(app, cached):
+        for target, variant, marker in _probe_paths(app, cached):
             for route in ("/gradio_api/file=", "/gradio_api/file/", "/file="):
                 status, body = raw_get(app.url, route + variant)
                 leaked = bool(marker) and marker in body

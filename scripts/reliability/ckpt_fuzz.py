@@ -3,7 +3,7 @@
 Each mutant is a copy of a valid model directory with one thing broken (mutants.py: bit
 flips, truncations, zero-filled chunks or JSON edits of the safetensors header, an edited
 config.json, a damaged directions file, or a pickle whose __reduce__ would create a file,
-the canary, written as model.safetensors or fed to `attn_demo.convert` as a .pt).
+the canary, written as model.safetensors or fed to `attn_demo.models.convert` as a .pt).
 One Engine holding the valid model loads them all (Engine.load). Outcomes: a clean
 AttnDemoError, an accepted load (a flip in the data can leave a valid, finite model:
 then it must render, and the valid model is loaded back), or anything else (a bug,
@@ -31,9 +31,9 @@ from .mutants import CATEGORIES, MUTATORS
 def fuzz_checkpoints(model_dir: Path, count: int, seed: int, categories: list[str], workdir: Path,
                      repro_dir: Path | None) -> dict:
     import torch
-    from attn_demo.checkpoint import load_pretrained
-    from attn_demo.convert import convert
-    from attn_demo.engine import Engine, RenderArgs
+    from attn_demo.models.checkpoint import load_pretrained
+    from attn_demo.models.convert import convert
+    from attn_demo.serving.engine import Engine, RenderArgs
     from attn_demo.errors import AttnDemoError
     torch.set_num_threads(1)
     valid = workdir / "valid"
@@ -134,16 +134,16 @@ def worker(params_path: str, out_path: str) -> None:
 # ------------------------------------------------------------------ R6
 def pick_model(weights: Path) -> Path:
     """The model to mutate: the first one in weights/, preferring one with slider directions."""
-    from attn_demo.studio import find_models
+    from attn_demo.studio.core import find_models
     found = find_models(Path(weights))
     if not found:
         raise SystemExit(f"no model directory in {weights}")
     return next((p for p in found if (p / "directions.safetensors").exists()), found[0])
 
 
-def run_r6(weights: Path = Path("weights"), count: int = 1000, seed: int = 0, categories=None,
-           mem_limit_gb: float = 4.0, repro_dir: Path | None = Path(tempfile.gettempdir()) / "attn-r6-reproducers",
-           log=print) -> dict:
+def checkpoint_fuzz(weights: Path = Path("weights"), count: int = 1000, seed: int = 0, categories=None,
+                    mem_limit_gb: float = 4.0, repro_dir: Path | None = Path(tempfile.gettempdir()) / "attn-r6-reproducers",
+                    log=print) -> dict:
     """R6: `count` mutants; 0 canary executions, only clean errors or valid loads, model unchanged."""
     categories = list(categories or CATEGORIES)
     model_dir = pick_model(weights)

@@ -9,8 +9,8 @@ from pathlib import Path
 from .common import RESULTS_DIR, summary_lines, write_result
 
 EXAMPLES = """examples:
-  python scripts/reliability r1                        # 16 clients x 600 s (R1, R2)
-  python scripts/reliability r1 --seconds 30 --clients 4 --out /tmp/r1.json
+  python scripts/reliability sustained-load            # 16 clients x 600 s (R1, R2)
+  python scripts/reliability sustained-load --seconds 30 --clients 4 --out /tmp/sustained-load.json
   python scripts/reliability r6 --count 1000 --mem-limit-gb 4
   python scripts/reliability all --weights weights     # every goal, then docs/RELIABILITY.md
   python scripts/reliability report
@@ -18,7 +18,7 @@ EXAMPLES = """examples:
 
 # goal: (title, [(flag, parameter, type, help)])
 GOALS = {
-    "r1": ("R1+R2 sustained load and flat memory", [
+    "sustained-load": ("R1+R2 sustained load and flat memory", [
         ("--seconds", "seconds", float, "how long the clients run"),
         ("--clients", "clients", int, "concurrent client threads"),
         ("--sample-every", "sample_every", float, "seconds between RSS/fd samples"),
@@ -26,41 +26,41 @@ GOALS = {
         ("--min-rps", "min_rps", float, "R1 target for the throughput (req/s)"),
         ("--sessions", "sessions", str, "per-call: a new Gradio session each call (curl); per-client: one per "
                                         "client thread (gradio_client)")]),
-    "r3": ("R3 long run: RSS and cache growth", [
+    "long-run": ("R3 long run: RSS and cache growth", [
         ("--count", "count", int, "generations"), ("--clients", "clients", int, "client threads"),
         ("--sample-every", "sample_every", float, "seconds between samples"),
         ("--cache-max-mb", "cache_max_mb", float, "bound on GRADIO_TEMP_DIR + export folder"),
-        ("--sessions", "sessions", str, "per-call or per-client (see r1)")]),
-    "r4": ("R4 overload", [
+        ("--sessions", "sessions", str, "per-call or per-client (see sustained-load)")]),
+    "overload": ("R4 overload", [
         ("--seconds", "seconds", float, "length of the burst"), ("--clients", "clients", int, "client threads"),
         ("--queue-size", "queue_size", int, "ATTN_DEMO_QUEUE_SIZE for the app (default: the app's 32)"),
         ("--backoff", "backoff", float, "seconds a rejected client waits before retrying (0: hostile clients)"),
         ("--recovery-s", "recovery_s", float, "window after the burst in which p50 must recover"),
         ("--processes", "processes", int, "client processes the threads are spread over (1: one GIL-bound process)")]),
-    "r5": ("R5 malformed API calls (hypothesis)", [
+    "api-fuzz": ("R5 malformed API calls (hypothesis)", [
         ("--examples", "examples", int, "hypothesis examples (on top of the fixed cases)"),
         ("--min-calls", "min_calls", int, "calls required to pass")]),
-    "r6": ("R6 checkpoint fuzz", [
+    "checkpoint-fuzz": ("R6 checkpoint fuzz", [
         ("--count", "count", int, "mutants"), ("--seed", "seed", int, "mutation seed"),
         ("--categories", "categories", lambda s: s.split(","), "comma-separated subset of the mutation kinds"),
         ("--mem-limit-gb", "mem_limit_gb", float, "address-space limit of the fuzzing process (0: none)"),
         ("--repro-dir", "repro_dir", Path, "where mutants that raise a non-AttnDemoError are kept")]),
-    "r7": ("R7 path probes", []),
-    "r8": ("R8 kill -9 and resume", [
+    "path-probes": ("R7 path probes", []),
+    "crash-and-resume": ("R8 kill -9 and resume", [
         ("--steps", "steps", int, "training steps"), ("--ckpt-every", "ckpt_every", int, "checkpoint interval"),
         ("--kills", "kills", int, "kill -9 count"), ("--seed", "seed", int, "seed of the kill moments"),
         ("--mid-save-every", "mid_save_every", int, "every n-th kill waits for a checkpoint save to start"),
         ("--no-compare", "compare", None, "skip the comparison with an uninterrupted run (done by default)")]),
-    "r9": ("R9 bad data folders", [
+    "bad-data-folders": ("R9 bad data folders", [
         ("--good", "good", int, "good images beside the 20 bad files"),
         ("--steps", "steps", int, "steps of the training run on that folder")]),
-    "r10": ("R10 NaN injection", [
+    "nan-injection": ("R10 NaN injection", [
         ("--steps", "steps", int, "training steps"), ("--ckpt-every", "ckpt_every", int, "checkpoint interval"),
         ("--at", "at", lambda s: tuple(int(v) for v in s.split(",")), "steps to inject a NaN at, comma-separated")]),
-    "r11": ("R11 determinism", [
+    "determinism": ("R11 determinism", [
         ("--pairs", "pairs", int, "(seed, sliders) pairs"), ("--steps", "steps", int, "steps of the training check")]),
 }
-USES_WEIGHTS = {"r1", "r3", "r4", "r5", "r6", "r7", "r11"}
+USES_WEIGHTS = {"sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "determinism"}
 
 
 def _default(fn, name):

@@ -29,14 +29,8 @@ def result(goal: str, title: str, criteria: list[dict], figures: dict, parameter
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from attn_demo.machine import cpu_name
+    cpu = cpu_name()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:   # not Linux
@@ -128,9 +122,9 @@ class ModelInfo:
 
 def models_in(weights: Path) -> list[ModelInfo]:
     """The generator directories the app will load from `weights` (broken ones left out)."""
-    from attn_demo.checkpoint import DIRECTIONS_FILE, load_config, read_tensors
+    from attn_demo.models.checkpoint import DIRECTIONS_FILE, load_config, read_tensors
     from attn_demo.errors import AttnDemoError
-    from attn_demo.studio import find_models
+    from attn_demo.studio.core import find_models
     out = []
     for path in find_models(Path(weights)):
         try:

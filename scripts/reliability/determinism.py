@@ -29,24 +29,24 @@ def hashes_worker(params_path: str, out_path: str) -> None:
     """A fresh process: load the model as the app does, render every pair twice, hash the PNGs."""
     import os
     import torch
-    from attn_demo import render
-    from attn_demo.engine import Engine, RenderArgs
-    from attn_demo.ui import CONCURRENCY
+    from attn_demo.serving import draw
+    from attn_demo.serving.engine import Engine, RenderArgs
+    from attn_demo.studio.ui import CONCURRENCY
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))      # as app.py does
     p = json.loads(Path(params_path).read_text())
     engine = Engine.from_pretrained(p["model_dir"], device="cpu")
     out = []
     for pair in p["pairs"]:
         args = RenderArgs(pair["seed"], pair["psi"], pair["label"], tuple(pair["sliders"]))
-        out.append([hashlib.sha256(render.encode_png(engine.render(args).image)).hexdigest() for _ in range(2)])
+        out.append([hashlib.sha256(draw.encode_png(engine.render(args).image)).hexdigest() for _ in range(2)])
     Path(out_path).write_text(json.dumps({"hashes": out, "threads": torch.get_num_threads()}))
 
 
 def train_resume_matches(steps: int, ckpt_every: int, seed: int = 0) -> tuple[float, int, list[str]]:
     """Train `steps` straight, and steps//2 then --resume to `steps`; compare every tensor."""
-    from attn_demo.config import ModelConfig, TrainConfig
-    from attn_demo.data import make_shapes
-    from attn_demo.train import train
+    from attn_demo.models.config import ModelConfig, TrainConfig
+    from attn_demo.training.images import make_shapes
+    from attn_demo.training.trainer import train
     model = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,), num_classes=3,
                         class_names=("disc", "square", "triangle"))
     data = make_shapes(96, 32, seed=0)
@@ -63,11 +63,11 @@ def train_resume_matches(steps: int, ckpt_every: int, seed: int = 0) -> tuple[fl
         return compare_checkpoints(a / "checkpoint.safetensors", b / "checkpoint.safetensors")
 
 
-def run_r11(weights: Path = Path("weights"), pairs: int = 100, steps: int = 200, ckpt_every: int = 25,
-            tolerance: float = 1e-6, log=print) -> dict:
+def determinism(weights: Path = Path("weights"), pairs: int = 100, steps: int = 200, ckpt_every: int = 25,
+                tolerance: float = 1e-6, log=print) -> dict:
     """R11: `pairs` (seed, sliders) pairs hashed in two processes; a resumed run vs a straight one."""
     from .ckpt_fuzz import pick_model
-    from attn_demo.checkpoint import load_config, load_directions
+    from attn_demo.models.checkpoint import load_config, load_directions
     model_dir = pick_model(weights)
     cfg = load_config(model_dir)
     directions = load_directions(model_dir, cfg.z_dim)

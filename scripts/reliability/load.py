@@ -142,9 +142,9 @@ def failures(records: list[Outcome], limit: int = 5) -> list[dict]:
 
 
 # ------------------------------------------------------------------ R1 + R2
-def run_r1(weights: Path = Path("weights"), seconds: float = 600, clients: int = 16, sample_every: float = 5.0,
-           mix=(0.80, 0.15, 0.05), p99_max: float = 3.0, min_rps: float = 8.0, rss_slack_mb: float = 50.0,
-           fd_slack: int = 10, warmup: int = 50, sessions: str = "per-call", log=print) -> dict:
+def sustained_load(weights: Path = Path("weights"), seconds: float = 600, clients: int = 16, sample_every: float = 5.0,
+                   mix=(0.80, 0.15, 0.05), p99_max: float = 3.0, min_rps: float = 8.0, rss_slack_mb: float = 50.0,
+                   fd_slack: int = 10, warmup: int = 50, sessions: str = "per-call", log=print) -> dict:
     """R1 sustained load (16 clients x 10 min) and R2 flat memory during it. `warmup` requests
     go first, unmeasured (the note's minute-2 reference plays that role in a 10-minute run)."""
     models = models_in(weights)
@@ -208,13 +208,13 @@ def run_r1(weights: Path = Path("weights"), seconds: float = 600, clients: int =
 # ------------------------------------------------------------------ R3
 def delete_cache_setting() -> tuple[int, int] | None:
     """The (frequency, age) that ui.build_demo passes to gr.Blocks(delete_cache=...)."""
-    from attn_demo import ui
+    from attn_demo.studio import ui
     return tuple(ui.CACHE) if getattr(ui, "CACHE", None) else None
 
 
-def run_r3(weights: Path = Path("weights"), count: int = 10_000, clients: int = 2, sample_every: float = 5.0,
-           ref_seconds: float = 600.0, rss_slack: float = 0.10, cache_max_mb: float = 100.0,
-           sessions: str = "per-call", log=print) -> dict:
+def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int = 2, sample_every: float = 5.0,
+             ref_seconds: float = 600.0, rss_slack: float = 0.10, cache_max_mb: float = 100.0,
+             sessions: str = "per-call", log=print) -> dict:
     """R3: `count` generations with distinct seeds; RSS and the cache folders over time."""
     models = models_in(weights)
     issued = itertools.count()
@@ -285,9 +285,9 @@ def run_r3(weights: Path = Path("weights"), count: int = 10_000, clients: int = 
 
 
 # ------------------------------------------------------------------ R4
-def run_r4(weights: Path = Path("weights"), seconds: float = 60, clients: int = 80, queue_size: int | None = None,
-           baseline_n: int = 30, recovery_s: float = 30.0, reject_max_s: float = 1.0, info_every: float = 0.5,
-           backoff: float = 0.5, recovery_factor: float = 2.0, processes: int = 8, log=print) -> dict:
+def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int = 80, queue_size: int | None = None,
+             baseline_n: int = 30, recovery_s: float = 30.0, reject_max_s: float = 1.0, info_every: float = 0.5,
+             backoff: float = 0.5, recovery_factor: float = 2.0, processes: int = 8, log=print) -> dict:
     """R4: `clients` threads for `seconds` against a queue of max_size 32 (or queue_size), the
     threads spread over `processes` client processes (1: all in this one, GIL-bound)."""
     models = models_in(weights)

@@ -2,7 +2,7 @@
 
 safetensors surgery (bit flips, truncations, zero-filled chunks, JSON edits of the header),
 config.json edits, damaged slider directions, and pickles whose __reduce__ would create a
-file (the canary), written as model.safetensors or as a .pt for attn_demo.convert.
+file (the canary), written as model.safetensors or as a .pt for attn_demo.models.convert.
 """
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ def m_pickle_st(d: Path, rng, ctx) -> str:
 
 
 def m_pt(d: Path, rng, ctx):
-    """A .pt for attn_demo.convert: a canary, or a damaged copy of a valid state dict."""
+    """A .pt for attn_demo.models.convert: a canary, or a damaged copy of a valid state dict."""
     import numpy as np
     import torch
     pt = d / "model.pt"

@@ -48,8 +48,9 @@ def check_checkpoint(path: Path) -> tuple[int | None, str | None]:
     """(step, None) if the training checkpoint loads completely and is finite, else (None, why)."""
     import torch
     from attn_demo.errors import AttnDemoError
-    from attn_demo.train import Runtime, build_state
-    from attn_demo.train_state import load_train_state, read_configs
+    from attn_demo.training.runtime import Runtime
+    from attn_demo.training.step import build_state
+    from attn_demo.training.state import load_train_state, read_configs
     try:
         model_cfg, train_cfg, meta = read_configs(path)
         st = build_state(model_cfg, train_cfg, Runtime(torch.device("cpu")))
@@ -112,8 +113,8 @@ def _wait_and_kill(p: subprocess.Popen, out: Path, log_offset: int, mid_save: bo
     return "timeout"
 
 
-def run_r8(steps: int = 200, ckpt_every: int = 25, kills: int = 20, mid_save_every: int = 3, seed: int = 0,
-           timeout: float = 300.0, compare: bool = True, log=print) -> dict:
+def crash_and_resume(steps: int = 200, ckpt_every: int = 25, kills: int = 20, mid_save_every: int = 3, seed: int = 0,
+                     timeout: float = 300.0, compare: bool = True, log=print) -> dict:
     """R8: kill -9 a training run `kills` times (every `mid_save_every`-th aimed at a checkpoint
     save), resuming after each; then finish it."""
     rng = random.Random(seed)
@@ -203,9 +204,9 @@ def _timed_cli(cmd: list[str], timeout: float) -> tuple[int, float, str]:
     return p.returncode, time.perf_counter() - t, p.stderr
 
 
-def run_r9(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int = 0, log=print) -> dict:
+def bad_data_folders(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int = 0, log=print) -> dict:
     """R9: a folder of `good` images plus the 20 bad files; two unusable folders."""
-    from attn_demo.data import load_folder
+    from attn_demo.training.images import load_folder
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="attn-r9-") as tmp:
         tmp = Path(tmp)
@@ -223,8 +224,8 @@ def run_r9(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int 
         # Unusable folders: empty, all bad, missing. Interpreter start and imports measured apart.
         (tmp / "empty").mkdir()
         make_bad_files(tmp / "allbad", tmp / "outside2", data / "a" / ".hidden.png")
-        _, import_s, _ = _timed_cli([sys.executable, "-c", "import attn_demo.cli as c, attn_demo.train, "
-                                     "attn_demo.data; c.build_parser()"], timeout=300)
+        _, import_s, _ = _timed_cli([sys.executable, "-c", "import attn_demo.cli as c, attn_demo.training.trainer, "
+                                     "attn_demo.training.images; c.build_parser()"], timeout=300)
         unusable = {}
         for name in ("empty", "allbad", "missing"):
             out = tmp / f"run-{name}"
@@ -264,11 +265,11 @@ def run_r9(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int 
 
 
 # ------------------------------------------------------------------ R10
-def run_r10(steps: int = 200, ckpt_every: int = 25, at=(0, 30, 75, 199), log=print) -> dict:
+def nan_injection(steps: int = 200, ckpt_every: int = 25, at=(0, 30, 75, 199), log=print) -> dict:
     """R10: --inject-nan-at K for each K in `at` (in-process CLI runs, every checkpoint save scanned)."""
     import torch
-    import attn_demo.train as tr
-    from attn_demo.checkpoint import read_tensors
+    import attn_demo.training.trainer as tr
+    from attn_demo.models.checkpoint import read_tensors
     from attn_demo.cli import main as cli_main
     runs = []
     original = tr.save_train_state

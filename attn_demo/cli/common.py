@@ -1,0 +1,50 @@
+"""What every verb of the command line shares: the parser classes and argument types."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import AttnDemoError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (and exit code 2, as argparse uses)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults, except the empty ones that say nothing."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, (), argparse.SUPPRESS) or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def arg_type(parse):
+    """An argparse type from one of attn_demo.checks' parsers: its message becomes argparse's."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except AttnDemoError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+
+
+def engine_of(args):
+    from ..serving.engine import Engine
+    return Engine.from_pretrained(args.weights, device=args.device)
+
+
+def write_png(img, path: Path) -> None:
+    from ..serving import draw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw.save_png(img, path)

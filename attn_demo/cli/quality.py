@@ -1,0 +1,79 @@
+"""The quality verbs: features (train the feature net behind FID-emoji) and eval (score a model)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import AttnDemoError
+
+EXAMPLES = {
+    "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30",
+    "eval": "python -m attn_demo eval --weights weights/emoji32 --data data/emoji --n 1000 --seeds 3\n"
+            "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write",
+}
+
+
+def register(command) -> None:
+    p = command("features", "Train the small feature net behind FID-emoji and KID-emoji.")
+    p.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per class")
+    p.add_argument("--out", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
+    p.add_argument("--seed", type=int, default=0,
+                   help="initialisation, batch order and augmentation seed (default: 0)")
+    p.add_argument("--size", type=int, default=64,
+                   help="load size; the net resizes everything to 32 px itself, as it does when scoring")
+    p.set_defaults(run=cmd_features)
+
+    p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
+    p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
+    p.add_argument("--data", type=Path, required=True, help="the real image folder the model was trained on")
+    p.add_argument("--features", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
+    p.add_argument("--n", type=int, default=1000, help="images per side (at most half the real images)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...) to average over")
+    p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")
+    p.add_argument("--no-write", action="store_true", help="print only; do not write metrics.json and the card")
+    p.set_defaults(run=cmd_eval)
+
+
+def cmd_features(args) -> None:
+    import torch
+
+    from ..models.checkpoint import file_sha256
+    from ..training.images import load_folder
+    from ..quality.feature_net import accuracy, save_feature_net, train_feature_net
+    data = load_folder(args.data, args.size)
+    print(data.report())
+    t0, c0 = time.perf_counter(), time.process_time()
+    net = train_feature_net(data, epochs=args.epochs, seed=args.seed)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    acc = accuracy(net, data)
+    info = {"data": str(args.data), "data_sha256": data.sha256(), "images": len(data),
+            "class_names": list(data.class_names), "epochs": args.epochs, "seed": args.seed,
+            "train_accuracy": round(acc, 4), "wall_time_s": round(wall, 1), "cpu_time_s": round(cpu, 1),
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+    path = save_feature_net(args.out, net, info)
+    print(f"train accuracy {acc:.1%} (no augmentation) after {args.epochs} epochs in {wall:.0f} s "
+          f"({cpu:.0f} s CPU); wrote {args.out} (sha256 {file_sha256(path)})")
+
+
+def cmd_eval(args) -> None:
+    from ..models.checkpoint import atomic_write
+    from ..training.images import load_folder
+    from ..serving.engine import Engine
+    from ..training.publish import METRICS_FILE, write_card
+    if args.seeds < 1:
+        raise AttnDemoError(f"--seeds must be >= 1, got {args.seeds}")
+    engine = Engine.from_pretrained(args.weights, device=args.device)
+    data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
+    print(f"{len(data)} real images at {data.resolution} px from {args.data}")
+    from ..quality.metrics import evaluate
+    result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds))
+    print()
+    print(result["table"])
+    print()
+    print(result["note"])
+    if not args.no_write:
+        atomic_write(args.weights / METRICS_FILE, (json.dumps(result, indent=2) + "\n").encode())
+        write_card(args.weights)
+        print(f"wrote {args.weights / METRICS_FILE} and the model card")

@@ -1,0 +1,236 @@
+"""The training verbs: data, train, export, directions, convert."""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from ..errors import AttnDemoError
+
+EXAMPLES = {
+    "data": "python -m attn_demo data build-emoji --out data/emoji --size 64\n"
+            "  python -m attn_demo data check my_pictures/ --size 64",
+    "train": "python -m attn_demo train --data data/emoji --out runs/emoji32 --resolution 32 --time-budget 7000\n"
+             "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume\n"
+             "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume --keep-every 2000\n"
+             "  python -m attn_demo train --dry-run --out /tmp/dry",
+    "export": "python -m attn_demo export runs/emoji32 --out weights/emoji32 --grid assets/emoji32_samples.png\n"
+              "  python -m attn_demo export runs/emoji32 --step 14000 --out /tmp/emoji32-14k",
+    "directions": "python -m attn_demo directions --weights weights/emoji32",
+    "convert": "python -m attn_demo convert old.pt --config config.json --out weights/mymodel",
+}
+
+# TrainConfig fields a resumed run may change without --force (they do not change the maths).
+OPERATIONAL = {"max_steps", "time_budget", "ckpt_every", "keep_every", "sample_every", "log_every",
+               "max_nan_rollbacks", "amp", "channels_last", "compile"}
+
+
+def _csv_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return () if text.strip().lower() == "none" else tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def register(command) -> None:
+    p = command("data", "Build the emoji demo data set, or check an image folder.")
+    sub = p.add_subparsers(dest="data_command", required=True)
+    b = sub.add_parser("build-emoji", help="download (npm, pinned) and build the emoji demo set")
+    b.add_argument("--out", type=Path, default=Path("data/emoji"), help="output image folder")
+    b.add_argument("--size", type=int, default=64, help="image size in pixels")
+    b.add_argument("--source", default="fluent3d", choices=["fluent3d", "twemoji", "noto"],
+                   help="fluent3d (npm, MIT), twemoji (pip, CC-BY 4.0) or noto (apt, Apache-2.0)")
+    b.add_argument("--cache", type=Path, default=Path("data/raw"), help="where downloads are kept")
+    c = sub.add_parser("check", help="report what a training folder holds and what would be skipped")
+    c.add_argument("folder", type=Path)
+    c.add_argument("--size", type=int, default=64)
+    c.add_argument("--unconditional", action="store_true", help="ignore class sub-folders")
+    c.add_argument("--verbose", action="store_true", help="list every skipped file with its reason")
+    p.set_defaults(run=cmd_data)
+
+    p = command("train", "Train the SAGAN on an image folder (one sub-folder per class, optional).")
+    p.add_argument("--data", help="image folder, or 'shapes' for the procedural set")
+    p.add_argument("--out", type=Path, help="run directory (checkpoint, log.jsonl, samples/)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--force", action="store_true", help="resume although the config or data changed")
+    p.add_argument("--dry-run", action="store_true", help="a few steps on the procedural set, then stop")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--unconditional", action="store_true", help="ignore class sub-folders")
+    m = p.add_argument_group("model (ignored on --resume unless they differ: then refused)")
+    m.add_argument("--resolution", type=int, help="32, 64 or 128 (default 32)")
+    m.add_argument("--z-dim", type=int, help="latent size (default 128)")
+    m.add_argument("--g-width", type=int, help="G base width (default 64)")
+    m.add_argument("--d-width", type=int, help="D base width (default 64)")
+    m.add_argument("--attn", type=_csv_ints, help="G attention sizes (default resolution/2, 32 at 64+)")
+    m.add_argument("--d-attn", type=_csv_ints, help="D attention sizes (default as --attn)")
+    m.add_argument("--heads", type=int, help="attention heads (default 1)")
+    t = p.add_argument_group("training")
+    t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
+    t.add_argument("--lr-g", type=float, help="G learning rate (default 1e-4)")
+    t.add_argument("--lr-d", type=float, help="D learning rate (default 4e-4)")
+    t.add_argument("--steps", dest="max_steps", type=int, help="stop after this many steps (default 100000)")
+    t.add_argument("--time-budget", type=float, help="stop cleanly and save after this many seconds")
+    t.add_argument("--ckpt-every", type=int, help="checkpoint interval in steps (default 1000)")
+    t.add_argument("--keep-every", type=int,
+                   help="also keep a copy of the checkpoint every this many steps, in RUN/checkpoints/, "
+                        "to export or resume from later (default 0: keep only the latest)")
+    t.add_argument("--sample-every", type=int, help="sample grid interval in steps (default 500)")
+    t.add_argument("--log-every", type=int, help="log interval in steps (default 50)")
+    t.add_argument("--ema-decay", type=float, help="EMA decay of G (default 0.999)")
+    t.add_argument("--ema-start", type=int, help="first step of the EMA (default 1000)")
+    t.add_argument("--diffaug", type=_csv, help="DiffAugment policies or 'none' (default color,translation,cutout)")
+    t.add_argument("--no-hflip", dest="hflip", action="store_false", default=None, help="no horizontal flips")
+    t.add_argument("--seed", type=int, help="training seed (default 0)")
+    t.add_argument("--amp", choices=["auto", "bf16", "off"], help="mixed precision (auto = bf16 on CUDA)")
+    t.add_argument("--channels-last", choices=["auto", "on", "off"], help="memory format (auto = on for CUDA)")
+    t.add_argument("--compile", choices=["on", "off"],
+                   help="torch.compile G and D for the step (default off; minutes of compiling first)")
+    t.add_argument("--inject-nan-at", type=int, help=argparse.SUPPRESS)   # fault injection for tests
+    p.set_defaults(run=cmd_train)
+
+    p = command("export", "Write a run's EMA generator as a model directory with a model card.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
+    p.add_argument("--step", type=int, default=None,
+                   help="export the checkpoint kept at this step (train --keep-every) instead of the latest")
+    p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
+    p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here (seeds 0..63)")
+    p.add_argument("--grid-psi", type=float, default=1.0, help="truncation of the sample grid")
+    p.add_argument("--plot", type=Path, default=None, help="also plot the losses and gammas (PNG) here")
+    p.set_defaults(run=cmd_export)
+
+    p = command("directions", "Compute GANSpace slider directions for a model and save them beside it.")
+    p.add_argument("--weights", required=True, help="model directory")
+    p.add_argument("--k", type=int, default=6, help="number of directions (sliders)")
+    p.add_argument("--samples", type=int, default=4000, help="random samples for the PCA")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.set_defaults(run=cmd_directions)
+
+    p = command("convert", "Convert a .pt/.pth generator state dict (safe load only) to safetensors.")
+    p.add_argument("checkpoint", type=Path, help="the .pt/.pth file (a state_dict of the Generator)")
+    p.add_argument("--config", type=Path, required=True, help="config.json describing its architecture")
+    p.add_argument("--out", type=Path, required=True, help="model directory to write")
+    p.set_defaults(run=cmd_convert)
+
+
+def cmd_data(args) -> None:
+    if args.data_command == "build-emoji":
+        from ..training.emoji import build_emoji
+        build_emoji(args.out, args.size, args.source, args.cache)
+        return
+    from ..training.images import load_folder
+    data = load_folder(args.folder, args.size, args.unconditional)
+    print(data.report())
+    if args.verbose:
+        for path, reason in data.skipped:
+            print(f"  skipped {path}: {reason}")
+
+
+MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
+               "attn": "g_attn", "d_attn": "d_attn", "heads": "heads"}
+TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
+               "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
+               "channels_last", "compile")
+
+
+def _given(args, names) -> dict:
+    return {dst: getattr(args, src) for src, dst in names.items() if getattr(args, src) is not None}
+
+
+def cmd_train(args) -> None:
+    from ..models.config import ModelConfig, TrainConfig
+    from ..training.images import load_data, make_shapes
+    from ..training.trainer import train
+    from ..training.state import CHECKPOINT, read_configs
+
+    model_given = _given(args, MODEL_FLAGS)
+    train_given = _given(args, {k: k for k in TRAIN_FLAGS})
+    if args.dry_run:
+        out = args.out or Path(tempfile.mkdtemp(prefix="attn-demo-dry-"))
+        res = model_given.get("resolution", 32)
+        data = make_shapes(64, res)
+        train_given = {"batch_size": 8, "max_steps": 4, "ckpt_every": 2, "sample_every": 2,
+                       "log_every": 1, "ema_start": 0, **train_given}
+    else:
+        if not args.data or not args.out:
+            raise AttnDemoError("train needs --data and --out (or --dry-run)")
+        out = args.out
+        res = model_given.get("resolution")
+        if args.resume:
+            res = read_configs(out / CHECKPOINT)[0].resolution if (out / CHECKPOINT).exists() else res
+        data = load_data(args.data, res or 32, args.unconditional)   # fails before anything is written
+        print(data.report())
+    if args.resume and (out / CHECKPOINT).exists():
+        model_cfg, train_cfg = _reconcile(out / CHECKPOINT, model_given, train_given, data, args.force)
+    else:
+        res = model_given.get("resolution", 32)
+        attn = (16,) if res == 32 else (32,)
+        model_cfg = ModelConfig(**{"g_attn": attn, "d_attn": model_given.get("g_attn", attn), **model_given,
+                                   "num_classes": data.num_classes, "class_names": data.class_names})
+        train_cfg = TrainConfig(**{**train_given, "data_hash": data.sha256()})
+    summary = train(model_cfg, train_cfg, data, out, device=args.device, resume=args.resume,
+                    inject_nan_at=args.inject_nan_at)
+    print(f"{summary['step']} steps, {summary['images_per_s']} images/s on {summary['hardware']}; "
+          f"run directory {out}")
+
+
+def _reconcile(ckpt: Path, model_given: dict, train_given: dict, data, force: bool):
+    """Configs for a resumed run: the saved ones, plus allowed changes; refuse others unless forced."""
+    from ..models.config import TrainConfig
+    from ..training.state import read_configs
+    model_cfg, train_cfg, _ = read_configs(ckpt)
+    problems = [f"{k}: {getattr(model_cfg, k)!r} -> {v!r}" for k, v in model_given.items()
+                if getattr(model_cfg, k) != (tuple(v) if isinstance(v, list) else v)]
+    if problems:
+        raise AttnDemoError("the model config of a run cannot change on resume: " + "; ".join(problems))
+    merged = {**train_cfg.to_dict(), **train_given, "data_hash": data.sha256()}
+    changed = [f"{k}: {train_cfg.to_dict()[k]!r} -> {v!r}" for k, v in merged.items()
+               if k not in OPERATIONAL and TrainConfig.from_dict({**train_cfg.to_dict(), k: v}) != train_cfg]
+    if data.num_classes != model_cfg.num_classes:
+        changed.append(f"classes: {model_cfg.num_classes} -> {data.num_classes}")
+    if changed and not force:
+        raise AttnDemoError("refusing to resume with a different config or data (" + "; ".join(changed)
+                            + "); pass --force to resume anyway")
+    return model_cfg, TrainConfig.from_dict(merged)
+
+
+def cmd_export(args) -> None:
+    from ..serving import draw
+    from ..serving.engine import Engine
+    from ..training.publish import export_run, plot_log
+    from ..training.trainer import sample_grid
+    out = export_run(args.run_dir, args.out, args.data, step=args.step)
+    if args.grid:
+        engine = Engine.from_pretrained(out, device="cpu")
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        grid = draw.image_grid(sample_grid(engine.generator, 64, psi=args.grid_psi), nrow=8)
+        draw.save_png(draw.upscale_nearest(grid, 2), args.grid)
+    if args.plot:
+        plot_log(args.run_dir, args.plot)
+    print(f"exported {args.run_dir} to {out}" + (f"; samples in {args.grid}" if args.grid else "")
+          + (f"; curves in {args.plot}" if args.plot else ""))
+
+
+def cmd_directions(args) -> None:
+    from ..models.checkpoint import load_pretrained, save_directions
+    from ..training.directions import compute_directions
+    from ..training.publish import TRAINING_FILE, write_card
+    if not 1 <= args.k <= 32 or not 100 <= args.samples <= 200_000:
+        raise AttnDemoError("--k must be in 1..32 and --samples in 100..200000")
+    weights = Path(args.weights)
+    d = compute_directions(load_pretrained(weights), args.k, args.samples, args.seed)
+    save_directions(weights, d)
+    if (weights / TRAINING_FILE).exists():
+        write_card(weights)
+    for label, s in zip(d.labels, d.stds.tolist()):
+        print(f"{label}  (std {s:.2f})")
+    print(f"saved {len(d)} directions to {args.weights}/directions.safetensors")
+
+
+def cmd_convert(args) -> None:
+    from ..models.convert import convert
+    print(f"wrote {convert(args.checkpoint, args.config, args.out)}")

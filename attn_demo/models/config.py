@@ -1,0 +1,249 @@
+"""Frozen configuration dataclasses with JSON in/out.
+
+A checkpoint stores its `ModelConfig` as config.json, so a model rebuilds from
+the file alone. Unknown keys and wrong types are refused with a message that
+names them, rather than silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+RESOLUTIONS = (32, 64, 128)
+# Upper bounds: a config.json is data from anywhere, and it decides how much memory a
+# model allocates. These are far above anything useful on one machine.
+MAX_WIDTH = 1024
+MAX_Z_DIM = 4096
+MAX_HEADS = 64
+MAX_CLASSES = 100_000
+MAX_CLASS_NAME = 200
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the generator and the discriminator.
+
+    resolution: output image size (32, 64 or 128; square).
+    z_dim: size of the latent vector z.
+    g_width / d_width: base channel width; stage channels are multiples of it
+        (see `g_channels` / `d_channels`, the architecture table).
+    g_attn / d_attn: feature-map sizes at which a self-attention block sits in
+        G (after the up-block that outputs that size) and in D (after the
+        down-block that outputs that size).
+    heads: attention heads; the query/key (C/8) and value (C/2) channels are
+        split between them.
+    attn_pool: max-pool keys and values 2x2 as the SAGAN reference does.
+    attn_scaled: divide logits by sqrt(head dim) as in Transformer attention.
+        SAGAN's own softmax has no such factor (False).
+    num_classes: 0 = unconditional, else class-conditional BN in G and a
+        projection head in D.
+    class_names: optional display names, one per class.
+    """
+
+    resolution: int = 32
+    z_dim: int = 128
+    g_width: int = 64
+    d_width: int = 64
+    g_attn: tuple[int, ...] = (16,)
+    d_attn: tuple[int, ...] = (16,)
+    heads: int = 1
+    attn_pool: bool = True
+    attn_scaled: bool = False
+    num_classes: int = 0
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Coerce JSON lists to tuples so configs compare and hash as values.
+        for name in ("g_attn", "d_attn", "class_names"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        self.validate()
+
+    # ----------------------------------------------------------------- checks
+    def validate(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ConfigError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+        for name, top in (("z_dim", MAX_Z_DIM), ("g_width", MAX_WIDTH), ("d_width", MAX_WIDTH),
+                          ("heads", MAX_HEADS)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise ConfigError(f"{name} must be an integer in 1..{top}, got {value!r}")
+        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) \
+                or not 0 <= self.num_classes <= MAX_CLASSES:
+            raise ConfigError(f"num_classes must be an integer in 0..{MAX_CLASSES}, got {self.num_classes!r}")
+        if not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME for n in self.class_names):
+            raise ConfigError(f"class_names must be non-empty strings of at most {MAX_CLASS_NAME} characters")
+        for name in ("g_attn", "d_attn"):
+            if not all(isinstance(r, int) and not isinstance(r, bool) for r in getattr(self, name)):
+                raise ConfigError(f"{name} must be a list of integers, got {getattr(self, name)!r}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ConfigError(
+                f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
+        if self.g_width % 2:
+            raise ConfigError("g_width must be even (the last G stage has g_width/2 channels)")
+        g_sizes = self.g_sizes()
+        for r in self.g_attn:
+            if r not in g_sizes[1:]:
+                raise ConfigError(f"g_attn {r} is not an output size of a G block {g_sizes[1:]}")
+            self._check_heads(self.g_channels()[g_sizes.index(r)], "G", r)
+        d_sizes = self.d_sizes()
+        for r in self.d_attn:
+            if r not in d_sizes:
+                raise ConfigError(f"d_attn {r} is not an output size of a D block {d_sizes}")
+            self._check_heads(self.d_channels()[d_sizes.index(r)], "D", r)
+        if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
+            raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
+
+    def _check_heads(self, channels: int, net: str, r: int) -> None:
+        if channels % 8 or (channels // 8) % self.heads or (channels // 2) % self.heads:
+            raise ConfigError(
+                f"{net} attention at {r}x{r} has {channels} channels: C/8 and C/2 must divide "
+                f"into {self.heads} heads")
+
+    # ----------------------------------------------------------- architecture
+    @property
+    def num_up(self) -> int:
+        return int(math.log2(self.resolution // 4))
+
+    def g_sizes(self) -> list[int]:
+        """Feature-map sizes in G: the 4x4 input, then each up-block's output."""
+        return [4 * 2 ** i for i in range(self.num_up + 1)]
+
+    def g_channels(self) -> list[int]:
+        """Channels at each entry of `g_sizes`: width*2^(n-1) at 4x4, halving to width/2.
+
+        For 64x64 and width 64: 512@4, 256@8, 128@16, 64@32, 32@64.
+        """
+        return [(self.g_width << self.num_up) >> (i + 1) for i in range(self.num_up + 1)]
+
+    def d_sizes(self) -> list[int]:
+        """Output size of each D down-block: R/2, R/4, ..., 4."""
+        return [self.resolution >> (i + 1) for i in range(self.num_up)]
+
+    def d_channels(self) -> list[int]:
+        """Channels after each D block: width, 2*width, ... (64x64: 64@32 ... 512@4)."""
+        return [self.d_width << i for i in range(self.num_up)]
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ConfigError("config is not valid JSON: nested too deeply") from None
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; the model architecture lives in `ModelConfig`.
+
+    Defaults are SAGAN's: hinge loss, two time-scale Adam (G 1e-4, D 4e-4,
+    betas (0, 0.9)), one D step per G step.
+    """
+
+    batch_size: int = 64
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    d_steps: int = 1
+    ema_decay: float = 0.999
+    ema_start: int = 1000
+    diffaug: tuple[str, ...] = ("color", "translation", "cutout")
+    hflip: bool = True
+    seed: int = 0
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    keep_every: int = 0          # > 0: also keep a copy of the checkpoint every this many steps
+    log_every: int = 50
+    max_steps: int = 100_000
+    time_budget: float = 0.0
+    max_nan_rollbacks: int = 3
+    amp: str = "auto"            # "auto" (bf16 on CUDA), "bf16" or "off"
+    channels_last: str = "auto"  # "auto" (on CUDA), "on" or "off"
+    compile: str = "off"         # "on": torch.compile G and D for the training step (docs/TRAINING.md)
+    data_hash: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diffaug", tuple(self.diffaug))
+        if self.batch_size < 1 or self.d_steps < 1:
+            raise ConfigError("batch_size and d_steps must be >= 1")
+        for name in ("lr_g", "lr_d", "beta1", "beta2", "ema_decay"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ConfigError(f"{name} must be a finite non-negative number, got {v!r}")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError("ema_decay must be in [0, 1)")
+        unknown = set(self.diffaug) - {"color", "translation", "cutout"}
+        if unknown:
+            raise ConfigError(f"unknown DiffAugment policies: {sorted(unknown)}")
+        if self.amp not in ("auto", "bf16", "off") or self.channels_last not in ("auto", "on", "off"):
+            raise ConfigError("amp must be auto/bf16/off and channels_last auto/on/off")
+        if self.compile not in ("on", "off"):
+            raise ConfigError(f"compile must be on or off, got {self.compile!r}")
+        for name in ("sample_every", "ckpt_every", "log_every"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ConfigError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.keep_every, int) and self.keep_every >= 0):
+            raise ConfigError(f"keep_every must be a whole number >= 0 (0: keep none), got {self.keep_every!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls, data: Any):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    kwargs = {}
+    for key, value in data.items():
+        default = names[key].default
+        expected = type(default)
+        if isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{cls.__name__}.{key} must be a list, got {value!r}")
+            value = tuple(value)
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(
+                f"{cls.__name__}.{key} must be {expected.__name__}, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"cannot read {path}: JSON nested too deeply") from None
+

@@ -1,0 +1,103 @@
+"""SAGAN-style generator and discriminator, built from a `ModelConfig` alone.
+
+Layout (resolution 64, width w, attention at 32):
+
+    G: z -> linear -> (8w, 4, 4) -> up 4w@8 -> up 2w@16 -> up w@32 -> attn@32
+         -> up w/2@64 -> BN-ReLU-conv3x3 -> tanh          (B, 3, 64, 64) in [-1, 1]
+    D: x -> down w@32 -> attn@32 -> down 2w@16 -> down 4w@8 -> down 8w@4
+         -> ReLU-sum -> linear (+ projection <embed(y), h>)     logits (B,)
+
+`ModelConfig.g_sizes/g_channels/d_sizes/d_channels` is the table both are
+built from. Forward passes return tensors only; attention maps are captured
+from outside by `serving.probe.AttentionRecorder`. The served generator is
+built from a trained one by `folding.fold_for_inference`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import SelfAttention2d
+from .config import ModelConfig
+from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, without_spectral_norm
+
+
+def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
+    return SelfAttention2d(channels, heads=cfg.heads, pool=cfg.attn_pool, scaled=cfg.attn_scaled)
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        sizes, chans = cfg.g_sizes(), cfg.g_channels()
+        self.stem = sn_linear(cfg.z_dim, chans[0] * 4 * 4)
+        self.blocks = nn.ModuleList()
+        self.attn = nn.ModuleDict()  # keyed by feature-map size, e.g. "32"
+        for i in range(cfg.num_up):
+            self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes))
+            if sizes[i + 1] in cfg.g_attn:
+                self.attn[str(sizes[i + 1])] = _attention(cfg, chans[i + 1])
+        self.out_bn = nn.BatchNorm2d(chans[-1])
+        self.out_conv = sn_conv(chans[-1], 3)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (B, z_dim); y: (B,) class indices or None -> images (B, 3, R, R) in [-1, 1]."""
+        if self.cfg.num_classes > 0 and y is None:
+            raise ValueError("this generator is class-conditional: pass class indices y")
+        h = self.stem(z).view(z.shape[0], -1, 4, 4)
+        for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
+            h = block(h, y)
+            if str(size) in self.attn:
+                h = self.attn[str(size)](h)
+        return torch.tanh(self.out_conv(F.relu_(self.out_bn(h))))   # in place: h is fresh, as in the blocks
+
+    def attention_layers(self) -> dict[str, SelfAttention2d]:
+        """Attention blocks by name ("G32", ...), in forward order."""
+        return {f"G{size}": module for size, module in self.attn.items()}
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = nn.ModuleList()
+        self.attn = nn.ModuleDict()
+        cin = 3
+        for i, (size, cout) in enumerate(zip(cfg.d_sizes(), cfg.d_channels())):
+            self.blocks.append(DownBlock(cin, cout, first=(i == 0)))
+            if size in cfg.d_attn:
+                self.attn[str(size)] = _attention(cfg, cout)
+            cin = cout
+        self.head = sn_linear(cin, 1)
+        self.embed = sn_embedding(cfg.num_classes, cin) if cfg.num_classes > 0 else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, 3, R, R) -> real/fake logits (B,)."""
+        h = x
+        for block, size in zip(self.blocks, self.cfg.d_sizes()):
+            h = block(h)
+            if str(size) in self.attn:
+                h = self.attn[str(size)](h)
+        h = F.relu(h).sum(dim=(2, 3))           # (B, C) global sum pooling
+        out = self.head(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("this discriminator is class-conditional: pass class indices y")
+            out = out + (self.embed(y) * h).sum(dim=1)  # projection discriminator
+        return out
+
+    def attention_layers(self) -> dict[str, SelfAttention2d]:
+        return {f"D{size}": module for size, module in self.attn.items()}
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def generator_parameters(cfg: ModelConfig) -> int:
+    """G's parameter count for `cfg`, as trained, without allocating anything (meta device;
+    no spectral-norm state, whose initial power iterations there would take seconds)."""
+    with torch.device("meta"), without_spectral_norm():
+        return count_parameters(Generator(cfg))

@@ -1,0 +1,1 @@
+"""Scores: FID-emoji and KID-emoji in a small feature net's space, and SWD."""

@@ -1,0 +1,188 @@
+"""Offline quality metrics: FID-emoji, KID-emoji and SWD, always beside a real-vs-real baseline.
+
+    python -m attn_demo features --data data/emoji --out weights/feature_net
+    python -m attn_demo eval --weights weights/emoji32 --data data/emoji
+
+FID-emoji and KID-emoji are torchmetrics' FID and KID computed in the feature
+space of our own small classifier (feature_net.py), not Inception-v3: the
+numbers are not comparable with any published FID. SWD (swd.py) needs no
+weights at all. Each score is the mean +- std over several seeds (another set
+of fake images and another real subset per seed), and the same seeds score
+two disjoint random halves of the real data against each other: the value a
+perfect generator would get at this sample size.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from ..errors import DataError, InputError
+from ..models.checkpoint import WEIGHTS_FILE, file_sha256
+from ..serving.engine import MAX_BATCH, RenderArgs
+from ..training.images import ImageSet
+from .feature_net import FeatureNet, load_feature_net
+from .swd import swd
+
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 500
+MIN_N = 10
+METRICS = ("fid_emoji", "kid_emoji", "swd_x1e3")
+NOTE = (
+    "FID-emoji and KID-emoji are FID and KID in the feature space of a small CNN trained to classify "
+    "the same real images (not Inception-v3, and never used to train the GAN): they are not "
+    "comparable with published FID/KID, nor across feature nets (check the sha256). With n images "
+    "per side FID is biased upwards and KID is unbiased but noisy, so read every score against the "
+    "real-vs-real baseline at the same n (two disjoint random halves of the real data: what a "
+    "perfect generator would score). SWD (Karras et al. 2018: sliced Wasserstein distance of 7x7 "
+    "Laplacian-pyramid patches, x1e3 as in ProGAN, averaged over levels) uses no trained weights. "
+    "Mean ± std over {seeds} seed(s), each with new fakes and a new real subset; fakes at psi 1{classes}.")
+
+
+# ------------------------------------------------------------------ one comparison
+def _batches(images: torch.Tensor, size: int = 256):
+    for i in range(0, images.shape[0], size):
+        yield images[i:i + size].float() / 255.0          # torchmetrics normalize=True: floats in [0, 1]
+
+
+def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
+    """Score two uint8 image sets (N, 3, R, R) of the same size: FID-emoji, KID-emoji, SWD x 1e3."""
+    n = real.shape[0]
+    if real.dtype != torch.uint8 or fake.dtype != torch.uint8:
+        raise InputError(f"compare takes uint8 images, got {real.dtype} and {fake.dtype}")
+    if fake.shape != real.shape or n < MIN_N:
+        raise InputError(f"compare needs two sets of the same shape, at least {MIN_N} images each, "
+                         f"got {tuple(real.shape)} and {tuple(fake.shape)}")
+    net.eval()
+    fid = FrechetInceptionDistance(feature=net, normalize=True)
+    # KID's subsets are drawn from torch's global RNG: seed it, and give the caller's state back.
+    with warnings.catch_warnings():     # "will save all extracted features": n is small here
+        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
+        kid = KernelInceptionDistance(feature=net, subsets=KID_SUBSETS,
+                                      subset_size=min(KID_SUBSET_SIZE, n // 2), normalize=True)
+    with torch.no_grad():
+        for metric in (fid, kid):
+            for batch in _batches(real):
+                metric.update(batch, real=True)
+            for batch in _batches(fake):
+                metric.update(batch, real=False)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            kid_mean, _ = kid.compute()
+        fid_value = float(fid.compute())
+    s = swd(real, fake, seed=seed)
+    return {"fid_emoji": fid_value, "kid_emoji": float(kid_mean), "swd_x1e3": s["mean"],
+            "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()}}
+
+
+# ------------------------------------------------------------------ the routine
+def _at_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """uint8 (N, 3, r, r) -> uint8 (N, 3, R, R). The CLI loads data at the model's size, so
+    this is a no-op there; otherwise antialiased bilinear resizing."""
+    if images.shape[-1] == resolution:
+        return images
+    x = torch.nn.functional.interpolate(images.float(), size=(resolution, resolution), mode="bilinear",
+                                        align_corners=False, antialias=True)
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def _fake_images(engine, seeds: Sequence[int], labels: Sequence[int] | None) -> torch.Tensor:
+    """Render psi = 1 images (the full distribution) -> uint8 (N, 3, R, R)."""
+    args = [RenderArgs(seed=s, psi=1.0, label=None if labels is None else int(labels[i]))
+            for i, s in enumerate(seeds)]
+    out = [torch.from_numpy(engine.render_many(args[i:i + MAX_BATCH])[0]) for i in range(0, len(args), MAX_BATCH)]
+    return torch.cat(out).permute(0, 3, 1, 2).contiguous()       # (B, R, R, 3) -> (B, 3, R, R)
+
+
+def _check_classes(engine, data: ImageSet) -> bool:
+    """True if fakes need labels; refuses data whose classes do not match the model's."""
+    cfg = engine.cfg
+    if not cfg.num_classes:
+        return False
+    if data.labels is None:
+        raise DataError("this model is class-conditional: the real data needs its class sub-folders")
+    if data.num_classes != cfg.num_classes or (cfg.class_names and tuple(cfg.class_names) != data.class_names):
+        raise DataError(f"the data's classes {list(data.class_names)} are not the model's "
+                        f"{list(cfg.class_names) or cfg.num_classes}")
+    return True
+
+
+def _summary(runs: list[dict]) -> dict:
+    out = {}
+    for key in METRICS:
+        values = [r[key] for r in runs]
+        out[key] = {"mean": statistics.fmean(values),
+                    "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+    levels = runs[0]["swd_levels_x1e3"]
+    out["swd_levels_x1e3"] = {k: statistics.fmean(r["swd_levels_x1e3"][k] for r in runs) for k in levels}
+    return out
+
+
+def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Sequence[int] = (0, 1, 2),
+             log: Callable[[str], None] = print) -> dict:
+    """Score engine's generator against data, and data against itself (the baseline).
+
+    For each seed s: a random permutation of the real images gives subset A
+    (the first n) and a disjoint subset B (the next n); the model renders n
+    images with seeds s*n .. s*n+n-1 at psi = 1. For a class-conditional
+    model, fake image i gets the class of real image A[i], so the fakes
+    have exactly the class mix of the real sample (that is, of the data).
+    Rows: model vs A, and B vs A. Returns numbers, `table` (markdown) and `note`.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise InputError("give at least one seed")
+    net = load_feature_net(feature_dir)
+    sha = file_sha256(Path(feature_dir) / WEIGHTS_FILE)
+    conditional = _check_classes(engine, data)
+    if not MIN_N <= n <= len(data) // 2:
+        raise InputError(f"n must be in {MIN_N}..{len(data) // 2}: the baseline needs two disjoint sets "
+                         f"of n among the {len(data)} real images (got n={n})")
+    real = _at_resolution(data.images, engine.cfg.resolution)
+    rows: dict[str, list[dict]] = {"model_vs_real": [], "real_vs_real": []}
+    t0 = time.perf_counter()
+    for s in seeds:
+        perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(s))
+        a, b = perm[:n], perm[n:2 * n]
+        fake = _fake_images(engine, range(s * n, s * n + n), data.labels[a].tolist() if conditional else None)
+        rows["model_vs_real"].append(compare(net, real[a], fake, seed=s))
+        rows["real_vs_real"].append(compare(net, real[a], real[b], seed=s))
+        log(f"seed {s}: " + ", ".join(f"{k} {rows['model_vs_real'][-1][k]:.4g} (baseline "
+                                      f"{rows['real_vs_real'][-1][k]:.4g})" for k in METRICS)
+            + f" [{time.perf_counter() - t0:.0f} s]")
+    result = {
+        "model": engine.name, "model_sha256": engine.weights_sha256, "resolution": engine.cfg.resolution,
+        "data": data.source, "data_sha256": data.sha256(), "real_images": len(data),
+        "n": n, "seeds": seeds, "psi": 1.0,
+        "class_sampling": "fakes take the classes of the real sample they are compared with" if conditional
+                          else "unconditional",
+        "feature_net": {"path": str(feature_dir), "sha256": sha, "num_features": net.num_features},
+        "kid": {"subsets": KID_SUBSETS, "subset_size": min(KID_SUBSET_SIZE, n // 2)},
+        "model_vs_real": _summary(rows["model_vs_real"]), "real_vs_real": _summary(rows["real_vs_real"]),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    result["table"] = format_table(result)
+    result["note"] = NOTE.format(seeds=len(seeds),
+                                 classes=" with the class mix of the real sample" if conditional else "")
+    return result
+
+
+def format_table(result: dict) -> str:
+    rows = (("model_vs_real", f"{result['model']} vs real"), ("real_vs_real", "real vs real (baseline)"))
+    lines = [f"| n = {result['n']} per side, {len(result['seeds'])} seed(s) "
+             "| FID-emoji ↓ | KID-emoji ↓ | SWD×1e3 ↓ |", "|---|---:|---:|---:|"]
+    for key, name in rows:
+        # Significant digits, not fixed decimals: the scale of FID-emoji and KID-emoji depends on
+        # the feature net, and a baseline near 0 must not print as 0.
+        cells = [f"{result[key][m]['mean']:.3g} ± {result[key][m]['std']:.2g}" for m in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    levels = ", ".join(f"{k} px {v:.1f}" for k, v in result["model_vs_real"]["swd_levels_x1e3"].items())
+    lines += ["", f"Feature net sha256 `{result['feature_net']['sha256']}`; "
+              f"model SWD×1e3 per level: {levels}; {result['resolution']} px, psi 1."]
+    return "\n".join(lines)

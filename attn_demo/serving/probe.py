@@ -1,0 +1,325 @@
+"""Attention probing: record queries and keys, answer per-pixel questions.
+
+The generator's forward pass never builds the (N, Nk) attention matrix. The
+recorder keeps each attention layer's queries and keys instead (plus each
+query's log-normaliser), and a click recomputes only what it needs:
+
+- "looks at": the softmax row of the query under pixel (x, y), a map over the
+  key grid that sums to 1 -- where this pixel gathers information from;
+- "looked at by": the column of the key cell under (x, y) across all queries,
+  a map over the query grid -- which pixels gather information from here.
+
+Each costs O(N * d) time and O(N) memory. A column also needs every query's
+softmax normaliser (logsumexp over keys), an O(N * Nk) pass done in chunks of
+bounded memory the first time a layer is asked, then cached, like the
+per-layer summary (mean attention distance and entropy of every query).
+
+`Capture.probe` answers a click in one call: the map of either mode and its
+statistics, as an `AttentionMap`.
+
+Coordinates: (x, y) is a pixel of a picture `size` = (width, height) pixels
+showing the whole image (the generated image itself, or an upscaled copy of
+any size). Rows of q are query pixels in raster order (index = row * W + col).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+LOOKS_AT = "looks-at"
+LOOKED_AT_BY = "looked-at-by"
+MODES = (LOOKS_AT, LOOKED_AT_BY)
+
+_CHUNK_ELEMENTS = 1 << 22  # logits per chunk in the O(N * Nk) passes (16 MiB fp32)
+
+
+def check_pixel(x, y, size: tuple[int, int]) -> tuple[int, int]:
+    """Validate a click: integers inside a picture of size (width, height)."""
+    width, height = size
+    out = []
+    for name, v, limit in (("x", x, width), ("y", y, height)):
+        if isinstance(v, bool) or not isinstance(v, Real):
+            raise InputError(f"click {name} must be a number, got {v!r}")
+        if not math.isfinite(v) or v != int(v):
+            raise InputError(f"click {name} must be a whole pixel index, got {v!r}")
+        if not 0 <= v < limit:
+            raise InputError(f"click {name}={int(v)} is outside the image (0..{limit - 1}): "
+                             "click inside the image")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def pixel_to_cell(x: int, y: int, size: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
+    """Map pixel (x, y) of a (width, height) picture to a cell (col, row) of a (rows, cols) grid.
+
+    Exact integer arithmetic: the picture is split into `cols` equal spans of
+    width/cols pixels and x falls into span floor(x * cols / width).
+    """
+    x, y = check_pixel(x, y, size)
+    width, height = size
+    rows, cols = grid
+    return (x * cols) // width, (y * rows) // height
+
+
+def _check_head(head: int | None, heads: int) -> int | None:
+    if head is None:
+        return None
+    if isinstance(head, bool) or not isinstance(head, Integral) or not 0 <= head < heads:
+        raise InputError(f"head must be an integer in 0..{heads - 1} or None (mean), got {head!r}")
+    return int(head)
+
+
+def _select_head(maps: torch.Tensor, head: int | None) -> torch.Tensor:
+    """(heads, ...) -> (...): one head, or the mean over heads."""
+    return maps.mean(dim=0) if head is None else maps[head]
+
+
+@dataclass
+class Capture:
+    """One attention layer's queries and keys from the last forward pass."""
+
+    name: str
+    q: torch.Tensor            # (B, heads, Nq, dk) float32; rows are query pixels
+    k: torch.Tensor            # (B, heads, Nk, dk) float32; rows are key cells
+    grid: tuple[int, int]      # (H, W) query grid
+    key_grid: tuple[int, int]  # (Hk, Wk) key grid
+    scale: float
+    gamma: float
+    image_size: int            # the generated image is image_size x image_size
+    _lse: torch.Tensor | None = field(default=None, repr=False)
+    _summary: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_qk(cls, name, q, k, grid, key_grid, scale, gamma, image_size) -> "Capture":
+        # Clicks index single rows: cheaper on the CPU than as GPU kernel launches.
+        q, k = q.detach().float().cpu(), k.detach().float().cpu()
+        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), int(image_size))
+
+    @property
+    def lse(self) -> torch.Tensor:
+        """(B, heads, Nq) log of each query's softmax normaliser; computed once."""
+        if self._lse is None:
+            self._lse = _row_logsumexp(self.q, self.k, self.scale)
+        return self._lse
+
+    @property
+    def heads(self) -> int:
+        return self.q.shape[1]
+
+    @property
+    def batch(self) -> int:
+        return self.q.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this capture holds (linear in N)."""
+        held = [self.q, self.k] + ([self._lse] if self._lse is not None else [])
+        return sum(t.numel() * t.element_size() for t in held)
+
+    def _size(self, size):
+        return (self.image_size, self.image_size) if size is None else tuple(size)
+
+    def _check_b(self, b: int) -> int:
+        if isinstance(b, bool) or not isinstance(b, Integral) or not 0 <= b < self.batch:
+            raise InputError(f"image index must be in 0..{self.batch - 1}, got {b!r}")
+        return int(b)
+
+    def looks_at(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
+        """Attention row of the query under (x, y): (Hk, Wk), sums to 1."""
+        b, head = self._check_b(b), _check_head(head, self.heads)
+        cx, cy = pixel_to_cell(x, y, self._size(size), self.grid)
+        qi = cy * self.grid[1] + cx
+        logits = (self.k[b] @ self.q[b, :, qi, :, None]).squeeze(-1) * self.scale  # (heads, Nk)
+        row = torch.softmax(logits, dim=-1)
+        return _select_head(row, head).reshape(self.key_grid)
+
+    def looked_at_by(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
+        """Attention column of the key cell under (x, y) across all queries: (H, W).
+
+        Entry (r, c) is how much query pixel (r, c) attends to this key cell.
+        """
+        b, head = self._check_b(b), _check_head(head, self.heads)
+        kx, ky = pixel_to_cell(x, y, self._size(size), self.key_grid)
+        kj = ky * self.key_grid[1] + kx
+        logits = (self.q[b] @ self.k[b, :, kj, :, None]).squeeze(-1) * self.scale  # (heads, Nq)
+        col = torch.exp(logits - self.lse[b])
+        return _select_head(col, head).reshape(self.grid)
+
+    def probe(self, x, y, size=None, head=None, mode: str = LOOKS_AT, b=0) -> AttentionMap:
+        """The map of pixel (x, y) in `mode` (looks-at: its row; looked-at-by: its key cell's
+        column) with its statistics."""
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        size, head = self._size(size), _check_head(head, self.heads)
+        x, y = check_pixel(x, y, size)
+        heat = (self.looks_at if mode == LOOKS_AT else self.looked_at_by)(x, y, size=size, head=head, b=b)
+        from_grid, to_grid = (self.grid, self.key_grid) if mode == LOOKS_AT else (self.key_grid, self.grid)
+        cx, cy = pixel_to_cell(x, y, size, from_grid)
+        origin = self.cell_centres(from_grid)[cy * from_grid[1] + cx]
+        total = float(heat.sum())
+        p = heat.reshape(-1) / max(total, 1e-30)
+        distance = float((p * (self.cell_centres(to_grid) - origin).norm(dim=1)).sum())
+        return AttentionMap(heat, self.name, mode, head, x, y, size, (cx, cy), self.grid, self.key_grid,
+                            self.gamma, float(entropy(p)), float(math.log(p.numel())), distance,
+                            float(heat.max()), total)
+
+    def summary(self, head=None, b=0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per query pixel: mean attention distance (image pixels) and entropy (nats).
+
+        Both are of the map `looks_at` shows: one head's row, or the mean over
+        heads. Returns two (H, W) tensors; cached per (head, b).
+        """
+        b, head = self._check_b(b), _check_head(head, self.heads)
+        key = (head, b)
+        if key not in self._summary:
+            self._summary[key] = _row_statistics(self, head, b)
+        return self._summary[key]
+
+    def cell_centres(self, grid: tuple[int, int]) -> torch.Tensor:
+        """(rows*cols, 2) centres of a grid's cells in image pixels, as (x, y)."""
+        rows, cols = grid
+        ys = (torch.arange(rows, dtype=torch.float32) + 0.5) * (self.image_size / rows)
+        xs = (torch.arange(cols, dtype=torch.float32) + 0.5) * (self.image_size / cols)
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+@dataclass(frozen=True)
+class AttentionMap:
+    """One click's answer: the map and what it says.
+
+    `heat` is over the key grid (looks-at: where the pixel gathers from) or the
+    query grid (looked-at-by: which pixels gather from here). The statistics are
+    of the map as shown: entropy (nats, and as a share of a uniform map's) and
+    mean distance in image pixels from the clicked cell's centre to the cells
+    the map weighs, weighted by the normalised map.
+    """
+
+    heat: torch.Tensor
+    layer: str
+    mode: str
+    head: int | None             # None: the mean over heads
+    x: int
+    y: int
+    size: tuple[int, int]        # the picture (width, height) that x, y are pixels of
+    cell: tuple[int, int]        # the clicked cell (col, row) of the grid the map comes from
+    grid: tuple[int, int]        # (H, W) query grid
+    key_grid: tuple[int, int]    # (Hk, Wk) key grid
+    gamma: float
+    entropy_nats: float
+    uniform_entropy_nats: float
+    mean_distance_px: float
+    max_weight: float
+    total_weight: float
+
+    @property
+    def entropy_norm(self) -> float:
+        """Entropy as a share of a uniform map's (0 for a one-cell map)."""
+        return self.entropy_nats / self.uniform_entropy_nats if self.uniform_entropy_nats > 0 else 0.0
+
+    def stats(self) -> dict[str, Any]:
+        """The statistics as JSON values (the API's answer, exports' metadata)."""
+        return {"layer": self.layer, "mode": self.mode, "head": "mean" if self.head is None else self.head,
+                "x": self.x, "y": self.y, "size": list(self.size), "gamma": self.gamma, "cell": list(self.cell),
+                "grid": list(self.grid), "key_grid": list(self.key_grid), "entropy_nats": self.entropy_nats,
+                "uniform_entropy_nats": self.uniform_entropy_nats, "entropy_norm": self.entropy_norm,
+                "mean_distance_px": self.mean_distance_px, "max_weight": self.max_weight,
+                "total_weight": self.total_weight}
+
+    def describe(self, markdown: bool = False) -> str:
+        """One or two lines for people: the CLI prints them, the studio shows them under the map."""
+        verb = "looks at" if self.mode == LOOKS_AT else "is looked at by"
+        head = "mean" if self.head is None else self.head
+        numbers = (f"γ (gamma) = {self.gamma:+.4f} · entropy {self.entropy_nats:.2f} nats "
+                   f"({100 * self.entropy_norm:.0f}% of uniform) · mean distance {self.mean_distance_px:.1f} px "
+                   f"· peak weight {self.max_weight:.3f}")
+        if markdown:
+            return f"**{self.layer}**, head {head}: the pixel {verb} this map.  \n{numbers}"
+        return f"{self.layer}, head {head}, cell {self.cell}: the pixel {verb} this map. {numbers}"
+
+
+def _chunk(n_keys: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // max(n_keys, 1))
+
+
+def _row_logsumexp(q: torch.Tensor, k: torch.Tensor, scale: float) -> torch.Tensor:
+    """logsumexp over keys of every query's logits, in chunks: (B, heads, Nq)."""
+    n = q.shape[2]
+    step = _chunk(k.shape[2] * q.shape[0] * q.shape[1])
+    kt = k.transpose(-1, -2)
+    parts = [torch.logsumexp((q[:, :, s:s + step] @ kt) * scale, dim=-1) for s in range(0, n, step)]
+    return torch.cat(parts, dim=-1)
+
+
+def entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Shannon entropy in nats; 0 log 0 = 0."""
+    return -(p * torch.log(p.clamp_min(1e-30))).sum(dim=dim)
+
+
+def _row_statistics(cap: Capture, head: int | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    qpos = cap.cell_centres(cap.grid)       # (Nq, 2)
+    kpos = cap.cell_centres(cap.key_grid)   # (Nk, 2)
+    n, nk = qpos.shape[0], kpos.shape[0]
+    mean_dist, ent = torch.empty(n), torch.empty(n)
+    step = _chunk(nk * cap.heads)
+    kt = cap.k[b].transpose(-1, -2)         # (heads, dk, Nk)
+    for s in range(0, n, step):
+        logits = (cap.q[b, :, s:s + step] @ kt) * cap.scale            # (heads, n_c, Nk)
+        p = _select_head(torch.softmax(logits, dim=-1), head)          # (n_c, Nk)
+        dist = torch.cdist(qpos[s:s + step], kpos)                      # (n_c, Nk)
+        mean_dist[s:s + step] = (p * dist).sum(-1)
+        ent[s:s + step] = entropy(p)
+    return mean_dist.reshape(cap.grid), ent.reshape(cap.grid)
+
+
+class AttentionRecorder:
+    """Context manager that records every attention layer of a model on each forward.
+
+        with AttentionRecorder(G) as rec:
+            img = G(z, y)
+        rec.captures["G16"].looks_at(x=10, y=20)
+
+    The hooks are removed on exit; the captures stay readable. `model` is a
+    network with `attention_layers()` (G or D), or a single attention module
+    (then `image_size` says how large the picture is that its grid covers).
+    """
+
+    def __init__(self, model: nn.Module, image_size: int | None = None):
+        self.model = model
+        if hasattr(model, "attention_layers"):
+            self.layers = model.attention_layers()
+            image_size = image_size or model.cfg.resolution
+        else:
+            self.layers = {"attn": model}
+        if image_size is None:
+            raise ValueError("image_size is needed to record a single attention module")
+        self.image_size = image_size
+        self.captures: dict[str, Capture] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> "AttentionRecorder":
+        self._handles = [m.register_forward_hook(self._hook(name)) for name, m in self.layers.items()]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def _hook(self, name: str):
+        def hook(module, inputs, output):
+            x = inputs[0]
+            with torch.no_grad():
+                q, k = module.queries_keys(x)  # recomputes two 1x1 convs; the forward stays pure
+            grid = (x.shape[-2], x.shape[-1])
+            self.captures[name] = Capture.from_qk(
+                name, q, k, grid, module.key_grid(*grid), module.scale,
+                float(module.gamma.detach()), self.image_size)
+        return hook

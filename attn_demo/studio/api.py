@@ -1,0 +1,95 @@
+"""Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid.
+
+Each takes explicit arguments through hidden components. Every numeric
+input is bounded in its component (Gradio refuses out-of-range values before
+our code runs) and validated again here: NaN and Inf pass Gradio's bound
+checks, whole numbers must be whole (1.5 is refused, not rounded), and raw
+HTTP callers can send anything. Arguments beyond an endpoint's parameters
+are ignored (Gradio drops them).
+
+    from gradio_client import Client
+    c = Client("http://127.0.0.1:7860/")
+    image_path, info = c.predict("emoji32", 42, 0.8, "Animals & Nature", "", api_name="/generate")
+    overlay_path, stats = c.predict("emoji32", 42, 0.8, "Animals & Nature", "", 16, 9, 32, "", "mean",
+                                    "looks-at", api_name="/inspect")
+"""
+from __future__ import annotations
+
+from ._gradio import gr
+from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_numbers, parse_seeds
+from ..models.latents import PSI_RANGE
+from ..serving.draw import image_grid
+from ..serving.engine import MapSettings, RenderArgs
+from ..serving.probe import LOOKS_AT
+from .core import MAX_GRID, Studio
+from .guard import GROUP, gpu, guard
+from .view import View
+
+
+def add_api(studio: Studio) -> None:
+    """Create the hidden components and the four named events (inside a gr.Blocks)."""
+    with gr.Column(visible=False):
+        model = gr.Textbox(label="model", info="a model name, e.g. emoji32")
+        # precision=None: Gradio would round 1.5 to 2 silently; we refuse it instead.
+        seed = gr.Number(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
+        psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
+        label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
+        sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1.5, 0, -2'")
+        x = gr.Number(label="x", minimum=0, maximum=8191, value=0)
+        y = gr.Number(label="y", minimum=0, maximum=8191, value=0)
+        size = gr.Number(label="size", minimum=0, maximum=8192, value=0,
+                         info="side of the picture x, y refer to; 0 = the image itself")
+        layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one")
+        head = gr.Textbox(label="head", value="mean")
+        mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
+        seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
+        frames = gr.Number(label="frames", minimum=2, maximum=120, value=16)
+        count = gr.Number(label="count", minimum=1, maximum=MAX_GRID, value=16)
+        image_out = gr.Image(format="png", type="numpy", label="image")
+        info_out = gr.JSON(label="info")
+        file_out = gr.File(label="gif")
+        buttons = [gr.Button(visible=False) for _ in range(4)]
+
+    def args_of(model_name, seed_v, psi_v, label_v, sliders_v) -> RenderArgs:
+        studio.engine(model_name)                       # unknown model -> clear error first
+        return RenderArgs(check_seed(seed_v), check_finite("truncation", psi_v), label_v or None,
+                          parse_numbers("sliders", sliders_v))
+
+    @gpu
+    @guard
+    def generate(model_name, seed_v, psi_v, label_v, sliders_v):
+        result = studio.render(model_name, args_of(model_name, seed_v, psi_v, label_v, sliders_v))
+        return result.image, {"model": model_name, "seed": result.args.seed, "class": result.class_index,
+                              "timings_ms": result.timings}
+
+    @gpu
+    @guard
+    def inspect(model_name, seed_v, psi_v, label_v, sliders_v, x_v, y_v, size_v, layer_v, head_v, mode_v):
+        engine = studio.engine(model_name)
+        side = check_whole("size", size_v) or engine.cfg.resolution
+        args = args_of(model_name, seed_v, psi_v, label_v, sliders_v)
+        settings = MapSettings(layer_v or None, parse_head(head_v), mode_v or LOOKS_AT)
+        out = engine.inspect(studio.render(model_name, args), check_whole("x", x_v), check_whole("y", y_v),
+                             settings, size=(side, side), scale=studio.scale(model_name))
+        return out.overlay, {**out.stats, "map": out.heat.tolist()}
+
+    @gpu
+    @guard
+    def interpolate(model_name, seeds_v, psi_v, label_v, frames_v):
+        view = View(model_name, args_of(model_name, 0, psi_v, label_v, ""))
+        return str(studio.interpolate(view, parse_seeds(seeds_v), check_whole("frames", frames_v)))
+
+    @gpu
+    @guard
+    def grid(model_name, seed_v, count_v, psi_v, label_v, sliders_v):
+        tiles = studio.grid(model_name, args_of(model_name, seed_v, psi_v, label_v, sliders_v),
+                            check_whole("count", count_v))
+        return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
+
+    common = [model, seed, psi, label, sliders]
+    buttons[0].click(generate, common, [image_out, info_out], api_name="generate", **GROUP)
+    buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect",
+                     **GROUP)
+    buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate", **GROUP)
+    buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
+                     **GROUP)

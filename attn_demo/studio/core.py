@@ -1,0 +1,259 @@
+"""The studio's logic, without Gradio: models, a render cache, and every view.
+
+The events (events.py) map widgets to these methods; the HTTP API (api.py)
+calls the same methods with explicit arguments. A click is answered from the
+cached render (no generator pass); renders are cached per (model, settings)
+in a bounded LRU.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+
+from ..checks import check_finite, check_seed, check_whole
+from ..errors import AttnDemoError, CheckpointError, InputError
+from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
+from ..models.latents import z_from_seed
+from ..serving import draw
+from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
+from .files import ExportFolder
+from .view import DISPLAY, View, check_point, parse_state, state_dict
+
+log = logging.getLogger("attn_demo.studio")
+TILE = 256               # side of compare tiles and interpolation frames
+MAX_FRAMES = 240
+MAX_GRID = 64
+
+
+def find_models(weights_dir: Path) -> list[Path]:
+    """Generator directories (config.json + model.safetensors saved by attn-demo) under weights_dir.
+
+    Other model directories (the metrics' feature network) are left out by the
+    format tag in the weights' header; unreadable files are left to Studio,
+    which reports them.
+    """
+    root = Path(weights_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for p in sorted(root.iterdir()):
+        if p.is_symlink() or not ((p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file()):
+            continue
+        try:
+            _, meta = read_tensors(p / WEIGHTS_FILE, metadata_only=True)
+        except CheckpointError:
+            found.append(p)              # broken: Studio says so and skips it
+            continue
+        if meta.get("format") == "attn-demo-generator":
+            found.append(p)
+    return found
+
+
+
+class Studio:
+    def __init__(self, model_dirs: list[Path], device: str = "auto", cache_size: int = 64,
+                 export_dir: Path | None = None):
+        if not model_dirs:
+            raise InputError("no models found: put a model directory (config.json + model.safetensors) "
+                             "in weights/")
+        self.engines: dict[str, Engine] = {}
+        self.problems: dict[str, str] = {}   # models that failed to load, and why
+        for path in model_dirs:
+            try:
+                self.engines[Path(path).name] = Engine.from_pretrained(path, device=device)
+            except AttnDemoError as e:       # one bad model must not take the studio down
+                self.problems[Path(path).name] = str(e)
+                log.warning("skipping model %s: %s", path, e)
+            except Exception as e:  # noqa: BLE001 - a loader bug, or out of memory: same rule
+                self.problems[Path(path).name] = f"could not load ({type(e).__name__}: {e})"
+                log.exception("skipping model %s", path)
+        if not self.engines:
+            raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
+                             + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.files = ExportFolder(export_dir)
+
+    # ------------------------------------------------------------ models
+    @property
+    def models(self) -> list[str]:
+        return list(self.engines)
+
+    def engine(self, model: str) -> Engine:
+        if not isinstance(model, str) or model not in self.engines:
+            raise InputError(f"unknown model {model!r}; choose one of {', '.join(self.engines)}")
+        return self.engines[model]
+
+    def scale(self, model: str, side: int = DISPLAY) -> int:
+        return max(1, side // self.engine(model).cfg.resolution)
+
+    # ------------------------------------------------------------ rendering
+    def render(self, model: str, args: RenderArgs) -> RenderResult:
+        """Cached: the same model and settings never run the generator twice."""
+        engine = self.engine(model)
+        key = (model, engine.weights_sha256, _args_key(args))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        result = engine.render(args)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def display_image(self, model: str, result: RenderResult) -> np.ndarray:
+        return draw.upscale_nearest(result.image, self.scale(model))
+
+    def inspect(self, view: View, x: int, y: int, size: int = DISPLAY,
+                marker=draw.MARKER_COLORS[0], scale: int | None = None) -> InspectResult:
+        """The map of pixel (x, y) of the size x size picture, over the image upscaled to the view
+        (or `scale` times)."""
+        return self.engine(view.model).inspect(
+            self.render(view.model, view.args), x, y, view.map, size=(size, size),
+            scale=scale or self.scale(view.model), marker_color=marker)
+
+    def summary(self, view: View, kind: str = "distance") -> SummaryResult:
+        settings = MapSettings(view.map.layer, view.map.head, alpha=view.map.alpha, cmap="viridis")
+        return self.engine(view.model).summary(self.render(view.model, view.args), settings, kind,
+                                               scale=self.scale(view.model))
+
+    def compare(self, view: View) -> np.ndarray:
+        """The image with every pinned point, then each point's map: one row of tiles."""
+        if not view.pins:
+            raise InputError("pin a point first: click the image, then press Pin")
+        result = self.render(view.model, view.args)
+        scale = self.scale(view.model, TILE)
+        base = draw.upscale_nearest(result.image, scale)
+        tiles = []
+        for i, (x, y) in enumerate(view.pins):
+            colour = draw.MARKER_COLORS[i]
+            tiles.append(_frame(self.inspect(view, x, y, marker=colour, scale=scale).overlay, colour))
+            base = draw.draw_marker(base, *draw.marker_point(x, y, (DISPLAY, DISPLAY), TILE),
+                                    colour, radius=7, label=str(i + 1))
+        return np.concatenate([_frame(base, (255, 255, 255))] + tiles, axis=1)
+
+    # ------------------------------------------------------------ batches
+    def grid(self, model: str, args: RenderArgs, count: int = 16) -> list[tuple[np.ndarray, int]]:
+        """Samples for seeds seed, seed+1, ... with the same settings: [(image, seed)]."""
+        count = check_whole("count", count, 1, MAX_GRID)
+        first = check_seed(args.seed)
+        seeds = [s for s in range(first, first + count) if s <= 2 ** 32 - 1]
+        images, _ = self.engine(model).render_many([replace(args, seed=s) for s in seeds])
+        scale = self.scale(model, 128)
+        return [(draw.upscale_nearest(img, scale), s) for img, s in zip(images, seeds)]
+
+    def interpolate(self, view: View, seeds: list[int], frames: int = 16,
+                    follow: tuple[int, int] | None = None, fps: float = 12.0, progress=None) -> Path:
+        """Spherical interpolation from seed to seed as an animated GIF. Two seeds go
+        A -> B; more make a closed loop back to the first. With `follow` (display
+        pixels), the map of that fixed query point is shown beside every frame."""
+        engine = self.engine(view.model)
+        seeds = [check_seed(s) for s in seeds]
+        if not 2 <= len(seeds) <= 16:
+            raise InputError("give 2 to 16 seeds, e.g. 1, 7 (A to B) or 3, 8, 12 (a loop)")
+        frames = check_whole("frames per step", frames, 2, 120)
+        fps = check_finite("fps", fps, 1, 50)
+        loop = len(seeds) > 2
+        path = seeds + [seeds[0]] if loop else seeds
+        if (len(path) - 1) * frames > MAX_FRAMES:
+            raise InputError(f"at most {MAX_FRAMES} frames: use fewer seeds or frames per step")
+        if follow is not None:
+            follow = check_point(follow)
+        args = view.args
+        base, y = engine.latent(args)
+        offset = base - args.psi * z_from_seed(args.seed, engine.cfg.z_dim)   # the sliders' offset
+        zs = [args.psi * z_from_seed(s, engine.cfg.z_dim) for s in path]
+        ts = torch.linspace(0, 1, frames + 1)[:-1] if loop else torch.linspace(0, 1, frames)
+        latents = torch.stack([slerp(zs[i], zs[i + 1], float(t)) + offset
+                               for i in range(len(path) - 1) for t in ts])
+        scale, size = self.scale(view.model, TILE), (DISPLAY, DISPLAY)
+        out_frames = []
+        for start in range(0, len(latents), 32):
+            batch = latents[start:start + 32]
+            images, caps = engine.generate(batch, [y] * len(batch), record=follow is not None)
+            for b, img in enumerate(images):
+                big = draw.upscale_nearest(img, scale)
+                if follow is not None:
+                    cap = caps[view.map.layer or engine.layers[-1]]
+                    heat = cap.probe(*follow, size, view.map.head, view.map.mode, b=b).heat.numpy()
+                    overlay = engine.overlay(img, heat, follow, size, scale, view.map, draw.MARKER_COLORS[0])
+                    big = np.concatenate([big, overlay], axis=1)
+                out_frames.append(Image.fromarray(big))
+            if progress:
+                progress(min(1.0, (start + len(batch)) / len(latents)))
+        target = self.files.new_file(f"{view.model}_interp_{'-'.join(map(str, seeds))}.gif")
+        out_frames[0].save(target, save_all=True, append_images=out_frames[1:], loop=0,
+                           duration=int(1000 / fps), disposal=1)
+        return target
+
+    # ------------------------------------------------------------ export
+    def state_dict(self, view: View) -> dict:
+        return state_dict(view, self.engine(view.model).weights_sha256)
+
+    def parse_state(self, text: str | bytes) -> tuple[View, list[str]]:
+        """A state JSON -> View, validated; warnings (e.g. other weights) returned alongside."""
+        return parse_state(text, self.engines)
+
+    def export(self, view: View, upscale: str = "native") -> list[Path]:
+        """image PNG (state embedded), overlay PNG, raw map .npy, state JSON."""
+        result = self.render(view.model, view.args)
+        state = self.state_dict(view)
+        stem = f"{view.model}_seed{view.args.seed}"
+        info = PngImagePlugin.PngInfo()
+        info.add_text("attn-demo-state", json.dumps(state))
+        image = _upscaled(result.image, upscale)
+        files = [self.files.new_file(f"{stem}.png")]
+        Image.fromarray(image).save(files[0], pnginfo=info)
+        if view.click is not None:
+            out = self.inspect(view, *view.click)
+            files.append(self.files.new_file(f"{stem}_attention_{out.map.layer}.png"))
+            Image.fromarray(out.overlay).save(files[-1], pnginfo=info)
+            files.append(self.files.new_file(f"{stem}_attention_{out.map.layer}.npy"))
+            np.save(files[-1], out.heat)
+            state["map"] = {k: out.stats[k] for k in ("layer", "mode", "cell", "grid", "key_grid")}
+        files.append(self.files.new_file(f"{stem}_state.json"))
+        files[-1].write_text(json.dumps(state, indent=2) + "\n")
+        return files
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation, which keeps Gaussian latents at a typical norm."""
+    cos = float(torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12))
+    omega = math.acos(max(-1.0, min(1.0, cos)))
+    if omega < 1e-6:
+        return a + (b - a) * t
+    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
+
+
+def _args_key(args: RenderArgs):
+    return (args.seed, float(args.psi), str(args.label), tuple(float(v) for v in args.sliders))
+
+
+def _frame(img: np.ndarray, colour, width: int = 4) -> np.ndarray:
+    out = img.copy()
+    out[:width], out[-width:], out[:, :width], out[:, -width:] = colour, colour, colour, colour
+    return out
+
+
+def _upscaled(img: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "native":
+        return img
+    if mode == "x4 pixel":
+        return draw.upscale_nearest(img, 4)
+    if mode == "x4 smooth":
+        h, w = img.shape[:2]
+        return np.asarray(Image.fromarray(img).resize((w * 4, h * 4), Image.LANCZOS))
+    raise InputError(f"export size must be native, x4 pixel or x4 smooth, got {mode!r}")
+

@@ -1,0 +1,195 @@
+"""The studio's events: widget values in, the Studio's pictures and numbers out.
+
+`Handlers` turns widget values into a `View`, asks the Studio (core.py, no
+Gradio) and formats the answer; `wire` connects every widget's events to a
+handler. Every handler runs behind `guard` (guard.py).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ._gradio import gr
+from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_seeds
+from ..errors import AttnDemoError
+from ..serving.engine import MapSettings, RenderArgs
+from .core import Studio
+from .files import jpeg_data_url, png_data_url
+from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
+from .view import DISPLAY, MAX_PINS, View
+from .widgets import MAX_SLIDERS, MODE_LABELS, Widgets
+
+
+def inline_image(url: str, name: str) -> dict:
+    """An Image's value as the page takes it, for an event with postprocess=False (SHOWN): the
+    picture is in the answer (a data: URL), so the browser shows it without another request (one
+    round trip less per click; docs/PERFORMANCE_NOTES.md).
+    Without Gradio's file marker it is not a file to Gradio: nothing is written to its cache."""
+    return {"url": url, "orig_name": name, "mime_type": url[len("data:"):url.index(";")]}
+
+
+class Handlers:
+    """Event handlers: turn widget values into a View, ask the Studio, format the answer."""
+
+    def __init__(self, studio: Studio, default: View):
+        self.studio, self.default = studio, default
+
+    def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
+        sliders, (layer, head, mode, alpha, cmap) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
+        n = len(self.studio.engine(model).directions or ())
+        args = RenderArgs(check_seed(seed), check_finite("truncation", psi), label or None,
+                          tuple(check_finite("slider", s) for s in sliders[:n]))
+        settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
+                               check_finite("opacity", alpha), cmap)
+        return replace(v, model=model, args=args, map=settings)
+
+    def show(self, v: View):
+        picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
+        return inline_image(png_data_url(picture), "image.png"), *self.show_map(v)
+
+    def show_map(self, v: View):
+        """The map of the clicked point; the render comes from the cache (no generator pass)."""
+        if v.click is None:
+            return None, "", "", v
+        out = self.studio.inspect(v, *v.click)
+        res = self.studio.engine(v.model).cfg.resolution
+        text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
+                f"{v.click[1] * res // DISPLAY}), attention cell {out.map.cell}")
+        overlay = inline_image(jpeg_data_url(out.overlay), "attention-map.jpg")
+        return overlay, out.map.describe(markdown=True), text, v
+
+    def on_change(self, v, *values):
+        return self.show(self.view_from(v, *values))
+
+    def on_map_change(self, v, *values):
+        return self.show_map(self.view_from(v, *values))
+
+    def on_click(self, evt: gr.SelectData, v: View):
+        """A click takes the View the server keeps for the session, not the widgets: every render
+        and map change leaves its View there, so it describes the image on screen, and the browser
+        sends nothing but the click (18 inputs fewer to gather, send and check)."""
+        index = evt.index
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
+            raise AttnDemoError("click inside the image")
+        x, y = (check_whole("click coordinate", c) for c in index)
+        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
+            raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
+        return self.show_map(replace(v, click=(x, y)))
+
+    def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
+        engine = self.studio.engine(name)
+        names = engine.class_names if engine.cfg.num_classes else []
+        labels = list(engine.directions.labels) if engine.directions is not None else []
+        values = list(sliders) + [0.0] * MAX_SLIDERS
+        return [gr.update(choices=names, value=names[0] if names else None, visible=bool(names)),
+                gr.update(choices=engine.layers, value=layer or engine.layers[-1]),
+                gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
+                          value="mean" if head is None else str(head)),
+                *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
+                            value=values[i]) for i in range(MAX_SLIDERS)]]
+
+    def on_model(self, name):
+        return self.model_updates(name)
+
+    def on_load(self):
+        return self.show(self.default)
+
+    def on_summary(self, kind, v: View):
+        """The layer summary of the session's View (every render and map change leaves its View,
+        so the page sends only the summary's kind: no widget values to gather after each step)."""
+        out = self.studio.summary(v, kind)
+        s = out.stats
+        text = (f"**{s['layer']}** γ = {s['gamma']:+.4f} · mean attention distance {s['mean_distance_px']:.1f} px "
+                f"(max {s['max_distance_px']:.1f}) · mean entropy {s['mean_entropy_nats']:.2f} of "
+                f"{s['uniform_entropy_nats']:.2f} nats (uniform)")
+        return self.studio.files.jpeg_path(out.overlay), text
+
+    def on_pin(self, v, *values):
+        v = self.view_from(v, *values)
+        if v.click is None:
+            raise AttnDemoError("click the image first, then pin the point")
+        v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
+        return self.studio.files.jpeg_path(self.studio.compare(v)), v
+
+    def on_compare(self, v: View):
+        """The pinned points' maps for the session's View (as on_summary). It reads the View and
+        leaves it be: a render that lands meanwhile keeps the View it left."""
+        return self.studio.files.jpeg_path(self.studio.compare(v)) if v.pins else None
+
+    def on_grid(self, count, v, *values):
+        v = self.view_from(v, *values)
+        return [(img, f"seed {s}") for img, s in self.studio.grid(v.model, v.args, check_whole("count", count))]
+
+    def on_pick(self, evt: gr.SelectData):
+        caption = evt.value.get("caption") if isinstance(evt.value, dict) else None
+        if not isinstance(caption, str) or not caption.startswith("seed "):
+            raise AttnDemoError("pick an image of the gallery")
+        return int(caption[5:])
+
+    def on_interpolate(self, progress=gr.Progress(), *values):
+        seeds, frames, fps, follow, v, *values = values
+        v = self.view_from(v, *values)
+        path = self.studio.interpolate(v, parse_seeds(seeds), check_whole("frames", frames),
+                                       v.click if follow else None, check_finite("fps", fps),
+                                       progress=lambda p: progress(p, desc="rendering frames"))
+        return str(path)
+
+    def on_export(self, size, v, *values):
+        return [str(p) for p in self.studio.export(self.view_from(v, *values), size)]
+
+    def on_import(self, data):
+        if data is None:
+            raise AttnDemoError("no file")
+        new, warnings = self.studio.parse_state(data)
+        for w in warnings:
+            gr.Warning(w)
+        mode = next(k for k, m in MODE_LABELS.items() if m == new.map.mode)
+        updates = self.model_updates(new.model, new.args.sliders, new.map.layer, new.map.head)
+        updates[0] = gr.update(**{**updates[0], "value": new.args.label})
+        return [new.model, new.args.seed, new.args.psi, *updates, mode, new.map.alpha, new.map.cmap, new]
+
+
+def _step_seed_js(step: int) -> str:
+    """Browser-side seed +-1, clamped to [0, SEED_MAX]; anything but a whole number in range is left as it is."""
+    return (f"(s) => Number.isInteger(s) && s >= 0 && s <= {SEED_MAX} ? "
+            f"Math.min({SEED_MAX}, Math.max(0, s + ({step}))) : s")
+
+
+def wire(w: Widgets, h: Handlers) -> None:
+    on_change = gpu(guard(h.on_change))
+    for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
+        trigger(on_change, w.settings, w.shown, **SHOWN)
+    summary, compare = guard(h.on_summary), guard(h.on_compare)
+    for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
+        trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN).then(
+            summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
+            compare, [w.view], [w.compare_img], **PRIVATE)
+    # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
+    # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
+    w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN)
+    w.model.input(guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
+        on_change, w.settings, w.shown, **SHOWN_SLOW)
+    # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
+    # one queue round trip instead of two. (A seed the box holds that is not a whole number in
+    # range stays as it is, and the render says why.)
+    w.prev_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(-1), **PRIVATE)
+    w.next_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(+1), **PRIVATE)
+    w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})", **PRIVATE)
+    w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
+        on_change, w.settings, w.shown, **SHOWN)
+
+    for trigger in (w.summary_kind.change, w.image.change):
+        trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
+    w.pin_btn.click(guard(h.on_pin), w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
+    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE)
+    w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, *w.settings], [w.gallery], **PRIVATE)
+    w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
+    w.interp_btn.click(gpu(guard(h.on_interpolate)),
+                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, *w.settings],
+                       [w.interp_img], **PRIVATE)
+    w.export_btn.click(guard(h.on_export), [w.export_size, *w.settings], [w.export_files], **PRIVATE)
+    w.import_file.upload(guard(h.on_import), [w.import_file],
+                         [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
+                         **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
+
+

@@ -1,0 +1,85 @@
+"""What the studio shows, as data: the `View`, and its JSON state (export and import).
+
+A View is everything on screen: the model, what to render (`RenderArgs`),
+where the user clicked and pinned, and how the map is drawn (`MapSettings`).
+Its JSON state loads back to the same view; states written by earlier
+versions (version 1, the same keys) load unchanged.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..checks import check_finite, check_seed, check_whole
+from ..errors import InputError
+from ..serving.engine import Engine, MapSettings, RenderArgs
+from ..serving.probe import LOOKS_AT
+
+DISPLAY = 512            # side of the clickable image and the attention view, in pixels
+MAX_PINS = 4
+STATE_VERSION = 1
+
+
+@dataclass
+class View:
+    """Everything on screen: what to render, where the user clicked, how to draw the map."""
+
+    model: str
+    args: RenderArgs
+    click: tuple[int, int] | None = None          # in DISPLAY pixels
+    pins: list[tuple[int, int]] = field(default_factory=list)
+    map: MapSettings = field(default_factory=MapSettings)
+
+
+def check_point(p, size: int = DISPLAY) -> tuple[int, int]:
+    """[x, y] inside a size x size picture."""
+    if not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise InputError(f"a point is [x, y], got {p!r}")
+    return check_whole("x", p[0], 0, size - 1), check_whole("y", p[1], 0, size - 1)
+
+
+def state_dict(view: View, weights_sha256: str) -> dict:
+    """The view as a JSON-able state (the keys of version 1)."""
+    m = view.map
+    return {"app": "attn-demo", "version": STATE_VERSION, "model": view.model, "weights_sha256": weights_sha256,
+            "seed": view.args.seed, "truncation": view.args.psi, "class": view.args.label,
+            "sliders": list(view.args.sliders), "click": list(view.click) if view.click else None,
+            "pins": [list(p) for p in view.pins], "display_size": DISPLAY, "layer": m.layer, "head": m.head,
+            "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap}
+
+
+def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, list[str]]:
+    """A state JSON -> View, validated against the models in `engines`; warnings (e.g. other weights)
+    returned alongside."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"not a valid state file (JSON): {e}") from None
+    if not isinstance(data, dict) or data.get("app") != "attn-demo":
+        raise InputError("not an attn-demo state file")
+    if data.get("version") != STATE_VERSION:
+        raise InputError(f"state version {data.get('version')!r} is not supported")
+    model = data.get("model")
+    if not isinstance(model, str) or model not in engines:
+        raise InputError(f"unknown model {model!r}; choose one of {', '.join(engines)}")
+    engine = engines[model]
+    warnings = []
+    if data.get("weights_sha256") != engine.weights_sha256:
+        warnings.append("this state was saved with other weights for this model: the image may differ")
+    if data.get("display_size", DISPLAY) != DISPLAY:
+        raise InputError("the state's display size does not match this app")
+    sliders = data.get("sliders") or []
+    if not isinstance(sliders, list):
+        raise InputError("sliders must be a list of numbers")
+    args = RenderArgs(check_seed(data.get("seed")), check_finite("truncation", data.get("truncation"), 0, 1),
+                      data.get("class"), tuple(check_finite("slider", v) for v in sliders))
+    engine.latent(args)                           # validates class and sliders for this model
+    pins = data.get("pins") or []
+    if not isinstance(pins, list) or len(pins) > MAX_PINS:
+        raise InputError(f"at most {MAX_PINS} pins")
+    settings = MapSettings(data.get("layer"), data.get("head"), data.get("mode", LOOKS_AT),
+                           data.get("opacity", 0.6), data.get("colormap", "inferno")).checked()
+    if settings.layer is not None and settings.layer not in engine.layers:
+        raise InputError(f"unknown layer {settings.layer!r}")
+    click = check_point(data["click"]) if data.get("click") is not None else None
+    return View(model, args, click, [check_point(p) for p in pins], settings), warnings

@@ -1,0 +1,192 @@
+"""The studio's widgets and their arrangement (events.py wires them to handlers).
+
+One column of controls, the large clickable image, the attention view with
+its tabs and controls, then tabs for the gallery, interpolation and export.
+On a narrow screen the columns stack.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._gradio import gr
+from ..checks import SEED_MAX
+from ..models.latents import PSI_RANGE, SLIDER_RANGE
+from ..serving.draw import COLORMAPS
+from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
+from .core import Studio
+from .view import DISPLAY, MAX_PINS, View
+
+MAX_SLIDERS = 8
+MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
+EXPORT_SIZES = ["native", "x4 pixel", "x4 smooth"]
+
+HELP = """
+Self-attention lets each pixel of a feature map gather information from every other one. The
+**bright** areas are where the clicked pixel takes its information from (*where this pixel looks*),
+or which pixels take information from it (*what looks at this pixel*). The map is scaled to its own
+maximum; *peak weight* says how concentrated it really is.
+
+- **γ (gamma)** is how much of the attention output the layer mixes into its features. It starts
+  at 0 in training: near 0, the map hardly matters to the image, however sharp it looks.
+- **Entropy** measures spread: 100% of uniform means the pixel looks everywhere equally, low values
+  mean it looks at a few places.
+- **Mean distance** is how far, in image pixels, the pixel looks on average: local texture or
+  long-range structure (SAGAN's point: attention reaches far where convolutions cannot).
+- A layer's map is coarser than the image (G16 is 16x16 for a 32x32 image, keys pooled to 8x8);
+  the map is smoothed over the image with bilinear interpolation.
+"""
+
+CSS = """
+#gen_img img, #attn_img img { image-rendering: pixelated; }
+/* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
+#gen_img .icon-button-wrapper { display: none !important; }
+.attn-stats { font-variant-numeric: tabular-nums; min-height: 3em; }
+"""
+
+
+@dataclass
+class Widgets:
+    view: gr.State
+    model: gr.Dropdown
+    label: gr.Dropdown
+    seed: gr.Number
+    prev_btn: gr.Button
+    rand_btn: gr.Button
+    next_btn: gr.Button
+    psi: gr.Slider
+    sliders: list
+    reset_btn: gr.Button
+    image: gr.Image
+    click_info: gr.Textbox
+    overlay: gr.Image
+    stats: gr.Markdown
+    summary_kind: gr.Radio
+    summary_img: gr.Image
+    summary_md: gr.Markdown
+    pin_btn: gr.Button
+    clear_btn: gr.Button
+    compare_img: gr.Image
+    layer: gr.Dropdown
+    head: gr.Dropdown
+    cmap: gr.Dropdown
+    mode: gr.Radio
+    alpha: gr.Slider
+    grid_count: gr.Slider
+    grid_btn: gr.Button
+    gallery: gr.Gallery
+    interp_seeds: gr.Textbox
+    interp_frames: gr.Slider
+    interp_fps: gr.Slider
+    interp_follow: gr.Checkbox
+    interp_btn: gr.Button
+    interp_img: gr.Image
+    export_size: gr.Radio
+    export_btn: gr.Button
+    export_files: gr.File
+    import_file: gr.File
+
+    @property
+    def settings(self) -> list:
+        """Every widget a render or a map depends on, in `Handlers.view_from` order."""
+        return [self.view, self.model, self.seed, self.psi, self.label, *self.sliders,
+                self.layer, self.head, self.mode, self.alpha, self.cmap]
+
+    @property
+    def shown(self) -> list:
+        """What a render changes: the image and everything drawn from it."""
+        return [self.image, *self.shown_map]
+
+    @property
+    def shown_map(self) -> list:
+        """What a click or a map control changes: not the image, which stays as it is."""
+        return [self.overlay, self.stats, self.click_info, self.view]
+
+    @property
+    def model_dependent(self) -> list:
+        return [self.label, self.layer, self.head, *self.sliders]
+
+
+def layout(studio: Studio, default: View) -> Widgets:
+    engine = studio.engine(default.model)
+    classes = engine.class_names if engine.cfg.num_classes else []
+    directions = list(engine.directions.labels) if engine.directions is not None else []
+    view = gr.State(default)
+    gr.Markdown("# attn-demo · self-attention GAN studio\nRoll seeds, move the sliders, and **click any "
+                "pixel** of the image to see where the generator's self-attention looks from there.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=260):
+            model = gr.Dropdown(studio.models, value=default.model, label="Model", elem_id="model_dd")
+            label = gr.Dropdown(classes, value=default.args.label, label="Class", interactive=True,
+                                visible=bool(classes))
+            seed = gr.Number(value=default.args.seed, label="Seed", precision=0, minimum=0, maximum=SEED_MAX,
+                             elem_id="seed")
+            with gr.Row():
+                prev_btn = gr.Button("◀ prev", size="sm", min_width=60, elem_id="prev_btn")
+                rand_btn = gr.Button("random", size="sm", min_width=60, elem_id="rand_btn")
+                next_btn = gr.Button("next ▶", size="sm", min_width=60, elem_id="next_btn")
+            psi = gr.Slider(*PSI_RANGE, value=default.args.psi, step=0.01, label="Truncation ψ",
+                            info="1 = full variety; lower = cleaner, more typical images")
+            with gr.Accordion("Sliders: the model's principal directions", open=True):
+                sliders = [gr.Slider(*SLIDER_RANGE, value=0, step=0.1, visible=i < len(directions),
+                                     label=directions[i] if i < len(directions) else f"direction {i + 1}")
+                           for i in range(MAX_SLIDERS)]
+                reset_btn = gr.Button("Reset sliders", size="sm")
+        with gr.Column(scale=2, min_width=300):
+            image = gr.Image(elem_id="gen_img", format="png", show_label=False, buttons=[], interactive=False,
+                             type="numpy", height=DISPLAY, width=DISPLAY)
+            click_info = gr.Textbox(elem_id="click_info", show_label=False, interactive=False,
+                                    placeholder="Click the image to inspect a pixel")
+        with gr.Column(scale=2, min_width=300):
+            with gr.Tabs():
+                with gr.Tab("Attention"):
+                    overlay = gr.Image(elem_id="attn_img", format="png", show_label=False, buttons=[],
+                                       interactive=False, type="numpy", height=DISPLAY, width=DISPLAY)
+                    stats = gr.Markdown(elem_classes="attn-stats")
+                with gr.Tab("Layer summary"):
+                    summary_kind = gr.Radio(["distance", "entropy"], value="distance",
+                                            label="Per pixel: how far it looks (px), or how spread its attention is")
+                    summary_img = gr.Image(elem_id="summary_img", format="png", show_label=False,
+                                           buttons=["download"], interactive=False, type="numpy")
+                    summary_md = gr.Markdown()
+                with gr.Tab("Compare"):
+                    with gr.Row():
+                        pin_btn = gr.Button(f"Pin the clicked point (up to {MAX_PINS})", size="sm", elem_id="pin_btn")
+                        clear_btn = gr.Button("Clear pins", size="sm")
+                    compare_img = gr.Image(elem_id="compare_img", format="png", show_label=False,
+                                           buttons=["download"], interactive=False, type="numpy")
+            with gr.Row():
+                layer = gr.Dropdown(engine.layers, value=default.map.layer or engine.layers[-1], label="Layer",
+                                    interactive=True, min_width=90, elem_id="layer_dd")
+                head = gr.Dropdown(["mean"] + [str(h) for h in range(engine.cfg.heads)], value="mean",
+                                   label="Head", interactive=True, min_width=90)
+                cmap = gr.Dropdown(list(COLORMAPS), value=default.map.cmap, label="Colormap", min_width=90)
+            mode_label = next(label for label, m in MODE_LABELS.items() if m == default.map.mode)
+            mode = gr.Radio(list(MODE_LABELS), value=mode_label, label="Mode", elem_id="mode_radio")
+            alpha = gr.Slider(0, 1, value=default.map.alpha, step=0.05, label="Opacity")
+            with gr.Accordion("How to read the map", open=False):
+                gr.Markdown(HELP)
+    with gr.Tabs():
+        with gr.Tab("Gallery"):
+            with gr.Row():
+                grid_count = gr.Slider(4, 64, value=16, step=4, label="Images (seeds from the current one on)")
+                grid_btn = gr.Button("Show samples", variant="secondary")
+            gallery = gr.Gallery(elem_id="gallery", columns=8, height="auto", allow_preview=False,
+                                 show_label=False, format="png")   # never lossy WEBP (the default)
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                interp_seeds = gr.Textbox(value="1, 7", label="Seeds: A, B (or several for a loop)")
+                interp_frames = gr.Slider(2, 60, value=16, step=1, label="Frames per step")
+                interp_fps = gr.Slider(1, 30, value=12, step=1, label="Frames per second")
+                interp_follow = gr.Checkbox(label="Show the clicked point's map", value=True)
+            interp_btn = gr.Button("Make GIF", variant="secondary")
+            interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"])
+        with gr.Tab("Export / import"):
+            with gr.Row():
+                export_size = gr.Radio(EXPORT_SIZES, value="native", label="Image size")
+                export_btn = gr.Button("Export image, overlay, map (.npy) and state (.json)", elem_id="export_btn")
+            export_files = gr.File(elem_id="export_files", label="Exports", file_count="multiple",
+                                   interactive=False)
+            import_file = gr.File(elem_id="import_file", label="Load a state .json", file_types=[".json"],
+                                  type="binary")
+    # Every widget created above, by its variable name.
+    return Widgets(**{k: v for k, v in locals().items() if k in Widgets.__dataclass_fields__})

@@ -1,0 +1,88 @@
+"""Slider directions: principal directions of the generator, GANSpace-style.
+
+    python -m attn_demo directions --weights weights/emoji32
+
+Härkönen et al. (2020) found that the principal components of an early
+layer's activations, over many random samples, are meaningful controls
+(pose, colour, size...). For a G without a style space (BigGAN, SAGAN)
+they map the components back to z by linear regression. We do the same:
+
+1. sample z ~ N(0, I) (and classes), record the first up-block's output;
+2. PCA of those activations (top k components);
+3. least squares z ~ coords @ U: row k of U is the z-space direction of
+   component k, normalised to unit length;
+4. name each direction by the image statistic it moves most (size,
+   brightness, warmth, ...), measured by rendering +-2 std along it.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..models.latents import Directions
+from ..models.networks import Generator
+
+STATS = ("size", "brightness", "saturation", "warmth", "left-right", "up-down")
+
+
+@torch.no_grad()
+def _first_block_features(G: Generator, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    h = G.stem(z).view(z.shape[0], -1, 4, 4)
+    return G.blocks[0](h, y).flatten(1)        # (B, C * 8 * 8)
+
+
+def _classes(G: Generator, n: int, gen: torch.Generator) -> torch.Tensor | None:
+    k = G.cfg.num_classes
+    return torch.randint(0, k, (n,), generator=gen) if k else None
+
+
+def image_stats(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, R, R) in [-1, 1] -> (B, len(STATS)) simple, nameable statistics."""
+    x = (images + 1) / 2
+    lum = x.mean(1)                                            # (B, R, R)
+    ink = ((1 - x).abs().amax(1) > 0.1).float()                # differs from the white background
+    r = x.shape[-1]
+    coords = torch.arange(r, dtype=x.dtype) / (r - 1)
+    mass = ink.sum((1, 2)).clamp_min(1)
+    cx = (ink * coords[None, None, :]).sum((1, 2)) / mass
+    cy = (ink * coords[None, :, None]).sum((1, 2)) / mass
+    sat = (x.amax(1) - x.amin(1)).mean((1, 2))
+    warm = (x[:, 0] - x[:, 2]).mean((1, 2))
+    return torch.stack([ink.mean((1, 2)), lum.mean((1, 2)), sat, warm, cx, cy], dim=1)
+
+
+@torch.no_grad()
+def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int = 0,
+                       batch: int = 250) -> Directions:
+    G = G.eval()
+    cfg = G.cfg
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, cfg.z_dim, generator=gen)
+    y = _classes(G, samples, gen)
+    feats = torch.cat([_first_block_features(G, z[i:i + batch], None if y is None else y[i:i + batch])
+                       for i in range(0, samples, batch)])
+    feats = feats - feats.mean(0)
+    # PCA through the SVD of the centred activations (samples x features).
+    _, s, vt = torch.linalg.svd(feats.double(), full_matrices=False)
+    k = min(k, vt.shape[0])
+    coords = feats.double() @ vt[:k].T                         # (samples, k) PCA coordinates
+    # Least squares z ~ coords @ U  (U: k x z_dim): component k -> a direction in z.
+    U = torch.linalg.lstsq(coords, z.double()).solution
+    vectors = (U / U.norm(dim=1, keepdim=True)).float()
+    stds = (z @ vectors.T).std(0)                              # spread of z along each direction
+    explained = (s[:k] ** 2 / (s ** 2).sum()).tolist()
+    labels = tuple(f"PC{i + 1} {_name(G, vectors[i], float(stds[i]), gen)} "
+                   f"({100 * explained[i]:.0f}% var)" for i in range(k))
+    return Directions(vectors, stds, labels)
+
+
+@torch.no_grad()
+def _name(G: Generator, v: torch.Tensor, std: float, gen: torch.Generator, n: int = 64) -> str:
+    """The statistic that moving +2 std along v changes most (in units of its spread)."""
+    z = torch.randn(n, G.cfg.z_dim, generator=gen)
+    y = _classes(G, n, gen)
+    lo, hi = image_stats(G(z - 2 * std * v, y)), image_stats(G(z + 2 * std * v, y))
+    base = image_stats(G(z, y)).std(0).clamp_min(1e-4)
+    effect = ((hi - lo).mean(0) / base)
+    i = int(effect.abs().argmax())
+    sign = "+" if effect[i] > 0 else "-"
+    return f"{STATS[i]}{sign}"

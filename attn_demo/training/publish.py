@@ -1,0 +1,205 @@
+"""Export a training run's EMA generator as a model directory, with its model card.
+
+    python -m attn_demo export runs/emoji32 --out weights/emoji32
+    python -m attn_demo export runs/emoji32 --step 14000 --out /tmp/emoji32-14k   # a kept checkpoint
+
+The card (README.md) is rebuilt from the files beside the weights:
+training.json (provenance, written here), metrics.json (written by `eval`)
+and directions.safetensors (written by `directions`), so each step can be
+re-run on its own and the card stays true.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHTS_FILE, atomic_write,
+                         file_sha256, load_config, save_pretrained)
+from ..models.config import TrainConfig
+from ..errors import CheckpointError
+from ..models.networks import Discriminator, Generator
+from .state import (CHECKPOINT, KEPT_DIR, TrainState, kept_path, kept_steps, load_train_state,
+                          read_configs)
+
+TRAINING_FILE = "training.json"
+METRICS_FILE = "metrics.json"
+KEPT_REASON = "kept"             # training.json's stop_reason for an export of a kept checkpoint
+
+
+@torch.no_grad()
+def standing_stats(G: Generator, batches: int = 32, batch_size: int = 64, seed: int = 0) -> Generator:
+    """Recompute BN statistics (and let spectral norm's power iteration converge) for
+    the EMA weights, by averaging over many training-mode forward passes (BigGAN's
+    "standing stats"). The EMA copy otherwise carries the live G's statistics."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in G.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None                  # cumulative average over all batches
+    G.train()
+    cfg = G.cfg
+    for _ in range(batches):
+        z = torch.randn(batch_size, cfg.z_dim, generator=gen)
+        y = torch.randint(0, cfg.num_classes, (batch_size,), generator=gen) if cfg.num_classes else None
+        G(z, y)
+    for m in G.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.1
+    return G.eval()
+
+
+def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int | None = None) -> Path:
+    """Write the EMA generator of run_dir/checkpoint.safetensors (or, with `step`, of the
+    checkpoint kept at that step by --keep-every) to a model directory."""
+    run_dir, out = Path(run_dir), Path(out)
+    ckpt = run_dir / CHECKPOINT
+    if not ckpt.exists():
+        raise CheckpointError(f"{ckpt} not found: is {run_dir} a training run directory?")
+    if step is not None:
+        ckpt = kept_path(run_dir, step)
+        if not ckpt.exists():
+            kept = kept_steps(run_dir)
+            raise CheckpointError(f"no checkpoint kept at step {step} in {run_dir / KEPT_DIR}; "
+                                  + (f"kept steps: {', '.join(map(str, kept))}" if kept else
+                                     "the run kept none (train with --keep-every N to keep some)"))
+    model_cfg, train_cfg, _ = read_configs(ckpt)
+    G, D, G_ema = Generator(model_cfg), Discriminator(model_cfg), Generator(model_cfg)
+    st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
+                    torch.Generator())
+    rng = torch.get_rng_state()
+    load_train_state(ckpt, st)
+    torch.set_rng_state(rng)                   # exporting must not disturb the caller's RNG
+    G_ema = standing_stats(st.G_ema)
+    summary = _read_json(run_dir / "summary.json")
+    run_info = _read_json(run_dir / "config.json")
+    data_info = run_info.get("data", {})
+    manifest = _read_json(Path(data_dir) / "manifest.json") if data_dir else {}
+    if not manifest and data_info.get("source"):
+        manifest = _read_json(Path(data_info["source"]) / "manifest.json")
+    training = {
+        "steps": st.step, "images_seen": st.images_seen, "wall_time_s": round(st.elapsed, 1),
+        "hardware": summary.get("hardware", "unknown"), "world_size": summary.get("world_size", 1),
+        "stop_reason": summary.get("stop_reason", "unknown") if step is None else KEPT_REASON,
+        "checkpoint": str(ckpt.relative_to(run_dir)), "torch": summary.get("torch", torch.__version__),
+        "train_config": train_cfg.to_dict(), "data": data_info,
+        "attribution": manifest.get("attribution", ""), "data_source": manifest.get("package", manifest.get("source", "")),
+        "gamma": {n: float(m.gamma.detach()) for n, m in G_ema.attention_layers().items()},
+        "run_command": f"python -m attn_demo train --data {data_info.get('source', 'DATA')} --out {run_dir}",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / TRAINING_FILE, (json.dumps(training, indent=2) + "\n").encode())
+    save_pretrained(out, G_ema)
+    write_card(out)
+    return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_card(model_dir: Path) -> str:
+    """(Re)write README.md of a model directory from what lies beside the weights."""
+    model_dir = Path(model_dir)
+    cfg = load_config(model_dir)
+    training = _read_json(model_dir / TRAINING_FILE)
+    metrics = _read_json(model_dir / METRICS_FILE)
+    tc = TrainConfig.from_dict(training["train_config"]) if "train_config" in training else None
+    lines = [f"# {model_dir.name}", "",
+             f"A SAGAN-style generator ({cfg.resolution}x{cfg.resolution}, z_dim {cfg.z_dim}, "
+             f"width {cfg.g_width}, self-attention at {', '.join(f'{r}x{r}' for r in cfg.g_attn)}"
+             f"{', conditional on ' + str(cfg.num_classes) + ' classes' if cfg.num_classes else ''}), "
+             "trained with attn-demo. Load it with `Engine.from_pretrained` or "
+             f"`python -m attn_demo generate --weights {model_dir}`.", ""]
+    if cfg.class_names:
+        lines += ["Classes: " + ", ".join(cfg.class_names), ""]
+    if training:
+        data = training.get("data", {})
+        lines += ["## Training", "",
+                  f"- data: {data.get('images', '?')} images from `{training.get('data_source') or data.get('source', '?')}`"
+                  f" (content hash {data.get('sha256', '?')})",
+                  f"- steps: {training['steps']:,} at batch {tc.batch_size if tc else '?'} "
+                  f"({training['images_seen']:,} images seen)",
+                  f"- wall time: {training['wall_time_s'] / 3600:.2f} h on {training['hardware']} "
+                  + (f"(a checkpoint kept along a longer run; torch {training['torch']})"
+                     if training['stop_reason'] == KEPT_REASON else
+                     f"(stopped by {training['stop_reason']}; torch {training['torch']})"),
+                  ]
+        if tc:
+            lines.append(f"- hinge loss, Adam G {tc.lr_g:g} / D {tc.lr_d:g}, betas ({tc.beta1:g}, {tc.beta2:g}), "
+                         f"EMA {tc.ema_decay:g} from step {tc.ema_start}, DiffAugment {', '.join(tc.diffaug) or 'off'}")
+        lines.append("- final attention gamma: " + ", ".join(f"{k} {v:+.4f}" for k, v in training["gamma"].items()))
+        lines.append("")
+    if metrics:
+        lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
+    if (model_dir / DIRECTIONS_FILE).exists():
+        lines += ["## Slider directions", "",
+                  "`directions.safetensors` holds principal directions of the generator "
+                  "(GANSpace-style, `python -m attn_demo directions`).", ""]
+    if training.get("attribution"):
+        lines += ["## Licence and attribution", "", f"Training images: {training['attribution']}",
+                  "The weights are released under the MIT licence.", ""]
+    lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
+              f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
+    text = "\n".join(lines)
+    atomic_write(model_dir / CARD_FILE, text.encode())
+    return text
+
+
+def read_log(run_dir: Path) -> list[dict]:
+    """The metric rows of log.jsonl that lead to the current checkpoint.
+
+    A session killed between checkpoints leaves rows past the last save; the next
+    session resumes from that save and logs those steps again. Its rows replace them.
+    """
+    rows: list[dict] = []
+    for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if "event" in row:
+            continue
+        while rows and rows[-1]["step"] >= row["step"]:
+            rows.pop()
+        rows.append(row)
+    return rows
+
+
+def plot_log(run_dir: Path, out: Path, smooth: int = 20) -> Path:
+    """Losses and each attention layer's gamma over the steps of a run, from log.jsonl."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = read_log(run_dir)
+    if not rows:
+        raise CheckpointError(f"{run_dir}/log.jsonl has no steps to plot")
+    steps = np.array([r["step"] for r in rows])
+
+    def smoothed(key):
+        v = np.array([r[key] for r in rows], dtype=float)
+        k = max(1, min(smooth, len(v)))
+        return np.convolve(v, np.ones(k) / k, mode="valid"), steps[k - 1:]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    for key, label in (("loss_d", "D hinge loss"), ("loss_g", "G loss")):
+        v, s = smoothed(key)
+        ax1.plot(s, v, label=label)
+    ax1.set_xlabel("step")
+    ax1.legend()
+    ax1.set_title(f"losses (moving average of {smooth} logs)")
+    for key in sorted(k for k in rows[-1] if k.startswith("gamma_")):
+        ax2.plot(steps, [r[key] for r in rows], label=key[6:])
+    ax2.axhline(0, color="grey", lw=0.5)
+    ax2.set_xlabel("step")
+    ax2.set_title("attention gamma")
+    ax2.legend()
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,125 @@
+"""One training iteration and what it needs: losses, the EMA, batches, the initial state.
+
+`train_step` reads as numbered phases (D steps, G step, EMA); the optimizers
+live in `TrainState`, outside the modules. The loop around it is trainer.py.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+from ..models.config import ModelConfig, TrainConfig
+from ..models.networks import Discriminator, Generator
+from .augment import diff_augment
+from .images import ImageSet, to_float
+from .runtime import Runtime
+from .state import TrainState
+
+
+def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_g(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Exponential moving average of the weights; buffers (BN stats, SN u/v) are copied."""
+    for pe, p in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(p, 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers()):
+        be.copy_(b)
+
+
+class Batches:
+    """Draws real batches (class-balanced when labelled) and fake latents/classes."""
+
+    def __init__(self, data: ImageSet, cfg: TrainConfig, rt: Runtime, gen: torch.Generator):
+        self.data, self.cfg, self.rt, self.gen = data, cfg, rt, gen
+        self.images = data.images.to(rt.device)
+        self.labels = data.labels.to(rt.device) if data.labels is not None else None
+        if data.labels is not None:  # each class equally often, whatever its size
+            counts = torch.bincount(data.labels, minlength=data.num_classes).float()
+            self.weights = 1.0 / counts[data.labels]
+        else:
+            self.weights = torch.ones(len(data))
+
+    def real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.multinomial(self.weights, self.cfg.batch_size, replacement=True, generator=self.gen)
+        x = to_float(self.images[idx.to(self.rt.device)])
+        if self.cfg.hflip:
+            flip = (torch.rand(len(idx), generator=self.gen) < 0.5).to(self.rt.device)
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if self.rt.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.labels[idx.to(self.rt.device)] if self.labels is not None else None
+        return x, y
+
+    def fake(self, z_dim: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        n, dev = self.cfg.batch_size, self.rt.device
+        z = torch.randn(n, z_dim, device=dev)
+        y = torch.randint(0, self.data.num_classes, (n,), device=dev) if self.labels is not None else None
+        return z, y
+
+
+def _cat(a, b):
+    return None if a is None else torch.cat([a, b])
+
+
+def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: Batches,
+               cfg: TrainConfig, rt: Runtime) -> dict[str, torch.Tensor]:
+    """One iteration. G and D may be DDP wrappers of st.G and st.D."""
+    z_dim = st.G.cfg.z_dim
+    aug = (lambda x: diff_augment(x, cfg.diffaug)) if cfg.diffaug else (lambda x: x)
+
+    # 1. D steps: hinge loss on augmented real and detached fake images, in one forward.
+    for _ in range(cfg.d_steps):
+        real, y_real = batches.real()
+        z, y_fake = batches.fake(z_dim)
+        with torch.no_grad(), rt.autocast():
+            fake = st.G(z, y_fake)
+        with rt.autocast():
+            logits = D(aug(torch.cat([real, fake.to(real.dtype)])), _cat(y_real, y_fake)).float()
+        d_real, d_fake = logits[:len(real)], logits[len(real):]
+        loss_d = hinge_d(d_real, d_fake)
+        st.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        st.opt_d.step()
+
+    # 2. G step: make D score fresh samples as real. D's weights need no gradient
+    #    (skipped outright in one process; under DDP, kept local and discarded).
+    z, y_fake = batches.fake(z_dim)
+    ddp = rt.world > 1
+    st.D.requires_grad_(ddp)
+    with D.no_sync() if ddp else contextlib.nullcontext():
+        with rt.autocast():
+            loss_g = hinge_g(D(aug(G(z, y_fake)), y_fake).float())
+        st.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    st.D.requires_grad_(True)
+    st.opt_g.step()
+
+    # 3. EMA of G (a plain copy until ema_start).
+    update_ema(st.G_ema, st.G, cfg.ema_decay if st.step >= cfg.ema_start else 0.0)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+
+
+def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainState:
+    torch.manual_seed(cfg.seed)                      # same initial weights on every rank
+    G, D = Generator(model_cfg).to(rt.device), Discriminator(model_cfg).to(rt.device)
+    G_ema = Generator(model_cfg).to(rt.device).eval()
+    G_ema.load_state_dict(G.state_dict())
+    G_ema.requires_grad_(False)
+    if rt.channels_last:
+        for m in (G, D, G_ema):
+            m.to(memory_format=torch.channels_last)
+    betas = (cfg.beta1, cfg.beta2)
+    return TrainState(G, D, G_ema,
+                      torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
+                      torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas),
+                      torch.Generator().manual_seed(cfg.seed + rt.rank))

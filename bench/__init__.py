@@ -1,0 +1,1 @@
+"""The benchmark suite (outside the product package): python -m bench --help."""
