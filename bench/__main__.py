@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from attn_demo.machine import keep_freed_memory
 from attn_demo.models.checkpoint import load_pretrained
 from attn_demo.models.folding import plain_copy
 from attn_demo.models.networks import Generator
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")
     p.add_argument("--merge", action="store_true",
                    help="keep the figures of --json that this run does not measure (their dates are kept)")
-    bench(p.parse_args(argv))
+    args = p.parse_args(argv)
+    keep_freed_memory()   # as the app and the CLI run: freed activation memory is reused (attn_demo/machine.py)
+    bench(args)
     return 0
 
 
