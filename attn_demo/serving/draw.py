@@ -181,8 +181,8 @@ def encode_png(img: np.ndarray, compress_level: int = 1) -> bytes:
 def encode_jpeg(img: np.ndarray, quality: int = 95) -> bytes:
     """JPEG bytes for showing a map in the browser: full-resolution colour (4:4:4, so the marker
     ring and the map's hues keep their edges), at `quality`. Lossy: at 95 a 512 px overlay differs from the
-    array by a few levels (PSNR ~51 dB) and is ~1/3 the size of `encode_png`'s, written in ~1/3
-    the time (`python -m attn_demo bench --only click`). Never used for what is saved."""
+    array by a few levels (PSNR ~51 dB) and is about a third the size of `encode_png`'s, and faster to
+    write (`python -m bench --only click`). Never used for what is saved."""
     img = np.ascontiguousarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"encode_jpeg takes HxWx3 uint8, got {img.dtype} {img.shape}")
