@@ -28,7 +28,7 @@ from attn_demo.machine import keep_freed_memory  # noqa: E402
 from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
 from attn_demo.serving.probe import LOOKED_AT_BY  # noqa: E402
 from attn_demo.studio.core import Studio, find_models  # noqa: E402
-from attn_demo.studio.ui import CONCURRENCY, CSS, SESSIONS, build_demo  # noqa: E402
+from attn_demo.studio.ui import CONCURRENCY, CSS, JS, SESSIONS, build_demo  # noqa: E402
 from attn_demo.studio.view import View  # noqa: E402
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
@@ -48,5 +48,5 @@ gc.enable()
 
 if __name__ == "__main__":
     # Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them).
-    demo.launch(css=CSS, max_file_size="1mb", footer_links=["gradio", "settings", "api"],
+    demo.launch(css=CSS, js=JS, max_file_size="1mb", footer_links=["gradio", "settings", "api"],
                 state_session_capacity=SESSIONS)

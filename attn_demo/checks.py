@@ -39,6 +39,8 @@ def check_whole(name: str, value, lo: int | None = None, hi: int | None = None) 
 
 def check_seed(seed) -> int:
     """A seed is a whole number in 0 .. 2**32-1; anything else is an error (no wrapping)."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        raise InputError(f"the seed is empty: type a whole number from 0 to {SEED_MAX}")
     if isinstance(seed, bool) or not isinstance(seed, Real) or (
             not isinstance(seed, Integral) and (not math.isfinite(seed) or seed != int(seed))):
         raise InputError(f"seed must be a whole number in 0..{SEED_MAX}, got {seed!r}")

@@ -87,3 +87,9 @@ def test_resolve_class():
     with pytest.raises(InputError):
         resolve_class(1, 0)
     assert math.isfinite(float(z_from_seed(SEED_MAX, 8).sum()))
+
+
+@pytest.mark.parametrize("empty", [None, "", "  "])
+def test_an_empty_seed_says_so(empty):
+    with pytest.raises(InputError, match="the seed is empty: type a whole number"):
+        check_seed(empty)

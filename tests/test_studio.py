@@ -233,8 +233,48 @@ def test_summary_and_pinned_maps_are_served_as_jpeg_of_the_studio_pictures(studi
     path, text = h.on_summary("distance", shown)       # the summary and the comparison read only it
     assert path.endswith(".jpg") and text.startswith("**G16**")
     assert open(path, "rb").read() == draw.encode_jpeg(studio.summary(shown, "distance").overlay)
-    path, pinned = h.on_pin(view, *values)
+    path, pinned = h.on_pin(shown)                     # the pin reads the View on screen too
     assert pinned.pins == [(40, 300)] and open(path, "rb").read() == draw.encode_jpeg(studio.compare(pinned))
     path = h.on_compare(pinned)
     assert open(path, "rb").read() == draw.encode_jpeg(studio.compare(pinned))
     assert h.on_compare(shown) is None                 # nothing pinned: an empty comparison
+
+
+def test_a_refused_value_gives_back_the_widgets_of_the_view_on_screen(studio):
+    """After a refused value the widgets go back to the View's values (Widgets.values order); the
+    View the handlers read back from them is the same View."""
+    from attn_demo.studio.events import Handlers
+    h = Handlers(studio, View("tiny32", RenderArgs(1)))
+    for view in (View("tiny32", RenderArgs(7, 0.5), click=(3, 4), map=MapSettings("G16", alpha=0.3, cmap="gray")),
+                 View("tinycond", RenderArgs(9, 0.9, "dog", (0.5, -1.0, 0.0)), click=(10, 20),
+                      map=MapSettings("G8", 1, "looked-at-by", 0.75, "viridis"))):
+        values = h.on_refused(view)
+        assert len(values) == 4 + 8 + 5 and values[:3] == [view.model, view.args.seed, view.args.psi]
+        assert h.view_from(view, *values) == view
+
+
+def test_exports_pins_gallery_and_gifs_use_the_view_on_screen(studio, monkeypatch):
+    """Not widget values: a refused value (truncation 5, the box clamped to 1) never reaches them."""
+    from attn_demo.studio.events import Handlers
+    h = Handlers(studio, View("tiny32", RenderArgs(1)))
+    shown = View("tiny32", RenderArgs(5, 0.8), click=(40, 300))
+    files = h.on_export("native", shown)
+    state = json.loads(open(next(f for f in files if f.endswith("_state.json"))).read())
+    assert (state["seed"], state["truncation"], state["click"]) == (5, 0.8, [40, 300])
+    _, pinned = h.on_pin(shown)
+    assert pinned.pins == [(40, 300)] and pinned.args == shown.args
+    assert [c for _, c in h.on_grid(4, shown)] == ["seed 5", "seed 6", "seed 7", "seed 8"]
+    used = []
+    monkeypatch.setattr(studio, "interpolate", lambda v, seeds, frames, follow, fps, progress: used.append(v) or "x.gif")
+    assert h.on_interpolate("1, 7", 4, 12, True, shown, progress=lambda *a, **k: None) == "x.gif"
+    assert used == [shown]
+
+
+def test_an_empty_seed_box_keeps_the_seed_on_screen(studio):
+    from attn_demo.studio.events import Handlers
+    h = Handlers(studio, View("tiny32", RenderArgs(1)))
+    shown = View("tiny32", RenderArgs(5, 0.8), click=(40, 300))
+    values = widget_values(seed=None)
+    assert h.view_from(shown, *values).args.seed == 5      # no error while the user types a new seed
+    with pytest.raises(InputError, match="whole number"):
+        h.view_from(shown, *widget_values(seed=1.5))

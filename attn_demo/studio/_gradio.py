@@ -1,5 +1,8 @@
 """Gradio, imported without its import-time stub writer: `from ._gradio import gr`.
 
+(It also makes Gradio's refusal of an out-of-range input one log line instead of a
+traceback: `quiet_bounds_errors`, below.)
+
 As each Gradio component class is defined, Gradio's metaclass re-reads and parses
 the class's whole source file and writes a type stub (`.pyi`) next to it in
 site-packages (`create_or_modify_pyi` in gradio/component_meta.py): editor hints
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import logging
 import sys
 
 STUB_MODULE = "gradio.component_meta"
@@ -60,7 +64,33 @@ def skip_stub_writer() -> None:
     sys.meta_path.insert(0, _SkipStubWriter())
 
 
+def quiet_bounds_errors() -> None:
+    """Make Gradio's own "value out of range" refusal of a Number or Slider input a one-line log entry.
+
+    Gradio checks each bounded input before a handler runs (`Number.raise_if_out_of_bounds`, which
+    Slider uses too) and raises its Error with a traceback printed to the server's console: for a
+    user's typo (truncation 5 in a 0..1 box, a raw API call with seed 2**40). The refusal, the
+    message and the answer stay as Gradio makes them; only the traceback becomes one log line, as
+    for our own refusals (guard.py). A Gradio without that method is left as it is.
+    """
+    number = getattr(getattr(gr, "components", None), "Number", None)
+    check = getattr(number, "raise_if_out_of_bounds", None)
+    if check is None or getattr(check, "quiet", False):
+        return
+
+    def raise_if_out_of_bounds(num, minimum, maximum) -> None:
+        try:
+            check(num, minimum, maximum)
+        except gr.Error as e:
+            logging.getLogger("attn_demo.studio").warning("refused by Gradio: %s", e.message)
+            raise gr.Error(e.message, print_exception=False) from None
+    raise_if_out_of_bounds.quiet = True
+    number.raise_if_out_of_bounds = staticmethod(raise_if_out_of_bounds)
+
+
 skip_stub_writer()
 import gradio as gr  # noqa: E402
 
-__all__ = ["gr", "skip_stub_writer"]
+quiet_bounds_errors()
+
+__all__ = ["gr", "skip_stub_writer", "quiet_bounds_errors"]

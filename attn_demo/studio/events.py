@@ -34,13 +34,31 @@ class Handlers:
         self.studio, self.default = studio, default
 
     def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
+        """The View the widget values describe. An empty seed box (cleared to type a new seed, or
+        holding text a number box cannot parse) keeps the seed on screen: no error while typing."""
         sliders, (layer, head, mode, alpha, cmap) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
+        if seed is None:
+            seed = v.args.seed
         n = len(self.studio.engine(model).directions or ())
         args = RenderArgs(check_seed(seed), check_finite("truncation", psi), label or None,
                           tuple(check_finite("slider", s) for s in sliders[:n]))
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
                                check_finite("opacity", alpha), cmap)
         return replace(v, model=model, args=args, map=settings)
+
+    def values_of(self, v: View) -> list:
+        """The widget values (Widgets.values order) that show View `v`: after a refused value the
+        boxes go back to what the image on screen was made with, so the screen, the session's View
+        and every export agree."""
+        engine = self.studio.engine(v.model)
+        sliders = list(v.args.sliders) + [0.0] * (MAX_SLIDERS - len(v.args.sliders))
+        mode = next(k for k, m in MODE_LABELS.items() if m == v.map.mode)
+        return [v.model, v.args.seed, v.args.psi, v.args.label if engine.cfg.num_classes else None, *sliders,
+                v.map.layer or engine.layers[-1], "mean" if v.map.head is None else str(v.map.head), mode,
+                v.map.alpha, v.map.cmap]
+
+    def on_refused(self, v: View):
+        return self.values_of(v)
 
     def show(self, v: View):
         picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
@@ -103,8 +121,9 @@ class Handlers:
                 f"{s['uniform_entropy_nats']:.2f} nats (uniform)")
         return self.studio.files.jpeg_path(out.overlay), text
 
-    def on_pin(self, v, *values):
-        v = self.view_from(v, *values)
+    def on_pin(self, v: View):
+        """Pin the clicked point of the View on screen (the session's: not the widgets, which may
+        hold a value the studio refused)."""
         if v.click is None:
             raise AttnDemoError("click the image first, then pin the point")
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
@@ -115,8 +134,8 @@ class Handlers:
         leaves it be: a render that lands meanwhile keeps the View it left."""
         return self.studio.files.jpeg_path(self.studio.compare(v)) if v.pins else None
 
-    def on_grid(self, count, v, *values):
-        v = self.view_from(v, *values)
+    def on_grid(self, count, v: View):
+        """Samples with the settings of the image on screen, from its seed on."""
         return [(img, f"seed {s}") for img, s in self.studio.grid(v.model, v.args, check_whole("count", count))]
 
     def on_pick(self, evt: gr.SelectData):
@@ -125,16 +144,16 @@ class Handlers:
             raise AttnDemoError("pick an image of the gallery")
         return int(caption[5:])
 
-    def on_interpolate(self, progress=gr.Progress(), *values):
-        seeds, frames, fps, follow, v, *values = values
-        v = self.view_from(v, *values)
+    def on_interpolate(self, seeds, frames, fps, follow, v: View, progress=gr.Progress()):
+        """A GIF with the settings of the image on screen (whatever the seed box holds)."""
         path = self.studio.interpolate(v, parse_seeds(seeds), check_whole("frames", frames),
                                        v.click if follow else None, check_finite("fps", fps),
                                        progress=lambda p: progress(p, desc="rendering frames"))
         return str(path)
 
-    def on_export(self, size, v, *values):
-        return [str(p) for p in self.studio.export(self.view_from(v, *values), size)]
+    def on_export(self, size, v: View):
+        """Exactly the image on screen: the session's View, never widget values it was not made with."""
+        return [str(p) for p in self.studio.export(v, size)]
 
     def on_import(self, data):
         if data is None:
@@ -148,20 +167,34 @@ class Handlers:
         return [new.model, new.args.seed, new.args.psi, *updates, mode, new.map.alpha, new.map.cmap, new]
 
 
+# The page keeps the last valid seed its box held (window.__attnSeed: the seed on screen, as every
+# valid seed renders), so that prev / next step from it while the box holds an invalid value.
+_VALID_SEED_JS = f"(s) => Number.isInteger(s) && s >= 0 && s <= {SEED_MAX}"
+_TRACK_SEED_JS = f"(s) => {{ if (({_VALID_SEED_JS})(s)) window.__attnSeed = s; }}"
+# Leaving a seed box that holds no valid seed (emptied, or text) puts the seed on screen back in it,
+# in the page, before a click elsewhere (prev / next) reads the box.
+_RESTORE_SEED_JS = (f"(s) => ({_VALID_SEED_JS})(s) || window.__attnSeed === undefined ? s : window.__attnSeed")
+
+
 def _step_seed_js(step: int) -> str:
-    """Browser-side seed +-1, clamped to [0, SEED_MAX]; anything but a whole number in range is left as it is."""
-    return (f"(s) => Number.isInteger(s) && s >= 0 && s <= {SEED_MAX} ? "
-            f"Math.min({SEED_MAX}, Math.max(0, s + ({step}))) : s")
+    """Browser-side seed +-1, clamped to [0, SEED_MAX], from the box's seed or, when the box holds
+    anything but a whole number in range, from the last valid one (the seed on screen)."""
+    return (f"(s) => {{ const ok = {_VALID_SEED_JS}; const from = ok(s) ? s : window.__attnSeed; "
+            f"return ok(from) ? Math.min({SEED_MAX}, Math.max(0, from + ({step}))) : s; }}")
 
 
-def wire(w: Widgets, h: Handlers) -> None:
+def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
+    demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW)
+    demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
+    refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
-        trigger(on_change, w.settings, w.shown, **SHOWN)
+        trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare = guard(h.on_summary), guard(h.on_compare)
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
-        trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN).then(
-            summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
+        event = trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN)
+        event.failure(refused, [w.view], w.values, **PRIVATE)
+        event.then(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
             compare, [w.view], [w.compare_img], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
@@ -171,6 +204,8 @@ def wire(w: Widgets, h: Handlers) -> None:
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
     # one queue round trip instead of two. (A seed the box holds that is not a whole number in
     # range stays as it is, and the render says why.)
+    w.seed.change(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
+    w.seed.blur(None, [w.seed], [w.seed], js=_RESTORE_SEED_JS, **PRIVATE)
     w.prev_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(-1), **PRIVATE)
     w.next_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(+1), **PRIVATE)
     w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})", **PRIVATE)
@@ -179,15 +214,15 @@ def wire(w: Widgets, h: Handlers) -> None:
 
     for trigger in (w.summary_kind.change, w.image.change):
         trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
-    w.pin_btn.click(guard(h.on_pin), w.settings, [w.compare_img, w.view], **PRIVATE)
+    w.pin_btn.click(guard(h.on_pin), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.image.change(compare, [w.view], [w.compare_img], **PRIVATE)
-    w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, *w.settings], [w.gallery], **PRIVATE)
+    w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),
-                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, *w.settings],
+                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.view],
                        [w.interp_img], **PRIVATE)
-    w.export_btn.click(guard(h.on_export), [w.export_size, *w.settings], [w.export_files], **PRIVATE)
+    w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
     w.import_file.upload(guard(h.on_import), [w.import_file],
                          [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
                          **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)

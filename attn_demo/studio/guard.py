@@ -36,8 +36,10 @@ except ImportError:  # pragma: no cover - where `spaces` is not installed
 
 
 def _message(fn, e: Exception) -> str:
-    """What the user reads when handler `fn` raised `e` (call it inside the except block)."""
+    """What the user reads when handler `fn` raised `e` (call it inside the except block). A user's
+    mistake is one line in the server log; a bug keeps its traceback there."""
     if isinstance(e, AttnDemoError):
+        log.warning("refused (%s): %s", fn.__name__, e)
         return str(e)
     if isinstance(e, gr.Error):
         return e.message
@@ -53,7 +55,8 @@ def guard(fn):
         except gr.Error:
             raise
         except Exception as e:
-            raise gr.Error(_message(fn, e)) from None
+            # logged by _message already: Gradio need not print a traceback of its own
+            raise gr.Error(_message(fn, e), print_exception=False) from None
     return wrapper
 
 

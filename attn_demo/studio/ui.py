@@ -11,11 +11,11 @@ from ..serving.engine import RenderArgs
 from .api import add_api
 from .core import Studio
 from .events import Handlers, wire
-from .guard import CONCURRENCY, SHOWN_SLOW, guard
+from .guard import CONCURRENCY
 from .view import DISPLAY, View
-from .widgets import CSS, layout
+from .widgets import CSS, JS, layout
 
-__all__ = ["build_demo", "CSS", "CONCURRENCY", "SESSIONS"]
+__all__ = ["build_demo", "CSS", "JS", "CONCURRENCY", "SESSIONS"]
 
 # Gradio's cache of served files: every CACHE[0] s, delete files older than CACHE[1] s, so the disk
 # holds at most ~12 minutes of outputs. Per-session state is capped likewise: every raw API call is a
@@ -40,7 +40,6 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         demo.queue(default_concurrency_limit=CONCURRENCY, max_size=queue_size)
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
-        wire(widgets, handlers)
-        demo.load(guard(handlers.on_load), None, widgets.shown, **SHOWN_SLOW)
+        wire(demo, widgets, handlers)
         add_api(studio)
     return demo

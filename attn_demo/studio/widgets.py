@@ -38,10 +38,18 @@ maximum; *peak weight* says how concentrated it really is.
 
 CSS = """
 #gen_img img, #attn_img img { image-rendering: pixelated; }
+/* On a phone the gallery's 8 columns of at least 100 px would scroll sideways out of sight. */
+@media (max-width: 720px) { #gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; } }
 /* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
 #gen_img .icon-button-wrapper { display: none !important; }
 .attn-stats { font-variant-numeric: tabular-nums; min-height: 3em; }
 """
+
+
+# Enter in a number box (seed, truncation, opacity, a slider's box) applies it, as clicking away does.
+JS = """() => document.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && e.target instanceof HTMLInputElement && e.target.type === "number") e.target.blur();
+}, true)"""
 
 
 @dataclass
@@ -102,6 +110,11 @@ class Widgets:
         return [self.overlay, self.stats, self.click_info, self.view]
 
     @property
+    def values(self) -> list:
+        """The widgets of `settings` without the View: what `Handlers.values_of` sets back."""
+        return self.settings[1:]
+
+    @property
     def model_dependent(self) -> list:
         return [self.label, self.layer, self.head, *self.sliders]
 
@@ -118,8 +131,8 @@ def layout(studio: Studio, default: View) -> Widgets:
             model = gr.Dropdown(studio.models, value=default.model, label="Model", elem_id="model_dd")
             label = gr.Dropdown(classes, value=default.args.label, label="Class", interactive=True,
                                 visible=bool(classes))
-            seed = gr.Number(value=default.args.seed, label="Seed", precision=0, minimum=0, maximum=SEED_MAX,
-                             elem_id="seed")
+            # precision=None: Gradio would round 1.5 to 2 silently; the studio refuses it, as the API does.
+            seed = gr.Number(value=default.args.seed, label="Seed", minimum=0, maximum=SEED_MAX, elem_id="seed")
             with gr.Row():
                 prev_btn = gr.Button("◀ prev", size="sm", min_width=60, elem_id="prev_btn")
                 rand_btn = gr.Button("random", size="sm", min_width=60, elem_id="rand_btn")
