@@ -54,6 +54,10 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             models = [(name, cfg, _inference_generator(cfg, device, state))
                       for name, cfg, state in [*((n, shipped_cfg[n], s) for n, s in shipped.items()),
                                                ("reference-64", REFERENCE, None),
+                                               ("reference-64, scaled-dot x4 heads",
+                                                replace(REFERENCE, attn_kind="scaled-dot", heads=4), None),
+                                               ("reference-64, additive", replace(REFERENCE, attn_kind="additive"),
+                                                None),
                                                (OVERHEAD_NAME, replace(REFERENCE, g_width=8), None)]]
             runs = {name: [] for name, _, _ in models}
             for _ in range(1 if quick else ROUNDS):   # rounds over the models, as in the ablation
@@ -90,6 +94,12 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             results["click"].append(r)
             log(f"  click at {grid}x{grid}: {r['click_to_overlay_ms']:.2f} ms (naive {r['naive_ms']:.2f} ms), "
                 f"probe {r['probe_bytes'] / 1024:.0f} KiB vs {r['naive_bytes'] / 2**20:.1f} MiB")
+        # the other attention kinds: a row or a column costs O(Nk d) for each (models/attention.py)
+        results["click_kinds"] = [bench_click(grid, quick, kind=kind) for kind in ("scaled-dot", "additive")
+                                  for grid in (32, 128)]
+        for r in results["click_kinds"]:
+            log(f"  click at {r['grid']}x{r['grid']}, {r['kind']}: {r['click_to_overlay_ms']:.2f} ms, first "
+                f"looked-at-by +{r['first_looked_at_by_extra_ms']:.1f} ms (naive {r['naive_ms']:.2f} ms)")
         if shipped:
             results["served_overlay"] = bench_served_overlay(weights)
     if "train" in only:
@@ -121,7 +131,8 @@ PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser")
 
 def _keys(part: str) -> tuple[str, ...]:
     """The results keys a part of the benchmark writes (the first one always)."""
-    return {"gen": ("generator",), "cold": ("cold_start",), "click": ("click", "served_overlay")}.get(part, (part,))
+    return {"gen": ("generator",), "cold": ("cold_start",),
+            "click": ("click", "click_kinds", "served_overlay")}.get(part, (part,))
 
 
 def main(argv: list[str] | None = None) -> int:

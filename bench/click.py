@@ -16,11 +16,13 @@ from .common import DISPLAY, timings
 
 
 @torch.inference_mode()
-def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
+def bench_click(grid: int, quick: bool, channels: int = 64, kind: str = "dot") -> dict:
     """From (x, y) to the overlay array at DISPLAY px, for an attention grid of grid x grid
-    (keys pooled 2x2, as in the models), beside the naive full-softmax approach."""
+    (keys pooled 2x2, as in the models) and an attention kind, beside the naive full-softmax approach."""
     torch.manual_seed(0)
-    attn = plain_copy(SelfAttention2d(channels))
+    attn = plain_copy(SelfAttention2d(channels, kind=kind))
+    if attn.w is not None:
+        torch.nn.init.normal_(attn.w)
     image_size = 2 * grid                               # attention sits at half the output size
     x = torch.randn(1, channels, grid, grid)
     with AttentionRecorder(attn, image_size=image_size) as rec:
@@ -52,11 +54,11 @@ def bench_click(grid: int, quick: bool, channels: int = 64) -> dict:
     probe_bytes = cap.nbytes                         # q and k: all a "looks at" click needs
 
     def naive():
-        full_map = torch.softmax(q[0] @ k[0].transpose(-1, -2) * cap.scale, dim=-1)   # (heads, N, Nk)
+        full_map = torch.softmax(cap.logits(q[0], k[0]), dim=-1)   # (heads, N, Nk)
         return full_map[:, n // 2].mean(0)
     naive_t = timings(naive, warmup=1, repeat=3 if quick or grid >= 128 else 10)
     lse = timings(lambda: _fresh_lse(cap), warmup=1, repeat=3)
-    return {"grid": grid, "N": n, "Nk": nk, "display": DISPLAY,
+    return {"grid": grid, "kind": kind, "N": n, "Nk": nk, "display": DISPLAY,
             "map_ms": map_only["median_ms"], "click_to_overlay_ms": full["median_ms"],
             "click_p90_ms": full["p90_ms"], "png_level6_ms": png6["median_ms"], "png_level1_ms": png1["median_ms"],
             "png_served_ms": png_served["median_ms"], "png_served_bytes": len(draw.encode_png(overlay)),

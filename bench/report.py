@@ -148,6 +148,12 @@ def write_report(r: dict, path: Path) -> str:
                 text += (f"; on {o['model']}'s overlays (median of {o['overlays']} clicks) the JPEG is "
                          f"{o['jpeg_bytes'] / 1024:.0f} KiB against {o['png_bytes'] / 1024:.0f} KiB as PNG." if o else ".")
             lines += ["", text]
+        if r.get("click_kinds"):
+            lines += ["", "The other attention kinds (models/attention.py), the same click:", "",
+                      "| kind | grid | click to overlay (ms) | first \"looked at by\" on a layer (+ms) | naive (ms) |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {c['kind']} | {c['grid']}² | {c['click_to_overlay_ms']:.2f} | "
+                      f"{c['first_looked_at_by_extra_ms']:.1f} | {c['naive_ms']:.2f} |" for c in r["click_kinds"]]
         lines += ["", "Probe memory is the queries and keys a \"looks at\" click needs. The first \"looked at by\" "
                   "click on a layer adds every query's softmax normaliser (N floats; probe / naive then "
                   + ", ".join(f"{c['grid']}²: {100 * c['probe_with_lse_fraction_of_naive']:.2f}%" for c in r["click"])

@@ -1,12 +1,17 @@
-"""Naive references that materialise the full (N, Nk) attention matrix. Tests only."""
+"""Naive references that materialise the full (N, Nk) attention matrix (and, for the additive kind,
+the full (N, Nk, d) tensor). Written apart from models/attention.py on purpose. Tests only."""
 import torch
 import torch.nn.functional as F
 
 
 def naive_attention_matrix(module, x):
-    """softmax over keys of q k^T * scale: (B, heads, Nq, Nk); rows are query pixels."""
+    """softmax over keys of the layer's scores: (B, heads, Nq, Nk); rows are query pixels."""
     q, k = module.queries_keys(x)
-    return torch.softmax(q @ k.transpose(-1, -2) * module.scale, dim=-1)
+    if getattr(module, "kind", "dot") == "additive":
+        scores = torch.einsum("bhqkd,hd->bhqk", torch.tanh(q[:, :, :, None, :] + k[:, :, None, :, :]), module.w)
+    else:
+        scores = q @ k.transpose(-1, -2) * module.scale
+    return torch.softmax(scores, dim=-1)
 
 
 def naive_attention_forward(module, x):

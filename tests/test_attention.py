@@ -8,11 +8,14 @@ from attn_demo.serving.probe import AttentionRecorder
 from naive import naive_attention_forward, naive_attention_matrix
 
 
-def _module(channels=32, heads=1, pool=True, scaled=False, gamma=0.5, seed=0):
+def _module(channels=32, heads=1, pool=True, scaled=False, gamma=0.5, seed=0, kind=None):
     torch.manual_seed(seed)
-    m = SelfAttention2d(channels, heads=heads, pool=pool, scaled=scaled).eval()
+    kind = kind or ("scaled-dot" if scaled else "dot")
+    m = SelfAttention2d(channels, heads=heads, pool=pool, kind=kind).eval()
     with torch.no_grad():
         m.gamma.fill_(gamma)
+        if m.w is not None:
+            m.w.normal_()
     return m
 
 
@@ -113,3 +116,48 @@ def test_hand_built_case_pins_query_axis():
 def test_heads_must_divide_channels():
     with pytest.raises(ValueError):
         SelfAttention2d(32, heads=3)
+
+
+@pytest.mark.parametrize("heads", [1, 2, 4])
+@pytest.mark.parametrize("pool", [True, False])
+def test_additive_forward_and_gradients_equal_the_full_tensor(heads, pool, monkeypatch):
+    """Query chunks (recomputed in the backward pass) give the forward and the gradients of the
+    whole (N, Nk, d) tensor at once (tests/naive.py)."""
+    import attn_demo.models.attention as attention
+    monkeypatch.setattr(attention, "CHUNK_ELEMENTS", 500)          # many chunks
+    m = _module(heads=heads, pool=pool, kind="additive").train()
+    twin = _module(heads=heads, pool=pool, kind="additive").train()
+    twin.load_state_dict(m.state_dict())
+    x = torch.randn(2, 32, 8, 6, requires_grad=True)
+    out = m(x)
+    ref = naive_attention_forward(twin, x)
+    assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4)
+    out.square().sum().backward()
+    grads = [p.grad.clone() for p in m.parameters()] + [x.grad.clone()]
+    x.grad = None
+    ref.square().sum().backward()
+    for a, b in zip(grads, [p.grad for p in twin.parameters()] + [x.grad]):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+def test_unknown_attention_kind_is_refused():
+    with pytest.raises(ValueError, match="attention kind"):
+        SelfAttention2d(32, kind="cosine")
+
+
+def test_additive_attention_is_served_as_trained():
+    from attn_demo.models.config import ModelConfig
+    from attn_demo.models.folding import fold_for_inference
+    from attn_demo.models.networks import Generator
+    cfg = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(8, 16), heads=2, attn_kind="additive")
+    g = Generator(cfg).eval()
+    with torch.no_grad():
+        for a in g.attn.values():
+            a.gamma.fill_(0.5)
+            a.w.normal_()
+        z = torch.randn(3, 16)
+        folded = fold_for_inference(g)
+        assert all(type(a) is SelfAttention2d and a.kind == "additive" for a in folded.attn.values())
+        assert torch.allclose(folded(z), g(z), atol=1e-5)
+    with pytest.raises(ValueError, match="no fused form"):
+        FusedSelfAttention2d(plain_copy(g.attn["8"]))

@@ -306,3 +306,10 @@ def test_the_bench_runs_with_the_apps_allocator_setting(monkeypatch, tmp_path):
     monkeypatch.setattr(driver, "bench", lambda args: calls.append(("bench", args.only)))
     assert driver.main(["--only", "click", "--json", str(tmp_path / "p.json"), "--md", ""]) == 0
     assert calls == ["malloc", ("bench", "click")]
+
+
+def test_click_benchmark_measures_every_attention_kind():
+    for kind in ("scaled-dot", "additive"):
+        r = click.bench_click(16, quick=True, channels=16, kind=kind)
+        assert r["kind"] == kind and r["click_to_overlay_ms"] > 0 and r["naive_ms"] > 0
+        assert r["probe_bytes"] < r["naive_bytes"] and r["first_looked_at_by_extra_ms"] > 0

@@ -273,3 +273,19 @@ def test_conditional_batchnorm_eval_is_batchnorm_then_class_affine():
     gain, bias = cbn.embed(y).chunk(2, dim=1)
     expected = cbn.bn(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
     assert torch.allclose(cbn(x, y), expected, atol=1e-5)
+
+
+def test_attention_kind_in_the_config():
+    """Configs written before attn_kind existed load with the meaning they had; kinds are checked."""
+    from attn_demo.models.config import ModelConfig
+    base = tiny_config(resolution=32, g_attn=(16,), num_classes=0).to_dict()
+    assert base["attn_kind"] == "dot" and "attn_scaled" not in base
+    old = {k: v for k, v in base.items() if k != "attn_kind"}
+    assert ModelConfig.from_dict({**old, "attn_scaled": False}).attn_kind == "dot"
+    assert ModelConfig.from_dict({**old, "attn_scaled": True}).attn_kind == "scaled-dot"
+    for bad in ({**old, "attn_kind": "cosine"}, {**old, "attn_scaled": "yes"},
+                {**old, "attn_scaled": True, "attn_kind": "additive"}):
+        with pytest.raises(ConfigError):
+            ModelConfig.from_dict(bad)
+    g = Generator(ModelConfig.from_dict({**old, "attn_kind": "additive"}))
+    assert {a.kind for a in g.attn.values()} == {"additive"}

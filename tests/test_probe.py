@@ -16,22 +16,27 @@ def _record(module, x, image_size):
     return rec.captures["attn"]
 
 
-def _attention_module(pool, heads, seed=0):
+def _attention_module(pool, heads, seed=0, kind="dot"):
     from attn_demo.models.attention import SelfAttention2d
     torch.manual_seed(seed)
-    m = SelfAttention2d(32, heads=heads, pool=pool).eval()
+    m = SelfAttention2d(32, heads=heads, pool=pool, kind=kind).eval()
     with torch.no_grad():
         m.query.parametrizations.weight.original.mul_(6)
         m.key.parametrizations.weight.original.mul_(6)
+        if m.w is not None:
+            m.w.normal_(0, 2)                        # a focused additive map, not the near-uniform start
     return m
 
 
 CASES = [(pool, heads) for pool in (True, False) for heads in (1, 2)]
+KINDS = ["dot", "scaled-dot", "additive"]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("pool,heads", CASES)
-def test_maps_equal_naive_reference(pool, heads):
-    m = _attention_module(pool, heads)
+def test_maps_equal_naive_reference(pool, heads, kind):
+    """Every kind's rows and columns are exactly the full matrix's (tests/naive.py builds it whole)."""
+    m = _attention_module(pool, heads, kind=kind)
     x = torch.randn(2, 32, 8, 8)
     cap = _record(m, x, image_size=32)
     with torch.no_grad():
@@ -54,9 +59,10 @@ def test_maps_equal_naive_reference(pool, heads):
             assert torch.allclose(col.reshape(-1), sel(full[b, :, :, kj]), atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("pool,heads", CASES)
-def test_summary_equals_naive(pool, heads):
-    m = _attention_module(pool, heads, seed=3)
+def test_summary_equals_naive(pool, heads, kind):
+    m = _attention_module(pool, heads, seed=3, kind=kind)
     x = torch.randn(1, 32, 8, 8)
     cap = _record(m, x, image_size=32)
     with torch.no_grad():
@@ -71,12 +77,15 @@ def test_summary_equals_naive(pool, heads):
         assert torch.allclose(ent.reshape(-1).double(), ref_ent, atol=1e-4)
 
 
-def test_summary_chunking_matches_one_chunk(monkeypatch):
+@pytest.mark.parametrize("kind", KINDS)
+def test_summary_chunking_matches_one_chunk(monkeypatch, kind):
+    import attn_demo.models.attention as attention
     import attn_demo.serving.probe as probe
-    m = _attention_module(True, 2)
+    m = _attention_module(True, 2, kind=kind)
     x = torch.randn(1, 32, 8, 8)
     whole = _record(m, x, 32)
     monkeypatch.setattr(probe, "_CHUNK_ELEMENTS", 40)  # many tiny chunks
+    monkeypatch.setattr(attention, "CHUNK_ELEMENTS", 40)
     chunked = _record(m, x, 32)
     assert torch.allclose(whole.lse, chunked.lse, atol=1e-6)
     for a, b in zip(whole.summary(), chunked.summary()):

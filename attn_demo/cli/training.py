@@ -68,6 +68,8 @@ def register(command) -> None:
     m.add_argument("--attn", type=_csv_ints, help="G attention sizes (default resolution/2, 32 at 64+)")
     m.add_argument("--d-attn", type=_csv_ints, help="D attention sizes (default as --attn)")
     m.add_argument("--heads", type=int, help="attention heads (default 1)")
+    m.add_argument("--attn-kind", choices=["dot", "scaled-dot", "additive"],
+                   help="how a query scores a key: SAGAN's q.k (default dot), q.k/sqrt(d), or w^T tanh(q + k)")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     t.add_argument("--lr-g", type=float, help="G learning rate (default 1e-4)")
@@ -131,7 +133,7 @@ def cmd_data(args) -> None:
 
 
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
-               "attn": "g_attn", "d_attn": "d_attn", "heads": "heads"}
+               "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile")

@@ -1,44 +1,78 @@
-"""SAGAN self-attention over a 2-D feature map.
+"""SAGAN self-attention over a 2-D feature map, with three ways to score a query against a key.
 
     q = Wq x   (C/8 channels)        one query per pixel, raster order
     k = Wk x   (C/8), max-pooled 2x2  one key per key cell
     v = Wv x   (C/2), max-pooled 2x2
-    y = x + gamma * Wo softmax_keys(q k^T * scale) v
+    y = x + gamma * Wo softmax_keys(score(q, k)) v
+
+    score(q, k) = q.k                 "dot" (SAGAN's own: no 1/sqrt(d) factor)
+                = q.k / sqrt(d)       "scaled-dot" (Transformer attention)
+                = w^T tanh(q + k)     "additive" (Bahdanau-style; w learned, one per head)
 
 gamma is a learnable scalar that starts at 0, so a fresh block is the identity
 and the network learns how much non-local evidence to mix in. With several
-heads the q/k/v channels are split between them (multi-head attention).
+heads the q/k/v channels are split between them (multi-head attention), each
+head with its own map.
 
-The forward pass calls `scaled_dot_product_attention`, which never builds the
-(N, Nk) matrix when a fused kernel applies. The probe (serving/probe.py)
-recomputes single rows or columns of that matrix from `queries_keys` when a
-user clicks a pixel. The served generator runs the same function with its
-projections fused (`folding.FusedSelfAttention2d`).
+The dot kinds call `scaled_dot_product_attention`, which never builds the
+(N, Nk) matrix when a fused kernel applies. Additive attention has no such
+kernel: `attention_logits` computes it in query chunks of bounded memory
+(never the (N, Nk, d) tensor at once), and the forward pass runs chunk by
+chunk, recomputing each chunk in the backward pass instead of keeping it.
+The probe (serving/probe.py) recomputes single rows or columns of the matrix
+from `queries_keys` and `attention_logits` when a user clicks a pixel.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
+from .config import ATTENTION_KINDS
 from .layers import sn_conv
+
+CHUNK_ELEMENTS = 1 << 22     # additive scores: (queries x keys x head dim) per chunk, 16 MiB in fp32
+
+
+def attention_logits(q: torch.Tensor, k: torch.Tensor, kind: str, scale: float = 1.0,
+                     w: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of queries against keys: q (..., heads, Nq, d), k (..., heads, Nk, d) ->
+    (..., heads, Nq, Nk); rows are queries. `w` (heads, d) is the additive kind's vector."""
+    if kind != "additive":
+        return (q @ k.transpose(-1, -2)) * scale
+    heads, nk, d = k.shape[-3], k.shape[-2], k.shape[-1]
+    step = max(1, CHUNK_ELEMENTS // max(1, nk * d * q[..., :1, :].numel() // d))
+    w = w.view(heads, 1, d, 1)
+    rows = [(torch.tanh(q[..., s:s + step, None, :] + k[..., None, :, :]) @ w).squeeze(-1)   # (..., c, Nk)
+            for s in range(0, q.shape[-2], step)]
+    return torch.cat(rows, dim=-2)
+
+
+def _additive_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """softmax_keys(w^T tanh(q + k)) v for a chunk of queries: (B, heads, c, dv)."""
+    return torch.softmax(attention_logits(q, k, "additive", w=w), dim=-1) @ v
 
 
 class SelfAttention2d(nn.Module):
-    def __init__(self, channels: int, heads: int = 1, pool: bool = True, scaled: bool = False):
+    def __init__(self, channels: int, heads: int = 1, pool: bool = True, kind: str = "dot"):
         super().__init__()
         if channels % 8 or (channels // 8) % heads or (channels // 2) % heads:
             raise ValueError(f"{channels} channels do not split into {heads} heads")
-        self.channels, self.heads, self.pool = channels, heads, pool
+        if kind not in ATTENTION_KINDS:
+            raise ValueError(f"attention kind must be one of {ATTENTION_KINDS}, got {kind!r}")
+        self.channels, self.heads, self.pool, self.kind = channels, heads, pool, kind
         self.qk_dim = channels // 8 // heads  # per head
         self.v_dim = channels // 2 // heads
         # SAGAN's softmax has no 1/sqrt(d) factor; Transformer attention has.
-        self.scale = self.qk_dim ** -0.5 if scaled else 1.0
+        self.scale = self.qk_dim ** -0.5 if kind == "scaled-dot" else 1.0
         self.query = sn_conv(channels, channels // 8, kernel=1, bias=False)
         self.key = sn_conv(channels, channels // 8, kernel=1, bias=False)
         self.value = sn_conv(channels, channels // 2, kernel=1, bias=False)
         self.out = sn_conv(channels // 2, channels, kernel=1, bias=False)
         self.gamma = nn.Parameter(torch.zeros(()))
+        # additive: the vector w of w^T tanh(q + k), one per head (given, not drawn: ones / sqrt(d))
+        self.w = nn.Parameter(torch.full((heads, self.qk_dim), self.qk_dim ** -0.5)) if kind == "additive" else None
 
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
         """Size of the key/value grid for a (height, width) feature map."""
@@ -56,15 +90,36 @@ class SelfAttention2d(nn.Module):
         """q: (B, heads, Nq, dk) rows are query pixels; k: (B, heads, Nk, dk) key cells."""
         return self._heads(self.query(x)), self._heads(self._pool(self.key(x)))
 
+    def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """This layer's scores of queries q against keys k (from `queries_keys`): (..., Nq, Nk)."""
+        return attention_logits(q, k, self.kind, self.scale, self.w)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         q, k = self.queries_keys(x)                # (B, heads, Nq, dk), (B, heads, Nk, dk)
         v = self._heads(self._pool(self.value(x)))  # (B, heads, Nk, dv)
-        if self.qk_dim != self.v_dim:
-            # Fused kernels need equal head sizes. Zero-padding q and k leaves
-            # every dot product unchanged; the scale is passed explicitly.
-            pad = self.v_dim - self.qk_dim
-            q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
-        o = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, heads, Nq, dv)
+        if self.kind == "additive":
+            o = self._additive(q, k, v)
+        else:
+            if self.qk_dim != self.v_dim:
+                # Fused kernels need equal head sizes. Zero-padding q and k leaves
+                # every dot product unchanged; the scale is passed explicitly.
+                pad = self.v_dim - self.qk_dim
+                q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
+            o = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, heads, Nq, dv)
         o = o.transpose(2, 3).reshape(b, self.heads * self.v_dim, h, w)
         return x + self.gamma * self.out(o)
+
+    def _additive(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Additive attention in query chunks; with autograd on, each chunk is recomputed in the
+        backward pass (torch.utils.checkpoint), so training keeps no (N, Nk, d) tensor either."""
+        nk = k.shape[2]
+        step = max(1, CHUNK_ELEMENTS // max(1, nk * self.qk_dim * q.shape[0] * self.heads))
+        out = []
+        for s in range(0, q.shape[2], step):
+            chunk = q[:, :, s:s + step]
+            if torch.is_grad_enabled() and (chunk.requires_grad or k.requires_grad):
+                out.append(checkpoint(_additive_rows, chunk, k, v, self.w, use_reentrant=False))
+            else:
+                out.append(_additive_rows(chunk, k, v, self.w))
+        return torch.cat(out, dim=2)                # (B, heads, Nq, dv)

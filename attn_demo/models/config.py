@@ -16,6 +16,9 @@ from typing import Any
 from ..errors import ConfigError
 
 RESOLUTIONS = (32, 64, 128)
+# How a query scores a key: SAGAN's q.k ("dot"), q.k / sqrt(d) as in Transformers ("scaled-dot"),
+# or v^T tanh(q + k) on the same projections ("additive", Bahdanau-style).
+ATTENTION_KINDS = ("dot", "scaled-dot", "additive")
 # Upper bounds: a config.json is data from anywhere, and it decides how much memory a
 # model allocates. These are far above anything useful on one machine.
 MAX_WIDTH = 1024
@@ -39,8 +42,12 @@ class ModelConfig:
     heads: attention heads; the query/key (C/8) and value (C/2) channels are
         split between them.
     attn_pool: max-pool keys and values 2x2 as the SAGAN reference does.
-    attn_scaled: divide logits by sqrt(head dim) as in Transformer attention.
-        SAGAN's own softmax has no such factor (False).
+    attn_kind: how a query scores a key (ATTENTION_KINDS): "dot" is SAGAN's
+        q.k (no 1/sqrt(d) factor), the meaning of every config written before
+        the field existed; "scaled-dot" divides by sqrt(head dim) as
+        Transformer attention does; "additive" scores v^T tanh(q + k) with a
+        learned v per head. (Configs with the older `attn_scaled` flag load as
+        "scaled-dot" when it is true, "dot" otherwise.)
     num_classes: 0 = unconditional, else class-conditional BN in G and a
         projection head in D.
     class_names: optional display names, one per class.
@@ -54,7 +61,7 @@ class ModelConfig:
     d_attn: tuple[int, ...] = (16,)
     heads: int = 1
     attn_pool: bool = True
-    attn_scaled: bool = False
+    attn_kind: str = "dot"
     num_classes: int = 0
     class_names: tuple[str, ...] = ()
 
@@ -96,6 +103,8 @@ class ModelConfig:
             if r not in d_sizes:
                 raise ConfigError(f"d_attn {r} is not an output size of a D block {d_sizes}")
             self._check_heads(self.d_channels()[d_sizes.index(r)], "D", r)
+        if self.attn_kind not in ATTENTION_KINDS:
+            raise ConfigError(f"attn_kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attn_kind!r}")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -136,6 +145,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        if isinstance(data, dict) and "attn_scaled" in data:    # written before attn_kind existed
+            data = dict(data)
+            scaled = data.pop("attn_scaled")
+            if not isinstance(scaled, bool):
+                raise ConfigError(f"ModelConfig.attn_scaled must be bool, got {scaled!r}")
+            if "attn_kind" in data and data["attn_kind"] != ("scaled-dot" if scaled else "dot"):
+                raise ConfigError("attn_scaled and attn_kind disagree")
+            data["attn_kind"] = "scaled-dot" if scaled else "dot"
         return _from_dict(cls, data)
 
     def to_json(self) -> str:

@@ -12,8 +12,9 @@ the trained one as it is:
 - the norms' eval-mode affine maps are computed once (`FrozenNorm`); an
   unconditional norm that directly follows a conv is folded into that conv,
   and so is the output BatchNorm into the last block;
-- each attention layer's projections become two matrices and an output
-  matrix with gamma folded in (`FusedSelfAttention2d`);
+- each dot-kind attention layer's projections become two matrices and an
+  output matrix with gamma folded in (`FusedSelfAttention2d`); additive
+  attention, which has no fused kernel, is served as trained;
 - the stem's weight is kept input-major (`input_major_linear`).
 
 Each fold is exact up to float rounding; tests/test_model.py compares the
@@ -194,6 +195,8 @@ class FusedSelfAttention2d(nn.Module):
         super().__init__()
         if parametrize.is_parametrized(attn.query, "weight"):
             raise RuntimeError("fold spectral norm first (plain_copy): the fused matrices use the plain weights")
+        if attn.kind == "additive":
+            raise ValueError("additive attention has no fused form: it is served as trained (query chunks)")
         self.source = attn
         self.heads, self.v_dim, self.pool, self.scale = attn.heads, attn.v_dim, attn.pool, attn.scale
         d, heads, qk = attn.v_dim, attn.heads, attn.qk_dim
@@ -211,6 +214,14 @@ class FusedSelfAttention2d(nn.Module):
     @property
     def gamma(self) -> torch.Tensor:
         return self.source.gamma
+
+    @property
+    def kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def w(self) -> None:
+        return None
 
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
         return self.source.key_grid(height, width)
@@ -266,7 +277,8 @@ class FoldedGenerator(nn.Module):
             FoldedUpBlock(b, norms="norms" not in skip, phases="phases" not in skip,
                           after=batchnorm_affine(plain.out_bn) if fold_out and i == last else None)
             for i, b in enumerate(plain.blocks))
-        self.attn = nn.ModuleDict({k: a if "attention" in skip else FusedSelfAttention2d(a)
+        # the dot kinds fuse their projections; additive attention is served as trained (query chunks)
+        self.attn = nn.ModuleDict({k: a if "attention" in skip or a.kind == "additive" else FusedSelfAttention2d(a)
                                    for k, a in plain.attn.items()})
         self.out_bn = nn.Identity() if fold_out else plain.out_bn
         self.out_conv = plain.out_conv

@@ -24,7 +24,7 @@ from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, withou
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
-    return SelfAttention2d(channels, heads=cfg.heads, pool=cfg.attn_pool, scaled=cfg.attn_scaled)
+    return SelfAttention2d(channels, heads=cfg.heads, pool=cfg.attn_pool, kind=cfg.attn_kind)
 
 
 class Generator(nn.Module):

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..models.attention import attention_logits
 
 LOOKS_AT = "looks-at"
 LOOKED_AT_BY = "looked-at-by"
@@ -93,20 +94,28 @@ class Capture:
     scale: float
     gamma: float
     image_size: int            # the generated image is image_size x image_size
+    kind: str = "dot"          # how a query scores a key (models/attention.py)
+    w: torch.Tensor | None = None   # (heads, dk): the additive kind's vector
     _lse: torch.Tensor | None = field(default=None, repr=False)
     _summary: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_qk(cls, name, q, k, grid, key_grid, scale, gamma, image_size) -> "Capture":
+    def from_qk(cls, name, q, k, grid, key_grid, scale, gamma, image_size, kind="dot", w=None) -> "Capture":
         # Clicks index single rows: cheaper on the CPU than as GPU kernel launches.
         q, k = q.detach().float().cpu(), k.detach().float().cpu()
-        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), int(image_size))
+        w = None if w is None else w.detach().float().cpu()
+        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), int(image_size), kind, w)
+
+    def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """This layer's scores of queries against keys: (..., heads, nq, d), (..., heads, nk, d) ->
+        (..., heads, nq, nk), in bounded memory for every kind (models/attention.py)."""
+        return attention_logits(q, k, self.kind, self.scale, self.w)
 
     @property
     def lse(self) -> torch.Tensor:
         """(B, heads, Nq) log of each query's softmax normaliser; computed once."""
         if self._lse is None:
-            self._lse = _row_logsumexp(self.q, self.k, self.scale)
+            self._lse = _row_logsumexp(self)
         return self._lse
 
     @property
@@ -136,7 +145,10 @@ class Capture:
         b, head = self._check_b(b), _check_head(head, self.heads)
         cx, cy = pixel_to_cell(x, y, self._size(size), self.grid)
         qi = cy * self.grid[1] + cx
-        logits = (self.k[b] @ self.q[b, :, qi, :, None]).squeeze(-1) * self.scale  # (heads, Nk)
+        if self.kind == "additive":
+            logits = self.logits(self.q[b, :, qi:qi + 1], self.k[b])[:, 0]           # (heads, Nk), O(Nk * d)
+        else:
+            logits = (self.k[b] @ self.q[b, :, qi, :, None]).squeeze(-1) * self.scale  # (heads, Nk)
         row = torch.softmax(logits, dim=-1)
         return _select_head(row, head).reshape(self.key_grid)
 
@@ -148,7 +160,10 @@ class Capture:
         b, head = self._check_b(b), _check_head(head, self.heads)
         kx, ky = pixel_to_cell(x, y, self._size(size), self.key_grid)
         kj = ky * self.key_grid[1] + kx
-        logits = (self.q[b] @ self.k[b, :, kj, :, None]).squeeze(-1) * self.scale  # (heads, Nq)
+        if self.kind == "additive":
+            logits = self.logits(self.q[b], self.k[b, :, kj:kj + 1])[..., 0]           # (heads, Nq), O(Nq * d)
+        else:
+            logits = (self.q[b] @ self.k[b, :, kj, :, None]).squeeze(-1) * self.scale  # (heads, Nq)
         col = torch.exp(logits - self.lse[b])
         return _select_head(col, head).reshape(self.grid)
 
@@ -249,12 +264,11 @@ def _chunk(n_keys: int) -> int:
     return max(1, _CHUNK_ELEMENTS // max(n_keys, 1))
 
 
-def _row_logsumexp(q: torch.Tensor, k: torch.Tensor, scale: float) -> torch.Tensor:
+def _row_logsumexp(cap: Capture) -> torch.Tensor:
     """logsumexp over keys of every query's logits, in chunks: (B, heads, Nq)."""
-    n = q.shape[2]
+    q, k = cap.q, cap.k
     step = _chunk(k.shape[2] * q.shape[0] * q.shape[1])
-    kt = k.transpose(-1, -2)
-    parts = [torch.logsumexp((q[:, :, s:s + step] @ kt) * scale, dim=-1) for s in range(0, n, step)]
+    parts = [torch.logsumexp(cap.logits(q[:, :, s:s + step], k), dim=-1) for s in range(0, q.shape[2], step)]
     return torch.cat(parts, dim=-1)
 
 
@@ -269,9 +283,8 @@ def _row_statistics(cap: Capture, head: int | None, b: int) -> tuple[torch.Tenso
     n, nk = qpos.shape[0], kpos.shape[0]
     mean_dist, ent = torch.empty(n), torch.empty(n)
     step = _chunk(nk * cap.heads)
-    kt = cap.k[b].transpose(-1, -2)         # (heads, dk, Nk)
     for s in range(0, n, step):
-        logits = (cap.q[b, :, s:s + step] @ kt) * cap.scale            # (heads, n_c, Nk)
+        logits = cap.logits(cap.q[b, :, s:s + step], cap.k[b])         # (heads, n_c, Nk)
         p = _select_head(torch.softmax(logits, dim=-1), head)          # (n_c, Nk)
         dist = torch.cdist(qpos[s:s + step], kpos)                      # (n_c, Nk)
         mean_dist[s:s + step] = (p * dist).sum(-1)
@@ -321,5 +334,5 @@ class AttentionRecorder:
             grid = (x.shape[-2], x.shape[-1])
             self.captures[name] = Capture.from_qk(
                 name, q, k, grid, module.key_grid(*grid), module.scale,
-                float(module.gamma.detach()), self.image_size)
+                float(module.gamma.detach()), self.image_size, module.kind, module.w)
         return hook
