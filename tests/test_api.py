@@ -42,6 +42,24 @@ def test_inspect_with_explicit_coordinates(client, studio):
     assert np.array_equal(png(path), ref.overlay)
 
 
+def test_inspect_every_layer_and_the_rollout(client, studio):
+    """layer 'all': every layer and head in one picture with each map; 'rollout': through every layer."""
+    path, out = client.predict("tinycond", 7, 1.0, "cat", "", 100, 300, 512, "all", "mean", "looks-at",
+                               api_name="/inspect")
+    engine = studio.engine("tinycond")
+    result = engine.render(RenderArgs(7, 1.0, "cat"))
+    ref = engine.all_maps(result, 100, 300, MapSettings(), size=(512, 512))
+    assert [(m["layer"], m["head"]) for m in out["maps"]] == [(n, h) for n in ("G8", "G16") for h in ("mean", 0, 1)]
+    assert np.allclose(np.array(out["maps"][4]["map"]), ref.maps[4].heat.numpy(), atol=1e-6)
+    assert np.allclose(np.array(out["rollout"]), ref.rollout, atol=1e-6) and np.array_equal(png(path), ref.picture)
+    path, roll = client.predict("tinycond", 7, 1.0, "cat", "", 100, 300, 512, "rollout", "1", "looks-at",
+                                api_name="/inspect")
+    expected = engine.rollout(result, 100, 300, head=1, size=(512, 512))
+    assert roll["layer"] == "rollout" and roll["approximation"] and np.allclose(np.array(roll["map"]), expected)
+    with pytest.raises(Exception, match="two or more attention layers"):
+        client.predict("tiny32", 7, 1.0, "", "", 1, 1, 32, "rollout", "mean", "looks-at", api_name="/inspect")
+
+
 def test_interpolate_and_grid(client):
     gif = client.predict("tiny32", "3, 9, 12", 1.0, "", 4, api_name="/interpolate")
     with Image.open(gif) as im:

@@ -228,3 +228,14 @@ def test_seed_buttons_step_and_roll_in_the_page_and_clamp(page, studio):
     shown = image_bytes(page, image_src(page, "#gen_img img"))
     picture = studio.display_image("tiny32", studio.render("tiny32", RenderArgs(seed=int(seed()), psi=0.8)))
     assert shown == draw.encode_png(picture, compress_level=1)
+
+
+def test_all_layers_and_heads_tab_follows_the_click(page, studio):
+    """The clicked pixel's map in every layer and head (and the rollout) for the View on screen."""
+    page.click("button[role='tab']:has-text('All layers & heads')")
+    old = image_src(page, "#all_img img")
+    click_pixel(page, 200, 300)
+    wait_text(page, "x=200, y=300")
+    shown = wait_new_image(page, "#all_img img", old)
+    view = View("tiny32", DEFAULT.args, click=(200, 300), map=MapSettings("G16"))
+    assert shown == draw.encode_jpeg(studio.all_maps(view))

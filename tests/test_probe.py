@@ -196,3 +196,62 @@ def test_attention_spread_cli_on_a_conditional_model(cond_model_dir, tmp_path, c
         assert 0.0 < figures["entropy_of_uniform"] < 1.0
         assert figures["mean_distance_px"] > 0
     assert "median over 6 images" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def two_layer_dir(tmp_path_factory):
+    from conftest import make_model_dir
+    return make_model_dir(tmp_path_factory.mktemp("two") / "tinycond", num_classes=3,
+                          class_names=("cat", "dog", "fish"), heads=2, g_attn=(8, 16))
+
+
+def test_rollout_equals_the_product_of_the_mixed_matrices(two_layer_dir):
+    """probe.rollout against the explicit matrices: per layer (I + |gamma| A S) / (1 + |gamma|), with A
+    the full attention matrix and S spreading each key cell over the pixels it pools, and a sum of
+    blocks between layers; a row vector from the clicked pixel of the last layer."""
+    from attn_demo.serving.engine import Engine, RenderArgs
+    from attn_demo.serving.probe import rollout
+    engine = Engine.from_pretrained(two_layer_dir, device="cpu")
+    result = engine.render(RenderArgs(3, 1.0, "dog"))
+    caps = [result.captures[n] for n in engine.layers]
+    assert len(caps) == 2
+    for head in (None, 0, 1):
+        r = None
+        for i in range(len(caps) - 1, -1, -1):
+            cap = caps[i]
+            (h, w), (hk, wk) = cap.grid, cap.key_grid
+            if r is None:
+                r = torch.zeros(h * w, dtype=torch.float64)
+                r[(9 * h // 32) * w + (20 * w // 32)] = 1.0       # pixel (20, 9) of the 32 px image
+            full = torch.softmax((cap.q[0] @ cap.k[0].transpose(-1, -2)).double() * cap.scale, dim=-1)
+            a = full.mean(0) if head is None else full[head]      # (N, Nk)
+            spread = torch.zeros(hk * wk, h * w, dtype=torch.float64)
+            for j in range(hk * wk):
+                ky, kx = divmod(j, wk)
+                for dy in range(h // hk):
+                    for dx in range(w // wk):
+                        spread[j, (ky * (h // hk) + dy) * w + kx * (w // wk) + dx] = 1.0 / ((h // hk) * (w // wk))
+            g = abs(cap.gamma)
+            r = (r + g * (r @ a @ spread)) / (1 + g)
+            if i > 0:
+                hc, wc = caps[i - 1].grid
+                r = r.reshape(hc, h // hc, wc, w // wc).sum(dim=(1, 3)).reshape(-1)
+        got = rollout(caps, 20, 9, head=head)
+        assert got.shape == caps[0].grid
+        assert torch.allclose(got.double().reshape(-1), r, atol=1e-5)
+        assert abs(float(got.sum()) - 1.0) < 1e-4
+
+
+def test_all_maps_draws_every_layer_and_head_and_the_rollout(two_layer_dir, model_dir):
+    from attn_demo.serving.engine import Engine, MapSettings, RenderArgs
+    engine = Engine.from_pretrained(two_layer_dir, device="cpu")
+    result = engine.render(RenderArgs(3, 1.0, "dog"))
+    out = engine.all_maps(result, 100, 200, MapSettings(mode="looked-at-by"), size=(512, 512), tile=64)
+    assert [(m.layer, m.head) for m in out.maps] == [(n, h) for n in engine.layers for h in (None, 0, 1)]
+    assert all(m.mode == "looked-at-by" for m in out.maps)
+    ref = result.captures["G16"].probe(100, 200, (512, 512), 1, "looked-at-by")
+    assert torch.equal(out.maps[-1].heat, ref.heat)
+    assert out.rollout is not None and out.rollout.shape == result.captures[engine.layers[0]].grid
+    assert out.picture.ndim == 3 and out.picture.shape[0] > 3 * 64      # two layer rows and the rollout
+    single = Engine.from_pretrained(model_dir, device="cpu")               # one layer: no rollout row
+    assert single.all_maps(single.render(RenderArgs(1)), 5, 5).rollout is None

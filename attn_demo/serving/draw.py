@@ -141,6 +141,26 @@ def draw_marker(img: np.ndarray, x: float, y: float, color=(0, 255, 255), radius
     return np.asarray(pil)
 
 
+def labelled_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str],
+                  pad: int = 4, label_height: int = 16, label_width: int = 120) -> np.ndarray:
+    """Tiles (HxWx3 uint8, all the same size) in rows, each row labelled on its left and each
+    column on top, on a dark background; a row may have fewer tiles than there are columns."""
+    h, w = rows[0][0].shape[:2]
+    ncol = max(len(r) for r in rows)
+    width = label_width + ncol * (w + pad) + pad
+    height = label_height + len(rows) * (h + pad) + pad
+    out = Image.new("RGB", (width, height), (24, 24, 28))
+    d = ImageDraw.Draw(out)
+    for j, text in enumerate(col_labels[:ncol]):
+        d.text((label_width + pad + j * (w + pad), 2), text, fill=(230, 230, 230))
+    for i, (tiles, text) in enumerate(zip(rows, row_labels)):
+        y = label_height + pad + i * (h + pad)
+        d.text((4, y + h // 2 - 6), text, fill=(230, 230, 230))
+        for j, tile in enumerate(tiles):
+            out.paste(Image.fromarray(tile), (label_width + pad + j * (w + pad), y))
+    return np.asarray(out)
+
+
 def image_grid(images, nrow: int | None = None, pad: int = 2, fill: int = 255) -> np.ndarray:
     """(B, H, W, 3) uint8 -> one picture, nrow images per row, `pad` pixels between them."""
     images = np.asarray(images)

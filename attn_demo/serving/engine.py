@@ -24,7 +24,7 @@ from ..models.folding import FoldedGenerator, fold_for_inference
 from ..models.latents import Directions, make_latent, resolve_class
 from ..models.networks import Generator, generator_parameters
 from . import draw
-from .probe import LOOKS_AT, MODES, AttentionMap, AttentionRecorder, Capture
+from .probe import LOOKS_AT, MODES, AttentionMap, AttentionRecorder, Capture, rollout
 
 MAX_BATCH = 64
 
@@ -90,6 +90,13 @@ class InspectResult:
     def stats(self) -> dict:
         """The map's statistics and the timings, as JSON values (the API's answer)."""
         return {**self.map.stats(), **self.timings}
+
+
+@dataclass
+class AllMapsResult:
+    picture: np.ndarray               # one labelled picture: a row per layer, mean then each head
+    maps: list[AttentionMap]          # the same maps, row by row
+    rollout: np.ndarray | None        # over the first layer's grid, with two or more layers (an approximation)
 
 
 @dataclass
@@ -244,6 +251,43 @@ class Engine:
             side = image.shape[0] * scale
             marker = (*draw.marker_point(*click, size, side), marker_color, max(4, side // 48))
         return draw.overlay_picture(image, heat, scale, settings.alpha, settings.cmap, marker)
+
+    def rollout(self, result: RenderResult, x, y, head: int | None = None,
+                size: tuple[int, int] | None = None) -> np.ndarray:
+        """Attention rollout of pixel (x, y) through every layer, over the first layer's grid
+        (serving/probe.rollout: an approximation, which the views say)."""
+        res = self.cfg.resolution
+        size = (res, res) if size is None else check_size(size)
+        return rollout([result.captures[n] for n in self.layers], x, y, size, head).numpy()
+
+    def all_maps(self, result: RenderResult, x, y, settings: MapSettings = MapSettings(),
+                 size: tuple[int, int] | None = None, tile: int = 128) -> AllMapsResult:
+        """The clicked pixel's map in every layer and head at once (as attention-visualisation tools
+        for transformers draw them), plus the rollout through the layers when there are several."""
+        settings = settings.checked()
+        res = self.cfg.resolution
+        size = (res, res) if size is None else check_size(size)
+        scale = max(1, tile // res)
+        rows, row_labels, maps = [], [], []
+        for name in self.layers:
+            cap = result.captures[name]
+            tiles = []
+            for head in [None, *range(cap.heads)]:
+                m = cap.probe(x, y, size, head, settings.mode)
+                maps.append(m)
+                tiles.append(self.overlay(result.image, m.heat.numpy(), (m.x, m.y), size, scale, settings,
+                                          draw.MARKER_COLORS[0]))
+            rows.append(tiles)
+            row_labels.append(f"{name}  γ {cap.gamma:+.2f}")
+        heads = result.captures[self.layers[0]].heads
+        col_labels = ["mean of heads"] + [f"head {h}" for h in range(heads)]
+        roll = None
+        if len(self.layers) > 1:
+            roll = self.rollout(result, x, y, settings.head, size)
+            rows.append([self.overlay(result.image, roll, (maps[-1].x, maps[-1].y), size, scale, settings,
+                                      draw.MARKER_COLORS[0])])
+            row_labels.append("rollout (approx.)")   # where the pixel looks, through every layer
+        return AllMapsResult(draw.labelled_grid(rows, row_labels, col_labels), maps, roll)
 
     def summary(self, result: RenderResult, settings: MapSettings = MapSettings(cmap="viridis"),
                 kind: str = "distance", scale: int = 8) -> SummaryResult:

@@ -185,6 +185,21 @@ class Capture:
                             self.gamma, float(entropy(p)), float(math.log(p.numel())), distance,
                             float(heat.max()), total)
 
+    def flow(self, weights: torch.Tensor, head=None, b=0) -> torch.Tensor:
+        """sum_i weights[i] * row_i: where a distribution over the query pixels (H, W) gathers from,
+        spread back from the key grid onto the query grid (each pooled key cell evenly over the pixels
+        it pools). Rows are computed in chunks: bounded memory, O(N * Nk * d) time."""
+        b, head = self._check_b(b), _check_head(head, self.heads)
+        weights = weights.reshape(-1)
+        out = torch.zeros(self.k.shape[2])
+        step = _chunk(self.k.shape[2] * self.heads)
+        for s in range(0, weights.numel(), step):
+            rows = torch.softmax(self.logits(self.q[b, :, s:s + step], self.k[b]), dim=-1)   # (heads, c, Nk)
+            out += weights[s:s + step] @ _select_head(rows, head)
+        (h, w), (hk, wk) = self.grid, self.key_grid
+        fy, fx = h // hk, w // wk
+        return out.reshape(hk, wk).repeat_interleave(fy, 0).repeat_interleave(fx, 1) / (fy * fx)
+
     def summary(self, head=None, b=0) -> tuple[torch.Tensor, torch.Tensor]:
         """Per query pixel: mean attention distance (image pixels) and entropy (nats).
 
@@ -258,6 +273,35 @@ class AttentionMap:
         if markdown:
             return f"**{self.layer}**, head {head}: the pixel {verb} this map.  \n{numbers}"
         return f"{self.layer}, head {head}, cell {self.cell}: the pixel {verb} this map. {numbers}"
+
+
+def rollout(captures, x, y, size=None, head=None, b=0) -> torch.Tensor:
+    """Attention rollout (after Abnar & Zuidema, 2020), an approximation of where the pixel (x, y)
+    of the last layer draws from through every attention layer: a map over the first layer's grid.
+
+    From the last layer back to the first, a distribution over the layer's pixels (at first, the
+    clicked one) passes through the layer as its residual does, y = x + gamma * attention: the
+    identity and the attention flow mixed in the ratio 1 : |gamma|. Between two layers it is summed
+    onto the coarser grid (each coarse pixel stands for the fine ones its up-blocks make from it).
+    What the convolutions between the layers mix is left out, hence an approximation.
+    `captures`: the layers in forward order (coarse to fine), as a render records them.
+    """
+    caps = list(captures)
+    if not caps:
+        raise InputError("rollout needs at least one attention layer")
+    last = caps[-1]
+    cx, cy = pixel_to_cell(x, y, last._size(size), last.grid)
+    r = torch.zeros(last.grid)
+    r[cy, cx] = 1.0
+    for i in range(len(caps) - 1, -1, -1):
+        g = abs(caps[i].gamma)
+        r = (r + g * caps[i].flow(r, head, b)) / (1 + g)
+        if i > 0:
+            (h, w), (hc, wc) = r.shape, caps[i - 1].grid
+            if h % hc or w % wc:
+                raise InputError(f"layer {caps[i].name} does not refine layer {caps[i - 1].name}'s grid")
+            r = r.reshape(hc, h // hc, wc, w // wc).sum(dim=(1, 3))
+    return r
 
 
 def _chunk(n_keys: int) -> int:

@@ -18,12 +18,15 @@ from __future__ import annotations
 from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_numbers, parse_seeds
 from ..models.latents import PSI_RANGE
-from ..serving.draw import image_grid
+from ..errors import InputError
+from ..serving.draw import MARKER_COLORS, image_grid
 from ..serving.engine import MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
 from .core import MAX_GRID, Studio
 from .guard import GROUP, gpu, guard
 from .view import View
+
+ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
 
 
 def add_api(studio: Studio) -> None:
@@ -39,7 +42,8 @@ def add_api(studio: Studio) -> None:
         y = gr.Number(label="y", minimum=0, maximum=8191, value=0)
         size = gr.Number(label="size", minimum=0, maximum=8192, value=0,
                          info="side of the picture x, y refer to; 0 = the image itself")
-        layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one")
+        layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one; 'all' = every "
+                                               "layer and head in one picture; 'rollout' = through every layer")
         head = gr.Textbox(label="head", value="mean")
         mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
         seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
@@ -68,9 +72,21 @@ def add_api(studio: Studio) -> None:
         engine = studio.engine(model_name)
         side = check_whole("size", size_v) or engine.cfg.resolution
         args = args_of(model_name, seed_v, psi_v, label_v, sliders_v)
+        x, y, result = check_whole("x", x_v), check_whole("y", y_v), studio.render(model_name, args)
+        if layer_v in (ALL_LAYERS, ROLLOUT):
+            settings = MapSettings(None, parse_head(head_v), mode_v or LOOKS_AT).checked()
+            out = engine.all_maps(result, x, y, settings, size=(side, side))
+            if layer_v == ALL_LAYERS:      # every layer and head in one labelled picture
+                return out.picture, {"maps": [{**m.stats(), "map": m.heat.tolist()} for m in out.maps],
+                                     "rollout": None if out.rollout is None else out.rollout.tolist()}
+            if out.rollout is None:
+                raise InputError("the rollout needs two or more attention layers; this model has one")
+            overlay = engine.overlay(result.image, out.rollout, (x, y), (side, side), studio.scale(model_name),
+                                     settings, MARKER_COLORS[0])
+            return overlay, {"layer": ROLLOUT, "approximation": True, "grid": list(out.rollout.shape),
+                             "x": x, "y": y, "size": [side, side], "map": out.rollout.tolist()}
         settings = MapSettings(layer_v or None, parse_head(head_v), mode_v or LOOKS_AT)
-        out = engine.inspect(studio.render(model_name, args), check_whole("x", x_v), check_whole("y", y_v),
-                             settings, size=(side, side), scale=studio.scale(model_name))
+        out = engine.inspect(result, x, y, settings, size=(side, side), scale=studio.scale(model_name))
         return out.overlay, {**out.stats, "map": out.heat.tolist()}
 
     @gpu

@@ -129,6 +129,14 @@ class Studio:
         return self.engine(view.model).summary(self.render(view.model, view.args), settings, kind,
                                                scale=self.scale(view.model))
 
+    def all_maps(self, view: View) -> np.ndarray | None:
+        """The clicked pixel's map in every layer and head, and the rollout through the layers (an
+        approximation) when the model has several: one labelled picture; None before a click."""
+        if view.click is None:
+            return None
+        return self.engine(view.model).all_maps(self.render(view.model, view.args), *view.click, view.map,
+                                                size=(DISPLAY, DISPLAY)).picture
+
     def compare(self, view: View) -> np.ndarray:
         """The image with every pinned point, then each point's map: one row of tiles."""
         if not view.pins:

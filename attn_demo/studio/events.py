@@ -129,6 +129,11 @@ class Handlers:
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
         return self.studio.files.jpeg_path(self.studio.compare(v)), v
 
+    def on_all_maps(self, v: View):
+        """Every layer and head of the session's View's click (as on_summary, it reads only the View)."""
+        picture = self.studio.all_maps(v)
+        return None if picture is None else self.studio.files.jpeg_path(picture)
+
     def on_compare(self, v: View):
         """The pinned points' maps for the session's View (as on_summary). It reads the View and
         leaves it be: a render that lands meanwhile keeps the View it left."""
@@ -190,15 +195,16 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
-    summary, compare = guard(h.on_summary), guard(h.on_compare)
+    summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
         event = trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN)
         event.failure(refused, [w.view], w.values, **PRIVATE)
         event.then(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
-            compare, [w.view], [w.compare_img], **PRIVATE)
+            compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
-    w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN)
+    w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN).then(
+        all_maps, [w.view], [w.all_img], **PRIVATE)
     w.model.input(guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **SHOWN_SLOW)
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
@@ -216,7 +222,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
         trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
     w.pin_btn.click(guard(h.on_pin), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
-    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE)
+    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE)
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),

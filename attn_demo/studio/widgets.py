@@ -74,6 +74,7 @@ class Widgets:
     pin_btn: gr.Button
     clear_btn: gr.Button
     compare_img: gr.Image
+    all_img: gr.Image
     layer: gr.Dropdown
     head: gr.Dropdown
     cmap: gr.Dropdown
@@ -161,6 +162,13 @@ def layout(studio: Studio, default: View) -> Widgets:
                     summary_img = gr.Image(elem_id="summary_img", format="png", show_label=False,
                                            buttons=["download"], interactive=False, type="numpy")
                     summary_md = gr.Markdown()
+                with gr.Tab("All layers & heads"):
+                    gr.Markdown("The clicked pixel's map in every attention layer (rows) and head (columns); "
+                                "with several layers, the last row is the attention *rollout*: where the pixel "
+                                "draws from through every layer, each mixed with its residual by γ "
+                                "(an approximation: the convolutions between the layers are left out).")
+                    all_img = gr.Image(elem_id="all_img", format="png", show_label=False,
+                                       buttons=["download"], interactive=False, type="numpy")
                 with gr.Tab("Compare"):
                     with gr.Row():
                         pin_btn = gr.Button(f"Pin the clicked point (up to {MAX_PINS})", size="sm", elem_id="pin_btn")
