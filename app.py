@@ -11,6 +11,7 @@ On a Hugging Face Space this file is the entry point (README front matter).
 """
 import gc
 import os
+from dataclasses import replace
 from pathlib import Path
 
 # Importing torch and Gradio creates ~300k objects that live as long as the app: the
@@ -26,7 +27,7 @@ import torch  # noqa: E402
 
 from attn_demo.machine import keep_freed_memory  # noqa: E402
 from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
-from attn_demo.serving.probe import LOOKED_AT_BY  # noqa: E402
+from attn_demo.serving.probe import LOOKS_AT  # noqa: E402
 from attn_demo.studio.core import Studio, find_models  # noqa: E402
 from attn_demo.studio.ui import CONCURRENCY, CSS, JS, SESSIONS, build_demo  # noqa: E402
 from attn_demo.studio.view import View  # noqa: E402
@@ -38,10 +39,11 @@ torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/machine.py)
 
 studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
-# The page opens on a clean face with the map of a background pixel at its left edge in
-# "what looks at this pixel" mode: the eyes and the face gather from there.
-OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), click=(56, 264),
-               map=MapSettings(mode=LOOKED_AT_BY))
+# The page opens on a clean face in the mode a newcomer reads first ("where this pixel looks"), on
+# the pixel whose map is the most focused: what attention does, at a glance.
+OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), map=MapSettings(mode=LOOKS_AT))
+if OPENING.model in studio.models:
+    OPENING = replace(OPENING, click=studio.focused_click(OPENING))
 demo = build_demo(studio, OPENING if OPENING.model in studio.models else None, queue_size=QUEUE_SIZE)
 gc.freeze()  # start-up's garbage (~12k objects) stays too; everything made from here is collected
 gc.enable()

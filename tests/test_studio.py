@@ -278,3 +278,14 @@ def test_an_empty_seed_box_keeps_the_seed_on_screen(studio):
     assert h.view_from(shown, *values).args.seed == 5      # no error while the user types a new seed
     with pytest.raises(InputError, match="whole number"):
         h.view_from(shown, *widget_values(seed=1.5))
+
+
+def test_the_focused_click_is_the_lowest_entropy_pixel(studio):
+    view = View("tinycond", RenderArgs(4, 0.9, "dog"), map=MapSettings("G8", 1))
+    x, y = studio.focused_click(view)
+    cap = studio.render("tinycond", view.args).captures["G8"]
+    _, ent = cap.summary(head=1)
+    h, w = cap.grid
+    assert float(ent[y * h // DISPLAY, x * w // DISPLAY]) == float(ent.min())
+    out = studio.inspect(replace(view, click=(x, y)), x, y)
+    assert out.map.entropy_nats == pytest.approx(float(ent.min()), abs=1e-4)

@@ -129,6 +129,15 @@ class Studio:
         return self.engine(view.model).summary(self.render(view.model, view.args), settings, kind,
                                                scale=self.scale(view.model))
 
+    def focused_click(self, view: View) -> tuple[int, int]:
+        """The display pixel at the centre of the query cell whose map (the view's layer and head) is
+        the most focused, by entropy: a first click that shows what attention does."""
+        engine = self.engine(view.model)
+        cap = engine.capture(self.render(view.model, view.args), view.map.layer)
+        _, ent = cap.summary(head=view.map.head)                       # (H, W) nats per query pixel
+        row, col = divmod(int(ent.reshape(-1).argmin()), cap.grid[1])
+        return int((col + 0.5) * DISPLAY / cap.grid[1]), int((row + 0.5) * DISPLAY / cap.grid[0])
+
     def all_maps(self, view: View) -> np.ndarray | None:
         """The clicked pixel's map in every layer and head, and the rollout through the layers (an
         approximation) when the model has several: one labelled picture; None before a click."""
