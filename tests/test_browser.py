@@ -239,3 +239,14 @@ def test_all_layers_and_heads_tab_follows_the_click(page, studio):
     shown = wait_new_image(page, "#all_img img", old)
     view = View("tiny32", DEFAULT.args, click=(200, 300), map=MapSettings("G16"))
     assert shown == draw.encode_jpeg(studio.all_maps(view))
+
+
+def test_one_colour_scale_relative_to_uniform(page, studio):
+    old = image_src(page, "#attn_img img")
+    old_legend = image_src(page, "#attn_legend img")
+    assert old_legend and old_legend.startswith("data:image/png;base64,")
+    page.click("#norm_radio label:has-text('relative to uniform')")
+    shown = wait_new_image(page, "#attn_img img", old)
+    view = View("tiny32", DEFAULT.args, click=(256, 256), map=MapSettings("G16", norm="uniform"))
+    assert_shown(shown, studio.inspect(view, 256, 256).overlay)
+    assert image_src(page, "#attn_legend img") != old_legend

@@ -132,3 +132,18 @@ def test_info(engine):
     info = engine.info()
     assert info["gamma"] == {"G16": pytest.approx(0.7)}
     assert info["parameters"] == generator_parameters(engine.cfg) and info["device"] == "cpu"   # as trained
+
+
+def test_colour_scale_each_map_to_its_peak_or_one_scale_relative_to_uniform(engine):
+    result = engine.render(RenderArgs(seed=4))
+    peak = engine.inspect(result, 100, 60, MapSettings(), size=(256, 256), scale=8, marker_color=None)
+    one = engine.inspect(result, 100, 60, MapSettings(norm="uniform"), size=(256, 256), scale=8, marker_color=None)
+    nk = peak.map.key_grid[0] * peak.map.key_grid[1]
+    assert peak.vmax == pytest.approx(peak.map.max_weight) and one.vmax == pytest.approx(8.0 / nk)
+    assert np.array_equal(one.overlay, draw.overlay_picture(result.image, one.heat, 8, 0.6, "inferno", vmax=8.0 / nk))
+    assert np.array_equal(peak.overlay, draw.overlay_picture(result.image, peak.heat, 8, 0.6, "inferno"))
+    for out, settings in ((peak, MapSettings()), (one, MapSettings(norm="uniform"))):
+        bar = engine.legend(out, settings)
+        assert bar.shape == (44, 512, 3) and bar.dtype == np.uint8
+    with pytest.raises(InputError, match="colour scale"):
+        engine.inspect(result, 1, 1, MapSettings(norm="log"))

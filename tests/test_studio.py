@@ -196,7 +196,8 @@ def test_gallery_pick_sets_the_seed(studio):
 
 def widget_values(seed: int) -> list:
     """What the UI's widgets send for tiny32 at `seed` (Handlers.view_from order), defaults elsewhere."""
-    return ["tiny32", seed, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno"]
+    return ["tiny32", seed, 0.8, None, *[0.0] * 8, "G16", "mean", "where this pixel looks", 0.6, "inferno",
+            "each map to its own maximum"]
 
 
 def test_click_maps_the_view_the_last_render_left(studio):
@@ -210,12 +211,13 @@ def test_click_maps_the_view_the_last_render_left(studio):
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
     start = View("tiny32", RenderArgs(1, 0.8), click=(5, 5))
     values = widget_values(seed=77)
-    image, overlay, _, _, left = h.on_change(start, *values)
+    image, overlay, _, _, _, left = h.on_change(start, *values)
     assert left.args.seed == 77 and left.click == (5, 5)
     assert image["url"].startswith("data:image/png;base64,") and overlay["url"].startswith("data:image/jpeg;")
     picture = studio.display_image("tiny32", studio.render("tiny32", left.args))
     assert base64.b64decode(image["url"].split(",", 1)[1]) == draw.encode_png(picture)
-    overlay, stats, text, after = h.on_click(Click(), left)
+    overlay, legend, stats, text, after = h.on_click(Click(), left)
+    assert legend["url"].startswith("data:image/png;base64,")   # the colour scale, inline too
     assert after.click == (300, 100) and after.args == left.args and text.startswith("x=300, y=100")
     prefix = "data:image/jpeg;base64,"                        # the click's overlay comes inline
     assert overlay["url"].startswith(prefix) and overlay["mime_type"] == "image/jpeg"
@@ -247,9 +249,9 @@ def test_a_refused_value_gives_back_the_widgets_of_the_view_on_screen(studio):
     h = Handlers(studio, View("tiny32", RenderArgs(1)))
     for view in (View("tiny32", RenderArgs(7, 0.5), click=(3, 4), map=MapSettings("G16", alpha=0.3, cmap="gray")),
                  View("tinycond", RenderArgs(9, 0.9, "dog", (0.5, -1.0, 0.0)), click=(10, 20),
-                      map=MapSettings("G8", 1, "looked-at-by", 0.75, "viridis"))):
+                      map=MapSettings("G8", 1, "looked-at-by", 0.75, "viridis", "uniform"))):
         values = h.on_refused(view)
-        assert len(values) == 4 + 8 + 5 and values[:3] == [view.model, view.args.seed, view.args.psi]
+        assert len(values) == 4 + 8 + 6 and values[:3] == [view.model, view.args.seed, view.args.psi]
         assert h.view_from(view, *values) == view
 
 
@@ -289,3 +291,22 @@ def test_the_focused_click_is_the_lowest_entropy_pixel(studio):
     assert float(ent[y * h // DISPLAY, x * w // DISPLAY]) == float(ent.min())
     out = studio.inspect(replace(view, click=(x, y)), x, y)
     assert out.map.entropy_nats == pytest.approx(float(ent.min()), abs=1e-4)
+
+
+def test_the_colour_scale_is_part_of_the_state_and_old_states_load(studio):
+    view = View("tiny32", RenderArgs(3, 0.8), click=(10, 20), map=MapSettings(norm="uniform"))
+    state = studio.state_dict(view)
+    assert state["colour_scale"] == "uniform"
+    assert studio.parse_state(json.dumps(state))[0] == view
+    old = {k: v for k, v in state.items() if k != "colour_scale"}          # written before the choice existed
+    assert studio.parse_state(json.dumps(old))[0].map.norm == "peak"
+    with pytest.raises(InputError, match="colour scale"):
+        studio.parse_state(json.dumps({**state, "colour_scale": "log"}))
+
+
+def test_the_layer_summary_has_a_legend_in_the_views_colormap(studio):
+    view = View("tiny32", RenderArgs(3, 0.8), map=MapSettings(cmap="gray"))
+    out = studio.summary(view, "entropy")
+    assert out.overlay.shape == (512 + 44, 512, 3)
+    legend = out.overlay[512 + 14:512 + 28]                                   # the bar's colours
+    assert np.all(legend[:, :, 0] == legend[:, :, 1]) and np.all(legend[:, :, 1] == legend[:, :, 2])   # gray

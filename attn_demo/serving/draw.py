@@ -69,13 +69,14 @@ def resize_weights(n_in: int, n_out: int) -> np.ndarray:
     return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def map_levels(heat: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A non-negative map (h, w) scaled by its maximum to 0..255 and resized bilinearly to
+def map_levels(heat: np.ndarray, width: int, height: int, vmax: float | None = None) -> np.ndarray:
+    """A non-negative map (h, w) scaled by `vmax` (default: its own maximum; values above are
+    clipped) to 0..255 and resized bilinearly to
     (height, width), as uint8 levels (an all-zero map stays zero). The resize is two small matrix
     products in float (Wy @ map @ Wx^T): faster than PIL's resize of the 8-bit map at 512 px
     (docs/PERFORMANCE_NOTES.md), without its rounding of the map to 8 bits before interpolating."""
     heat = np.asarray(heat, dtype=np.float32)
-    peak = float(heat.max()) if heat.size else 0.0
+    peak = vmax if vmax is not None else (float(heat.max()) if heat.size else 0.0)
     if not peak > 0:
         return np.zeros((height, width), np.uint8)
     # +0.5 then truncation rounds; the weights' rows sum to 1, so the offset passes through as is
@@ -84,16 +85,17 @@ def map_levels(heat: np.ndarray, width: int, height: int) -> np.ndarray:
     return levels.astype(np.uint8)
 
 
-def heat_colours(heat: np.ndarray, width: int, height: int, cmap: str = "inferno") -> Image.Image:
+def heat_colours(heat: np.ndarray, width: int, height: int, cmap: str = "inferno",
+                 vmax: float | None = None) -> Image.Image:
     """The colour picture of a map: its levels (`map_levels`) coloured through the colormap."""
     colormap(cmap)
-    grey = Image.fromarray(map_levels(heat, width, height))
+    grey = Image.fromarray(map_levels(heat, width, height, vmax))
     grey.putpalette(palette(cmap))                      # "L" becomes "P" with this palette
     return grey.convert("RGB")
 
 
 def overlay_picture(image: np.ndarray, heat: np.ndarray, scale: int = 1, alpha: float = 0.6,
-                    cmap: str = "inferno", marker=None) -> np.ndarray:
+                    cmap: str = "inferno", marker=None, vmax: float | None = None) -> np.ndarray:
     """image (H, W, 3) upscaled by `scale` (nearest), the map blended over it:
     (1 - alpha) * image + alpha * colour, and an optional marker (x, y, colour, radius)
     in output pixels. PIL's C routines and two small matrix products (`map_levels`); the upscaled
@@ -103,7 +105,7 @@ def overlay_picture(image: np.ndarray, heat: np.ndarray, scale: int = 1, alpha: 
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"overlay_picture takes an HxWx3 uint8 image, got {image.dtype} {image.shape}")
     base = _upscaled(np.ascontiguousarray(image).tobytes(), image.shape, scale)
-    out = Image.blend(base, heat_colours(heat, base.width, base.height, cmap), alpha)
+    out = Image.blend(base, heat_colours(heat, base.width, base.height, cmap, vmax), alpha)
     if marker is not None:
         _marker(ImageDraw.Draw(out), *marker)
     return np.asarray(out)
@@ -115,6 +117,26 @@ def _upscaled(pixels: bytes, shape: tuple, scale: int) -> Image.Image:
     never draw on it: Image.blend returns a new picture)."""
     base = Image.frombytes("RGB", (shape[1], shape[0]), pixels)
     return base.resize((base.width * scale, base.height * scale), Image.NEAREST) if scale != 1 else base
+
+
+def colour_bar(cmap: str, vmax: float, ticks: list[tuple[float, str]], title: str, width: int = 512,
+               height: int = 44) -> np.ndarray:
+    """A legend for a map: the colormap from 0 to `vmax` left to right, with `ticks` (value, label)
+    marked at their place on it and a title; an HxWx3 uint8 picture of `width` pixels."""
+    colormap(cmap)
+    pal = np.frombuffer(palette(cmap), np.uint8).reshape(256, 3)
+    bar = pal[np.minimum(255, np.arange(width) * 256 // width)]                 # (width, 3)
+    out = Image.new("RGB", (width, height), (24, 24, 28))
+    out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(bar, (14, width, 3)))), (0, 14))
+    d = ImageDraw.Draw(out)
+    d.text((2, 0), title, fill=(230, 230, 230))
+    for value, label in ticks:
+        if not 0 <= value <= vmax:
+            continue
+        x = min(width - 1, int(round(value / vmax * (width - 1))))
+        d.line([(x, 12), (x, 30)], fill=(255, 255, 255), width=1)
+        d.text((max(0, min(width - 6 * len(label), x - 3 * len(label))), 31), label, fill=(230, 230, 230))
+    return np.asarray(out)
 
 
 def marker_point(x: int, y: int, size: tuple[int, int], side: int) -> tuple[float, float]:

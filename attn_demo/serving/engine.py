@@ -27,6 +27,11 @@ from . import draw
 from .probe import LOOKS_AT, MODES, AttentionMap, AttentionRecorder, Capture, rollout
 
 MAX_BATCH = 64
+# How a map's colours are scaled: each map to its own maximum ("peak"), or one scale for every map
+# ("uniform"): 0 to UNIFORM_SPAN times the weight of a uniform map, 1/Nk, so a nearly flat map
+# looks flat and a focused one bright.
+NORMS = ("peak", "uniform")
+UNIFORM_SPAN = 8.0
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -56,14 +61,23 @@ class MapSettings:
     mode: str = LOOKS_AT
     alpha: float = 0.6            # the map's opacity over the image
     cmap: str = "inferno"
+    norm: str = "peak"            # colour scale: NORMS
 
     def checked(self) -> "MapSettings":
         """The same settings, validated (the layer and head against a model: `Engine.capture`)."""
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.norm not in NORMS:
+            raise InputError(f"colour scale must be one of {', '.join(NORMS)}, got {self.norm!r}")
         draw.colormap(self.cmap)
         return MapSettings(self.layer, self.head, self.mode, check_finite("opacity", self.alpha, 0.0, 1.0),
-                           self.cmap)
+                           self.cmap, self.norm)
+
+    def vmax(self, heat: AttentionMap) -> float:
+        """The attention weight at the top of the colour scale for this map."""
+        if self.norm == "uniform":
+            return UNIFORM_SPAN / (heat.key_grid[0] * heat.key_grid[1])
+        return heat.max_weight
 
 
 @dataclass
@@ -81,6 +95,7 @@ class InspectResult:
     map: AttentionMap                 # the map (a key or query grid) and its statistics
     overlay: np.ndarray               # (S, S, 3) uint8, the map over the upscaled image
     timings: dict[str, float] = field(default_factory=dict)   # milliseconds
+    vmax: float = 0.0                 # the attention weight the top colour stands for
 
     @property
     def heat(self) -> np.ndarray:
@@ -235,14 +250,28 @@ class Engine:
         size = (res, res) if size is None else check_size(size)
         heat = cap.probe(x, y, size, settings.head, settings.mode)
         t1 = time.perf_counter()
+        vmax = settings.vmax(heat)
         overlay = self.overlay(result.image, heat.heat.numpy(), (heat.x, heat.y), size, scale, settings,
-                               marker_color)
+                               marker_color, None if settings.norm == "peak" else vmax)
         t2 = time.perf_counter()
-        return InspectResult(heat, overlay, {"map_ms": (t1 - t0) * 1e3, "overlay_ms": (t2 - t1) * 1e3})
+        return InspectResult(heat, overlay, {"map_ms": (t1 - t0) * 1e3, "overlay_ms": (t2 - t1) * 1e3}, vmax)
+
+    @staticmethod
+    def legend(out: InspectResult, settings: MapSettings, width: int = 512) -> np.ndarray:
+        """The colour bar of a map: real attention weights from 0 to the top of its scale, with the
+        weight of a uniform map (1/Nk) marked, so a flat map is seen to be flat."""
+        m, vmax = out.map, out.vmax
+        uniform = 1.0 / (m.key_grid[0] * m.key_grid[1])
+        ticks = [(0.0, "0"), (vmax, f"{vmax:.3g}"), (uniform, "uniform 1/Nk")]
+        if settings.norm == "peak":
+            title = f"attention weight, scaled to this map's peak ({m.max_weight / uniform:.1f}x uniform)"
+        else:
+            title = f"attention weight, 0 to {UNIFORM_SPAN:g}x uniform for every map (peak {m.max_weight / uniform:.1f}x)"
+        return draw.colour_bar(settings.cmap, vmax if vmax > 0 else 1.0, ticks, title, width=width)
 
     @staticmethod
     def overlay(image: np.ndarray, heat: np.ndarray, click: tuple[int, int], size: tuple[int, int], scale: int,
-                settings: MapSettings, marker_color=None) -> np.ndarray:
+                settings: MapSettings, marker_color=None, vmax: float | None = None) -> np.ndarray:
         """Nearest-upscaled image, bilinear heat map blended over it, marker at the click (a pixel of a
         picture of `size`)."""
         scale = check_scale(scale)
@@ -250,7 +279,7 @@ class Engine:
         if marker_color is not None:
             side = image.shape[0] * scale
             marker = (*draw.marker_point(*click, size, side), marker_color, max(4, side // 48))
-        return draw.overlay_picture(image, heat, scale, settings.alpha, settings.cmap, marker)
+        return draw.overlay_picture(image, heat, scale, settings.alpha, settings.cmap, marker, vmax)
 
     def rollout(self, result: RenderResult, x, y, head: int | None = None,
                 size: tuple[int, int] | None = None) -> np.ndarray:
@@ -276,7 +305,7 @@ class Engine:
                 m = cap.probe(x, y, size, head, settings.mode)
                 maps.append(m)
                 tiles.append(self.overlay(result.image, m.heat.numpy(), (m.x, m.y), size, scale, settings,
-                                          draw.MARKER_COLORS[0]))
+                                          draw.MARKER_COLORS[0], None if settings.norm == "peak" else settings.vmax(m)))
             rows.append(tiles)
             row_labels.append(f"{name}  γ {cap.gamma:+.2f}")
         heads = result.captures[self.layers[0]].heads

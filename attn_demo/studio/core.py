@@ -125,9 +125,19 @@ class Studio:
             scale=scale or self.scale(view.model), marker_color=marker)
 
     def summary(self, view: View, kind: str = "distance") -> SummaryResult:
-        settings = MapSettings(view.map.layer, view.map.head, alpha=view.map.alpha, cmap="viridis")
-        return self.engine(view.model).summary(self.render(view.model, view.args), settings, kind,
-                                               scale=self.scale(view.model))
+        """The layer summary in the view's colormap, with its legend under it (distance in image
+        pixels, or entropy in nats up to a uniform map's)."""
+        settings = MapSettings(view.map.layer, view.map.head, alpha=view.map.alpha, cmap=view.map.cmap)
+        out = self.engine(view.model).summary(self.render(view.model, view.args), settings, kind,
+                                              scale=self.scale(view.model))
+        s, top = out.stats, float(out.heat.max())
+        if kind == "distance":
+            ticks, title = [(0.0, "0 px"), (top, f"{top:.1f} px")], "mean attention distance of each pixel (image px)"
+        else:
+            u = s["uniform_entropy_nats"]
+            ticks, title = [(0.0, "0"), (top, f"{top:.2f}"), (u, f"uniform {u:.2f}")], "attention entropy of each pixel (nats)"
+        legend = draw.colour_bar(view.map.cmap, top if top > 0 else 1.0, ticks, title, width=out.overlay.shape[1])
+        return SummaryResult(out.heat, np.concatenate([out.overlay, legend], axis=0), out.stats)
 
     def focused_click(self, view: View) -> tuple[int, int]:
         """The display pixel at the centre of the query cell whose map (the view's layer and head) is

@@ -16,7 +16,7 @@ from .core import Studio
 from .files import jpeg_data_url, png_data_url
 from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View
-from .widgets import MAX_SLIDERS, MODE_LABELS, Widgets
+from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, Widgets
 
 
 def inline_image(url: str, name: str) -> dict:
@@ -36,14 +36,14 @@ class Handlers:
     def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
         """The View the widget values describe. An empty seed box (cleared to type a new seed, or
         holding text a number box cannot parse) keeps the seed on screen: no error while typing."""
-        sliders, (layer, head, mode, alpha, cmap) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
+        sliders, (layer, head, mode, alpha, cmap, norm) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
         if seed is None:
             seed = v.args.seed
         n = len(self.studio.engine(model).directions or ())
         args = RenderArgs(check_seed(seed), check_finite("truncation", psi), label or None,
                           tuple(check_finite("slider", s) for s in sliders[:n]))
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
-                               check_finite("opacity", alpha), cmap)
+                               check_finite("opacity", alpha), cmap, NORM_LABELS.get(norm, norm))
         return replace(v, model=model, args=args, map=settings)
 
     def values_of(self, v: View) -> list:
@@ -53,9 +53,10 @@ class Handlers:
         engine = self.studio.engine(v.model)
         sliders = list(v.args.sliders) + [0.0] * (MAX_SLIDERS - len(v.args.sliders))
         mode = next(k for k, m in MODE_LABELS.items() if m == v.map.mode)
+        norm = next(k for k, n in NORM_LABELS.items() if n == v.map.norm)
         return [v.model, v.args.seed, v.args.psi, v.args.label if engine.cfg.num_classes else None, *sliders,
                 v.map.layer or engine.layers[-1], "mean" if v.map.head is None else str(v.map.head), mode,
-                v.map.alpha, v.map.cmap]
+                v.map.alpha, v.map.cmap, norm]
 
     def on_refused(self, v: View):
         return self.values_of(v)
@@ -67,13 +68,14 @@ class Handlers:
     def show_map(self, v: View):
         """The map of the clicked point; the render comes from the cache (no generator pass)."""
         if v.click is None:
-            return None, "", "", v
+            return None, None, "", "", v
         out = self.studio.inspect(v, *v.click)
         res = self.studio.engine(v.model).cfg.resolution
         text = (f"x={v.click[0]}, y={v.click[1]} → image pixel ({v.click[0] * res // DISPLAY}, "
                 f"{v.click[1] * res // DISPLAY}), attention cell {out.map.cell}")
         overlay = inline_image(jpeg_data_url(out.overlay), "attention-map.jpg")
-        return overlay, out.map.describe(markdown=True), text, v
+        legend = inline_image(png_data_url(self.studio.engine(v.model).legend(out, v.map)), "colour-scale.png")
+        return overlay, legend, out.map.describe(markdown=True), text, v
 
     def on_change(self, v, *values):
         return self.show(self.view_from(v, *values))
@@ -169,7 +171,8 @@ class Handlers:
         mode = next(k for k, m in MODE_LABELS.items() if m == new.map.mode)
         updates = self.model_updates(new.model, new.args.sliders, new.map.layer, new.map.head)
         updates[0] = gr.update(**{**updates[0], "value": new.args.label})
-        return [new.model, new.args.seed, new.args.psi, *updates, mode, new.map.alpha, new.map.cmap, new]
+        norm = next(k for k, n in NORM_LABELS.items() if n == new.map.norm)
+        return [new.model, new.args.seed, new.args.psi, *updates, mode, new.map.alpha, new.map.cmap, norm, new]
 
 
 # The page keeps the last valid seed its box held (window.__attnSeed: the seed on screen, as every
@@ -196,7 +199,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
-    for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input):
+    for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input, w.norm.input):
         event = trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN)
         event.failure(refused, [w.view], w.values, **PRIVATE)
         event.then(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
@@ -230,7 +233,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
                        [w.interp_img], **PRIVATE)
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
     w.import_file.upload(guard(h.on_import), [w.import_file],
-                         [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.view],
+                         [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.norm, w.view],
                          **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
 
 

@@ -69,5 +69,5 @@ def click_guard(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as e:
-            return gr.skip(), gr.skip(), f"⚠ {_message(fn, e)}", gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), f"⚠ {_message(fn, e)}", gr.skip()
     return wrapper

@@ -45,7 +45,7 @@ def state_dict(view: View, weights_sha256: str) -> dict:
             "seed": view.args.seed, "truncation": view.args.psi, "class": view.args.label,
             "sliders": list(view.args.sliders), "click": list(view.click) if view.click else None,
             "pins": [list(p) for p in view.pins], "display_size": DISPLAY, "layer": m.layer, "head": m.head,
-            "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap}
+            "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap, "colour_scale": m.norm}
 
 
 def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, list[str]]:
@@ -78,7 +78,8 @@ def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, li
     if not isinstance(pins, list) or len(pins) > MAX_PINS:
         raise InputError(f"at most {MAX_PINS} pins")
     settings = MapSettings(data.get("layer"), data.get("head"), data.get("mode", LOOKS_AT),
-                           data.get("opacity", 0.6), data.get("colormap", "inferno")).checked()
+                           data.get("opacity", 0.6), data.get("colormap", "inferno"),
+                           data.get("colour_scale", "peak")).checked()     # states before it: each map's peak
     if settings.layer is not None and settings.layer not in engine.layers:
         raise InputError(f"unknown layer {settings.layer!r}")
     click = check_point(data["click"]) if data.get("click") is not None else None

@@ -18,13 +18,16 @@ from .view import DISPLAY, MAX_PINS, View
 
 MAX_SLIDERS = 8
 MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
+NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}
 EXPORT_SIZES = ["native", "x4 pixel", "x4 smooth"]
 
 HELP = """
 Self-attention lets each pixel of a feature map gather information from every other one. The
 **bright** areas are where the clicked pixel takes its information from (*where this pixel looks*),
-or which pixels take information from it (*what looks at this pixel*). The map is scaled to its own
-maximum; *peak weight* says how concentrated it really is.
+or which pixels take information from it (*what looks at this pixel*). The colour bar under the map
+gives the real attention weights, with the weight of a uniform map (1/Nk) marked. By default each map
+is scaled to its own maximum; *one scale relative to uniform* draws every map from 0 to 8x uniform, so
+a nearly flat map looks flat and maps can be compared.
 
 - **γ (gamma)** is how much of the attention output the layer mixes into its features. It starts
   at 0 in training: near 0, the map hardly matters to the image, however sharp it looks.
@@ -67,6 +70,7 @@ class Widgets:
     image: gr.Image
     click_info: gr.Textbox
     overlay: gr.Image
+    legend: gr.Image
     stats: gr.Markdown
     summary_kind: gr.Radio
     summary_img: gr.Image
@@ -80,6 +84,7 @@ class Widgets:
     cmap: gr.Dropdown
     mode: gr.Radio
     alpha: gr.Slider
+    norm: gr.Radio
     grid_count: gr.Slider
     grid_btn: gr.Button
     gallery: gr.Gallery
@@ -98,7 +103,7 @@ class Widgets:
     def settings(self) -> list:
         """Every widget a render or a map depends on, in `Handlers.view_from` order."""
         return [self.view, self.model, self.seed, self.psi, self.label, *self.sliders,
-                self.layer, self.head, self.mode, self.alpha, self.cmap]
+                self.layer, self.head, self.mode, self.alpha, self.cmap, self.norm]
 
     @property
     def shown(self) -> list:
@@ -108,7 +113,7 @@ class Widgets:
     @property
     def shown_map(self) -> list:
         """What a click or a map control changes: not the image, which stays as it is."""
-        return [self.overlay, self.stats, self.click_info, self.view]
+        return [self.overlay, self.legend, self.stats, self.click_info, self.view]
 
     @property
     def values(self) -> list:
@@ -155,6 +160,8 @@ def layout(studio: Studio, default: View) -> Widgets:
                 with gr.Tab("Attention"):
                     overlay = gr.Image(elem_id="attn_img", format="png", show_label=False, buttons=[],
                                        interactive=False, type="numpy", height=DISPLAY, width=DISPLAY)
+                    legend = gr.Image(elem_id="attn_legend", format="png", show_label=False, buttons=[],
+                                      interactive=False, type="numpy", height=44, width=DISPLAY)
                     stats = gr.Markdown(elem_classes="attn-stats")
                 with gr.Tab("Layer summary"):
                     summary_kind = gr.Radio(["distance", "entropy"], value="distance",
@@ -184,6 +191,8 @@ def layout(studio: Studio, default: View) -> Widgets:
             mode_label = next(label for label, m in MODE_LABELS.items() if m == default.map.mode)
             mode = gr.Radio(list(MODE_LABELS), value=mode_label, label="Mode", elem_id="mode_radio")
             alpha = gr.Slider(0, 1, value=default.map.alpha, step=0.05, label="Opacity")
+            norm_label = next(label for label, n in NORM_LABELS.items() if n == default.map.norm)
+            norm = gr.Radio(list(NORM_LABELS), value=norm_label, label="Colour scale", elem_id="norm_radio")
             with gr.Accordion("How to read the map", open=False):
                 gr.Markdown(HELP)
     with gr.Tabs():
