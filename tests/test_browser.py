@@ -250,3 +250,28 @@ def test_one_colour_scale_relative_to_uniform(page, studio):
     view = View("tiny32", DEFAULT.args, click=(256, 256), map=MapSettings("G16", norm="uniform"))
     assert_shown(shown, studio.inspect(view, 256, 256).overlay)
     assert image_src(page, "#attn_legend img") != old_legend
+
+
+def test_a_ring_marks_the_clicked_pixel_on_the_image(page):
+    def ring_centre():
+        return page.evaluate("() => { const r = document.querySelector('#click_marker'); if (!r || "
+                             "r.style.display === 'none') return null; const b = r.getBoundingClientRect(); "
+                             "return [b.x + b.width / 2, b.y + b.height / 2]; }")
+
+    def pixel_centre(px, py):
+        g = page.evaluate("""s => {const i=document.querySelector(s), r=i.getBoundingClientRect();
+            return {x:r.x, y:r.y, w:r.width, h:r.height, nw:i.naturalWidth, nh:i.naturalHeight}}""", "#gen_img img")
+        r = min(g["w"] / g["nw"], g["h"] / g["nh"], 1.0)
+        return (g["x"] + (g["w"] - g["nw"] * r) / 2 + (px + 0.5) * r, g["y"] + (g["h"] - g["nh"] * r) / 2 + (py + 0.5) * r)
+
+    for px, py in [(256, 256), (40, 470)]:                 # the opening click, then a new one
+        if (px, py) != (256, 256):
+            click_pixel(page, px, py)
+            wait_text(page, f"x={px}, y={py}")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            got, want = ring_centre(), pixel_centre(px, py)
+            if got and abs(got[0] - want[0]) <= 2 and abs(got[1] - want[1]) <= 2:
+                break
+            time.sleep(0.05)
+        assert got and abs(got[0] - want[0]) <= 2 and abs(got[1] - want[1]) <= 2, (got, want)

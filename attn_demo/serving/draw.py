@@ -122,7 +122,8 @@ def _upscaled(pixels: bytes, shape: tuple, scale: int) -> Image.Image:
 def colour_bar(cmap: str, vmax: float, ticks: list[tuple[float, str]], title: str, width: int = 512,
                height: int = 44) -> np.ndarray:
     """A legend for a map: the colormap from 0 to `vmax` left to right, with `ticks` (value, label)
-    marked at their place on it and a title; an HxWx3 uint8 picture of `width` pixels."""
+    marked at their place on it and a title; an HxWx3 uint8 picture of `width` pixels. Ticks come in
+    order of importance: a label that would overlap an earlier one is left out (its mark stays)."""
     colormap(cmap)
     pal = np.frombuffer(palette(cmap), np.uint8).reshape(256, 3)
     bar = pal[np.minimum(255, np.arange(width) * 256 // width)]                 # (width, 3)
@@ -130,12 +131,18 @@ def colour_bar(cmap: str, vmax: float, ticks: list[tuple[float, str]], title: st
     out.paste(Image.fromarray(np.ascontiguousarray(np.broadcast_to(bar, (14, width, 3)))), (0, 14))
     d = ImageDraw.Draw(out)
     d.text((2, 0), title, fill=(230, 230, 230))
+    taken: list[tuple[float, float]] = []
     for value, label in ticks:
         if not 0 <= value <= vmax:
             continue
         x = min(width - 1, int(round(value / vmax * (width - 1))))
         d.line([(x, 12), (x, 30)], fill=(255, 255, 255), width=1)
-        d.text((max(0, min(width - 6 * len(label), x - 3 * len(label))), 31), label, fill=(230, 230, 230))
+        left, right = d.textbbox((0, 0), label)[0::2]
+        start = max(0, min(width - (right - left), x - (right - left) // 2))
+        span = (start - 4, start + (right - left) + 4)
+        if all(span[1] <= a or span[0] >= b for a, b in taken):
+            d.text((start, 31), label, fill=(230, 230, 230))
+            taken.append(span)
     return np.asarray(out)
 
 

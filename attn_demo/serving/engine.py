@@ -262,7 +262,7 @@ class Engine:
         weight of a uniform map (1/Nk) marked, so a flat map is seen to be flat."""
         m, vmax = out.map, out.vmax
         uniform = 1.0 / (m.key_grid[0] * m.key_grid[1])
-        ticks = [(0.0, "0"), (vmax, f"{vmax:.3g}"), (uniform, "uniform 1/Nk")]
+        ticks = [(uniform, f"uniform 1/Nk = {uniform:.3g}"), (vmax, f"{vmax:.3g}"), (0.0, "0")]
         if settings.norm == "peak":
             title = f"attention weight, scaled to this map's peak ({m.max_weight / uniform:.1f}x uniform)"
         else:
