@@ -171,9 +171,9 @@ def test_forged_click_events_on_the_unqueued_click_route(app_url):
                        headers={"Content-Type": "application/json"}, timeout=30)
         assert r.status_code in (200, 422) and "Traceback" not in r.text and 'File "' not in r.text, (index, r.text)
         if r.status_code == 200:
-            overlay, stats, line, view = r.json()["data"]
+            overlay, legend, stats, line, view = r.json()["data"]
             assert line.startswith("⚠") and "click" in line, (index, line)
-            assert overlay == stats == {"__type__": "update"}      # nothing on screen changes
+            assert overlay == legend == stats == {"__type__": "update"}      # nothing on screen changes
     # A genuine click on the same route works.
     body = json.dumps({"fn_index": fn_index, "data": inputs, "session_hash": "forged",
                        "event_data": {"index": [100, 200], "value": None, "selected": True}})
@@ -202,7 +202,8 @@ def test_click_answers_with_its_overlay_inline(app_url, studio):
     r = httpx.post(f"{app_url}gradio_api/run/predict", content=body,
                    headers={"Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 200, r.text
-    overlay, stats, line, _ = r.json()["data"]
+    overlay, legend, stats, line, _ = r.json()["data"]
+    assert legend["url"].startswith("data:image/png;base64,")          # the colour bar, inline too
     prefix = "data:image/jpeg;base64,"
     assert overlay["url"].startswith(prefix) and "meta" not in overlay and overlay.get("path") is None
     view = View("tiny32", RenderArgs(seed=42, psi=0.8), click=(100, 200))
@@ -228,3 +229,15 @@ def test_fast_events_show_no_progress_and_skip_postprocessing(studio):
             assert f.show_progress == ("full" if kind == "load" else "hidden"), (f.name, f.targets)
     # after "Reset sliders": hidden; after a model switch and after an import: full
     assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full", "full", "hidden"]
+
+
+def test_the_api_page_names_and_describes_every_parameter(client):
+    """The "Use via API" page reads like the README: real parameter names and each endpoint described."""
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = {name: [p["parameter_name"] for p in ep["parameters"]] for name, ep in info.items()}
+    assert names["/generate"] == ["model", "seed", "truncation", "label", "sliders"]
+    assert names["/inspect"] == ["model", "seed", "truncation", "label", "sliders", "x", "y", "size", "layer",
+                                 "head", "mode"]
+    assert names["/interpolate"] == ["model", "seeds", "truncation", "label", "frames"]
+    assert names["/grid"] == ["model", "seed", "count", "truncation", "label", "sliders"]
+    assert not any(n.endswith("_v") for ps in names.values() for n in ps)

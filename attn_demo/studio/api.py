@@ -54,52 +54,96 @@ def add_api(studio: Studio) -> None:
         file_out = gr.File(label="gif")
         buttons = [gr.Button(visible=False) for _ in range(4)]
 
-    def args_of(model_name, seed_v, psi_v, label_v, sliders_v) -> RenderArgs:
-        studio.engine(model_name)                       # unknown model -> clear error first
-        return RenderArgs(check_seed(seed_v), check_finite("truncation", psi_v), label_v or None,
-                          parse_numbers("sliders", sliders_v))
+    def args_of(model, seed, truncation, label, sliders) -> RenderArgs:
+        studio.engine(model)                            # unknown model -> clear error first
+        return RenderArgs(check_seed(seed), check_finite("truncation", truncation), label or None,
+                          parse_numbers("sliders", sliders))
 
+    # The parameter names and docstrings below are what the app's "Use via API" page shows.
     @gpu
     @guard
-    def generate(model_name, seed_v, psi_v, label_v, sliders_v):
-        result = studio.render(model_name, args_of(model_name, seed_v, psi_v, label_v, sliders_v))
-        return result.image, {"model": model_name, "seed": result.args.seed, "class": result.class_index,
+    def generate(model, seed, truncation, label, sliders):
+        """Render one image. Returns the image and {"model", "seed", "class", "timings_ms"}.
+
+        Args:
+            model: a model name, e.g. "emoji32" (the studio's Model list)
+            seed: a whole number in 0..4294967295; the same seed gives the same image anywhere
+            truncation: psi in [0, 1]: 1 = full variety, lower = cleaner, more typical images
+            label: a class name (e.g. "Animals & Nature") or index; "" for unconditional models
+            sliders: comma-separated offsets along the model's slider directions, e.g. "1.5, 0, -1"; "" for none
+        """
+        result = studio.render(model, args_of(model, seed, truncation, label, sliders))
+        return result.image, {"model": model, "seed": result.args.seed, "class": result.class_index,
                               "timings_ms": result.timings}
 
     @gpu
     @guard
-    def inspect(model_name, seed_v, psi_v, label_v, sliders_v, x_v, y_v, size_v, layer_v, head_v, mode_v):
-        engine = studio.engine(model_name)
-        side = check_whole("size", size_v) or engine.cfg.resolution
-        args = args_of(model_name, seed_v, psi_v, label_v, sliders_v)
-        x, y, result = check_whole("x", x_v), check_whole("y", y_v), studio.render(model_name, args)
-        if layer_v in (ALL_LAYERS, ROLLOUT):
-            settings = MapSettings(None, parse_head(head_v), mode_v or LOOKS_AT).checked()
+    def inspect(model, seed, truncation, label, sliders, x, y, size, layer, head, mode):
+        """The attention map of one pixel, over the image. Returns the overlay and the map's statistics
+        with the map itself ("map"); layer "all" returns every layer and head, "rollout" the rollout.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seed: a whole number in 0..4294967295
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            sliders: comma-separated slider offsets, e.g. "1.5, 0, -1"; "" for none
+            x: the pixel's column in a size x size picture of the image
+            y: the pixel's row in that picture
+            size: the side of the picture x and y refer to; 0 = the image itself
+            layer: an attention layer, e.g. "G16"; "" = the last one; "all" = every layer and head; "rollout"
+            head: "mean" (the mean over heads) or a head index, e.g. "0"
+            mode: "looks-at" (where this pixel looks) or "looked-at-by" (what looks at this pixel)
+        """
+        engine = studio.engine(model)
+        side = check_whole("size", size) or engine.cfg.resolution
+        args = args_of(model, seed, truncation, label, sliders)
+        x, y, result = check_whole("x", x), check_whole("y", y), studio.render(model, args)
+        if layer in (ALL_LAYERS, ROLLOUT):
+            settings = MapSettings(None, parse_head(head), mode or LOOKS_AT).checked()
             out = engine.all_maps(result, x, y, settings, size=(side, side))
-            if layer_v == ALL_LAYERS:      # every layer and head in one labelled picture
+            if layer == ALL_LAYERS:        # every layer and head in one labelled picture
                 return out.picture, {"maps": [{**m.stats(), "map": m.heat.tolist()} for m in out.maps],
                                      "rollout": None if out.rollout is None else out.rollout.tolist()}
             if out.rollout is None:
                 raise InputError("the rollout needs two or more attention layers; this model has one")
-            overlay = engine.overlay(result.image, out.rollout, (x, y), (side, side), studio.scale(model_name),
+            overlay = engine.overlay(result.image, out.rollout, (x, y), (side, side), studio.scale(model),
                                      settings, MARKER_COLORS[0])
             return overlay, {"layer": ROLLOUT, "approximation": True, "grid": list(out.rollout.shape),
                              "x": x, "y": y, "size": [side, side], "map": out.rollout.tolist()}
-        settings = MapSettings(layer_v or None, parse_head(head_v), mode_v or LOOKS_AT)
-        out = engine.inspect(result, x, y, settings, size=(side, side), scale=studio.scale(model_name))
+        settings = MapSettings(layer or None, parse_head(head), mode or LOOKS_AT)
+        out = engine.inspect(result, x, y, settings, size=(side, side), scale=studio.scale(model))
         return out.overlay, {**out.stats, "map": out.heat.tolist()}
 
     @gpu
     @guard
-    def interpolate(model_name, seeds_v, psi_v, label_v, frames_v):
-        view = View(model_name, args_of(model_name, 0, psi_v, label_v, ""))
-        return str(studio.interpolate(view, parse_seeds(seeds_v), check_whole("frames", frames_v)))
+    def interpolate(model, seeds, truncation, label, frames):
+        """An animated GIF from seed to seed: two seeds go A to B, more make a closed loop.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seeds: comma-separated seeds, e.g. "1, 7" (A to B) or "3, 8, 12" (a loop)
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            frames: frames per step, 2..120
+        """
+        view = View(model, args_of(model, 0, truncation, label, ""))
+        return str(studio.interpolate(view, parse_seeds(seeds), check_whole("frames", frames)))
 
     @gpu
     @guard
-    def grid(model_name, seed_v, count_v, psi_v, label_v, sliders_v):
-        tiles = studio.grid(model_name, args_of(model_name, seed_v, psi_v, label_v, sliders_v),
-                            check_whole("count", count_v))
+    def grid(model, seed, count, truncation, label, sliders):
+        """A grid of samples for seeds seed, seed + 1, ... Returns the grid and {"seeds": [...]}.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seed: the first seed, a whole number in 0..4294967295
+            count: how many images, 1..64
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            sliders: comma-separated slider offsets; "" for none
+        """
+        tiles = studio.grid(model, args_of(model, seed, truncation, label, sliders), check_whole("count", count))
         return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
 
     common = [model, seed, psi, label, sliders]
