@@ -250,7 +250,7 @@ def test_a_refused_value_gives_back_the_widgets_of_the_view_on_screen(studio):
     for view in (View("tiny32", RenderArgs(7, 0.5), click=(3, 4), map=MapSettings("G16", alpha=0.3, cmap="gray")),
                  View("tinycond", RenderArgs(9, 0.9, "dog", (0.5, -1.0, 0.0)), click=(10, 20),
                       map=MapSettings("G8", 1, "looked-at-by", 0.75, "viridis", "uniform"))):
-        values = h.on_refused(view)
+        values = h.values_of(view)
         assert len(values) == 4 + 8 + 6 and values[:3] == [view.model, view.args.seed, view.args.psi]
         assert h.view_from(view, *values) == view
 

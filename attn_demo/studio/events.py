@@ -58,9 +58,6 @@ class Handlers:
                 v.map.layer or engine.layers[-1], "mean" if v.map.head is None else str(v.map.head), mode,
                 v.map.alpha, v.map.cmap, norm]
 
-    def on_refused(self, v: View):
-        return self.values_of(v)
-
     def show(self, v: View):
         picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
         return inline_image(png_data_url(picture), "image.png"), *self.show_map(v)
@@ -195,7 +192,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW)
     demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
-    refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
+    refused = guard(h.values_of)        # a refused value: the widgets go back to the View on screen
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
