@@ -275,3 +275,23 @@ def test_a_ring_marks_the_clicked_pixel_on_the_image(page):
                 break
             time.sleep(0.05)
         assert got and abs(got[0] - want[0]) <= 2 and abs(got[1] - want[1]) <= 2, (got, want)
+
+
+def test_dropping_an_exported_png_restores_its_view(page, tmp_path):
+    click_pixel(page, 120, 40)
+    wait_text(page, "x=120, y=40")
+    before_src = image_src(page, "#gen_img img")
+    page.click("button[role='tab']:has-text('Export / import')")
+    page.click("#export_btn")
+    page.wait_for_selector("#export_files a[href$='_all.zip']", timeout=20000)
+    links = page.eval_on_selector_all("#export_files a", "els => els.map(e => e.href)")
+    png = next(h for h in links if h.endswith("px.png"))
+    assert "tiny32_none_seed42_psi0.80_sl0_32px" in png
+    path = tmp_path / "exported.png"
+    path.write_bytes(page.request.get(png).body())
+    page.click("#next_btn")                          # move away: seed 43
+    moved_src = wait_and_get_src_change(page, before_src)
+    page.set_input_files("#import_file input[type='file']", str(path))
+    back_src = wait_and_get_src_change(page, moved_src)
+    wait_text(page, "x=120, y=40")
+    assert image_bytes(page, back_src) == image_bytes(page, before_src)

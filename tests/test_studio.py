@@ -98,16 +98,56 @@ def test_slerp_endpoints():
 
 
 def test_export_files_and_state_round_trip(studio, view):
+    import zipfile
     files = studio.export(view, "x4 smooth")
     names = [f.name for f in files]
-    assert names[0] == "tinycond_seed4.png" and names[-1] == "tinycond_seed4_state.json"
-    img = Image.open(files[0])
+    stem = "tinycond_fish_seed4_psi0.90_sl"
+    assert names[0].startswith(stem) and names[0].endswith("_all.zip")
+    assert names[1].startswith(stem) and names[1].endswith("_128px-smooth.png")    # 32 px x 4, Lanczos
+    assert [n.rsplit("_", 1)[-1] for n in names[2:]] == ["overlay.png", "heatmap.png", names[4].rsplit("_", 1)[-1],
+                                                         "state.json"]
+    assert "_g8_looks-at_h1_x100y200_" in names[2] and names[4].endswith(".npy")
+    with zipfile.ZipFile(files[0]) as z:                    # the zip holds every other file
+        assert sorted(z.namelist()) == sorted(names[1:])
+    img = Image.open(files[1])
     assert img.size == (128, 128) and "attn-demo-state" in img.text
-    assert np.load(files[2]).shape == (4, 4)               # G8: 8x8 queries, 4x4 keys
+    heat = Image.open(files[3])
+    assert heat.mode == "RGBA" and heat.size == Image.open(files[2]).size == (512, 512)
+    rgba, levels = np.asarray(heat), draw.map_levels(np.load(files[4]), 512, 512)
+    assert np.array_equal(rgba[:, :, 3], levels) and levels.max() == 255   # alpha = the map's level
+    palette = np.frombuffer(draw.palette(view.map.cmap), np.uint8).reshape(256, 3)
+    assert np.array_equal(rgba[:, :, :3], palette[levels])                   # its colormap's colours
+    assert np.load(files[4]).shape == (4, 4)               # G8: 8x8 queries, 4x4 keys
     state = json.loads(files[-1].read_text())
     restored, warnings = studio.parse_state(files[-1].read_text())
     assert warnings == [] and restored == view
     assert state["map"]["layer"] == "G8"
+
+
+def test_export_sizes_and_names_that_never_collide(studio, view):
+    from attn_demo.studio import exports
+    big = studio.export(view, "1024 pixel")
+    assert Image.open(big[1]).size == Image.open(big[2]).size == (1024, 1024)
+    assert studio.export(view, "1024 smooth")[1].name == big[1].name.replace("_1024px", "_1024px-smooth")
+    others = [replace(view, args=replace(view.args, sliders=(0.5, 0.0, 0.0))),
+              replace(view, click=(101, 200)), replace(view, map=replace(view.map, cmap="gray"))]
+    names = {f.name for v in [view, *others] for f in studio.export(v, "1024 pixel")[2:4]}
+    assert len(names) == 8                                    # every view's overlay and heat map named apart
+    with pytest.raises(InputError, match="export size"):
+        exports.export_side(32, "2048")
+
+
+def test_an_exported_png_gives_its_view_back(studio, view):
+    from attn_demo.studio.exports import state_from_png
+    png = studio.export(view, "native")[1].read_bytes()
+    assert studio.parse_state(state_from_png(png))[0] == view
+    import io
+    plain = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(plain, format="PNG")
+    for data, message in ((plain.getvalue(), "no attn-demo state"), (b"\x89PNG\r\n\x1a\n broken", "cannot read"),
+                          (b"GIF89a", "cannot read")):
+        with pytest.raises(InputError, match=message):
+            state_from_png(data)
 
 
 @pytest.mark.parametrize("change,message", [

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
@@ -25,6 +25,7 @@ from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
 from ..models.latents import z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
+from . import exports
 from .files import ExportFolder
 from .view import DISPLAY, View, check_point, parse_state, state_dict
 
@@ -233,26 +234,35 @@ class Studio:
         """A state JSON -> View, validated; warnings (e.g. other weights) returned alongside."""
         return parse_state(text, self.engines)
 
-    def export(self, view: View, upscale: str = "native") -> list[Path]:
-        """image PNG (state embedded), overlay PNG, raw map .npy, state JSON."""
+    def export(self, view: View, size: str = "native") -> list[Path]:
+        """Everything the view shows, as files (studio/exports.py): a zip of all of them, the image
+        PNG at `size`, and with a click the overlay PNG, the heat map alone as a transparent PNG and
+        the raw map (.npy), then the JSON state. Every PNG embeds the state."""
+        engine = self.engine(view.model)
         result = self.render(view.model, view.args)
         state = self.state_dict(view)
-        stem = f"{view.model}_seed{view.args.seed}"
-        info = PngImagePlugin.PngInfo()
-        info.add_text("attn-demo-state", json.dumps(state))
-        image = _upscaled(result.image, upscale)
+        info = exports.png_info(state)
+        side = exports.export_side(engine.cfg.resolution, size)
+        stem = exports.image_stem(view, side, smooth=size.endswith("smooth") and side != engine.cfg.resolution)
         files = [self.files.new_file(f"{stem}.png")]
-        Image.fromarray(image).save(files[0], pnginfo=info)
+        Image.fromarray(exports.sized(result.image, size)).save(files[0], pnginfo=info)
         if view.click is not None:
-            out = self.inspect(view, *view.click)
-            files.append(self.files.new_file(f"{stem}_attention_{out.map.layer}.png"))
-            Image.fromarray(out.overlay).save(files[-1], pnginfo=info)
-            files.append(self.files.new_file(f"{stem}_attention_{out.map.layer}.npy"))
+            # the map's pictures at the export size, never smaller than the studio shows them
+            scale = max(1, max(side, DISPLAY) // engine.cfg.resolution)
+            out = self.inspect(view, *view.click, scale=scale)
+            mstem = exports.map_stem(view, out.overlay.shape[0])
+            heat = exports.heat_rgba(out.heat, out.overlay.shape[0], view.map.cmap,
+                                     None if view.map.norm == "peak" else out.vmax)
+            folder = self.files.new_folder()                  # the map's files together
+            files += [folder / f"{mstem}_overlay.png", folder / f"{mstem}_heatmap.png", folder / f"{mstem}.npy"]
+            Image.fromarray(out.overlay).save(files[-3], pnginfo=info)
+            Image.fromarray(heat, "RGBA").save(files[-2], pnginfo=info)
             np.save(files[-1], out.heat)
             state["map"] = {k: out.stats[k] for k in ("layer", "mode", "cell", "grid", "key_grid")}
+            stem = mstem
         files.append(self.files.new_file(f"{stem}_state.json"))
         files[-1].write_text(json.dumps(state, indent=2) + "\n")
-        return files
+        return [exports.write_zip(self.files.new_file(f"{stem}_all.zip"), files)] + files
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -272,15 +282,3 @@ def _frame(img: np.ndarray, colour, width: int = 4) -> np.ndarray:
     out = img.copy()
     out[:width], out[-width:], out[:, :width], out[:, -width:] = colour, colour, colour, colour
     return out
-
-
-def _upscaled(img: np.ndarray, mode: str) -> np.ndarray:
-    if mode == "native":
-        return img
-    if mode == "x4 pixel":
-        return draw.upscale_nearest(img, 4)
-    if mode == "x4 smooth":
-        h, w = img.shape[:2]
-        return np.asarray(Image.fromarray(img).resize((w * 4, h * 4), Image.LANCZOS))
-    raise InputError(f"export size must be native, x4 pixel or x4 smooth, got {mode!r}")
-

@@ -13,6 +13,7 @@ from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head
 from ..errors import AttnDemoError
 from ..serving.engine import MapSettings, RenderArgs
 from .core import Studio
+from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
 from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View
@@ -162,6 +163,8 @@ class Handlers:
     def on_import(self, data):
         if data is None:
             raise AttnDemoError("no file")
+        if bytes(data[:8]) == b"\x89PNG\r\n\x1a\n":          # an exported PNG carries its view's state
+            data = state_from_png(bytes(data))
         new, warnings = self.studio.parse_state(data)
         for w in warnings:
             gr.Warning(w)

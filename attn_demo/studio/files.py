@@ -78,11 +78,14 @@ class ExportFolder:
 
     def new_file(self, name: str) -> Path:
         """A fresh file in its own folder; folders older than EXPORT_LIFETIME are pruned."""
+        return self.new_folder() / name
+
+    def new_folder(self) -> Path:
+        """A fresh folder for files that belong together; folders older than EXPORT_LIFETIME are pruned."""
         now = time.time()
         for old in self.root.iterdir():
             if old.is_dir() and old.name != SERVED and now - old.stat().st_mtime > EXPORT_LIFETIME:
                 for f in old.iterdir():
                     f.unlink(missing_ok=True)
                 old.rmdir()
-        folder = Path(tempfile.mkdtemp(dir=self.root))
-        return folder / name
+        return Path(tempfile.mkdtemp(dir=self.root))

@@ -14,12 +14,12 @@ from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..serving.draw import COLORMAPS
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 from .core import Studio
+from .exports import EXPORT_SIZES
 from .view import DISPLAY, MAX_PINS, View
 
 MAX_SLIDERS = 8
 MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
 NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}
-EXPORT_SIZES = ["native", "x4 pixel", "x4 smooth"]
 
 HELP = """
 Self-attention lets each pixel of a feature map gather information from every other one. The
@@ -237,11 +237,13 @@ def layout(studio: Studio, default: View) -> Widgets:
             interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"])
         with gr.Tab("Export / import"):
             with gr.Row():
-                export_size = gr.Radio(EXPORT_SIZES, value="native", label="Image size")
-                export_btn = gr.Button("Export image, overlay, map (.npy) and state (.json)", elem_id="export_btn")
+                export_size = gr.Radio(list(EXPORT_SIZES), value="native", label="Image size")
+                export_btn = gr.Button("Export: a zip of everything, the image, the map (overlay, transparent heat "
+                                       "map, .npy) and the state (.json)", elem_id="export_btn")
             export_files = gr.File(elem_id="export_files", label="Exports", file_count="multiple",
                                    interactive=False)
-            import_file = gr.File(elem_id="import_file", label="Load a state .json", file_types=[".json"],
+            import_file = gr.File(elem_id="import_file", label="Load a state .json, or drop an exported PNG",
+                                  file_types=[".json", ".png"],
                                   type="binary")
     # Every widget created above, by its variable name.
     return Widgets(**{k: v for k, v in locals().items() if k in Widgets.__dataclass_fields__})

@@ -1,0 +1,115 @@
+"""Exports for design work: sizes up to 1024 px, a heat-map-only PNG with transparency, names that
+say what a file holds, a zip of everything, and the view back from an exported PNG.
+
+Every PNG carries the view's JSON state in its metadata (STATE_KEY), so dropping an exported image
+onto the studio restores the view it was made from (`state_from_png`). File names are descriptive
+and never collide: model, class, seed, truncation, a hash of the slider values and the size, and for
+maps also the layer, mode, head and click, plus a short hash of the map's drawing settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from ..errors import InputError
+from ..serving import draw
+from .view import View
+
+EXPORT_SIZES = ("native", "x4 pixel", "x4 smooth", "1024 pixel", "1024 smooth")
+STATE_KEY = "attn-demo-state"
+MAX_STATE_PNG_PIXELS = 4096 * 4096      # an exported PNG is at most 1024 px; anything far larger is not ours
+
+
+def export_side(native: int, size: str) -> int:
+    """The exported image's side for a size choice (EXPORT_SIZES)."""
+    if size not in EXPORT_SIZES:
+        raise InputError(f"export size must be one of {', '.join(EXPORT_SIZES)}, got {size!r}")
+    if size == "native":
+        return native
+    return native * 4 if size.startswith("x4") else 1024
+
+
+def sized(img: np.ndarray, size: str) -> np.ndarray:
+    """The image at an export size: nearest (crisp pixels) or Lanczos (smooth)."""
+    side = export_side(img.shape[0], size)
+    if side == img.shape[0]:
+        return img
+    if size.endswith("pixel") and side % img.shape[0] == 0:
+        return draw.upscale_nearest(img, side // img.shape[0])
+    resample = Image.NEAREST if size.endswith("pixel") else Image.LANCZOS
+    return np.asarray(Image.fromarray(img).resize((side, side), resample))
+
+
+def heat_rgba(heat: np.ndarray, side: int, cmap: str, vmax: float | None = None) -> np.ndarray:
+    """The map alone, side x side RGBA: its colormap's colour, opaque where the map is high and
+    transparent where it is zero (alpha = the map's level), to lay over the image in any editor."""
+    levels = draw.map_levels(heat, side, side, vmax)
+    colours = np.frombuffer(draw.palette(cmap), np.uint8).reshape(256, 3)[levels]
+    return np.dstack([colours, levels])
+
+
+def _slug(text) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "none"
+
+
+def _short_hash(value) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def image_stem(view: View, side: int, smooth: bool = False) -> str:
+    """model_class_seed_psi_sliders_size: what the image is, in its name ("-smooth" when resampled)."""
+    a = view.args
+    sliders = "sl0" if not any(a.sliders) else "sl" + _short_hash([round(float(v), 6) for v in a.sliders])
+    return f"{_slug(view.model)}_{_slug(a.label)}_seed{a.seed}_psi{a.psi:.2f}_{sliders}_{side}px" + \
+        ("-smooth" if smooth else "")
+
+
+def map_stem(view: View, side: int) -> str:
+    """The image's name plus the map's layer, mode, head, click and a hash of how it is drawn."""
+    m, (x, y) = view.map, view.click
+    head = "mean" if m.head is None else f"h{m.head}"
+    look = _short_hash([m.alpha, m.cmap, m.norm])
+    return f"{image_stem(view, side)}_{_slug(m.layer or 'last')}_{m.mode}_{head}_x{x}y{y}_{look}"
+
+
+def png_info(state: dict) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    info.add_text(STATE_KEY, json.dumps(state))
+    return info
+
+
+def write_zip(target: Path, files: list[Path]) -> Path:
+    """Every file in one zip, written to a temp name and renamed: never a half-written zip."""
+    tmp = target.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for f in files:
+            z.write(f, arcname=f.name)
+    tmp.replace(target)
+    return target
+
+
+def state_from_png(data: bytes) -> str:
+    """The view's JSON state an exported PNG carries, or a clear error. Only the PNG's header and
+    text chunks are read (no pixels are decoded), and only from a PNG of a sane size."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "PNG":
+                raise InputError("not a PNG: load a state .json or a PNG exported by attn-demo")
+            if im.width * im.height > MAX_STATE_PNG_PIXELS:
+                raise InputError("this PNG is far larger than any attn-demo export")
+            state = im.info.get(STATE_KEY)
+    except InputError:
+        raise
+    except Exception as e:                                # noqa: BLE001 - a broken upload of any kind
+        raise InputError(f"cannot read this image ({type(e).__name__}): load a state .json or an exported PNG") \
+            from None
+    if not isinstance(state, str):
+        raise InputError("this PNG carries no attn-demo state: export it from the studio first")
+    return state
