@@ -295,3 +295,26 @@ def test_dropping_an_exported_png_restores_its_view(page, tmp_path):
     back_src = wait_and_get_src_change(page, moved_src)
     wait_text(page, "x=120, y=40")
     assert image_bytes(page, back_src) == image_bytes(page, before_src)
+
+
+def test_a_link_opens_on_its_view_and_the_share_button_makes_one(browser, app_url, studio):
+    context = browser.new_context(viewport={"width": 1920, "height": 1200})
+    page = context.new_page()
+    page.goto(app_url + "?model=tinycond&seed=7&class=dog&psi=0.5&x=100&y=50&layer=G8")
+    page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_text(page, "x=100, y=50")
+    view = View("tinycond", RenderArgs(7, 0.5, "dog"), click=(100, 50), map=MapSettings("G8"))
+    picture = studio.display_image("tinycond", studio.render("tinycond", view.args))
+    assert image_bytes(page, image_src(page, "#gen_img img")) == draw.encode_png(picture, compress_level=1)
+    deadline = time.time() + 10                      # the widgets show the link's view too
+    while page.input_value("#seed input") != "7" and time.time() < deadline:
+        time.sleep(0.05)
+    assert page.input_value("#seed input") == "7"
+    page.click("button[role='tab']:has-text('Export / import')")
+    page.click("#share_btn")
+    deadline = time.time() + 10
+    while not page.input_value("#share_link textarea").startswith("http") and time.time() < deadline:
+        time.sleep(0.05)
+    link = page.input_value("#share_link textarea")
+    assert link.startswith(app_url) and "seed=7" in link and "x=100" in link and "class=dog" in link
+    context.close()

@@ -350,3 +350,23 @@ def test_the_layer_summary_has_a_legend_in_the_views_colormap(studio):
     assert out.overlay.shape == (512 + 44, 512, 3)
     legend = out.overlay[512 + 14:512 + 28]                                   # the bar's colours
     assert np.all(legend[:, :, 0] == legend[:, :, 1]) and np.all(legend[:, :, 1] == legend[:, :, 2])   # gray
+
+
+def test_a_link_names_a_view_and_opens_on_it(studio, view):
+    from urllib.parse import parse_qsl, urlparse
+
+    from attn_demo.studio.view import query_of, view_from_query
+    default = View("tiny32", RenderArgs(42, 0.8), click=(256, 256))
+    params = dict(parse_qsl(urlparse(query_of(view)).query))
+    assert params["class"] == "fish" and params["x"] == "100" and params["sliders"] == "1,0,-0.5"
+    back = view_from_query(params, studio.engines, default)
+    assert (back.model, back.args, back.click, back.map.layer, back.map.head) == \
+        (view.model, view.args, view.click, view.map.layer, view.map.head)
+    assert view_from_query({}, studio.engines, default) is None               # no view in the link
+    assert view_from_query({"seed": "7"}, studio.engines, default).args == RenderArgs(7, 0.8)
+    for bad, message in (({"model": "../x"}, "unknown model"), ({"seed": "1.5"}, "whole number"),
+                         ({"seed": "abc"}, "must be a number"), ({"psi": "nan"}, "finite"),
+                         ({"x": "600", "y": "1"}, "x"), ({"model": "tinycond", "class": "horse"}, "class"),
+                         ({"layer": "G99"}, "layer")):
+        with pytest.raises(InputError, match=message):
+            view_from_query(bad, studio.engines, default)

@@ -16,7 +16,7 @@ from .core import Studio
 from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
 from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
-from .view import DISPLAY, MAX_PINS, View
+from .view import DISPLAY, MAX_PINS, View, query_of, view_from_query
 from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, Widgets
 
 
@@ -108,8 +108,18 @@ class Handlers:
     def on_model(self, name):
         return self.model_updates(name)
 
-    def on_load(self):
-        return self.show(self.default)
+    def on_load(self, request: gr.Request):
+        """The page's first view: the one its link names (?seed=..&x=..), else the studio's opening."""
+        try:
+            v = view_from_query(dict(request.query_params) if request else {}, self.studio.engines, self.default)
+        except AttnDemoError as e:
+            gr.Warning(f"this link's view cannot be shown ({e}); here is the opening view")
+            v = None
+        return self.show(v or self.default)
+
+    def on_share(self, v: View) -> str:
+        """The query string of a link to the View on screen (the page adds its own address)."""
+        return query_of(v)
 
     def on_summary(self, kind, v: View):
         """The layer summary of the session's View (every render and map change leaves its View,
@@ -168,11 +178,14 @@ class Handlers:
         new, warnings = self.studio.parse_state(data)
         for w in warnings:
             gr.Warning(w)
-        mode = next(k for k, m in MODE_LABELS.items() if m == new.map.mode)
-        updates = self.model_updates(new.model, new.args.sliders, new.map.layer, new.map.head)
-        updates[0] = gr.update(**{**updates[0], "value": new.args.label})
-        norm = next(k for k, n in NORM_LABELS.items() if n == new.map.norm)
-        return [new.model, new.args.seed, new.args.psi, *updates, mode, new.map.alpha, new.map.cmap, norm, new]
+        return [*self.widgets_for(new), new]
+
+    def widgets_for(self, v: View) -> list:
+        """Every widget set to show View `v`, its model's choices included (Widgets.restored order)."""
+        updates = self.model_updates(v.model, v.args.sliders, v.map.layer, v.map.head)
+        updates[0] = gr.update(**{**updates[0], "value": v.args.label})
+        values = self.values_of(v)
+        return [*values[:3], *updates, *values[-4:]]
 
 
 # The page keeps the last valid seed its box held (window.__attnSeed: the seed on screen, as every
@@ -184,6 +197,10 @@ _TRACK_SEED_JS = f"(s) => {{ if (({_VALID_SEED_JS})(s)) window.__attnSeed = s; }
 _RESTORE_SEED_JS = (f"(s) => ({_VALID_SEED_JS})(s) || window.__attnSeed === undefined ? s : window.__attnSeed")
 
 
+# A link's query string -> the whole link, with the page's own address (a Space's or localhost).
+_LINK_JS = "(q) => q && q.startsWith('?') ? window.location.origin + window.location.pathname + q : q"
+
+
 def _step_seed_js(step: int) -> str:
     """Browser-side seed +-1, clamped to [0, SEED_MAX], from the box's seed or, when the box holds
     anything but a whole number in range, from the last valid one (the seed on screen)."""
@@ -192,7 +209,9 @@ def _step_seed_js(step: int) -> str:
 
 
 def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
-    demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW)
+    # the first view, then the widgets set to show it (a link may name another than the opening one)
+    demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW).then(guard(h.widgets_for), [w.view], w.restored,
+                                                                   **PRIVATE)
     demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
     refused = guard(h.values_of)        # a refused value: the widgets go back to the View on screen
@@ -232,8 +251,9 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
                        [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.view],
                        [w.interp_img], **PRIVATE)
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
-    w.import_file.upload(guard(h.on_import), [w.import_file],
-                         [w.model, w.seed, w.psi, *w.model_dependent, w.mode, w.alpha, w.cmap, w.norm, w.view],
+    w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(
+        None, [w.share_link], [w.share_link], js=_LINK_JS, **PRIVATE)
+    w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, w.view],
                          **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
 
 

@@ -8,9 +8,10 @@ versions (version 1, the same keys) load unchanged.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 
-from ..checks import check_finite, check_seed, check_whole
+from ..checks import check_finite, check_seed, check_whole, parse_head, parse_numbers
 from ..errors import InputError
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
@@ -84,3 +85,57 @@ def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, li
         raise InputError(f"unknown layer {settings.layer!r}")
     click = check_point(data["click"]) if data.get("click") is not None else None
     return View(model, args, click, [check_point(p) for p in pins], settings), warnings
+
+
+# A view in a URL's query string: ?model=emoji32&seed=10&class=...&psi=0.8&sliders=1.5,0&x=208&y=336
+URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode")
+
+
+def query_of(view: View) -> str:
+    """The query string of a link that opens on this view (the image and its clicked map)."""
+    a, m = view.args, view.map
+    params = {"model": view.model, "seed": a.seed, "psi": f"{a.psi:g}"}
+    if a.label is not None:
+        params["class"] = a.label
+    if any(a.sliders):
+        params["sliders"] = ",".join(f"{v:g}" for v in a.sliders)
+    if view.click is not None:
+        params["x"], params["y"] = view.click
+    if m.layer is not None:
+        params["layer"] = m.layer
+    if m.head is not None:
+        params["head"] = m.head
+    if m.mode != LOOKS_AT:
+        params["mode"] = m.mode
+    return "?" + urlencode(params)
+
+
+def view_from_query(params, engines: dict[str, Engine], default: View) -> View | None:
+    """The view a link's query string names, validated like a state file; None when it names none."""
+    given = {k: params[k] for k in URL_KEYS if k in params}
+    if not given:
+        return None
+    model = given.get("model", default.model)
+    if model not in engines:
+        raise InputError(f"unknown model {model!r} in the link; choose one of {', '.join(engines)}")
+    engine = engines[model]
+
+    def number(key, fallback):
+        try:
+            return float(given[key]) if key in given else fallback
+        except ValueError:
+            raise InputError(f"{key} in the link must be a number, got {given[key]!r}") from None
+    label = given.get("class", default.args.label if model == default.model else None)
+    if label is None and engine.cfg.num_classes:
+        label = engine.class_names[0]
+    args = RenderArgs(check_seed(number("seed", default.args.seed)), check_finite("psi", number("psi", default.args.psi)),
+                      label, parse_numbers("sliders", given.get("sliders", "")))
+    engine.latent(args)                                   # validates class and sliders for this model
+    click = None
+    if "x" in given or "y" in given:
+        click = check_point([number("x", -1), number("y", -1)])
+    settings = replace(default.map, layer=given.get("layer") or None, head=parse_head(given.get("head")),
+                       mode=given.get("mode", LOOKS_AT)).checked()
+    if settings.layer is not None and settings.layer not in engine.layers:
+        raise InputError(f"unknown layer {settings.layer!r} in the link")
+    return View(model, args, click, [], settings)

@@ -123,6 +123,8 @@ class Widgets:
     export_btn: gr.Button
     export_files: gr.File
     import_file: gr.File
+    share_btn: gr.Button
+    share_link: gr.Textbox
 
     @property
     def settings(self) -> list:
@@ -144,6 +146,11 @@ class Widgets:
     def values(self) -> list:
         """The widgets of `settings` without the View: what `Handlers.values_of` sets back."""
         return self.settings[1:]
+
+    @property
+    def restored(self) -> list:
+        """The widgets `Handlers.widgets_for` sets: the values, with the model's choices."""
+        return [self.model, self.seed, self.psi, *self.model_dependent, self.mode, self.alpha, self.cmap, self.norm]
 
     @property
     def model_dependent(self) -> list:
@@ -242,6 +249,10 @@ def layout(studio: Studio, default: View) -> Widgets:
                                        "map, .npy) and the state (.json)", elem_id="export_btn")
             export_files = gr.File(elem_id="export_files", label="Exports", file_count="multiple",
                                    interactive=False)
+            with gr.Row():
+                share_btn = gr.Button("Link to this view", size="sm", elem_id="share_btn", scale=0, min_width=160)
+                share_link = gr.Textbox(elem_id="share_link", show_label=False, interactive=False, buttons=["copy"],
+                                        placeholder="a link that opens on this image and its clicked map")
             import_file = gr.File(elem_id="import_file", label="Load a state .json, or drop an exported PNG",
                                   file_types=[".json", ".png"],
                                   type="binary")
