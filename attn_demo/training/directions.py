@@ -11,8 +11,12 @@ they map the components back to z by linear regression. We do the same:
 2. PCA of those activations (top k components);
 3. least squares z ~ coords @ U: row k of U is the z-space direction of
    component k, normalised to unit length;
-4. name each direction by the image statistic it moves most (size,
-   brightness, warmth, ...), measured by rendering +-2 std along it.
+4. name each direction by what it measurably changes: render +-2 std along
+   it and compare simple image statistics (size, brightness, saturation,
+   warmth, position) in units of their spread over samples. A direction is
+   named ("+ makes it warmer") only when one statistic clearly dominates
+   (DOMINANCE times the next, at least MIN_EFFECT spreads) and no stronger
+   direction already has that name; otherwise it is plainly "Direction N".
 """
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ from ..models.latents import Directions
 from ..models.networks import Generator
 
 STATS = ("size", "brightness", "saturation", "warmth", "left-right", "up-down")
+# What "+" does when a statistic rises / falls (y grows downwards: up-down rising means lower).
+WORDS = {"size": ("bigger", "smaller"), "brightness": ("brighter", "darker"),
+         "saturation": ("more saturated", "greyer"), "warmth": ("warmer", "cooler"),
+         "left-right": ("further right", "further left"), "up-down": ("lower", "higher")}
+DOMINANCE = 1.5      # the named statistic changes at least this many times the next one
+MIN_EFFECT = 0.5     # ... and by at least half its spread over samples
 
 
 @torch.no_grad()
@@ -69,20 +79,35 @@ def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int 
     U = torch.linalg.lstsq(coords, z.double()).solution
     vectors = (U / U.norm(dim=1, keepdim=True)).float()
     stds = (z @ vectors.T).std(0)                              # spread of z along each direction
-    explained = (s[:k] ** 2 / (s ** 2).sum()).tolist()
-    labels = tuple(f"PC{i + 1} {_name(G, vectors[i], float(stds[i]), gen)} "
-                   f"({100 * explained[i]:.0f}% var)" for i in range(k))
-    return Directions(vectors, stds, labels)
+    effects = torch.stack([_effects(G, vectors[i], float(stds[i]), gen) for i in range(k)])
+    return Directions(vectors, stds, name_directions(effects))
+
+
+def name_directions(effects: torch.Tensor) -> tuple[str, ...]:
+    """(k, len(STATS)) effects (change of each statistic from -2 to +2 std, in units of its spread)
+    -> one label per direction: "Direction N: + makes it warmer" where one statistic clearly
+    dominates and no stronger direction took that word, else "Direction N"."""
+    labels, taken = [], {}
+    mag = effects.abs()
+    order = sorted(range(len(effects)), key=lambda i: -float(mag[i].max()))
+    words = {}
+    for i in order:
+        top = mag[i].topk(2)
+        stat = int(top.indices[0])
+        clear = float(top.values[0]) >= MIN_EFFECT and float(top.values[0]) >= DOMINANCE * float(top.values[1])
+        if clear and stat not in taken:
+            taken[stat] = i
+            words[i] = WORDS[STATS[stat]][0 if effects[i, stat] > 0 else 1]
+    for i in range(len(effects)):
+        labels.append(f"Direction {i + 1}: + makes it {words[i]}" if i in words else f"Direction {i + 1}")
+    return tuple(labels)
 
 
 @torch.no_grad()
-def _name(G: Generator, v: torch.Tensor, std: float, gen: torch.Generator, n: int = 64) -> str:
-    """The statistic that moving +2 std along v changes most (in units of its spread)."""
+def _effects(G: Generator, v: torch.Tensor, std: float, gen: torch.Generator, n: int = 64) -> torch.Tensor:
+    """How much moving from -2 to +2 std along v changes each statistic, in units of its spread."""
     z = torch.randn(n, G.cfg.z_dim, generator=gen)
     y = _classes(G, n, gen)
     lo, hi = image_stats(G(z - 2 * std * v, y)), image_stats(G(z + 2 * std * v, y))
     base = image_stats(G(z, y)).std(0).clamp_min(1e-4)
-    effect = ((hi - lo).mean(0) / base)
-    i = int(effect.abs().argmax())
-    sign = "+" if effect[i] > 0 else "-"
-    return f"{STATS[i]}{sign}"
+    return (hi - lo).mean(0) / base
