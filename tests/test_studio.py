@@ -291,6 +291,7 @@ def test_a_refused_value_gives_back_the_widgets_of_the_view_on_screen(studio):
                  View("tinycond", RenderArgs(9, 0.9, "dog", (0.5, -1.0, 0.0)), click=(10, 20),
                       map=MapSettings("G8", 1, "looked-at-by", 0.75, "viridis", "uniform"))):
         values = h.values_of(view)
+        assert h.on_refused(view)[1] != view.args.seed and h.on_refused(view)[2:] == values[2:]   # seed: the page's
         assert len(values) == 4 + 8 + 6 and values[:3] == [view.model, view.args.seed, view.args.psi]
         assert h.view_from(view, *values) == view
 
@@ -370,3 +371,17 @@ def test_a_link_names_a_view_and_opens_on_it(studio, view):
                          ({"layer": "G99"}, "layer")):
         with pytest.raises(InputError, match=message):
             view_from_query(bad, studio.engines, default)
+
+
+def test_slider_previews_show_each_direction_one_step_down_and_up(studio):
+    view = View("tinycond", RenderArgs(4, 0.9, "dog", (0.5, 0.0, 0.0)))
+    picture = studio.slider_previews(view, step=1.0, tile=32)
+    assert picture.shape[0] > 3 * 32 and picture.shape[1] > 2 * 32          # 3 rows of - / + tiles
+    engine = studio.engine("tinycond")
+    images, _ = engine.render_many([RenderArgs(4, 0.9, "dog", (-0.5, 0.0, 0.0)),
+                                    RenderArgs(4, 0.9, "dog", (1.5, 0.0, 0.0))])
+    tiles = [t for t in (images[0], images[1])]
+    found = [any(np.array_equal(picture[y:y + 32, x:x + 32], t) for y in range(picture.shape[0] - 31)
+                 for x in range(picture.shape[1] - 31)) for t in tiles]
+    assert all(found), found                                                 # direction 1 at -0.5 and +1.5
+    assert studio.slider_previews(View("tiny32", RenderArgs(1))) is None     # no sliders, no previews

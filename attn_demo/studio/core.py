@@ -22,7 +22,7 @@ from PIL import Image
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
 from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
-from ..models.latents import z_from_seed
+from ..models.latents import SLIDER_RANGE, z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports
@@ -181,6 +181,29 @@ class Studio:
         images, _ = self.engine(model).render_many([replace(args, seed=s) for s in seeds])
         scale = self.scale(model, 128)
         return [(draw.upscale_nearest(img, scale), s) for img, s in zip(images, seeds)]
+
+    def slider_previews(self, view: View, step: float = 1.0, tile: int = 64) -> np.ndarray | None:
+        """What each slider does from here, before dragging it: for every direction the image at its
+        value - step and + step (kept inside the slider's range), one labelled row each. One batched
+        render; None for a model without sliders."""
+        engine = self.engine(view.model)
+        n = len(engine.directions or ())
+        if n == 0:
+            return None
+        values = list(view.args.sliders) + [0.0] * (n - len(view.args.sliders))
+        lo, hi = SLIDER_RANGE
+        variants = []
+        for i in range(n):
+            for sign in (-1, 1):
+                moved = list(values)
+                moved[i] = min(hi, max(lo, values[i] + sign * step))
+                variants.append(replace(view.args, sliders=tuple(moved)))
+        images, _ = engine.render_many(variants)
+        scale = max(1, tile // engine.cfg.resolution)
+        tiles = [draw.upscale_nearest(img, scale) for img in images]
+        rows = [tiles[2 * i:2 * i + 2] for i in range(n)]
+        labels = [label.split(":")[0] for label in engine.directions.labels]
+        return draw.labelled_grid(rows, labels, [f"- {step:g}", f"+ {step:g}"], label_width=90)
 
     def interpolate(self, view: View, seeds: list[int], frames: int = 16,
                     follow: tuple[int, int] | None = None, fps: float = 12.0, progress=None) -> Path:

@@ -59,6 +59,14 @@ class Handlers:
                 v.map.layer or engine.layers[-1], "mean" if v.map.head is None else str(v.map.head), mode,
                 v.map.alpha, v.map.cmap, norm]
 
+    def on_refused(self, v: View) -> list:
+        """After a refused value: every widget back to the View on screen (values_of), except the
+        seed box, which the page itself puts back when it is left (_RESTORE_SEED_JS): a late answer
+        from here must not undo a seed step the user took meanwhile."""
+        values = self.values_of(v)
+        values[1] = gr.skip()
+        return values
+
     def show(self, v: View):
         picture = self.studio.display_image(v.model, self.studio.render(v.model, v.args))
         return inline_image(png_data_url(picture), "image.png"), *self.show_map(v)
@@ -139,6 +147,12 @@ class Handlers:
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
         return self.studio.files.jpeg_path(self.studio.compare(v)), v
 
+    def on_slider_previews(self, v: View):
+        """The sliders' one-step previews for the session's View (after every render)."""
+        picture = self.studio.slider_previews(v)
+        return gr.update(value=None, visible=False) if picture is None else gr.update(
+            value=self.studio.files.jpeg_path(picture), visible=True)
+
     def on_all_maps(self, v: View):
         """Every layer and head of the session's View's click (as on_summary, it reads only the View)."""
         picture = self.studio.all_maps(v)
@@ -214,7 +228,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
                                                                    **PRIVATE)
     demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
-    refused = guard(h.values_of)        # a refused value: the widgets go back to the View on screen
+    refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
@@ -244,7 +258,8 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
         trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
     w.pin_btn.click(guard(h.on_pin), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
-    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE)
+    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
+        guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE)
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),

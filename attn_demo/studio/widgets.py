@@ -92,6 +92,7 @@ class Widgets:
     psi: gr.Slider
     sliders: list
     reset_btn: gr.Button
+    slider_img: gr.Image
     image: gr.Image
     click_info: gr.Textbox
     overlay: gr.Image
@@ -182,6 +183,9 @@ def layout(studio: Studio, default: View) -> Widgets:
                                      label=directions[i] if i < len(directions) else f"direction {i + 1}")
                            for i in range(MAX_SLIDERS)]
                 reset_btn = gr.Button("Reset sliders", size="sm")
+                slider_img = gr.Image(elem_id="slider_img", label="Each slider one step down and up from here",
+                                      format="png", buttons=[], interactive=False, type="numpy",
+                                      visible=bool(directions))
         with gr.Column(scale=2, min_width=300):
             image = gr.Image(elem_id="gen_img", format="png", show_label=False, buttons=[], interactive=False,
                              type="numpy", height=DISPLAY, width=DISPLAY)
