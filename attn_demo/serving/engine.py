@@ -73,11 +73,15 @@ class MapSettings:
         return MapSettings(self.layer, self.head, self.mode, check_finite("opacity", self.alpha, 0.0, 1.0),
                            self.cmap, self.norm)
 
+    def fixed_top(self, heat: AttentionMap) -> float | None:
+        """The weight the top colour stands for when the scale is shared by every map ("uniform");
+        None when each map is scaled to its own maximum ("peak")."""
+        return UNIFORM_SPAN / (heat.key_grid[0] * heat.key_grid[1]) if self.norm == "uniform" else None
+
     def vmax(self, heat: AttentionMap) -> float:
         """The attention weight at the top of the colour scale for this map."""
-        if self.norm == "uniform":
-            return UNIFORM_SPAN / (heat.key_grid[0] * heat.key_grid[1])
-        return heat.max_weight
+        top = self.fixed_top(heat)
+        return heat.max_weight if top is None else top
 
 
 @dataclass
@@ -228,6 +232,11 @@ class Engine:
         return self.generate(torch.stack([z for z, _ in pairs]), [y for _, y in pairs], record)
 
     # ------------------------------------------------------------ inspection
+    def _picture(self, size) -> tuple[int, int]:
+        """The (width, height) picture a click's x, y are pixels of: checked, the image's own by default."""
+        res = self.cfg.resolution
+        return (res, res) if size is None else check_size(size)
+
     def capture(self, result: RenderResult, layer: str | None) -> Capture:
         if layer is None:
             layer = self.layers[-1]
@@ -246,13 +255,12 @@ class Engine:
         t0 = time.perf_counter()
         settings = settings.checked()
         cap = self.capture(result, settings.layer)
-        res = self.cfg.resolution
-        size = (res, res) if size is None else check_size(size)
+        size = self._picture(size)
         heat = cap.probe(x, y, size, settings.head, settings.mode)
         t1 = time.perf_counter()
         vmax = settings.vmax(heat)
         overlay = self.overlay(result.image, heat.heat.numpy(), (heat.x, heat.y), size, scale, settings,
-                               marker_color, None if settings.norm == "peak" else vmax)
+                               marker_color, settings.fixed_top(heat))
         t2 = time.perf_counter()
         return InspectResult(heat, overlay, {"map_ms": (t1 - t0) * 1e3, "overlay_ms": (t2 - t1) * 1e3}, vmax)
 
@@ -285,8 +293,7 @@ class Engine:
                 size: tuple[int, int] | None = None) -> np.ndarray:
         """Attention rollout of pixel (x, y) through every layer, over the first layer's grid
         (serving/probe.rollout: an approximation, which the views say)."""
-        res = self.cfg.resolution
-        size = (res, res) if size is None else check_size(size)
+        size = self._picture(size)
         return rollout([result.captures[n] for n in self.layers], x, y, size, head).numpy()
 
     def all_maps(self, result: RenderResult, x, y, settings: MapSettings = MapSettings(),
@@ -294,9 +301,8 @@ class Engine:
         """The clicked pixel's map in every layer and head at once (as attention-visualisation tools
         for transformers draw them), plus the rollout through the layers when there are several."""
         settings = settings.checked()
-        res = self.cfg.resolution
-        size = (res, res) if size is None else check_size(size)
-        scale = max(1, tile // res)
+        size = self._picture(size)
+        scale = max(1, tile // self.cfg.resolution)
         rows, row_labels, maps = [], [], []
         for name in self.layers:
             cap = result.captures[name]
@@ -305,7 +311,7 @@ class Engine:
                 m = cap.probe(x, y, size, head, settings.mode)
                 maps.append(m)
                 tiles.append(self.overlay(result.image, m.heat.numpy(), (m.x, m.y), size, scale, settings,
-                                          draw.MARKER_COLORS[0], None if settings.norm == "peak" else settings.vmax(m)))
+                                          draw.MARKER_COLORS[0], settings.fixed_top(m)))
             rows.append(tiles)
             row_labels.append(f"{name}  γ {cap.gamma:+.2f}")
         heads = result.captures[self.layers[0]].heads

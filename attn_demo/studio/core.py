@@ -275,7 +275,7 @@ class Studio:
             out = self.inspect(view, *view.click, scale=scale)
             mstem = exports.map_stem(view, out.overlay.shape[0])
             heat = exports.heat_rgba(out.heat, out.overlay.shape[0], view.map.cmap,
-                                     None if view.map.norm == "peak" else out.vmax)
+                                     view.map.fixed_top(out.map))
             folder = self.files.new_folder()                  # the map's files together
             files += [folder / f"{mstem}_overlay.png", folder / f"{mstem}_heatmap.png", folder / f"{mstem}.npy"]
             Image.fromarray(out.overlay).save(files[-3], pnginfo=info)
