@@ -120,7 +120,8 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
         probe("browser")
         results["browser"] = bench_browser(weights, clicks=5 if quick else 20, steps_count=3 if quick else 10)
         log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms; "
-            f"next seed to its image: median {results['browser']['seed_step_median_ms']:.0f} ms")
+            f"next seed to its image: median {results['browser']['seed_step_median_ms']:.0f} ms; "
+            f"live map under the pointer: median {results['browser']['live_median_ms']:.1f} ms")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results

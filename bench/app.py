@@ -122,6 +122,7 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
             page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
             if i >= 2:                                  # the first two warm the path up
                 lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
+        moves = _live_moves(page, g, rng, 40 if clicks < 20 else 200)
         page.evaluate(_WATCH_SEED_JS)
         steps = []
         for i in range(steps_count + 1):   # "next" to the next seed's image decoded, through the queue
@@ -134,7 +135,22 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
         browser.close()
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
             "min_ms": min(lat), "max_ms": max(lat),
-            "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps)}
+            "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps),
+            "live_moves": len(moves), "live_median_ms": statistics.median(moves),
+            "live_p90_ms": sorted(moves)[int(0.9 * len(moves))]}
+
+
+def _live_moves(page, g, rng, count: int) -> list[float]:
+    """Live mode: the pointer moved to `count` random pixels of the image, one step each; the page's
+    own timings (live.js: the move event's time stamp to its map drawn on the canvas), the first
+    five (which decode the queries and keys and read the image) left out."""
+    page.wait_for_function("() => { const t = document.querySelector('#view_data textarea'); "
+                           "return t && t.value.includes('\"live\":{'); }", timeout=30000)
+    page.evaluate("() => { window.__attnLive.times.length = 0; }")
+    for _ in range(count + 5):
+        page.mouse.move(g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10))
+    page.wait_for_function(f"() => window.__attnLive.times.length >= {count + 5}", timeout=30000)
+    return page.evaluate("() => window.__attnLive.times.slice(5)")
 
 
 def _watch_js(name: str, trigger: str, target: str) -> str:

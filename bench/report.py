@@ -18,6 +18,7 @@ TARGETS = [
     ("the same with `--amp bf16` (a CPU with native bf16)",
      lambda r: _train(r, "reference-64", "bf16")["images_per_s"], ">=", 35, "img/s"),
     ("browser click to overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
+    ("live mode: pointer move to the map drawn (median)", lambda r: r["browser"]["live_median_ms"], "<=", 16, "ms"),
     ("cold start to first image", lambda r: r["cold_start"]["to_first_image_s"], "<=", 6, "s"),
 ]
 
@@ -205,6 +206,10 @@ def write_report(r: dict, path: Path) -> str:
         if "seed_step_median_ms" in b:
             lines.append(f"- browser, mouse-down on \"next\" to the next seed's image decoded (a render through "
                          f"the queue, no target): median {b['seed_step_median_ms']:.0f} ms ({b['seed_steps']} steps).")
+        if "live_median_ms" in b:
+            lines.append(f"- browser, live mode (studio/live.js): a pointer move over the image to its map drawn on the "
+                         f"canvas, from the event's time stamp, computed in the page: median {b['live_median_ms']:.1f} ms, "
+                         f"p90 {b['live_p90_ms']:.1f} ms ({b['live_moves']} moves).")
     text = "\n".join(lines) + "\n"
     notes = path.with_name("PERFORMANCE_NOTES.md")
     if notes.exists():

@@ -227,8 +227,8 @@ def test_fast_events_show_no_progress_and_skip_postprocessing(studio):
         kind = f.targets[0][1]
         if kind != "then":                                          # a widget, the image or the page
             assert f.show_progress == ("full" if kind == "load" else "hidden"), (f.name, f.targets)
-    # after "Reset sliders": hidden; after a model switch and after an import: full
-    assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full", "full", "hidden"]
+    # after "Reset sliders": hidden; after a model switch, an import and opening a kept view: full
+    assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full", "full", "full", "hidden"]
 
 
 def test_the_api_page_names_and_describes_every_parameter(client):
@@ -241,3 +241,13 @@ def test_the_api_page_names_and_describes_every_parameter(client):
     assert names["/interpolate"] == ["model", "seeds", "truncation", "label", "frames"]
     assert names["/grid"] == ["model", "seed", "count", "truncation", "label", "sliders"]
     assert not any(n.endswith("_v") for ps in names.values() for n in ps)
+    types = {(name, p["parameter_name"]): p["python_type"]["type"] for name, ep in info.items() for p in ep["parameters"]}
+    for key in [("/generate", "seed"), ("/inspect", "x"), ("/inspect", "size"), ("/grid", "count"),
+                ("/interpolate", "frames")]:
+        assert types[key] == "int", (key, types[key])
+    assert types[("/generate", "truncation")] == "float"
+
+
+def test_a_fractional_whole_number_sent_to_the_api_is_refused_not_rounded(client):
+    with pytest.raises(Exception, match="whole"):
+        client.predict("tiny32", 1.5, 1.0, "", "", api_name="/generate")

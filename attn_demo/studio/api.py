@@ -29,26 +29,42 @@ from .view import View
 ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
 
 
+class WholeNumber(gr.Number):
+    """A number box the API page and gradio_client call an integer, passed to the handler as sent
+    (precision=0 would round 1.5 to 2 silently; our checks refuse it). It is Gradio's Number in
+    the page (is_template: the block keeps its parent's name)."""
+
+    is_template = True
+
+    def api_info(self) -> dict[str, str]:
+        return {"type": "integer"}
+
+    def example_payload(self) -> int:
+        return int(self.minimum or 0)
+
+    def example_value(self) -> int:
+        return int(self.minimum or 0)
+
+
 def add_api(studio: Studio) -> None:
     """Create the hidden components and the four named events (inside a gr.Blocks)."""
     with gr.Column(visible=False):
         model = gr.Textbox(label="model", info="a model name, e.g. emoji32")
-        # precision=None: Gradio would round 1.5 to 2 silently; we refuse it instead.
-        seed = gr.Number(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
+        seed = WholeNumber(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
         psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
         label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
         sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1.5, 0, -2'")
-        x = gr.Number(label="x", minimum=0, maximum=8191, value=0)
-        y = gr.Number(label="y", minimum=0, maximum=8191, value=0)
-        size = gr.Number(label="size", minimum=0, maximum=8192, value=0,
+        x = WholeNumber(label="x", minimum=0, maximum=8191, value=0)
+        y = WholeNumber(label="y", minimum=0, maximum=8191, value=0)
+        size = WholeNumber(label="size", minimum=0, maximum=8192, value=0,
                          info="side of the picture x, y refer to; 0 = the image itself")
         layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one; 'all' = every "
                                                "layer and head in one picture; 'rollout' = through every layer")
         head = gr.Textbox(label="head", value="mean")
         mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
         seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
-        frames = gr.Number(label="frames", minimum=2, maximum=120, value=16)
-        count = gr.Number(label="count", minimum=1, maximum=MAX_GRID, value=16)
+        frames = WholeNumber(label="frames", minimum=2, maximum=120, value=16)
+        count = WholeNumber(label="count", minimum=1, maximum=MAX_GRID, value=16)
         image_out = gr.Image(format="png", type="numpy", label="image")
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="gif")

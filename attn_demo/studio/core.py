@@ -25,7 +25,7 @@ from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
 from ..models.latents import SLIDER_RANGE, z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
-from . import exports
+from . import exports, live
 from .files import ExportFolder
 from .view import DISPLAY, View, check_point, parse_state, state_dict
 
@@ -62,7 +62,7 @@ def find_models(weights_dir: Path) -> list[Path]:
 
 class Studio:
     def __init__(self, model_dirs: list[Path], device: str = "auto", cache_size: int = 64,
-                 export_dir: Path | None = None):
+                 export_dir: Path | None = None, live_limit: int = live.LIVE_MAX_FLOATS):
         if not model_dirs:
             raise InputError("no models found: put a model directory (config.json + model.safetensors) "
                              "in weights/")
@@ -82,6 +82,7 @@ class Studio:
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
+        self.live_limit = live_limit     # the largest q + k (floats) shipped to the page for live mode
         self._lock = threading.Lock()
         self.files = ExportFolder(export_dir)
 
@@ -124,6 +125,11 @@ class Studio:
         return self.engine(view.model).inspect(
             self.render(view.model, view.args), x, y, view.map, size=(size, size),
             scale=scale or self.scale(view.model), marker_color=marker)
+
+    def page_data(self, view: View, live_mode: bool) -> str:
+        """The view's link and (live mode) its layer's queries and keys, for the page (studio/live.py)."""
+        return live.page_data(self.engine(view.model), self.render(view.model, view.args), view, live_mode,
+                              self.live_limit)
 
     def summary(self, view: View, kind: str = "distance") -> SummaryResult:
         """The layer summary in the view's colormap, with its legend under it (distance in image

@@ -7,6 +7,7 @@ handler. Every handler runs behind `guard` (guard.py).
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import parse_qs
 
 from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_seeds
@@ -112,6 +113,32 @@ class Handlers:
                           value="mean" if head is None else str(head)),
                 *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
                             value=values[i]) for i in range(MAX_SLIDERS)]]
+
+    def on_page_data(self, live_mode: bool, v: View) -> str:
+        """The session's View's link, and its queries and keys when live mode is on (live.py)."""
+        return self.studio.page_data(v, bool(live_mode))
+
+    def on_open(self, query: str):
+        """A view the page kept (history, favourites: a link's query string), set on every widget."""
+        params = {k: v[-1] for k, v in parse_qs(str(query).lstrip("?"), keep_blank_values=True).items()}
+        new = view_from_query(params, self.studio.engines, self.default)
+        if new is None:
+            raise AttnDemoError(f"this kept view names nothing to show: {query!r}")
+        return [*self.widgets_for(new), new]
+
+    def on_live_point(self, text: str, v: View):
+        """The pointer's pixel "x,y" from a page whose model is too large for live mode in the page:
+        answered as a click is."""
+        parts = str(text).split(",")
+        if len(parts) != 2:
+            raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}")
+        try:
+            x, y = (check_whole("pointer coordinate", float(c)) for c in parts)
+        except ValueError:
+            raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}") from None
+        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
+            raise AttnDemoError(f"pointer ({x}, {y}) is outside the image")
+        return self.show_map(replace(v, click=(x, y)))
 
     def on_model(self, name):
         return self.model_updates(name)
@@ -232,11 +259,13 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
+    page_data = guard(h.on_page_data)
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input, w.norm.input):
         event = trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN)
         event.failure(refused, [w.view], w.values, **PRIVATE)
         event.then(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
-            compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE)
+            compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
+            page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
     w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN).then(
@@ -258,8 +287,17 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
         trigger(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE)
     w.pin_btn.click(guard(h.on_pin), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
-    w.image.change(compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
+    w.image.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE).then(
+        compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
         guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE)
+    w.live_toggle.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
+    # a view the page kept (keep.js puts its query in window.__attnOpen and presses the hidden button)
+    w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js="(q) => [window.__attnOpen || q]",
+                    **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
+    # live mode for a model too large to ship to the page: the pointer's pixel, answered as a click
+    # (live.js presses the hidden button; this function, run in the page first, hands over the pixel)
+    w.live_go.click(click_guard(h.on_live_point), [w.live_xy, w.view], w.shown_map, queue=False,
+                    js="(xy, v) => [window.__attnLive ? window.__attnLive.point : xy, v]", **SHOWN)
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),

@@ -7,6 +7,7 @@ On a narrow screen the columns stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ._gradio import gr
 from ..checks import SEED_MAX
@@ -46,6 +47,20 @@ CSS = """
 /* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
 #gen_img .icon-button-wrapper { display: none !important; }
 .attn-stats { font-variant-numeric: tabular-nums; min-height: 3em; }
+/* Boxes that carry data between the page's scripts and the server, never shown. */
+.attn-carrier { display: none !important; }
+.keep-row { display: flex; gap: 6px; margin: 4px 0; }
+.keep-btn { padding: 2px 10px; border-radius: 6px; border: 1px solid var(--border-color-primary); }
+.keep-btn:disabled { opacity: .4; }
+.keep-strip { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin: 4px 0; }
+.keep-label { font-size: .85em; opacity: .75; width: 5.5em; }
+.keep-tile { padding: 0; border: 2px solid transparent; border-radius: 4px; line-height: 0; }
+.keep-tile img { width: 40px; height: 40px; image-rendering: auto; border-radius: 2px; }
+.keep-current { border-color: #0cc; }
+.keep-fav { position: relative; display: inline-block; }
+.keep-remove { position: absolute; top: -6px; right: -6px; width: 16px; height: 16px; line-height: 14px; font-size: 12px;
+  border-radius: 50%; background: #333; color: #fff; padding: 0; }
+.keep-note { font-size: .85em; color: #d70; min-height: 1em; }
 """
 
 
@@ -53,7 +68,9 @@ CSS = """
 # - Enter in a number box (seed, truncation, opacity, a slider's box) applies it, as clicking away does;
 # - a ring marks the clicked pixel on the image itself (not only on the map). It follows the click line
 #   ("x=.., y=.." in display pixels, which every click, render and state load sets), drawn by the page
-#   over the image: no server work and no extra bytes per click.
+#   over the image: no server work and no extra bytes per click;
+# - live mode (live.js): the map under the pointer, drawn by the page;
+# - history and favourites (keep.js), kept in the browser's localStorage.
 JS = """() => {
   document.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && e.target instanceof HTMLInputElement && e.target.type === "number") e.target.blur();
@@ -77,7 +94,7 @@ JS = """() => {
     }
   };
   setInterval(place, 100);
-}"""
+""" + "\n".join((Path(__file__).parent / name).read_text() for name in ("live.js", "keep.js")) + "\n}"
 
 
 @dataclass
@@ -95,6 +112,12 @@ class Widgets:
     slider_img: gr.Image
     image: gr.Image
     click_info: gr.Textbox
+    live_toggle: gr.Checkbox
+    view_data: gr.Textbox
+    open_query: gr.Textbox
+    open_go: gr.Button
+    live_xy: gr.Textbox
+    live_go: gr.Button
     overlay: gr.Image
     legend: gr.Image
     stats: gr.Markdown
@@ -191,6 +214,17 @@ def layout(studio: Studio, default: View) -> Widgets:
                              type="numpy", height=DISPLAY, width=DISPLAY)
             click_info = gr.Textbox(elem_id="click_info", show_label=False, interactive=False,
                                     placeholder="Click the image to inspect a pixel")
+            live_toggle = gr.Checkbox(value=True, elem_id="live_toggle",
+                                      label="Live: the map follows the pointer over the image (a click keeps it)")
+            # the render's queries and keys for the page (studio/live.py), and the pointer's pixel
+            # for the server when a model's are too large to ship
+            view_data = gr.Textbox(elem_id="view_data", elem_classes="attn-carrier", show_label=False)
+            live_xy = gr.Textbox(elem_id="live_xy", elem_classes="attn-carrier", show_label=False)
+            live_go = gr.Button("live point", elem_id="live_go", elem_classes="attn-carrier")
+            # history and favourites, kept in the browser (keep.js draws them into this panel)
+            gr.HTML('<div id="keep_panel"></div>', elem_id="keep_html")
+            open_query = gr.Textbox(elem_id="open_query", elem_classes="attn-carrier", show_label=False)
+            open_go = gr.Button("open kept view", elem_id="open_go", elem_classes="attn-carrier")
         with gr.Column(scale=2, min_width=300):
             with gr.Tabs():
                 with gr.Tab("Attention"):

@@ -1,0 +1,210 @@
+{
+  // Live mode (studio/live.py): the map under the pointer, computed here from the render's queries
+  // and keys and drawn on a canvas over the attention view, as the server draws a click's map.
+  const live = window.__attnLive = {times: [], work: [], text: "", payload: null, lse: null, base: null, baseSrc: "",
+                                    sentAt: 0, sentKey: ""};
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const floats = (b64) => new Float32Array(bytes(b64).buffer);
+  const canvas = document.createElement("canvas");
+  canvas.id = "live_canvas";
+  canvas.style.cssText = "position:absolute; pointer-events:none; display:none; z-index:40; image-rendering:pixelated";
+  document.body.appendChild(canvas);
+
+  const read = () => {            // the payload the hidden box holds, decoded once per render / setting
+    const box = document.querySelector("#view_data textarea");
+    const text = box ? box.value : "";
+    if (text !== live.text) {
+      live.text = text; live.payload = null; live.lse = null;
+      if (text) {
+        try {
+          const p = JSON.parse(text).live;
+          if (!p) return null;
+          if (!p.server) {
+            p.q = floats(p.q); p.k = floats(p.k); p.w = p.w ? floats(p.w) : null; p.palette = bytes(p.palette);
+            p.nq = p.grid[0] * p.grid[1]; p.nk = p.key_grid[0] * p.key_grid[1];
+            p.wy = resizeWeights(p.mode === "looks-at" ? p.key_grid[0] : p.grid[0], p.display);
+            p.wx = resizeWeights(p.mode === "looks-at" ? p.key_grid[1] : p.grid[1], p.display);
+          }
+          live.payload = p;
+        } catch (err) { console.warn("live mode: unreadable payload", err); }
+      }
+    }
+    return live.payload;
+  };
+  const enabled = () => { const c = document.querySelector("#live_toggle input"); return !!(c && c.checked); };
+
+  // serving/draw.resize_weights: PIL's bilinear filter, as `taps` (index, weight) pairs per output
+  // pixel in flat arrays (unused taps weigh 0).
+  function resizeWeights(nIn, nOut) {
+    const scale = nIn / nOut, support = Math.max(scale, 1), rows = [];
+    for (let o = 0; o < nOut; o++) {
+      const centre = (o + 0.5) * scale, row = [];
+      let total = 0;
+      for (let i = 0; i < nIn; i++) {
+        const w = Math.max(1 - Math.abs(i + 0.5 - centre) / support, 0);
+        if (w > 0) { row.push([i, w]); total += w; }
+      }
+      rows.push(row.map(([i, w]) => [i, Math.fround(w / total)]));
+    }
+    const taps = Math.max(...rows.map((r) => r.length));
+    const idx = new Int32Array(nOut * taps), wts = new Float32Array(nOut * taps);
+    rows.forEach((row, o) => row.forEach(([i, w], t) => { idx[o * taps + t] = i; wts[o * taps + t] = w; }));
+    return {taps, idx, wts};
+  }
+
+  // models/attention.attention_logits for one (query, key) pair of head h.
+  const logit = (p, h, i, j) => {
+    const d = p.d, qo = (h * p.nq + i) * d, ko = (h * p.nk + j) * d;
+    let s = 0;
+    if (p.kind === "additive") { for (let t = 0; t < d; t++) s += p.w[h * d + t] * Math.tanh(p.q[qo + t] + p.k[ko + t]); }
+    else { for (let t = 0; t < d; t++) s += p.q[qo + t] * p.k[ko + t]; s *= p.scale; }
+    return s;
+  };
+  const logSumExps = (p) => {     // each query's softmax normaliser, once per payload (columns need them)
+    const out = new Float64Array(p.heads * p.nq), row = new Float64Array(p.nk);
+    for (let h = 0; h < p.heads; h++) for (let i = 0; i < p.nq; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < p.nk; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
+      let s = 0;
+      for (let j = 0; j < p.nk; j++) s += Math.exp(row[j] - m);
+      out[h * p.nq + i] = m + Math.log(s);
+    }
+    return out;
+  };
+  // The map of display pixel (x, y): its row over the keys (looks-at) or its key cell's column over
+  // the queries (looked-at-by); one head or their mean. serving/probe.Capture.probe.
+  live.heat = (x, y) => {
+    const p = read();
+    if (!p || p.server) return null;
+    const D = p.display, heads = p.head === null ? [...Array(p.heads).keys()] : [p.head];
+    if (p.mode === "looks-at") {
+      const i = Math.floor(y * p.grid[0] / D) * p.grid[1] + Math.floor(x * p.grid[1] / D);
+      const out = new Float64Array(p.nk), row = new Float64Array(p.nk);
+      for (const h of heads) {
+        let m = -Infinity, s = 0;
+        for (let j = 0; j < p.nk; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
+        for (let j = 0; j < p.nk; j++) { row[j] = Math.exp(row[j] - m); s += row[j]; }
+        for (let j = 0; j < p.nk; j++) out[j] += row[j] / s / heads.length;
+      }
+      return out;
+    }
+    if (!live.lse) live.lse = logSumExps(p);
+    const j = Math.floor(y * p.key_grid[0] / D) * p.key_grid[1] + Math.floor(x * p.key_grid[1] / D);
+    const out = new Float64Array(p.nq);
+    for (const h of heads) for (let i = 0; i < p.nq; i++) out[i] += Math.exp(logit(p, h, i, j) - live.lse[h * p.nq + i]) / heads.length;
+    return out;
+  };
+
+  const baseImage = (img) => {    // the image's pixels at the view's size, read once per image
+    if (live.baseSrc !== img.src || !live.base) {
+      const c = document.createElement("canvas");
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      const ctx = c.getContext("2d");
+      ctx.drawImage(img, 0, 0);
+      live.base = ctx.getImageData(0, 0, c.width, c.height).data;
+      live.baseSrc = img.src;
+    }
+    return live.base;
+  };
+
+  // engine.overlay: levels = bilinear(clip(heat / top) * 255 + 0.5), coloured, blended by alpha.
+  const draw = (p, heat, img, x, y) => {
+    const D = p.display, base = baseImage(img);
+    if (base.length !== D * D * 4) return false;
+    const rows = p.mode === "looks-at" ? p.key_grid[0] : p.grid[0], cols = heat.length / rows;
+    let top = p.span / p.nk;
+    if (p.norm !== "uniform") { top = 0; for (const v of heat) if (v > top) top = v; }
+    const scaled = new Float32Array(heat.length);
+    for (let n = 0; n < heat.length; n++) scaled[n] = top > 0 ? Math.min(Math.max(heat[n] * (255 / top), 0), 255) + 0.5 : 0;
+    const across = new Float32Array(rows * D), wx = p.wx, wy = p.wy;   // scaled @ Wx^T
+    for (let r = 0; r < rows; r++) for (let o = 0; o < D; o++) {
+      let s = 0;
+      for (let t = 0; t < wx.taps; t++) s += scaled[r * cols + wx.idx[o * wx.taps + t]] * wx.wts[o * wx.taps + t];
+      across[r * D + o] = s;
+    }
+    if (canvas.width !== D) { canvas.width = D; canvas.height = D; }
+    const ctx = canvas.getContext("2d");
+    if (!live.out || live.out.width !== D) { live.out = ctx.createImageData(D, D); live.levels = new Float32Array(D); }
+    const out = live.out, px = out.data, pal = p.palette, a = p.alpha, levels = live.levels;
+    const line = new Int32Array(D);
+    for (let yy = 0; yy < D; yy++) {
+      line.fill(0);
+      if (top > 0) {
+        levels.fill(0);
+        for (let t = 0; t < wy.taps; t++) {
+          const w = wy.wts[yy * wy.taps + t], from = wy.idx[yy * wy.taps + t] * D;
+          if (w !== 0) for (let xx = 0; xx < D; xx++) levels[xx] += w * across[from + xx];
+        }
+        for (let xx = 0; xx < D; xx++) line[xx] = Math.min(255, Math.trunc(levels[xx]));
+      }
+      for (let xx = 0, o = yy * D * 4; xx < D; xx++, o += 4) {
+        const c = line[xx] * 3;
+        px[o] = Math.floor(base[o] + a * (pal[c] - base[o]));
+        px[o + 1] = Math.floor(base[o + 1] + a * (pal[c + 1] - base[o + 1]));
+        px[o + 2] = Math.floor(base[o + 2] + a * (pal[c + 2] - base[o + 2]));
+        px[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(out, 0, 0);
+    ctx.beginPath();                                    // the pointer's pixel, as draw.marker_point marks a click
+    ctx.arc(x + 0.5, y + 0.5, Math.max(4, Math.floor(D / 48)), 0, 2 * Math.PI);
+    ctx.lineWidth = 3; ctx.strokeStyle = "#000"; ctx.stroke();
+    ctx.lineWidth = 2; ctx.strokeStyle = "#0ff"; ctx.stroke();
+    return true;
+  };
+
+  const place = () => {           // the canvas exactly over the attention view's picture
+    const target = document.querySelector("#attn_img img") || document.querySelector("#attn_img");
+    if (!target) return false;
+    const r = target.getBoundingClientRect(), nw = target.naturalWidth || 512, nh = target.naturalHeight || 512;
+    const s = Math.min(r.width / nw, r.height / nh, 1);
+    canvas.style.left = (r.left + window.scrollX + (r.width - nw * s) / 2) + "px";
+    canvas.style.top = (r.top + window.scrollY + (r.height - nh * s) / 2) + "px";
+    canvas.style.width = nw * s + "px"; canvas.style.height = nh * s + "px";
+    return true;
+  };
+  const hide = () => { canvas.style.display = "none"; };
+
+  // The pixel of the view (display pixels, as a click's) under the pointer, or null off the image.
+  const pixelAt = (img, e) => {
+    const r = img.getBoundingClientRect(), nw = img.naturalWidth, nh = img.naturalHeight;
+    if (!nw) return null;
+    const s = Math.min(r.width / nw, r.height / nh, 1);
+    const x = Math.floor((e.clientX - r.left - (r.width - nw * s) / 2) / s);
+    const y = Math.floor((e.clientY - r.top - (r.height - nh * s) / 2) / s);
+    return x >= 0 && y >= 0 && x < nw && y < nh ? [x, y] : null;
+  };
+
+  // Too large to ship: the pointer's pixel goes to the server, at most one every 120 ms; the last
+  // position of a quick move is sent when the interval is over (the map ends where the pointer stops).
+  const askServer = (x, y) => {
+    live.pending = x + "," + y;
+    if (live.timer) return;
+    const send = () => {
+      live.timer = null;
+      const go = document.querySelector("#live_go");
+      if (!go || live.pending === live.sentKey) return;
+      live.sentAt = performance.now(); live.sentKey = live.point = live.pending;
+      go.click();
+    };
+    const wait = live.sentAt + 120 - performance.now();
+    if (wait <= 0) send(); else live.timer = setTimeout(send, wait);
+  };
+
+  document.addEventListener("pointermove", (e) => {
+    const start = performance.now();
+    const img = e.target instanceof HTMLImageElement && e.target.closest("#gen_img") ? e.target : null;
+    if (!img || !enabled()) { hide(); return; }
+    const p = read(), at = pixelAt(img, e);
+    if (!p || !at) { hide(); return; }
+    if (p.server) { askServer(at[0], at[1]); return; }
+    const heat = live.heat(at[0], at[1]);
+    if (!place() || !draw(p, heat, img, at[0], at[1])) { hide(); return; }
+    canvas.style.display = "block";
+    const end = performance.now();
+    live.times.push(end - e.timeStamp);          // the move's time stamp to its map drawn
+    live.work.push(end - start);                 // of which this handler's own work
+    if (live.times.length > 2000) { live.times.splice(0, 1000); live.work.splice(0, 1000); }
+  }, {passive: true});
+  document.addEventListener("pointerleave", hide);
+}
