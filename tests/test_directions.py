@@ -1,9 +1,15 @@
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
-from attn_demo.models.checkpoint import load_directions, load_pretrained
 from attn_demo.cli import main
-from attn_demo.training.directions import STATS, _first_block_features, compute_directions, name_directions
+from attn_demo.errors import InputError
+from attn_demo.models.checkpoint import load_directions, load_pretrained, save_directions
+from attn_demo.quality.feature_net import FeatureConfig, FeatureNet
+from attn_demo.training.directions import (STATS, _first_block_features, compute_directions, manifold_radii,
+                                           measure_ranges, name_directions, on_manifold)
 from attn_demo.serving.engine import Engine, RenderArgs
 
 from conftest import make_model_dir
@@ -33,7 +39,7 @@ def test_directions_cli_and_engine_sliders(tmp_path):
     assert len(d) == 2
     e = Engine.from_pretrained(model, device="cpu")
     base = e.render(RenderArgs(seed=3)).image
-    moved = e.render(RenderArgs(seed=3, sliders=(3.0, 0.0))).image
+    moved = e.render(RenderArgs(seed=3, sliders=(2.0, 0.0))).image
     assert not np.array_equal(base, moved)
     assert np.array_equal(base, e.render(RenderArgs(seed=3, sliders=(0.0, 0.0))).image)
 
@@ -49,3 +55,54 @@ def test_directions_are_named_only_by_a_clear_and_unclaimed_effect():
     assert name_directions(e) == ("Direction 1", "Direction 2: + makes it cooler", "Direction 3", "Direction 4")
     e[2, warmth] = 0.1
     assert name_directions(e)[2] == "Direction 3: + makes it bigger"
+
+
+def test_the_manifold_estimate_holds_its_points_and_not_far_ones():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(200, 8, generator=gen)
+    radii = manifold_radii(real, k=3)
+    assert on_manifold(real, real, radii).all()
+    assert not on_manifold(real[:20] + 50.0, real, radii).any()
+
+
+def test_a_sliders_range_ends_where_its_samples_leave_the_real_images(tmp_path):
+    """Measured, not set: a direction scaled 1000x leaves the manifold at the first step; scaled
+    to nothing it never does (the whole range)."""
+    model = make_model_dir(tmp_path / "m")
+    G = load_pretrained(model)
+    d = compute_directions(G, k=2, samples=300)
+    torch.manual_seed(0)
+    net = FeatureNet(FeatureConfig(num_features=16, widths=(8, 16), num_classes=2, class_names=("a", "b"))).eval()
+    real = ((G(torch.randn(300, 16), None) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)   # G's own images
+    spans, report = measure_ranges(G, replace(d, stds=torch.tensor([1000.0, 1e-6])), net, real, samples=64)
+    assert spans == (0.25, 5.0)
+    assert report[0]["on_manifold_at"][0.25] < 0.9 * report[0]["on_manifold_without"]
+    assert len(report[1]["on_manifold_at"]) == 20
+
+
+def test_measured_ranges_bound_the_sliders_everywhere(tmp_path):
+    model = make_model_dir(tmp_path / "m")
+    assert main(["directions", "--weights", str(model), "--k", "2", "--samples", "300"]) == 0
+    d = load_directions(model, 16)
+    assert d.spans == (2.0, 2.0)                        # not measured: the prior's +-2
+    save_directions(model, replace(d, spans=(0.5, 3.0)))
+    e = Engine.from_pretrained(model, device="cpu")
+    assert e.directions.spans == (0.5, 3.0)
+    e.render(RenderArgs(seed=3, sliders=(0.5, -3.0)))
+    with pytest.raises(InputError, match=r"slider 1 \(range -0.5 to 0.5"):
+        e.render(RenderArgs(seed=3, sliders=(0.75, 0.0)))
+    with pytest.raises(InputError):
+        replace(d, spans=(0.5,))                        # one per direction
+    with pytest.raises(InputError):
+        replace(d, spans=(0.5, -1.0))
+
+
+def test_a_directions_file_with_bad_ranges_is_refused(tmp_path):
+    from attn_demo.errors import CheckpointError
+    from attn_demo.models.checkpoint import DIRECTIONS_FILE, save_tensors
+    model = make_model_dir(tmp_path / "m")
+    for spans in ([-1.0, 2.0], [9.0, 1.0], [1.0]):       # NaN: refused when saving already
+        save_tensors(model / DIRECTIONS_FILE, {"vectors": torch.eye(16)[:2], "stds": torch.ones(2),
+                                               "spans": torch.tensor(spans)}, {"labels": '["a", "b"]'})
+        with pytest.raises(CheckpointError, match="slider spans"):
+            load_directions(model, 16)

@@ -385,3 +385,19 @@ def test_slider_previews_show_each_direction_one_step_down_and_up(studio):
                  for x in range(picture.shape[1] - 31)) for t in tiles]
     assert all(found), found                                                 # direction 1 at -0.5 and +1.5
     assert studio.slider_previews(View("tiny32", RenderArgs(1))) is None     # no sliders, no previews
+
+
+def test_each_slider_spans_its_directions_measured_range(studio, monkeypatch):
+    """The sliders end where the model's images stay like the real ones (Directions.spans), and
+    the one-step previews stay inside."""
+    from attn_demo.studio.events import Handlers
+    engine = studio.engine("tinycond")
+    monkeypatch.setattr(engine, "directions", replace(engine.directions, spans=(0.5, 1.25, 3.0)))
+    updates = Handlers(studio, View("tiny32", RenderArgs(1))).model_updates("tinycond")
+    sliders = updates[3:]
+    assert [(u["minimum"], u["maximum"]) for u in sliders[:3]] == [(-0.5, 0.5), (-1.25, 1.25), (-3.0, 3.0)]
+    assert all(u["visible"] is False for u in sliders[3:])
+    view = View("tinycond", RenderArgs(4, 1.0, "cat", (0.5, 0.0, 0.0)))
+    assert studio.slider_previews(view) is not None                   # 0.5 + 1 is kept at 0.5
+    with pytest.raises(InputError, match="range -0.5 to 0.5"):
+        studio.render("tinycond", RenderArgs(4, 1.0, "cat", (0.75, 0.0, 0.0)))

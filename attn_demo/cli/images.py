@@ -29,7 +29,8 @@ def _add_latent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class", dest="label", default=None,
                    help="class name or index (class-conditional models only; default: class 0)")
     p.add_argument("--sliders", type=arg_type(_sliders), default=(),
-                   help="offsets along the model's slider directions, in std devs, e.g. 1.5,0,-2")
+                   help="offsets along the model's slider directions, in std devs, e.g. 1,0,-1 "
+                        "(each within its slider's range: see info)")
 
 
 def register(command) -> None:
@@ -120,4 +121,5 @@ def cmd_info(args) -> None:
           f"attention at {cfg['g_attn']} with {cfg['heads']} head(s)")
     for name, gamma in info["gamma"].items():
         print(f"gamma      {name}: {gamma:+.4f}")
-    print(f"sliders    {info['directions']} direction(s)")
+    print(f"sliders    {info['directions']} direction(s)"
+          + (", ranges " + ", ".join(f"±{r:g}" for r in info["slider_ranges"]) if info["slider_ranges"] else ""))

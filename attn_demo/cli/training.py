@@ -110,6 +110,12 @@ def register(command) -> None:
     p.add_argument("--k", type=int, default=6, help="number of directions (sliders)")
     p.add_argument("--samples", type=int, default=4000, help="random samples for the PCA")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--feature-net", type=Path, default=None,
+                   help="the metrics' feature net (weights/feature_net) to measure each slider's range: where "
+                        "the samples stay on the real images' manifold; without it every range is ±2")
+    p.add_argument("--data", type=Path, default=None, help="the real images' folder (with --feature-net)")
+    p.add_argument("--ranges-only", action="store_true",
+                   help="keep the model's directions as they are and measure only their ranges")
     p.set_defaults(run=cmd_directions)
 
     p = command("convert", "Convert a .pt/.pth generator state dict (safe load only) to safetensors.")
@@ -224,12 +230,30 @@ def cmd_directions(args) -> None:
     if not 1 <= args.k <= 32 or not 100 <= args.samples <= 200_000:
         raise AttnDemoError("--k must be in 1..32 and --samples in 100..200000")
     weights = Path(args.weights)
-    d = compute_directions(load_pretrained(weights), args.k, args.samples, args.seed)
+    G, net, real = load_pretrained(weights), None, None
+    if (args.feature_net is None) != (args.data is None):
+        raise AttnDemoError("measuring the sliders' ranges takes both --feature-net and --data")
+    if args.feature_net is not None:
+        from ..quality.feature_net import load_feature_net
+        from ..training.images import load_folder
+        net = load_feature_net(args.feature_net)
+        real = load_folder(args.data, G.cfg.resolution, unconditional=not G.cfg.num_classes).images
+    if args.ranges_only:                     # the directions as they are; only their ranges measured
+        from dataclasses import replace
+        from ..models.checkpoint import load_directions
+        from ..training.directions import measure_ranges
+        d = load_directions(weights, G.cfg.z_dim)
+        if d is None or net is None:
+            raise AttnDemoError("--ranges-only takes a model with directions, --feature-net and --data")
+        d = replace(d, spans=measure_ranges(G, d, net, real, seed=args.seed)[0])
+    else:
+        d = compute_directions(G, args.k, args.samples, args.seed, net=net, real_images=real)
     save_directions(weights, d)
     if (weights / TRAINING_FILE).exists():
         write_card(weights)
-    for label, s in zip(d.labels, d.stds.tolist()):
-        print(f"{label}  (std {s:.2f})")
+    for label, s, span in zip(d.labels, d.stds.tolist(), d.spans):
+        print(f"{label}  (std {s:.2f}; slider range ±{span:g}"
+              + (")" if net is not None else ", not measured: no --feature-net and --data)"))
     print(f"saved {len(d)} directions to {args.weights}/directions.safetensors")
 
 

@@ -28,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from .config import ModelConfig
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, InputError
 from .latents import Directions, z_from_seed
 from .networks import Generator, generator_parameters
 
@@ -111,7 +111,8 @@ def save_pretrained(model_dir: Path, generator: Generator, card: str | None = No
 
 def save_directions(model_dir: Path, directions: Directions) -> None:
     save_tensors(Path(model_dir) / DIRECTIONS_FILE,
-                 {"vectors": directions.vectors, "stds": directions.stds},
+                 {"vectors": directions.vectors, "stds": directions.stds,
+                  "spans": torch.tensor(directions.spans, dtype=torch.float32)},
                  {"labels": json.dumps(list(directions.labels))})
 
 
@@ -259,6 +260,7 @@ def load_directions(model_dir: Path, z_dim: int) -> Directions | None:
     try:
         labels = tuple(str(s) for s in json.loads(metadata.get("labels", "[]")))
         vectors, stds = tensors["vectors"].float(), tensors["stds"].float()
+        spans = tuple(float(v) for v in tensors["spans"].float()) if "spans" in tensors else ()   # older files: none
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: malformed directions file ({e})") from None
     k = vectors.shape[0] if vectors.ndim == 2 else -1
@@ -266,7 +268,10 @@ def load_directions(model_dir: Path, z_dim: int) -> Directions | None:
         raise CheckpointError(f"{path}: directions do not fit a z of size {z_dim}")
     if not (torch.isfinite(vectors).all() and torch.isfinite(stds).all()):
         raise CheckpointError(f"{path}: directions hold NaN or Inf values")
-    return Directions(vectors, stds, labels)
+    try:
+        return Directions(vectors, stds, labels, spans)
+    except InputError as e:
+        raise CheckpointError(f"{path}: {e}") from None
 
 
 def file_sha256(path: Path) -> str:

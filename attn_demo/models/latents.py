@@ -25,7 +25,10 @@ from ..checks import check_finite, check_seed
 from ..errors import InputError
 
 PSI_RANGE = (0.0, 1.0)
-SLIDER_RANGE = (-5.0, 5.0)  # offsets along a direction, in standard deviations
+SLIDER_RANGE = (-5.0, 5.0)  # offsets along a direction, in standard deviations: the outer limit
+# A direction's own range, where none was measured (training/directions.measure_ranges): the
+# prior's +-2 standard deviations, beyond which a latent is rarely drawn.
+DEFAULT_SLIDER_SPAN = 2.0
 
 
 def z_from_seed(seed: int, z_dim: int) -> torch.Tensor:
@@ -72,15 +75,30 @@ class Directions:
 
     vectors: (k, z_dim), unit length; stds: (k,), the spread of the samples
     along each direction, so a slider value of 1 moves z by one standard
-    deviation of what that direction explains.
+    deviation of what that direction explains. spans: (k,) each slider's range
+    +-span, where the model's images stay what they were (measured with
+    training/directions.measure_ranges; DEFAULT_SLIDER_SPAN where not).
     """
 
     vectors: torch.Tensor
     stds: torch.Tensor
     labels: tuple[str, ...]
+    spans: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        if not self.spans:
+            object.__setattr__(self, "spans", (DEFAULT_SLIDER_SPAN,) * len(self))
+        if len(self.spans) != len(self) or not all(0 < s <= SLIDER_RANGE[1] for s in self.spans):
+            raise InputError(f"slider spans must be {len(self)} values in (0, {SLIDER_RANGE[1]:g}]")
 
     def __len__(self) -> int:
         return self.vectors.shape[0]
+
+    def check(self, i: int, value) -> float:
+        """Slider i's value, checked against its range."""
+        span = self.spans[i]
+        return check_finite(f"slider {i + 1} (range -{span:g} to {span:g}, where this model's images stay "
+                            "recognisable)", value, -span, span)
 
     def offset(self, values: Sequence[float]) -> torch.Tensor:
         """sum_i values[i] * stds[i] * vectors[i]; missing values count as 0."""
@@ -89,7 +107,7 @@ class Directions:
             raise InputError(f"{len(values)} slider values for {len(self)} directions")
         out = torch.zeros(self.vectors.shape[1])
         for i, v in enumerate(values):
-            v = check_finite(f"slider {i + 1}", v, *SLIDER_RANGE)
+            v = self.check(i, v)
             out += v * float(self.stds[i]) * self.vectors[i]
         return out
 

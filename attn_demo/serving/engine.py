@@ -185,6 +185,7 @@ class Engine:
             "device": str(self.device),
             "gamma": {n: float(m.gamma.detach()) for n, m in self.generator.attention_layers().items()},
             "directions": len(self.directions) if self.directions is not None else 0,
+            "slider_ranges": list(self.directions.spans) if self.directions is not None else [],
         }
 
     # ------------------------------------------------------------ rendering

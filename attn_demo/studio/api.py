@@ -53,7 +53,8 @@ def add_api(studio: Studio) -> None:
         seed = WholeNumber(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
         psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
         label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
-        sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1.5, 0, -2'")
+        sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1, 0, -1' "
+                                                   "(each within its slider's range)")
         x = WholeNumber(label="x", minimum=0, maximum=8191, value=0)
         y = WholeNumber(label="y", minimum=0, maximum=8191, value=0)
         size = WholeNumber(label="size", minimum=0, maximum=8192, value=0,
@@ -86,7 +87,8 @@ def add_api(studio: Studio) -> None:
             seed: a whole number in 0..4294967295; the same seed gives the same image anywhere
             truncation: psi in [0, 1]: 1 = full variety, lower = cleaner, more typical images
             label: a class name (e.g. "Animals & Nature") or index; "" for unconditional models
-            sliders: comma-separated offsets along the model's slider directions, e.g. "1.5, 0, -1"; "" for none
+            sliders: comma-separated offsets along the model's slider directions, e.g. "1, 0, -1", each
+                within its slider's range; "" for none
         """
         result = studio.render(model, args_of(model, seed, truncation, label, sliders))
         return result.image, {"model": model, "seed": result.args.seed, "class": result.class_index,
@@ -103,7 +105,7 @@ def add_api(studio: Studio) -> None:
             seed: a whole number in 0..4294967295
             truncation: psi in [0, 1]
             label: a class name or index; "" for unconditional models
-            sliders: comma-separated slider offsets, e.g. "1.5, 0, -1"; "" for none
+            sliders: comma-separated slider offsets, e.g. "1, 0, -1", each within its slider's range; "" for none
             x: the pixel's column in a size x size picture of the image
             y: the pixel's row in that picture
             size: the side of the picture x and y refer to; 0 = the image itself

@@ -22,7 +22,7 @@ from PIL import Image
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
 from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
-from ..models.latents import SLIDER_RANGE, z_from_seed
+from ..models.latents import z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
@@ -197,12 +197,12 @@ class Studio:
         if n == 0:
             return None
         values = list(view.args.sliders) + [0.0] * (n - len(view.args.sliders))
-        lo, hi = SLIDER_RANGE
         variants = []
         for i in range(n):
+            span = engine.directions.spans[i]
             for sign in (-1, 1):
                 moved = list(values)
-                moved[i] = min(hi, max(lo, values[i] + sign * step))
+                moved[i] = min(span, max(-span, values[i] + sign * step))
                 variants.append(replace(view.args, sliders=tuple(moved)))
         images, _ = engine.render_many(variants)
         scale = max(1, tile // engine.cfg.resolution)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_seeds
 from ..errors import AttnDemoError
+from ..models.latents import SLIDER_RANGE
 from ..serving.engine import MapSettings, RenderArgs
 from .core import Studio
 from .exports import state_from_png
@@ -106,13 +107,15 @@ class Handlers:
         engine = self.studio.engine(name)
         names = engine.class_names if engine.cfg.num_classes else []
         labels = list(engine.directions.labels) if engine.directions is not None else []
+        spans = list(engine.directions.spans) if engine.directions is not None else []
+        spans += [SLIDER_RANGE[1]] * (MAX_SLIDERS - len(spans))
         values = list(sliders) + [0.0] * MAX_SLIDERS
         return [gr.update(choices=names, value=names[0] if names else None, visible=bool(names)),
                 gr.update(choices=engine.layers, value=layer or engine.layers[-1]),
                 gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
                           value="mean" if head is None else str(head)),
                 *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
-                            value=values[i]) for i in range(MAX_SLIDERS)]]
+                            minimum=-spans[i], maximum=spans[i], value=values[i]) for i in range(MAX_SLIDERS)]]
 
     def on_page_data(self, live_mode: bool, v: View) -> str:
         """The session's View's link, and its queries and keys when live mode is on (live.py)."""

@@ -201,10 +201,12 @@ def layout(studio: Studio, default: View) -> Widgets:
                 next_btn = gr.Button("next ▶", size="sm", min_width=60, elem_id="next_btn")
             psi = gr.Slider(*PSI_RANGE, value=default.args.psi, step=0.01, label="Truncation ψ",
                             info="1 = full variety; lower = cleaner, more typical images")
-            with gr.Accordion("Sliders: the model's principal directions", open=True):
-                sliders = [gr.Slider(*SLIDER_RANGE, value=0, step=0.1, visible=i < len(directions),
+            with gr.Accordion("Sliders: the model's principal directions (each as far as its images stay "
+                              "like the real ones)", open=True):
+                spans = list(engine.directions.spans) if engine.directions is not None else []
+                sliders = [gr.Slider(-span, span, value=0, step=0.05, visible=i < len(directions),
                                      label=directions[i] if i < len(directions) else f"direction {i + 1}")
-                           for i in range(MAX_SLIDERS)]
+                           for i, span in enumerate(spans + [SLIDER_RANGE[1]] * (MAX_SLIDERS - len(spans)))]
                 reset_btn = gr.Button("Reset sliders", size="sm")
                 slider_img = gr.Image(elem_id="slider_img", label="Each slider one step down and up from here",
                                       format="png", buttons=[], interactive=False, type="numpy",

@@ -16,13 +16,24 @@ they map the components back to z by linear regression. We do the same:
    warmth, position) in units of their spread over samples. A direction is
    named ("+ makes it warmer") only when one statistic clearly dominates
    (DOMINANCE times the next, at least MIN_EFFECT spreads) and no stronger
-   direction already has that name; otherwise it is plainly "Direction N".
+   direction already has that name; otherwise it is plainly "Direction N";
+5. measure each slider's range (`measure_ranges`): how far it can go before
+   the model's images stop being what they were. A classifier trained on the
+   real images (the metrics' feature net, never used to train G) maps the real
+   images and a few hundred samples to features; a sample is on the manifold
+   when it falls inside the ball around some real image that reaches that
+   image's k-th nearest real neighbour (the "improved precision" test of
+   Kynkäänniemi et al. 2019). The range is the largest offset, in steps of
+   RANGE_STEP, at which the share of samples on the manifold stays above KEEP
+   times its share without the slider, in both directions.
 """
 from __future__ import annotations
 
 import torch
 
-from ..models.latents import Directions
+from dataclasses import replace
+
+from ..models.latents import DEFAULT_SLIDER_SPAN, SLIDER_RANGE, Directions
 from ..models.networks import Generator
 
 STATS = ("size", "brightness", "saturation", "warmth", "left-right", "up-down")
@@ -32,6 +43,9 @@ WORDS = {"size": ("bigger", "smaller"), "brightness": ("brighter", "darker"),
          "left-right": ("further right", "further left"), "up-down": ("lower", "higher")}
 DOMINANCE = 1.5      # the named statistic changes at least this many times the next one
 MIN_EFFECT = 0.5     # ... and by at least half its spread over samples
+KEEP = 0.9           # a slider's range ends where fewer of its samples stay on the real images' manifold
+NEIGHBOURS = 3       # k of the k-nearest-neighbour manifold estimate
+RANGE_STEP = 0.25
 
 
 @torch.no_grad()
@@ -60,9 +74,57 @@ def image_stats(images: torch.Tensor) -> torch.Tensor:
     return torch.stack([ink.mean((1, 2)), lum.mean((1, 2)), sat, warm, cx, cy], dim=1)
 
 
+def manifold_radii(features: torch.Tensor, k: int = NEIGHBOURS) -> torch.Tensor:
+    """Each real feature's distance to its k-th nearest other real feature: the balls whose union
+    is the estimated manifold of the real images (Kynkäänniemi et al. 2019)."""
+    d = torch.cdist(features, features)
+    return d.kthvalue(k + 1, dim=1).values            # +1: the point itself is at distance 0
+
+
+def on_manifold(features: torch.Tensor, real: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: inside some real feature's ball."""
+    return (torch.cdist(features, real) <= radii[None]).any(dim=1)
+
+
+@torch.no_grad()
+def measure_ranges(G: Generator, directions: Directions, net, real_images: torch.Tensor, samples: int = 256,
+                   seed: int = 0, keep: float = KEEP, batch: int = 128) -> tuple[tuple[float, ...], list[dict]]:
+    """Each slider's range (step 5 of the module docstring) and the measurements behind it: per
+    direction, the share of samples on the real images' manifold at every offset tried (the worse
+    of - and +), beside the share without the slider. `net`: the metrics' FeatureNet;
+    `real_images`: (N, 3, R, R) uint8. The same samples are used at every offset."""
+    G = G.eval()
+    real = torch.cat([net(real_images[i:i + 512]) for i in range(0, len(real_images), 512)])
+    radii = manifold_radii(real)
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, G.cfg.z_dim, generator=gen)
+    y = _classes(G, samples, gen)
+
+    def share_on_manifold(offset: torch.Tensor) -> float:
+        inside = [on_manifold(net((G(z[i:i + batch] + offset, None if y is None else y[i:i + batch]) + 1) / 2),
+                              real, radii) for i in range(0, samples, batch)]
+        return float(torch.cat(inside).float().mean())
+
+    base = share_on_manifold(torch.zeros(G.cfg.z_dim))
+    spans, report = [], []
+    steps = [RANGE_STEP * n for n in range(1, int(SLIDER_RANGE[1] / RANGE_STEP) + 1)]
+    for i in range(len(directions)):
+        unit = float(directions.stds[i]) * directions.vectors[i]
+        span, tried = 0.0, {}
+        for s in steps:
+            tried[s] = min(share_on_manifold(sign * s * unit) for sign in (-1, 1))
+            if tried[s] < keep * base:
+                break
+            span = s
+        spans.append(max(span, RANGE_STEP))      # a slider that moves at all: its first step
+        report.append({"direction": i + 1, "span": spans[-1], "on_manifold_without": base,
+                       "on_manifold_at": tried})
+    return tuple(spans), report
+
+
 @torch.no_grad()
 def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int = 0,
-                       batch: int = 250) -> Directions:
+                       batch: int = 250, net=None, real_images: torch.Tensor | None = None) -> Directions:
     G = G.eval()
     cfg = G.cfg
     gen = torch.Generator().manual_seed(seed)
@@ -80,7 +142,11 @@ def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int 
     vectors = (U / U.norm(dim=1, keepdim=True)).float()
     stds = (z @ vectors.T).std(0)                              # spread of z along each direction
     effects = torch.stack([_effects(G, vectors[i], float(stds[i]), gen) for i in range(k)])
-    return Directions(vectors, stds, name_directions(effects))
+    directions = Directions(vectors, stds, name_directions(effects), (DEFAULT_SLIDER_SPAN,) * k)
+    if net is None or real_images is None:
+        return directions
+    spans, _ = measure_ranges(G, directions, net, real_images, seed=seed)
+    return replace(directions, spans=spans)
 
 
 def name_directions(effects: torch.Tensor) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHTS_FILE, atomic_write,
+from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHTS_FILE, atomic_write, load_directions,
                          file_sha256, load_config, save_pretrained)
 from ..models.config import TrainConfig
 from ..errors import CheckpointError
@@ -139,7 +139,11 @@ def write_card(model_dir: Path) -> str:
     if (model_dir / DIRECTIONS_FILE).exists():
         lines += ["## Slider directions", "",
                   "`directions.safetensors` holds principal directions of the generator "
-                  "(GANSpace-style, `python -m attn_demo directions`).", ""]
+                  "(GANSpace-style, `python -m attn_demo directions`), each with its slider's range: "
+                  "where the samples stay on the real images' manifold (training/directions.py, "
+                  "`--feature-net weights/feature_net --data data/emoji`; ±2 where not measured).", ""]
+        directions = load_directions(model_dir, cfg.z_dim)
+        lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     if training.get("attribution"):
         lines += ["## Licence and attribution", "", f"Training images: {training['attribution']}",
                   "The weights are released under the MIT licence.", ""]

@@ -1,0 +1,179 @@
+"""Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid.
+
+Each takes explicit arguments through hidden components. Every numeric
+input is bounded in its component (Gradio refuses out-of-range values before
+our code runs) and validated again here: NaN and Inf pass Gradio's bound
+checks, whole numbers must be whole (1.5 is refused, not rounded), and raw
+HTTP callers can send anything. Arguments beyond an endpoint's parameters
+are ignored (Gradio drops them).
+
+    from gradio_client import Client
+    c = Client("http://127.0.0.1:7860/")
+    image_path, info = c.predict("emoji32", 42, 0.8, "Animals & Nature", "", api_name="/generate")
+    overlay_path, stats = c.predict("emoji32", 42, 0.8, "Animals & Nature", "", 16, 9, 32, "", "mean",
+                                    "looks-at", api_name="/inspect")
+"""
+from __future__ import annotations
+
+from ._gradio import gr
+from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_numbers, parse_seeds
+from ..models.latents import PSI_RANGE
+from ..errors import InputError
+from ..serving.draw import MARKER_COLORS, image_grid
+from ..serving.engine import MapSettings, RenderArgs
+from ..serving.probe import LOOKS_AT
+from .core import MAX_GRID, Studio
+from .guard import GROUP, gpu, guard
+from .view import View
+
+ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
+
+from gradio.events import Dependency
+
+class WholeNumber(gr.Number):
+    """A number box the API page and gradio_client call an integer, passed to the handler as sent
+    (precision=0 would round 1.5 to 2 silently; our checks refuse it). It is Gradio's Number in
+    the page (is_template: the block keeps its parent's name)."""
+
+    is_template = True
+
+    def api_info(self) -> dict[str, str]:
+        return {"type": "integer"}
+
+    def example_payload(self) -> int:
+        return int(self.minimum or 0)
+
+    def example_value(self) -> int:
+        return int(self.minimum or 0)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def add_api(studio: Studio) -> None:
+    """Create the hidden components and the four named events (inside a gr.Blocks)."""
+    with gr.Column(visible=False):
+        model = gr.Textbox(label="model", info="a model name, e.g. emoji32")
+        seed = WholeNumber(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
+        psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
+        label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
+        sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1, 0, -1' "
+                                                   "(each within its slider's range)")
+        x = WholeNumber(label="x", minimum=0, maximum=8191, value=0)
+        y = WholeNumber(label="y", minimum=0, maximum=8191, value=0)
+        size = WholeNumber(label="size", minimum=0, maximum=8192, value=0,
+                         info="side of the picture x, y refer to; 0 = the image itself")
+        layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one; 'all' = every "
+                                               "layer and head in one picture; 'rollout' = through every layer")
+        head = gr.Textbox(label="head", value="mean")
+        mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
+        seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
+        frames = WholeNumber(label="frames", minimum=2, maximum=120, value=16)
+        count = WholeNumber(label="count", minimum=1, maximum=MAX_GRID, value=16)
+        image_out = gr.Image(format="png", type="numpy", label="image")
+        info_out = gr.JSON(label="info")
+        file_out = gr.File(label="gif")
+        buttons = [gr.Button(visible=False) for _ in range(4)]
+
+    def args_of(model, seed, truncation, label, sliders) -> RenderArgs:
+        studio.engine(model)                            # unknown model -> clear error first
+        return RenderArgs(check_seed(seed), check_finite("truncation", truncation), label or None,
+                          parse_numbers("sliders", sliders))
+
+    # The parameter names and docstrings below are what the app's "Use via API" page shows.
+    @gpu
+    @guard
+    def generate(model, seed, truncation, label, sliders):
+        """Render one image. Returns the image and {"model", "seed", "class", "timings_ms"}.
+
+        Args:
+            model: a model name, e.g. "emoji32" (the studio's Model list)
+            seed: a whole number in 0..4294967295; the same seed gives the same image anywhere
+            truncation: psi in [0, 1]: 1 = full variety, lower = cleaner, more typical images
+            label: a class name (e.g. "Animals & Nature") or index; "" for unconditional models
+            sliders: comma-separated offsets along the model's slider directions, e.g. "1, 0, -1", each
+                within its slider's range; "" for none
+        """
+        result = studio.render(model, args_of(model, seed, truncation, label, sliders))
+        return result.image, {"model": model, "seed": result.args.seed, "class": result.class_index,
+                              "timings_ms": result.timings}
+
+    @gpu
+    @guard
+    def inspect(model, seed, truncation, label, sliders, x, y, size, layer, head, mode):
+        """The attention map of one pixel, over the image. Returns the overlay and the map's statistics
+        with the map itself ("map"); layer "all" returns every layer and head, "rollout" the rollout.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seed: a whole number in 0..4294967295
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            sliders: comma-separated slider offsets, e.g. "1, 0, -1", each within its slider's range; "" for none
+            x: the pixel's column in a size x size picture of the image
+            y: the pixel's row in that picture
+            size: the side of the picture x and y refer to; 0 = the image itself
+            layer: an attention layer, e.g. "G16"; "" = the last one; "all" = every layer and head; "rollout"
+            head: "mean" (the mean over heads) or a head index, e.g. "0"
+            mode: "looks-at" (where this pixel looks) or "looked-at-by" (what looks at this pixel)
+        """
+        engine = studio.engine(model)
+        side = check_whole("size", size) or engine.cfg.resolution
+        args = args_of(model, seed, truncation, label, sliders)
+        x, y, result = check_whole("x", x), check_whole("y", y), studio.render(model, args)
+        if layer in (ALL_LAYERS, ROLLOUT):
+            settings = MapSettings(None, parse_head(head), mode or LOOKS_AT).checked()
+            out = engine.all_maps(result, x, y, settings, size=(side, side))
+            if layer == ALL_LAYERS:        # every layer and head in one labelled picture
+                return out.picture, {"maps": [{**m.stats(), "map": m.heat.tolist()} for m in out.maps],
+                                     "rollout": None if out.rollout is None else out.rollout.tolist()}
+            if out.rollout is None:
+                raise InputError("the rollout needs two or more attention layers; this model has one")
+            overlay = engine.overlay(result.image, out.rollout, (x, y), (side, side), studio.scale(model),
+                                     settings, MARKER_COLORS[0])
+            return overlay, {"layer": ROLLOUT, "approximation": True, "grid": list(out.rollout.shape),
+                             "x": x, "y": y, "size": [side, side], "map": out.rollout.tolist()}
+        settings = MapSettings(layer or None, parse_head(head), mode or LOOKS_AT)
+        out = engine.inspect(result, x, y, settings, size=(side, side), scale=studio.scale(model))
+        return out.overlay, {**out.stats, "map": out.heat.tolist()}
+
+    @gpu
+    @guard
+    def interpolate(model, seeds, truncation, label, frames):
+        """An animated GIF from seed to seed: two seeds go A to B, more make a closed loop.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seeds: comma-separated seeds, e.g. "1, 7" (A to B) or "3, 8, 12" (a loop)
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            frames: frames per step, 2..120
+        """
+        view = View(model, args_of(model, 0, truncation, label, ""))
+        return str(studio.interpolate(view, parse_seeds(seeds), check_whole("frames", frames)))
+
+    @gpu
+    @guard
+    def grid(model, seed, count, truncation, label, sliders):
+        """A grid of samples for seeds seed, seed + 1, ... Returns the grid and {"seeds": [...]}.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seed: the first seed, a whole number in 0..4294967295
+            count: how many images, 1..64
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            sliders: comma-separated slider offsets; "" for none
+        """
+        tiles = studio.grid(model, args_of(model, seed, truncation, label, sliders), check_whole("count", count))
+        return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
+
+    common = [model, seed, psi, label, sliders]
+    buttons[0].click(generate, common, [image_out, info_out], api_name="generate", **GROUP)
+    buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect",
+                     **GROUP)
+    buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate", **GROUP)
+    buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
+                     **GROUP)
