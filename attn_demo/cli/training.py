@@ -37,7 +37,7 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def register(command) -> None:
-    p = command("data", "Build the emoji demo data set, or check an image folder.")
+    p = command("data", "Build the emoji or the texture data set, or check an image folder.")
     sub = p.add_subparsers(dest="data_command", required=True)
     b = sub.add_parser("build-emoji", help="download (npm, pinned) and build the emoji demo set")
     b.add_argument("--out", type=Path, default=Path("data/emoji"), help="output image folder")
@@ -45,6 +45,11 @@ def register(command) -> None:
     b.add_argument("--source", default="fluent3d", choices=["fluent3d", "twemoji", "noto"],
                    help="fluent3d (npm, MIT), twemoji (pip, CC-BY 4.0) or noto (apt, Apache-2.0)")
     b.add_argument("--cache", type=Path, default=Path("data/raw"), help="where downloads are kept")
+    t = sub.add_parser("build-textures", help="download (apt, pinned) and build the seamless terrain texture set")
+    t.add_argument("--out", type=Path, default=Path("data/textures"), help="output image folder")
+    t.add_argument("--size", type=int, default=256, help="texture size in pixels (they tile at any size)")
+    t.add_argument("--cache", type=Path, default=Path("data/raw"), help="where the download goes")
+    t.add_argument("--keep-downloads", action="store_true", help="keep the .deb and the zip (4.6 GB)")
     c = sub.add_parser("check", help="report what a training folder holds and what would be skipped")
     c.add_argument("folder", type=Path)
     c.add_argument("--size", type=int, default=64)
@@ -129,6 +134,10 @@ def cmd_data(args) -> None:
     if args.data_command == "build-emoji":
         from ..training.emoji import build_emoji
         build_emoji(args.out, args.size, args.source, args.cache)
+        return
+    if args.data_command == "build-textures":
+        from ..training.textures import build_textures
+        build_textures(args.out, args.size, args.cache, args.keep_downloads)
         return
     from ..training.images import load_folder
     data = load_folder(args.folder, args.size, args.unconditional)
