@@ -38,10 +38,15 @@ class Handlers:
 
     def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
         """The View the widget values describe. An empty seed box (cleared to type a new seed, or
-        holding text a number box cannot parse) keeps the seed on screen: no error while typing."""
+        holding text a number box cannot parse) keeps the seed on screen: no error while typing;
+        an empty class box keeps the session View's class."""
         sliders, (layer, head, mode, alpha, cmap, norm) = rest[:MAX_SLIDERS], rest[MAX_SLIDERS:]
         if seed is None:
             seed = v.args.seed
+        if not label and model == v.model:
+            # a class box not filled yet (the widgets taking a link's or a kept view's values one
+            # by one): the session View's class, never a refusal of a view the user did not make
+            label = v.args.label
         n = len(self.studio.engine(model).directions or ())
         args = RenderArgs(check_seed(seed), check_finite("truncation", psi), label or None,
                           tuple(check_finite("slider", s) for s in sliders[:n]))
