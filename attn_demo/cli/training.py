@@ -73,10 +73,16 @@ def register(command) -> None:
     m.add_argument("--attn", type=_csv_ints, help="G attention sizes (default resolution/2, 32 at 64+)")
     m.add_argument("--d-attn", type=_csv_ints, help="D attention sizes (default as --attn)")
     m.add_argument("--heads", type=int, help="attention heads (default 1)")
+    m.add_argument("--kind", choices=["sagan", "canvas"],
+                   help="sagan (one image per z, default) or canvas (a tiling field generator: models/canvas.py)")
+    m.add_argument("--z-local", type=int, help="a canvas model's latent channels per cell (e.g. 16)")
     m.add_argument("--attn-kind", choices=["dot", "scaled-dot", "additive"],
                    help="how a query scores a key: SAGAN's q.k (default dot), q.k/sqrt(d), or w^T tanh(q + k)")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
+    t.add_argument("--data-size", type=int,
+                   help="load the images at this size and train on random crops of --resolution that wrap "
+                        "around their edges (tiling textures, a canvas model); default: --resolution")
     t.add_argument("--lr-g", type=float, help="G learning rate (default 1e-4)")
     t.add_argument("--lr-d", type=float, help="D learning rate (default 4e-4)")
     t.add_argument("--steps", dest="max_steps", type=int, help="stop after this many steps (default 100000)")
@@ -148,10 +154,11 @@ def cmd_data(args) -> None:
 
 
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
-               "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind"}
+               "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind", "kind": "kind",
+               "z_local": "z_local"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
-               "channels_last", "compile")
+               "channels_last", "compile", "data_size")
 
 
 def _given(args, names) -> dict:
@@ -176,10 +183,11 @@ def cmd_train(args) -> None:
         if not args.data or not args.out:
             raise AttnDemoError("train needs --data and --out (or --dry-run)")
         out = args.out
-        res = model_given.get("resolution")
-        if args.resume:
-            res = read_configs(out / CHECKPOINT)[0].resolution if (out / CHECKPOINT).exists() else res
-        data = load_data(args.data, res or 32, args.unconditional)   # fails before anything is written
+        res, size = model_given.get("resolution"), train_given.get("data_size")
+        if args.resume and (out / CHECKPOINT).exists():
+            saved_model, saved_train, _ = read_configs(out / CHECKPOINT)
+            res, size = saved_model.resolution, size or saved_train.data_size
+        data = load_data(args.data, size or res or 32, args.unconditional)   # fails before anything is written
         print(data.report())
     if args.resume and (out / CHECKPOINT).exists():
         model_cfg, train_cfg = _reconcile(out / CHECKPOINT, model_given, train_given, data, args.force)

@@ -29,8 +29,8 @@ from safetensors.torch import save as st_save
 
 from .config import ModelConfig
 from ..errors import CheckpointError, ConfigError, InputError
-from .latents import Directions, z_from_seed
-from .networks import Generator, generator_parameters
+from .latents import Directions
+from .networks import Generator, build_generator, generator_parameters
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -231,7 +231,7 @@ def load_pretrained(model_dir: Path) -> Generator:
     if n > MAX_PARAMETERS:
         raise CheckpointError(f"{model_dir / CONFIG_FILE} describes a generator of {n:,} parameters, "
                               f"over the {MAX_PARAMETERS:,} limit")
-    generator = Generator(cfg)
+    generator = build_generator(cfg)
     check_state(read_header(model_dir / WEIGHTS_FILE), generator.state_dict(), str(model_dir / WEIGHTS_FILE),
                 dtypes=False)
     tensors, _ = read_tensors(model_dir / WEIGHTS_FILE)
@@ -245,7 +245,7 @@ def load_pretrained(model_dir: Path) -> Generator:
 @torch.inference_mode()
 def _smoke_test(generator: Generator, where: Path) -> None:
     cfg = generator.cfg
-    z = z_from_seed(0, cfg.z_dim)[None]
+    z = generator.latent_from_seeds([0])
     y = torch.zeros(1, dtype=torch.long) if cfg.num_classes else None
     if not bool(torch.isfinite(generator(z, y)).all()):
         raise CheckpointError(f"{where}: the generator produces NaN/Inf images")

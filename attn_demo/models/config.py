@@ -19,6 +19,9 @@ RESOLUTIONS = (32, 64, 128)
 # How a query scores a key: SAGAN's q.k ("dot"), q.k / sqrt(d) as in Transformers ("scaled-dot"),
 # or v^T tanh(q + k) on the same projections ("additive", Bahdanau-style).
 ATTENTION_KINDS = ("dot", "scaled-dot", "additive")
+# What the generator paints: one image from a latent vector ("sagan", networks.Generator), or a
+# canvas of any size from a field of latents that tiles ("canvas", canvas.CanvasGenerator).
+MODEL_KINDS = ("sagan", "canvas")
 # Upper bounds: a config.json is data from anywhere, and it decides how much memory a
 # model allocates. These are far above anything useful on one machine.
 MAX_WIDTH = 1024
@@ -51,6 +54,10 @@ class ModelConfig:
     num_classes: 0 = unconditional, else class-conditional BN in G and a
         projection head in D.
     class_names: optional display names, one per class.
+    kind: "sagan" (every config written before the field existed) or "canvas"
+        (MODEL_KINDS); for a canvas, resolution is the training crop size.
+    z_local: a canvas generator's latent channels per cell (0 for "sagan";
+        z_dim is then its global latent, broadcast to every cell).
     """
 
     resolution: int = 32
@@ -64,6 +71,8 @@ class ModelConfig:
     attn_kind: str = "dot"
     num_classes: int = 0
     class_names: tuple[str, ...] = ()
+    kind: str = "sagan"
+    z_local: int = 0
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -105,6 +114,12 @@ class ModelConfig:
             self._check_heads(self.d_channels()[d_sizes.index(r)], "D", r)
         if self.attn_kind not in ATTENTION_KINDS:
             raise ConfigError(f"attn_kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attn_kind!r}")
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        if not isinstance(self.z_local, int) or isinstance(self.z_local, bool) or not 0 <= self.z_local <= MAX_Z_DIM:
+            raise ConfigError(f"z_local must be an integer in 0..{MAX_Z_DIM}, got {self.z_local!r}")
+        if (self.kind == "canvas") != (self.z_local > 0):
+            raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -199,9 +214,14 @@ class TrainConfig:
     channels_last: str = "auto"  # "auto" (on CUDA), "on" or "off"
     compile: str = "off"         # "on": torch.compile G and D for the training step (docs/TRAINING.md)
     data_hash: str = ""
+    data_size: int = 0           # > 0: images loaded at this size, trained on random wrapped crops (canvas)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
+        if not (isinstance(self.data_size, int) and not isinstance(self.data_size, bool)
+                and 0 <= self.data_size <= 4096):
+            raise ConfigError(f"data_size must be a whole number in 0..4096 (0: the model's resolution), "
+                              f"got {self.data_size!r}")
         if self.batch_size < 1 or self.d_steps < 1:
             raise ConfigError("batch_size and d_steps must be >= 1")
         for name in ("lr_g", "lr_d", "beta1", "beta2", "ema_decay"):

@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import SelfAttention2d
+from .canvas import CanvasGenerator
 from .config import ModelConfig
+from .latents import z_from_seed
 from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, without_spectral_norm
 
 
@@ -56,6 +58,19 @@ class Generator(nn.Module):
     def attention_layers(self) -> dict[str, SelfAttention2d]:
         """Attention blocks by name ("G32", ...), in forward order."""
         return {f"G{size}": module for size, module in self.attn.items()}
+
+    def sample_latent(self, batch: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Training latents (from `generator`, else the global RNG): (B, z_dim) standard normal."""
+        return torch.randn(batch, self.cfg.z_dim, generator=generator, device=device)
+
+    def latent_from_seeds(self, seeds) -> torch.Tensor:
+        """The seed contract's latents (latents.z_from_seed), one per seed: (B, z_dim) on the CPU."""
+        return torch.stack([z_from_seed(s, self.cfg.z_dim) for s in seeds])
+
+
+def build_generator(cfg: ModelConfig) -> nn.Module:
+    """The generator `cfg` describes: networks.Generator, or canvas.CanvasGenerator for kind "canvas"."""
+    return CanvasGenerator(cfg) if cfg.kind == "canvas" else Generator(cfg)
 
 
 class Discriminator(nn.Module):
@@ -100,4 +115,4 @@ def generator_parameters(cfg: ModelConfig) -> int:
     """G's parameter count for `cfg`, as trained, without allocating anything (meta device;
     no spectral-norm state, whose initial power iterations there would take seconds)."""
     with torch.device("meta"), without_spectral_norm():
-        return count_parameters(Generator(cfg))
+        return count_parameters(build_generator(cfg))

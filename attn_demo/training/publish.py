@@ -19,7 +19,7 @@ from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHT
                          file_sha256, load_config, save_pretrained)
 from ..models.config import TrainConfig
 from ..errors import CheckpointError
-from ..models.networks import Discriminator, Generator
+from ..models.networks import Discriminator, Generator, build_generator
 from .state import (CHECKPOINT, KEPT_DIR, TrainState, kept_path, kept_steps, load_train_state,
                           read_configs)
 
@@ -41,7 +41,7 @@ def standing_stats(G: Generator, batches: int = 32, batch_size: int = 64, seed: 
     G.train()
     cfg = G.cfg
     for _ in range(batches):
-        z = torch.randn(batch_size, cfg.z_dim, generator=gen)
+        z = G.sample_latent(batch_size, generator=gen)
         y = torch.randint(0, cfg.num_classes, (batch_size,), generator=gen) if cfg.num_classes else None
         G(z, y)
     for m in G.modules():
@@ -65,7 +65,7 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
                                   + (f"kept steps: {', '.join(map(str, kept))}" if kept else
                                      "the run kept none (train with --keep-every N to keep some)"))
     model_cfg, train_cfg, _ = read_configs(ckpt)
-    G, D, G_ema = Generator(model_cfg), Discriminator(model_cfg), Generator(model_cfg)
+    G, D, G_ema = build_generator(model_cfg), Discriminator(model_cfg), build_generator(model_cfg)
     st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
                     torch.Generator())
     rng = torch.get_rng_state()

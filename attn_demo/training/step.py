@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.config import ModelConfig, TrainConfig
-from ..models.networks import Discriminator, Generator
+from ..models.networks import Discriminator, build_generator
 from .augment import diff_augment
 from .images import ImageSet, to_float
 from .runtime import Runtime
@@ -38,8 +38,11 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 class Batches:
     """Draws real batches (class-balanced when labelled) and fake latents/classes."""
 
-    def __init__(self, data: ImageSet, cfg: TrainConfig, rt: Runtime, gen: torch.Generator):
+    def __init__(self, data: ImageSet, cfg: TrainConfig, rt: Runtime, gen: torch.Generator, crop: int | None = None):
+        """crop: images larger than this are cut to random crops of it that may wrap around the
+        edge (tiling textures for a canvas model)."""
         self.data, self.cfg, self.rt, self.gen = data, cfg, rt, gen
+        self.crop = crop if crop is not None and crop < data.resolution else None
         self.images = data.images.to(rt.device)
         self.labels = data.labels.to(rt.device) if data.labels is not None else None
         if data.labels is not None:  # each class equally often, whatever its size
@@ -50,7 +53,10 @@ class Batches:
 
     def real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = torch.multinomial(self.weights, self.cfg.batch_size, replacement=True, generator=self.gen)
-        x = to_float(self.images[idx.to(self.rt.device)])
+        x = self.images[idx.to(self.rt.device)]
+        if self.crop is not None:
+            x = wrapped_crops(x, self.crop, self.gen)
+        x = to_float(x)
         if self.cfg.hflip:
             flip = (torch.rand(len(idx), generator=self.gen) < 0.5).to(self.rt.device)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -59,11 +65,22 @@ class Batches:
         y = self.labels[idx.to(self.rt.device)] if self.labels is not None else None
         return x, y
 
-    def fake(self, z_dim: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def fake(self, G) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, dev = self.cfg.batch_size, self.rt.device
-        z = torch.randn(n, z_dim, device=dev)
+        z = G.sample_latent(n, device=dev)
         y = torch.randint(0, self.data.num_classes, (n,), device=dev) if self.labels is not None else None
         return z, y
+
+
+def wrapped_crops(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, size, size): one random crop per image, wrapping around its edges."""
+    b, _, h, w = x.shape
+    dy = torch.randint(0, h, (b, 1), generator=gen)
+    dx = torch.randint(0, w, (b, 1), generator=gen)
+    rows = ((dy + torch.arange(size)) % h).to(x.device)            # (B, size)
+    cols = ((dx + torch.arange(size)) % w).to(x.device)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
 def _cat(a, b):
@@ -73,13 +90,12 @@ def _cat(a, b):
 def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: Batches,
                cfg: TrainConfig, rt: Runtime) -> dict[str, torch.Tensor]:
     """One iteration. G and D may be DDP wrappers of st.G and st.D."""
-    z_dim = st.G.cfg.z_dim
     aug = (lambda x: diff_augment(x, cfg.diffaug)) if cfg.diffaug else (lambda x: x)
 
     # 1. D steps: hinge loss on augmented real and detached fake images, in one forward.
     for _ in range(cfg.d_steps):
         real, y_real = batches.real()
-        z, y_fake = batches.fake(z_dim)
+        z, y_fake = batches.fake(st.G)
         with torch.no_grad(), rt.autocast():
             fake = st.G(z, y_fake)
         with rt.autocast():
@@ -92,7 +108,7 @@ def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: 
 
     # 2. G step: make D score fresh samples as real. D's weights need no gradient
     #    (skipped outright in one process; under DDP, kept local and discarded).
-    z, y_fake = batches.fake(z_dim)
+    z, y_fake = batches.fake(st.G)
     ddp = rt.world > 1
     st.D.requires_grad_(ddp)
     with D.no_sync() if ddp else contextlib.nullcontext():
@@ -111,8 +127,8 @@ def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: 
 
 def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainState:
     torch.manual_seed(cfg.seed)                      # same initial weights on every rank
-    G, D = Generator(model_cfg).to(rt.device), Discriminator(model_cfg).to(rt.device)
-    G_ema = Generator(model_cfg).to(rt.device).eval()
+    G, D = build_generator(model_cfg).to(rt.device), Discriminator(model_cfg).to(rt.device)
+    G_ema = build_generator(model_cfg).to(rt.device).eval()
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
     if rt.channels_last:

@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 from ..models.checkpoint import remove_stale_temps
 from ..models.config import ModelConfig, TrainConfig
-from ..models.latents import z_from_seed
 from ..serving import draw
 from .images import ImageSet
 from .runtime import (TrainingError, agree, barrier, cpu_has_native_bf16, describe_hardware,
@@ -42,7 +41,7 @@ def sample_grid(G: torch.nn.Module, n: int = 16, psi: float = 1.0) -> torch.Tens
     """Fixed seeds 0..n-1 (the seed contract), classes cycling: (n, R, R, 3) uint8 array."""
     cfg = G.cfg
     device = next(G.parameters()).device
-    z = torch.stack([z_from_seed(i, cfg.z_dim) for i in range(n)]).to(device) * psi
+    z = G.latent_from_seeds(range(n)).to(device) * psi
     y = torch.arange(n, device=device) % cfg.num_classes if cfg.num_classes else None
     was_training = G.training
     G.eval()
@@ -109,7 +108,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     barrier(rt)
 
     G, D = step_modules(st, rt)
-    batches = Batches(data, cfg, rt, st.data_gen)
+    batches = Batches(data, cfg, rt, st.data_gen, crop=model_cfg.resolution)
     log_file = (run_dir / "log.jsonl").open("a") if rt.main else None
     session_start, elapsed0 = time.monotonic(), st.elapsed
     bar = tqdm(total=cfg.max_steps, initial=st.step, disable=not (progress and rt.main),

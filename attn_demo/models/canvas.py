@@ -1,0 +1,153 @@
+"""The canvas generator: a periodic, fully convolutional SAGAN that paints any size (issue #22).
+
+Its input is a field of latents on a coarse grid, one local latent per cell
+of `cell` = 2^num_up pixels, with a global latent broadcast to every cell (as
+PSGAN does), so a canvas of w x h cells is (w * cell) x (h * cell) pixels:
+
+    field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, 3x3 convs)
+        -> self-attention at the sizes of `g_attn` -> BN-ReLU-conv -> tanh
+
+Every 3x3 convolution pads by wrapping around (`TilingConv2d`), nearest
+upsampling and 1x1 convolutions touch no border, and self-attention has no
+positional term: the generator is periodic by construction, so a canvas tiles
+exactly. `set_tiling` switches the wrap at render time: both axes (a tile),
+x only (a band around a cylinder: y pads with zeros) or none. Training always
+wraps both axes, on random crops of tiling textures, with the SAGAN
+discriminator (networks.Discriminator) on crops of `resolution` pixels.
+
+`ModelConfig.resolution` is the training crop size; `g_sizes` are the feature
+sizes of such a crop (its field is resolution / cell cells square).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import SelfAttention2d
+from .config import ModelConfig
+from .latents import z_from_seed
+from .layers import ConditionalBatchNorm2d, _sn
+
+TILINGS = ("both", "x", "none")
+
+
+class TilingConv2d(nn.Conv2d):
+    """A convolution whose padding wraps around in both axes, in x only (zeros in y), or in neither."""
+
+    tiling = "both"
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        p = self.kernel_size[0] // 2
+        if p:
+            if self.tiling == "both":
+                x = F.pad(x, (p, p, p, p), mode="circular")
+            elif self.tiling == "x":
+                x = F.pad(F.pad(x, (p, p, 0, 0), mode="circular"), (0, 0, p, p))
+            else:
+                x = F.pad(x, (p, p, p, p))
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+
+
+def tiling_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.Module:
+    return _sn(TilingConv2d(cin, cout, kernel, padding=0, bias=bias))
+
+
+class TilingUpBlock(nn.Module):
+    """layers.UpBlock with wrapping convolutions (same layout: conv, nearest x2, conv; 1x1 skip)."""
+
+    def __init__(self, cin: int, cout: int, num_classes: int):
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
+        self.conv1 = tiling_conv(cin, cout)
+        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
+        self.conv2 = tiling_conv(cout, cout)
+        self.skip = tiling_conv(cin, cout, kernel=1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.conv1(F.relu(self.bn1(x, y)))
+        h = F.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(h, y)))
+        return h + F.interpolate(self.skip(x), scale_factor=2, mode="nearest")
+
+
+class CanvasGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.z_local < 1:
+            raise ValueError("a canvas generator needs local latents (ModelConfig.z_local >= 1)")
+        self.cfg = cfg
+        sizes, chans = cfg.g_sizes(), cfg.g_channels()
+        self.stem = tiling_conv(cfg.z_local + cfg.z_dim, chans[0], kernel=1)
+        self.blocks = nn.ModuleList()
+        self.attn = nn.ModuleDict()
+        for i in range(cfg.num_up):
+            self.blocks.append(TilingUpBlock(chans[i], chans[i + 1], cfg.num_classes))
+            if sizes[i + 1] in cfg.g_attn:
+                self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], heads=cfg.heads, pool=cfg.attn_pool,
+                                                               kind=cfg.attn_kind)
+        self.out_bn = nn.BatchNorm2d(chans[-1])
+        self.out_conv = tiling_conv(chans[-1], 3)
+
+    @property
+    def cell(self) -> int:
+        """Pixels per latent cell along each axis."""
+        return 2 ** self.cfg.num_up
+
+    def set_tiling(self, tiling: str) -> "CanvasGenerator":
+        if tiling not in TILINGS:
+            raise ValueError(f"tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
+        for m in self.modules():
+            if isinstance(m, TilingConv2d):
+                m.tiling = tiling
+        return self
+
+    def sample_field(self, batch: int, cells: tuple[int, int], generator: torch.Generator | None = None,
+                     device=None) -> torch.Tensor:
+        """A latent field of (rows, cols) cells: local latents per cell, one global latent per image
+        broadcast to its cells; (B, z_local + z_dim, rows, cols), standard normal."""
+        rows, cols = cells
+        local = torch.randn(batch, self.cfg.z_local, rows, cols, generator=generator, device=device)
+        glob = torch.randn(batch, self.cfg.z_dim, 1, 1, generator=generator, device=device)
+        return torch.cat([local, glob.expand(-1, -1, rows, cols)], dim=1)
+
+    def crop_cells(self) -> tuple[int, int]:
+        """The field of one training crop: (rows, cols) cells."""
+        side = self.cfg.resolution // self.cell
+        return side, side
+
+    def sample_latent(self, batch: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Training latents (from `generator`, else the global RNG): the field of one crop per image."""
+        return self.sample_field(batch, self.crop_cells(), generator, device)
+
+    def latent_from_seeds(self, seeds, cells: tuple[int, int] | None = None) -> torch.Tensor:
+        """The seed contract for fields: the global latent is latents.z_from_seed(seed, z_dim) (a SAGAN
+        model's z for that seed), the local ones the values after the first z_dim of
+        z_from_seed(seed, z_dim + z_local * rows * cols), in raster order; (B, z_local + z_dim, rows, cols)
+        on the CPU. The same seed and size give the same canvas on any machine."""
+        rows, cols = cells or self.crop_cells()
+        fields = []
+        for s in seeds:
+            local = z_from_seed(s, self.cfg.z_dim + self.cfg.z_local * rows * cols)[self.cfg.z_dim:]
+            glob = z_from_seed(s, self.cfg.z_dim)[:, None, None].expand(-1, rows, cols)
+            fields.append(torch.cat([local.view(self.cfg.z_local, rows, cols), glob]))
+        return torch.stack(fields)
+
+    def forward(self, field: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """field: (B, z_local + z_dim, rows, cols); y: (B,) classes or None ->
+        images (B, 3, rows * cell, cols * cell) in [-1, 1]."""
+        if field.ndim != 4 or field.shape[1] != self.cfg.z_local + self.cfg.z_dim:
+            raise ValueError(f"a latent field is (B, {self.cfg.z_local + self.cfg.z_dim}, rows, cols), "
+                             f"got {tuple(field.shape)}")
+        if self.cfg.num_classes > 0 and y is None:
+            raise ValueError("this generator is class-conditional: pass class indices y")
+        h = self.stem(field)
+        for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
+            h = block(h, y)
+            if str(size) in self.attn:
+                h = self.attn[str(size)](h)
+        return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+
+    def attention_layers(self) -> dict[str, SelfAttention2d]:
+        """Attention blocks by their size in a training crop ("G16", ...), in forward order."""
+        return {f"G{size}": module for size, module in self.attn.items()}

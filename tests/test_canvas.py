@@ -1,0 +1,117 @@
+"""The canvas generator (models/canvas.py): periodic by construction, any size, three tilings."""
+import pytest
+import torch
+
+from attn_demo.errors import ConfigError
+from attn_demo.models.canvas import CanvasGenerator
+from attn_demo.models.config import ModelConfig
+from attn_demo.models.networks import Discriminator
+
+
+def canvas_config(**overrides) -> ModelConfig:
+    base = dict(resolution=32, z_dim=8, z_local=4, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,),
+                kind="canvas", num_classes=3)
+    return ModelConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def G():
+    torch.manual_seed(0)
+    g = CanvasGenerator(canvas_config()).eval()
+    with torch.no_grad():                       # attention that matters, not gamma = 0
+        for m in g.attn.values():
+            m.gamma.fill_(0.8)
+    return g
+
+
+def test_a_canvas_tiles_exactly_in_both_axes(G):
+    field = G.sample_field(1, (3, 5), torch.Generator().manual_seed(1))
+    y = torch.tensor([1])
+    with torch.no_grad():
+        img = G(field, y)
+        assert img.shape == (1, 3, 3 * G.cell, 5 * G.cell)
+        # a field shifted by whole cells paints the same canvas shifted by as many pixels, wrapped:
+        # no pixel knows where the edge is
+        shifted = G(torch.roll(field, (1, 2), dims=(2, 3)), y)
+    assert torch.allclose(shifted, torch.roll(img, (G.cell, 2 * G.cell), dims=(2, 3)), atol=1e-5)
+
+
+def test_a_band_wraps_in_x_only_and_none_wraps_nowhere(G):
+    field = G.sample_field(1, (2, 4), torch.Generator().manual_seed(2))
+    y = torch.tensor([0])
+    with torch.no_grad():
+        band = G.set_tiling("x")(field, y)
+        band_shifted = G(torch.roll(field, 1, dims=3), y)
+        assert torch.allclose(band_shifted, torch.roll(band, G.cell, dims=3), atol=1e-5)
+        rolled_y = G(torch.roll(field, 1, dims=2), y)
+        assert not torch.allclose(rolled_y, torch.roll(band, G.cell, dims=2), atol=1e-3)
+        plain = G.set_tiling("none")(field, y)
+        assert not torch.allclose(G(torch.roll(field, 1, dims=3), y), torch.roll(plain, G.cell, dims=3), atol=1e-3)
+    G.set_tiling("both")
+    with pytest.raises(ValueError, match="tiling"):
+        G.set_tiling("diagonal")
+
+
+def test_it_trains_against_the_sagan_discriminator_on_crops():
+    cfg = canvas_config()
+    G, D = CanvasGenerator(cfg), Discriminator(cfg)
+    field = G.sample_field(4, (cfg.resolution // G.cell,) * 2)
+    y = torch.tensor([0, 1, 2, 0])
+    loss = -D(G(field, y), y).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad and p.dim() > 1)
+
+
+def test_the_config_says_what_a_canvas_needs():
+    with pytest.raises(ConfigError, match="z_local"):
+        canvas_config(z_local=0)
+    with pytest.raises(ConfigError, match="z_local"):
+        ModelConfig(z_local=4)                          # a sagan model has no local latents
+    with pytest.raises(ConfigError, match="kind"):
+        canvas_config(kind="mosaic")
+    assert ModelConfig.from_json(canvas_config().to_json()) == canvas_config()
+    assert ModelConfig.from_dict({"resolution": 32}).kind == "sagan"          # configs from before
+    with pytest.raises(ValueError, match="latent field"):
+        CanvasGenerator(canvas_config())(torch.zeros(1, 5, 2, 2), torch.tensor([0]))
+
+
+def test_wrapped_crops_cut_any_window_of_a_tiling_image():
+    from attn_demo.training.step import wrapped_crops
+    x = torch.arange(2 * 3 * 8 * 8).view(2, 3, 8, 8)
+    gen = torch.Generator().manual_seed(0)
+    crops = wrapped_crops(x, 5, gen)
+    assert crops.shape == (2, 3, 5, 5)
+    gen = torch.Generator().manual_seed(0)
+    dy, dx = torch.randint(0, 8, (2, 1), generator=gen), torch.randint(0, 8, (2, 1), generator=gen)
+    for b in range(2):
+        rolled = torch.roll(x[b], (-int(dy[b]), -int(dx[b])), dims=(1, 2))
+        assert torch.equal(crops[b], rolled[:, :5, :5])
+
+
+def test_a_canvas_model_trains_exports_and_loads_from_the_command_line(tmp_path):
+    """Tiling textures at 64 px, crops of 32: train a few steps, resume, export, load, render."""
+    import numpy as np
+    from PIL import Image
+    from attn_demo.cli import main
+    from attn_demo.models.checkpoint import load_pretrained
+    from test_textures import tiling
+    for cls in ("grass", "sand"):
+        (tmp_path / "tex" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(tiling(i + (10 if cls == "sand" else 0), 64)).save(tmp_path / "tex" / cls / f"{i}.png")
+    run = tmp_path / "run"
+    flags = ["train", "--data", str(tmp_path / "tex"), "--out", str(run), "--kind", "canvas", "--z-local", "4",
+             "--resolution", "32", "--data-size", "64", "--g-width", "16", "--d-width", "16", "--z-dim", "8",
+             "--attn", "16", "--batch-size", "4", "--ckpt-every", "2", "--sample-every", "2", "--log-every", "1"]
+    assert main(flags + ["--steps", "2"]) == 0
+    assert main(flags + ["--steps", "4", "--resume"]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "model")]) == 0
+    G = load_pretrained(tmp_path / "model")
+    assert G.cfg.kind == "canvas" and G.cfg.z_local == 4
+    with torch.no_grad():
+        img = G(G.latent_from_seeds([3], (2, 3)), torch.tensor([1]))
+    assert img.shape == (1, 3, 2 * G.cell, 3 * G.cell) and torch.isfinite(img).all()
+    # the seed contract: a field's global part is a SAGAN model's z for that seed
+    from attn_demo.models.latents import z_from_seed
+    assert torch.equal(G.latent_from_seeds([3], (2, 3))[0, 4:, 1, 2], z_from_seed(3, 8))
+    assert np.asarray(Image.open(run / "samples" / "latest.png")).shape[-1] == 3
