@@ -141,7 +141,13 @@
     }
     const h = keep.history, here = h.entries[h.index];
     if (here && baseOf(here.query) === base) {
-      here.query = full;                   // the same image and map settings, another click
+      here.query = full;                   // the same image and map settings, another click: kept,
+      seen = full;                         // saved a moment later, the panel left as it is
+      const tile = document.querySelector("#keep_history .keep-current");
+      if (tile) tile.title = describe(full);
+      clearTimeout(keep.saveTimer);
+      keep.saveTimer = setTimeout(saveHistory, 1000);
+      return;
     } else {
       const thumb = thumbnail();
       if (!thumb) return;
