@@ -246,6 +246,12 @@ def test_the_api_page_names_and_describes_every_parameter(client):
                 ("/interpolate", "frames")]:
         assert types[key] == "int", (key, types[key])
     assert types[("/generate", "truncation")] == "float"
+    for name, ep in info.items():                   # every parameter described, with a real example
+        for p in ep["parameters"]:
+            assert p["python_type"]["description"], (name, p["parameter_name"])
+            assert p["example_input"] != "Hello!!", (name, p["parameter_name"])
+    examples = {p["parameter_name"]: p["example_input"] for p in info["/generate"]["parameters"]}
+    assert examples["seed"] == 42 and examples["model"] in ("tiny32", "tinycond")
 
 
 def test_a_fractional_whole_number_sent_to_the_api_is_refused_not_rounded(client):

@@ -29,43 +29,80 @@ from .view import View
 ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
 
 
-class WholeNumber(gr.Number):
-    """A number box the API page and gradio_client call an integer, passed to the handler as sent
-    (precision=0 would round 1.5 to 2 silently; our checks refuse it). It is Gradio's Number in
-    the page (is_template: the block keeps its parent's name)."""
+class ApiText(gr.Textbox):
+    """A text input of the API that the "Use via API" page describes and gives an example for
+    (Gradio's own Textbox shows "Hello!!" and no description). In the page it is a Textbox
+    (is_template: the block keeps its parent's name)."""
 
     is_template = True
+    api_description, api_example = "", ""       # set by `described` (Gradio's config reads __init__)
 
     def api_info(self) -> dict[str, str]:
-        return {"type": "integer"}
+        return {"type": "string", "additional_description": self.api_description}
 
-    def example_payload(self) -> int:
-        return int(self.minimum or 0)
+    def example_inputs(self) -> str:
+        return self.api_example
 
-    def example_value(self) -> int:
-        return int(self.minimum or 0)
+
+class ApiNumber(gr.Number):
+    """A number input of the API, described, with an example; `whole`: typed as an integer on the
+    API page and in gradio_client, yet passed to the handler as sent (precision=0 would round 1.5
+    to 2 silently; our checks refuse it)."""
+
+    is_template = True
+    api_description, api_example, whole = "", 0, False
+
+    def api_info(self) -> dict[str, str]:
+        return {"type": "integer" if self.whole else "number", "additional_description": self.api_description}
+
+    def example_inputs(self) -> float:
+        return self.api_example
+
+    def example_payload(self) -> float:
+        return self.api_example
+
+    def example_value(self) -> float:
+        return self.api_example
+
+
+def described(component, description: str, example, whole: bool = False):
+    """An ApiText or ApiNumber with its API description and example (and integer typing)."""
+    component.api_description, component.api_example, component.whole = description, example, whole
+    return component
 
 
 def add_api(studio: Studio) -> None:
     """Create the hidden components and the four named events (inside a gr.Blocks)."""
+    first = studio.models[0]
+    engine = studio.engine(first)
+    a_class = engine.class_names[0] if engine.cfg.num_classes else ""
     with gr.Column(visible=False):
-        model = gr.Textbox(label="model", info="a model name, e.g. emoji32")
-        seed = WholeNumber(label="seed", minimum=0, maximum=SEED_MAX, value=0, info="a whole number")
-        psi = gr.Number(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0)
-        label = gr.Textbox(label="label", info="class name or index; empty for unconditional models")
-        sliders = gr.Textbox(label="sliders", info="comma-separated offsets in std devs, e.g. '1, 0, -1' "
-                                                   "(each within its slider's range)")
-        x = WholeNumber(label="x", minimum=0, maximum=8191, value=0)
-        y = WholeNumber(label="y", minimum=0, maximum=8191, value=0)
-        size = WholeNumber(label="size", minimum=0, maximum=8192, value=0,
-                         info="side of the picture x, y refer to; 0 = the image itself")
-        layer = gr.Textbox(label="layer", info="attention layer, e.g. G16; empty = the last one; 'all' = every "
-                                               "layer and head in one picture; 'rollout' = through every layer")
-        head = gr.Textbox(label="head", value="mean")
-        mode = gr.Textbox(label="mode", value=LOOKS_AT, info="looks-at or looked-at-by")
-        seeds = gr.Textbox(label="seeds", info="'1, 7' (A to B) or '3, 8, 12' (a loop)")
-        frames = WholeNumber(label="frames", minimum=2, maximum=120, value=16)
-        count = WholeNumber(label="count", minimum=1, maximum=MAX_GRID, value=16)
+        model = described(ApiText(label="model"), f"a model name: {', '.join(studio.models)}", first)
+        seed = described(ApiNumber(label="seed", minimum=0, maximum=SEED_MAX, value=0),
+                         f"a whole number in 0..{SEED_MAX}; the same seed gives the same image anywhere", 42,
+                         whole=True)
+        psi = described(ApiNumber(label="truncation", minimum=PSI_RANGE[0], maximum=PSI_RANGE[1], value=1.0),
+                        "psi in [0, 1]: 1 = full variety, lower = cleaner, more typical images", 0.8)
+        label = described(ApiText(label="label"), "a class name or index; empty for unconditional models", a_class)
+        sliders = described(ApiText(label="sliders"), "comma-separated offsets along the slider directions, each "
+                            "within its slider's range (see the model card), e.g. '1, 0, -1'; empty for none", "")
+        x = described(ApiNumber(label="x", minimum=0, maximum=8191, value=0),
+                      "the pixel's column in a size x size picture of the image", 16, whole=True)
+        y = described(ApiNumber(label="y", minimum=0, maximum=8191, value=0), "the pixel's row in that picture", 9,
+                      whole=True)
+        size = described(ApiNumber(label="size", minimum=0, maximum=8192, value=0),
+                         "the side of the picture x and y refer to; 0 = the image itself", 0, whole=True)
+        layer = described(ApiText(label="layer"), "an attention layer, e.g. G16; empty = the last one; 'all' = "
+                          "every layer and head in one picture; 'rollout' = through every layer", "")
+        head = described(ApiText(label="head", value="mean"), "'mean' (the mean over heads) or a head index, "
+                         "e.g. '0'", "mean")
+        mode = described(ApiText(label="mode", value=LOOKS_AT), "'looks-at' (where this pixel looks) or "
+                         "'looked-at-by' (what looks at this pixel)", LOOKS_AT)
+        seeds = described(ApiText(label="seeds"), "'1, 7' (A to B) or '3, 8, 12' (a closed loop)", "1, 7")
+        frames = described(ApiNumber(label="frames", minimum=2, maximum=120, value=16),
+                           "frames per step between two seeds, 2..120", 16, whole=True)
+        count = described(ApiNumber(label="count", minimum=1, maximum=MAX_GRID, value=16),
+                          f"how many images, 1..{MAX_GRID}", 16, whole=True)
         image_out = gr.Image(format="png", type="numpy", label="image")
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="gif")
