@@ -115,3 +115,52 @@ def test_a_canvas_model_trains_exports_and_loads_from_the_command_line(tmp_path)
     from attn_demo.models.latents import z_from_seed
     assert torch.equal(G.latent_from_seeds([3], (2, 3))[0, 4:, 1, 2], z_from_seed(3, 8))
     assert np.asarray(Image.open(run / "samples" / "latest.png")).shape[-1] == 3
+
+
+@pytest.fixture(scope="module")
+def canvas_dir(tmp_path_factory):
+    from attn_demo.models.checkpoint import save_pretrained
+    torch.manual_seed(0)
+    G = CanvasGenerator(canvas_config()).eval()
+    with torch.no_grad():
+        for m in G.attn.values():
+            m.gamma.fill_(0.8)
+    return save_pretrained(tmp_path_factory.mktemp("w") / "tex", G)
+
+
+def test_generate_paints_a_canvas_of_any_size_that_tiles(canvas_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+    from attn_demo.cli import main
+    out = tmp_path / "t.png"
+    assert main(["generate", "--weights", str(canvas_dir), "--seed", "7", "--width", "40", "--height", "24",
+                 "--class", "1", "--out", str(out)]) == 0
+    tile = np.asarray(Image.open(out))
+    assert tile.shape == (24, 40, 3)
+    assert main(["generate", "--weights", str(canvas_dir), "--seed", "7", "--width", "40", "--height", "24",
+                 "--class", "1", "--out", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), tile)                  # the same seed, the same canvas
+    # (that it tiles is the generator's property, tested above by shifting the field)
+    assert main(["generate", "--weights", str(canvas_dir), "--seeds", "1,2", "--width", "16", "--height", "8",
+                 "--tile", "x", "--class", "0", "--out", str(tmp_path / "bands")]) == 0
+    assert sorted(p.name for p in (tmp_path / "bands").iterdir()) == ["seed00001.png", "seed00002.png"]
+
+
+@pytest.mark.parametrize("width, height, tile, message", [
+    (0, 16, "both", "multiple of 8"), (12, 16, "both", "multiple of 8"), (8.5, 16, "both", "whole number"),
+    (4096, 4096, "both", "limit"), (16, 16, "diagonal", "tiling"), (float("nan"), 8, "both", "whole number"),
+])
+def test_canvas_sizes_and_tilings_outside_the_limits_are_refused(canvas_dir, width, height, tile, message):
+    from attn_demo.errors import InputError
+    from attn_demo.models.checkpoint import load_pretrained
+    from attn_demo.serving.canvas import render_canvas
+    with pytest.raises(InputError, match=message):
+        render_canvas(load_pretrained(canvas_dir), 1, width, height, tile, label=0)
+
+
+def test_canvas_flags_on_an_image_model_say_what_they_are_for(tmp_path):
+    from attn_demo.cli import main
+    from conftest import make_model_dir
+    model = make_model_dir(tmp_path / "m")
+    assert main(["generate", "--weights", str(model), "--seed", "1", "--width", "64",
+                 "--out", str(tmp_path / "x.png")]) != 0

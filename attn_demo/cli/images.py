@@ -41,6 +41,10 @@ def register(command) -> None:
     group.add_argument("--seeds", type=arg_type(parse_seeds), help="several seeds: 0-15 or 1,5,9")
     _add_latent_args(p)
     p.add_argument("--grid", action="store_true", help="with --seeds: one grid image instead of one file each")
+    p.add_argument("--width", type=int, help="canvas models: width in pixels (a multiple of the latent cell)")
+    p.add_argument("--height", type=int, help="canvas models: height in pixels")
+    p.add_argument("--tile", choices=["both", "x", "none"],
+                   help="canvas models: tile in both axes (default), in x only (a band) or not at all")
     p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor (1..32)")
     p.add_argument("--out", type=Path, required=True,
                    help="PNG file; with --seeds and no --grid, a directory for seedNNNNN.png files")
@@ -72,7 +76,12 @@ def register(command) -> None:
 def cmd_generate(args) -> None:
     from ..serving import draw
     from ..serving.engine import RenderArgs
+    from ..models.checkpoint import load_config
     scale = check_scale(args.scale)
+    if load_config(args.weights).kind == "canvas":
+        return _generate_canvas(args, scale)
+    if args.width or args.height or args.tile:
+        raise AttnDemoError("--width, --height and --tile are for canvas models (config kind 'canvas')")
     engine = engine_of(args)
     seeds = [args.seed] if args.seed is not None else args.seeds
     if args.grid and args.seed is not None:
@@ -90,6 +99,28 @@ def cmd_generate(args) -> None:
     for seed, img in zip(seeds, images):
         write_png(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
     print(f"wrote {len(images)} images to {args.out}/")
+
+
+def _generate_canvas(args, scale: int) -> None:
+    """A canvas model: one canvas per seed, args.width x args.height, tiling as asked."""
+    from ..models.checkpoint import load_pretrained
+    from ..serving import draw
+    from ..serving.canvas import render_canvas
+    if args.grid:
+        raise AttnDemoError("--grid is for image models; a canvas model paints one canvas per seed")
+    G = load_pretrained(args.weights)
+    side = G.cfg.resolution
+    width, height, tile = args.width or side, args.height or side, args.tile or "both"
+    seeds = [args.seed] if args.seed is not None else args.seeds
+    pictures = [render_canvas(G, s, width, height, tile, args.truncation, args.label) for s in seeds]
+    if args.seed is not None:
+        write_png(draw.upscale_nearest(pictures[0], scale), args.out)
+        print(f"wrote {args.out} ({width} x {height}, tiling {tile})")
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    for seed, img in zip(seeds, pictures):
+        write_png(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
+    print(f"wrote {len(pictures)} canvases of {width} x {height} (tiling {tile}) to {args.out}/")
 
 
 def cmd_probe(args) -> None:
