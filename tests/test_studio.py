@@ -401,3 +401,24 @@ def test_each_slider_spans_its_directions_measured_range(studio, monkeypatch):
     assert studio.slider_previews(view) is not None                   # 0.5 + 1 is kept at 0.5
     with pytest.raises(InputError, match="range -0.5 to 0.5"):
         studio.render("tinycond", RenderArgs(4, 1.0, "cat", (0.75, 0.0, 0.0)))
+
+
+@pytest.mark.parametrize("query, message", [
+    ("?model=../../etc/passwd&seed=1", "unknown model"), ("?seed=-3", "seed"), ("?seed=1.5", "seed"),
+    ("?psi=nan", "psi"), ("?sliders=9e9,0,0&model=tinycond&class=cat", "slider"), ("?x=99999&y=1", "x must be in"),
+    ("?layer=G999", "layer"), ("?head=7&model=tinycond&class=cat", "head"), ("", "names nothing"),
+    ("?foo=bar", "names nothing"),
+])
+def test_a_kept_view_with_a_forged_query_is_refused_clearly(studio, query, message):
+    """History and favourites live in the browser: whatever comes back from there is checked like a link."""
+    from attn_demo.studio.events import Handlers
+    with pytest.raises(AttnDemoError, match=message):
+        Handlers(studio, View("tiny32", RenderArgs(1))).on_open(query)
+
+
+def test_a_kept_view_opens_every_widget_on_it(studio):
+    from attn_demo.studio.events import Handlers
+    out = Handlers(studio, View("tiny32", RenderArgs(1))).on_open("?model=tinycond&seed=9&class=dog&psi=0.5&x=10&y=20")
+    view = out[-1]
+    assert view == View("tinycond", RenderArgs(9, 0.5, "dog"), click=(10, 20), map=view.map)
+    assert out[1] == 9 and out[2] == 0.5

@@ -177,3 +177,49 @@ def add_api(studio: Studio) -> None:
     buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate", **GROUP)
     buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
                      **GROUP)
+class ApiText(gr.Textbox):
+    """A text input of the API that the "Use via API" page describes and gives an example for
+    (Gradio's own Textbox shows "Hello!!" and no description). In the page it is a Textbox
+    (is_template: the block keeps its parent's name)."""
+
+    is_template = True
+    api_description, api_example = "", ""       # set by `described` (Gradio's config reads __init__)
+
+    def api_info(self) -> dict[str, str]:
+        return {"type": "string", "additional_description": self.api_description}
+
+    def example_inputs(self) -> str:
+        return self.api_example
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class ApiNumber(gr.Number):
+    """A number input of the API, described, with an example; `whole`: typed as an integer on the
+    API page and in gradio_client, yet passed to the handler as sent (precision=0 would round 1.5
+    to 2 silently; our checks refuse it)."""
+
+    is_template = True
+    api_description, api_example, whole = "", 0, False
+
+    def api_info(self) -> dict[str, str]:
+        return {"type": "integer" if self.whole else "number", "additional_description": self.api_description}
+
+    def example_inputs(self) -> float:
+        return self.api_example
+
+    def example_payload(self) -> float:
+        return self.api_example
+
+    def example_value(self) -> float:
+        return self.api_example
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -138,4 +138,7 @@ def view_from_query(params, engines: dict[str, Engine], default: View) -> View |
                        mode=given.get("mode", LOOKS_AT)).checked()
     if settings.layer is not None and settings.layer not in engine.layers:
         raise InputError(f"unknown layer {settings.layer!r} in the link")
+    if settings.head is not None and settings.head >= engine.cfg.heads:
+        raise InputError(f"head {settings.head} in the link: this model has {engine.cfg.heads} head(s), "
+                         f"0..{engine.cfg.heads - 1}")
     return View(model, args, click, [], settings)
