@@ -24,13 +24,13 @@ from attn_demo.serving.engine import Engine, RenderArgs  # noqa: E402
 from attn_demo.checks import parse_seeds  # noqa: E402
 
 
-def spread(cap) -> dict[str, float]:
-    """Means over all query cells of one capture (batch 1, heads averaged)."""
+def spread(cap, head=None) -> dict[str, float]:
+    """Means over all query cells of one capture (batch 1): one head, or the heads' mean map."""
     rows, cols = cap.grid
-    maps = torch.stack([cap.looks_at(x, y, size=(cols, rows)).flatten()
+    maps = torch.stack([cap.looks_at(x, y, size=(cols, rows), head=head).flatten()
                         for y in range(rows) for x in range(cols)])       # (N, Nk), rows sum to 1
     tv = 0.5 * (maps - maps.mean(0)).abs().sum(1)
-    distance, entropy = cap.summary()
+    distance, entropy = cap.summary(head=head)
     return {"tv_from_mean": float(tv.mean()),
             "entropy_of_uniform": float(entropy.mean()) / math.log(maps.shape[1]),
             "mean_distance_px": float(distance.mean())}
@@ -52,6 +52,9 @@ def main(argv=None) -> int:
             result = engine.render(RenderArgs(seed=seed, psi=args.psi, label=label if label is None else i))
             for name, cap in result.captures.items():
                 per_layer.setdefault(name, []).append(spread(cap))
+                if cap.heads > 1:                  # and each head on its own
+                    for h in range(cap.heads):
+                        per_layer.setdefault(f"{name} head {h}", []).append(spread(cap, h))
 
     report = {"weights": args.weights, "weights_sha256": engine.weights_sha256, "seeds": args.seeds,
               "psi": args.psi, "images_per_layer": len(next(iter(per_layer.values()))), "layers": {}}
