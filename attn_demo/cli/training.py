@@ -22,7 +22,7 @@ EXAMPLES = {
 
 # TrainConfig fields a resumed run may change without --force (they do not change the maths).
 OPERATIONAL = {"max_steps", "time_budget", "ckpt_every", "keep_every", "sample_every", "log_every",
-               "max_nan_rollbacks", "amp", "channels_last", "compile"}
+               "max_nan_rollbacks", "amp", "channels_last", "compile", "init_from"}
 
 
 def _csv_ints(text: str) -> tuple[int, ...]:
@@ -80,6 +80,8 @@ def register(command) -> None:
                    help="how a query scores a key: SAGAN's q.k (default dot), q.k/sqrt(d), or w^T tanh(q + k)")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
+    t.add_argument("--init-from", help="start G from this model directory's generator where the stages match "
+                                       "(a warm start, e.g. a 64-px run from weights/emoji32: training/grow.py)")
     t.add_argument("--data-size", type=int,
                    help="load the images at this size and train on random crops of --resolution that wrap "
                         "around their edges (tiling textures, a canvas model); default: --resolution")
@@ -158,7 +160,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
-               "channels_last", "compile", "data_size")
+               "channels_last", "compile", "data_size", "init_from")
 
 
 def _given(args, names) -> dict:

@@ -215,6 +215,7 @@ class TrainConfig:
     compile: str = "off"         # "on": torch.compile G and D for the training step (docs/TRAINING.md)
     data_hash: str = ""
     data_size: int = 0           # > 0: images loaded at this size, trained on random wrapped crops (canvas)
+    init_from: str = ""          # a model directory whose generator the run starts from (training/grow.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))

@@ -101,7 +101,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         if rt.world > 1:  # ranks must not replay rank 0's random streams
             torch.manual_seed(cfg.seed + 7919 * rt.rank + st.step)
             st.data_gen.manual_seed(cfg.seed + 7919 * rt.rank + st.step + 1)
-    elif rt.main:
+    elif cfg.init_from:
+        from .grow import warm_start
+        warm_start(st, Path(cfg.init_from), log=log if rt.main else (lambda *a: None))
+    if not resume and rt.main:
         # Step 0 is saved at once, so a NaN can always roll back to a good state.
         _write_config(run_dir, model_cfg, cfg, data)
         save_train_state(ckpt, st, model_cfg, cfg)

@@ -1,0 +1,64 @@
+"""Warm start: a new run's generator begins from a trained smaller one (issue #21's second lever).
+
+    python -m attn_demo train --data data/emoji --out runs/emoji64-warm --resolution 64 --g-width 32 \\
+        --attn 16,32 --init-from weights/emoji32
+
+A 64-px generator of width w/2 has the same stages as a 32-px one of width w up to 32x32 (the
+stem, the first up-blocks and their attention: `ModelConfig.g_channels`), and one more up-block
+and output layer after them. Every tensor of the new generator whose name and shape match the
+trained one's is copied (the G grows at its output end, so stage i stays stage i); the rest
+(the 64-px block, a new attention layer, the output) keeps its fresh initialisation, with
+attention gamma at 0. The EMA copy starts as the warm generator; the discriminator starts
+fresh (model directories ship only the generator). No fade-in: the new output layer is
+trained from the first step.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .runtime import TrainingError
+from ..models.checkpoint import WEIGHTS_FILE, file_sha256, load_pretrained
+
+
+def stage_of(name: str) -> str:
+    """The generator part a tensor belongs to: "stem", "blocks.2", "attn.16", "out_bn", ..."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] in ("blocks", "attn") else parts[0]
+
+
+def transfer(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
+    """Copy every stage of `target` (stage_of) whose tensors `source` all has, with the same names and
+    shapes; a stage is copied whole or not at all. Returns (copied tensor names, the other names)."""
+    own = target.state_dict()
+    stages: dict[str, list[str]] = {}
+    for name in own:
+        stages.setdefault(stage_of(name), []).append(name)
+    copied = [n for names in stages.values()
+              if all(n in source and source[n].shape == own[n].shape for n in names) for n in names]
+    with torch.no_grad():
+        for name in copied:
+            own[name].copy_(source[name])
+    return copied, [name for name in own if name not in copied]
+
+
+def warm_start(st, model_dir: Path, log=print) -> dict:
+    """Start st.G (and its EMA copy) from the generator in `model_dir`; returns what was taken."""
+    model_dir = Path(model_dir)
+    small = load_pretrained(model_dir)                 # validated safetensors, never a pickle
+    if small.cfg.z_dim != st.G.cfg.z_dim or small.cfg.num_classes != st.G.cfg.num_classes:
+        raise TrainingError(f"--init-from {model_dir}: z_dim {small.cfg.z_dim} and {small.cfg.num_classes} "
+                            f"classes, this run has {st.G.cfg.z_dim} and {st.G.cfg.num_classes}")
+    copied, fresh = transfer(st.G, small.state_dict())
+    if not any(name.startswith("blocks.") for name in copied):
+        raise TrainingError(f"--init-from {model_dir}: no stage of its generator fits this one (its channels "
+                            f"{small.cfg.g_channels()}, these {st.G.cfg.g_channels()}): choose --g-width so "
+                            "the first stages match")
+    st.G_ema.load_state_dict(st.G.state_dict())
+    taken = sum(st.G.state_dict()[n].numel() for n in copied)
+    total = sum(t.numel() for t in st.G.state_dict().values())
+    log(f"warm start from {model_dir}: {', '.join(sorted({stage_of(n) for n in copied}))} copied "
+        f"({taken:,} of {total:,} values); new: {', '.join(sorted({stage_of(n) for n in fresh}))}")
+    return {"from": str(model_dir), "weights_sha256": file_sha256(model_dir / WEIGHTS_FILE),
+            "tensors_copied": len(copied), "values_copied": taken, "values": total}
