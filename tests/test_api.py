@@ -61,7 +61,9 @@ def test_inspect_every_layer_and_the_rollout(client, studio):
 
 
 def test_interpolate_and_grid(client):
-    gif = client.predict("tiny32", "3, 9, 12", 1.0, "", 4, api_name="/interpolate")
+    gif = client.predict("tiny32", "3, 9, 12", 1.0, "", 4, api_name="/interpolate")   # path and format optional
+    mp4 = client.predict("tiny32", "3, 9", 1.0, "", 6, "circle", "mp4", api_name="/interpolate")
+    assert str(mp4).endswith(".mp4") and open(mp4, "rb").read(12)[4:8] == b"ftyp"
     with Image.open(gif) as im:
         assert im.n_frames == 12                      # a loop: 3 steps x 4 frames
     grid, info = client.predict("tiny32", 5, 6, 1.0, "", "", api_name="/grid")
@@ -238,7 +240,7 @@ def test_the_api_page_names_and_describes_every_parameter(client):
     assert names["/generate"] == ["model", "seed", "truncation", "label", "sliders"]
     assert names["/inspect"] == ["model", "seed", "truncation", "label", "sliders", "x", "y", "size", "layer",
                                  "head", "mode"]
-    assert names["/interpolate"] == ["model", "seeds", "truncation", "label", "frames"]
+    assert names["/interpolate"] == ["model", "seeds", "truncation", "label", "frames", "path", "format"]
     assert names["/grid"] == ["model", "seed", "count", "truncation", "label", "sliders"]
     assert not any(n.endswith("_v") for ps in names.values() for n in ps)
     types = {(name, p["parameter_name"]): p["python_type"]["type"] for name, ep in info.items() for p in ep["parameters"]}

@@ -105,7 +105,7 @@ def test_prev_and_next_step_from_the_seed_on_screen_after_an_invalid_one(page, s
     # An empty box does not block a GIF, whose seeds are its own.
     page.fill("#seed input", "")
     page.click("button[role='tab']:has-text('Interpolate')")
-    page.click("button:has-text('Make GIF')")
+    page.click("#interp_btn")
     page.wait_for_function("() => { const i = document.querySelector('img[src*=\".gif\"]'); "
                            "return i && i.naturalWidth > 0 }", timeout=60000)
     assert not [t for t in toasts(page) if "seed" in t]

@@ -91,6 +91,36 @@ def test_interpolation_gif(studio, view):
             studio.interpolate(view, seeds, frames)
 
 
+def test_an_exact_loop_is_made_of_prior_samples_and_closes(studio, view):
+    """z(theta) = a cos theta + b sin theta: frame 0 is seed A's image, frame n/4 seed B's, and one
+    step past the last frame is the first again; as MP4 (H.264) and WebP too."""
+    import av
+    plain = View("tiny32", RenderArgs(seed=0))
+    webp = studio.interpolate(plain, [3, 9], frames=8, path="circle", fmt="webp")
+    with Image.open(webp) as im:
+        assert im.n_frames == 8 and im.size == (256, 256)
+        im.seek(0)
+        first = np.asarray(im.convert("RGB"))
+        im.seek(2)
+        quarter = np.asarray(im.convert("RGB"))
+    scale = 256 // 32
+    a = draw.upscale_nearest(studio.render("tiny32", RenderArgs(3, 1.0)).image, scale)
+    b = draw.upscale_nearest(studio.render("tiny32", RenderArgs(9, 1.0)).image, scale)
+    assert np.abs(first.astype(int) - a).max() <= 1 and np.abs(quarter.astype(int) - b).max() <= 1   # lossless
+    mp4 = studio.interpolate(plain, [3, 9], frames=6, path="circle", fmt="mp4")
+    with av.open(str(mp4)) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(decoded) == 6 and decoded[0].shape == (256, 256, 3)
+    assert np.abs(decoded[0].astype(int) - a).mean() < 8                 # H.264 at crf 18: close
+    assert not list(mp4.parent.glob("*.part"))
+    with pytest.raises(InputError, match="two seeds"):
+        studio.interpolate(plain, [1, 2, 3], frames=4, path="circle")
+    with pytest.raises(InputError, match="format"):
+        studio.interpolate(plain, [1, 2], frames=4, fmt="avi")
+    with pytest.raises(InputError, match="path"):
+        studio.interpolate(plain, [1, 2], frames=4, path="spiral")
+
+
 def test_slerp_endpoints():
     import torch
     a, b = torch.randn(16), torch.randn(16)
@@ -308,9 +338,13 @@ def test_exports_pins_gallery_and_gifs_use_the_view_on_screen(studio, monkeypatc
     assert pinned.pins == [(40, 300)] and pinned.args == shown.args
     assert [c for _, c in h.on_grid(4, shown)] == ["seed 5", "seed 6", "seed 7", "seed 8"]
     used = []
-    monkeypatch.setattr(studio, "interpolate", lambda v, seeds, frames, follow, fps, progress: used.append(v) or "x.gif")
-    assert h.on_interpolate("1, 7", 4, 12, True, shown, progress=lambda *a, **k: None) == "x.gif"
-    assert used == [shown]
+    monkeypatch.setattr(studio, "interpolate",
+                        lambda v, seeds, frames, follow, fps, progress, path, fmt: used.append(v) or f"x.{fmt}")
+    assert h.on_interpolate("1, 7", 4, 12, True, "slerp", "gif", shown, progress=lambda *a, **k: None) == \
+        ("x.gif", "x.gif")
+    assert h.on_interpolate("1, 7", 4, 12, True, "circle", "mp4", shown, progress=lambda *a, **k: None) == \
+        (None, "x.mp4")
+    assert used == [shown, shown]
 
 
 def test_an_empty_seed_box_keeps_the_seed_on_screen(studio):

@@ -103,9 +103,12 @@ def add_api(studio: Studio) -> None:
                            "frames per step between two seeds, 2..120", 16, whole=True)
         count = described(ApiNumber(label="count", minimum=1, maximum=MAX_GRID, value=16),
                           f"how many images, 1..{MAX_GRID}", 16, whole=True)
+        route = described(ApiText(label="path", value="slerp"), "'slerp' (seed to seed; three or more seeds "
+                          "loop back) or 'circle' (the exact loop a cos t + b sin t through two seeds)", "circle")
+        fmt = described(ApiText(label="format", value="gif"), "'gif', 'mp4' (H.264) or 'webp'", "mp4")
         image_out = gr.Image(format="png", type="numpy", label="image")
         info_out = gr.JSON(label="info")
-        file_out = gr.File(label="gif")
+        file_out = gr.File(label="animation")
         buttons = [gr.Button(visible=False) for _ in range(4)]
 
     def args_of(model, seed, truncation, label, sliders) -> RenderArgs:
@@ -172,18 +175,21 @@ def add_api(studio: Studio) -> None:
 
     @gpu
     @guard
-    def interpolate(model, seeds, truncation, label, frames):
-        """An animated GIF from seed to seed: two seeds go A to B, more make a closed loop.
+    def interpolate(model, seeds, truncation, label, frames, path="slerp", format="gif"):
+        """An animation through latent space: a GIF, an H.264 MP4 or an animated WebP.
 
         Args:
             model: a model name, e.g. "emoji32"
             seeds: comma-separated seeds, e.g. "1, 7" (A to B) or "3, 8, 12" (a loop)
             truncation: psi in [0, 1]
             label: a class name or index; "" for unconditional models
-            frames: frames per step, 2..120
+            frames: frames per step (slerp) or in all (circle), 2..120
+            path: "slerp" (seed to seed) or "circle" (the exact loop a cos t + b sin t through two seeds)
+            format: "gif", "mp4" or "webp"
         """
         view = View(model, args_of(model, 0, truncation, label, ""))
-        return str(studio.interpolate(view, parse_seeds(seeds), check_whole("frames", frames)))
+        return str(studio.interpolate(view, parse_seeds(seeds), check_whole("frames", frames), path=path or "slerp",
+                                      fmt=format or "gif"))
 
     @gpu
     @guard
@@ -205,6 +211,7 @@ def add_api(studio: Studio) -> None:
     buttons[0].click(generate, common, [image_out, info_out], api_name="generate", **GROUP)
     buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect",
                      **GROUP)
-    buttons[2].click(interpolate, [model, seeds, psi, label, frames], [file_out], api_name="interpolate", **GROUP)
+    buttons[2].click(interpolate, [model, seeds, psi, label, frames, route, fmt], [file_out], api_name="interpolate",
+                     **GROUP)
     buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
                      **GROUP)

@@ -33,6 +33,8 @@ log = logging.getLogger("attn_demo.studio")
 TILE = 256               # side of compare tiles and interpolation frames
 MAX_FRAMES = 240
 MAX_GRID = 64
+LOOP_PATHS = ("slerp", "circle")
+ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
 def find_models(weights_dir: Path) -> list[Path]:
@@ -212,29 +214,44 @@ class Studio:
         return draw.labelled_grid(rows, labels, [f"- {step:g}", f"+ {step:g}"], label_width=90)
 
     def interpolate(self, view: View, seeds: list[int], frames: int = 16,
-                    follow: tuple[int, int] | None = None, fps: float = 12.0, progress=None) -> Path:
-        """Spherical interpolation from seed to seed as an animated GIF. Two seeds go
-        A -> B; more make a closed loop back to the first. With `follow` (display
-        pixels), the map of that fixed query point is shown beside every frame."""
+                    follow: tuple[int, int] | None = None, fps: float = 12.0, progress=None,
+                    path: str = "slerp", fmt: str = "gif") -> Path:
+        """An animation through latent space, as a GIF, an H.264 MP4 or an animated WebP (`fmt`).
+
+        path "slerp": spherical interpolation from seed to seed; two seeds go A -> B, more make a
+        closed loop back to the first (`frames` per step). path "circle": the exact loop
+        z(theta) = a cos(theta) + b sin(theta) through seeds A and B (two seeds, `frames` in all):
+        every frame is itself a draw from the prior and the last frame meets the first. With
+        `follow` (display pixels), the map of that fixed query point is shown beside every frame."""
         engine = self.engine(view.model)
         seeds = [check_seed(s) for s in seeds]
+        if path not in LOOP_PATHS:
+            raise InputError(f"path must be one of {', '.join(LOOP_PATHS)}, got {path!r}")
+        if fmt not in ANIMATION_FORMATS:
+            raise InputError(f"format must be one of {', '.join(ANIMATION_FORMATS)}, got {fmt!r}")
+        if path == "circle" and len(seeds) != 2:
+            raise InputError("an exact loop goes through two seeds, e.g. 1, 7")
         if not 2 <= len(seeds) <= 16:
             raise InputError("give 2 to 16 seeds, e.g. 1, 7 (A to B) or 3, 8, 12 (a loop)")
         frames = check_whole("frames per step", frames, 2, 120)
         fps = check_finite("fps", fps, 1, 50)
-        loop = len(seeds) > 2
-        path = seeds + [seeds[0]] if loop else seeds
-        if (len(path) - 1) * frames > MAX_FRAMES:
-            raise InputError(f"at most {MAX_FRAMES} frames: use fewer seeds or frames per step")
         if follow is not None:
             follow = check_point(follow)
         args = view.args
         base, y = engine.latent(args)
         offset = base - args.psi * z_from_seed(args.seed, engine.cfg.z_dim)   # the sliders' offset
-        zs = [args.psi * z_from_seed(s, engine.cfg.z_dim) for s in path]
-        ts = torch.linspace(0, 1, frames + 1)[:-1] if loop else torch.linspace(0, 1, frames)
-        latents = torch.stack([slerp(zs[i], zs[i + 1], float(t)) + offset
-                               for i in range(len(path) - 1) for t in ts])
+        zs = [args.psi * z_from_seed(s, engine.cfg.z_dim) for s in seeds]
+        if path == "circle":
+            thetas = torch.arange(frames, dtype=torch.float64) * (2 * math.pi / frames)
+            latents = torch.stack([(math.cos(t) * zs[0] + math.sin(t) * zs[1]) + offset for t in thetas.tolist()])
+        else:
+            loop = len(seeds) > 2
+            route = zs + [zs[0]] if loop else zs
+            if (len(route) - 1) * frames > MAX_FRAMES:
+                raise InputError(f"at most {MAX_FRAMES} frames: use fewer seeds or frames per step")
+            ts = torch.linspace(0, 1, frames + 1)[:-1] if loop else torch.linspace(0, 1, frames)
+            latents = torch.stack([slerp(route[i], route[i + 1], float(t)) + offset
+                                   for i in range(len(route) - 1) for t in ts])
         scale, size = self.scale(view.model, TILE), (DISPLAY, DISPLAY)
         out_frames = []
         for start in range(0, len(latents), 32):
@@ -247,12 +264,12 @@ class Studio:
                     heat = cap.probe(*follow, size, view.map.head, view.map.mode, b=b).heat.numpy()
                     overlay = engine.overlay(img, heat, follow, size, scale, view.map, draw.MARKER_COLORS[0])
                     big = np.concatenate([big, overlay], axis=1)
-                out_frames.append(Image.fromarray(big))
+                out_frames.append(big)
             if progress:
                 progress(min(1.0, (start + len(batch)) / len(latents)))
-        target = self.files.new_file(f"{view.model}_interp_{'-'.join(map(str, seeds))}.gif")
-        out_frames[0].save(target, save_all=True, append_images=out_frames[1:], loop=0,
-                           duration=int(1000 / fps), disposal=1)
+        kind = "loop" if path == "circle" else "interp"
+        target = self.files.new_file(f"{view.model}_{kind}_{'-'.join(map(str, seeds))}.{fmt}")
+        exports.write_animation(out_frames, target, fps)
         return target
 
     # ------------------------------------------------------------ export

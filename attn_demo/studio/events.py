@@ -19,7 +19,7 @@ from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
 from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, query_of, view_from_query
-from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, Widgets
+from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets
 
 
 def inline_image(url: str, name: str) -> dict:
@@ -208,12 +208,13 @@ class Handlers:
             raise AttnDemoError("pick an image of the gallery")
         return int(caption[5:])
 
-    def on_interpolate(self, seeds, frames, fps, follow, v: View, progress=gr.Progress()):
-        """A GIF with the settings of the image on screen (whatever the seed box holds)."""
+    def on_interpolate(self, seeds, frames, fps, follow, route, fmt, v: View, progress=gr.Progress()):
+        """An animation with the settings of the image on screen (whatever the seed box holds)."""
         path = self.studio.interpolate(v, parse_seeds(seeds), check_whole("frames", frames),
                                        v.click if follow else None, check_finite("fps", fps),
-                                       progress=lambda p: progress(p, desc="rendering frames"))
-        return str(path)
+                                       progress=lambda p: progress(p, desc="rendering frames"),
+                                       path=PATH_LABELS.get(route, route), fmt=fmt)
+        return (None if fmt == "mp4" else str(path)), str(path)     # a page shows GIF and WebP, not MP4
 
     def on_export(self, size, v: View):
         """Exactly the image on screen: the session's View, never widget values it was not made with."""
@@ -309,8 +310,8 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),
-                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.view],
-                       [w.interp_img], **PRIVATE)
+                       [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.interp_path,
+                        w.interp_format, w.view], [w.interp_img, w.interp_file], **PRIVATE)
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
     w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(
         None, [w.share_link], [w.share_link], js=_LINK_JS, **PRIVATE)

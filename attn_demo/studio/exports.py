@@ -113,3 +113,46 @@ def state_from_png(data: bytes) -> str:
     if not isinstance(state, str):
         raise InputError("this PNG carries no attn-demo state: export it from the studio first")
     return state
+
+
+def write_animation(frames: list, target: Path, fps: float) -> Path:
+    """Frames (HxWx3 uint8, all one size) as an animated GIF, an animated WebP (lossless, Pillow)
+    or an H.264 MP4 (PyAV, which ships FFmpeg in its wheel), by the target's suffix. Written to a
+    temporary name and renamed, so a failed write leaves nothing half-written."""
+    target = Path(target)
+    tmp = target.with_name(target.name + ".part")
+    try:
+        if target.suffix == ".mp4":
+            _write_mp4(frames, tmp, fps)
+        else:
+            images = [Image.fromarray(f) for f in frames]
+            options = {"loop": 0, "duration": int(round(1000 / fps))}
+            if target.suffix == ".gif":
+                options["disposal"] = 1
+                fmt = "GIF"
+            else:
+                options.update(lossless=True, method=4)
+                fmt = "WEBP"
+            images[0].save(tmp, format=fmt, save_all=True, append_images=images[1:], **options)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _write_mp4(frames: list, path: Path, fps: float) -> None:
+    import av
+    from fractions import Fraction
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height = w + w % 2, h + h % 2          # yuv420p needs even sides
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for f in frames:
+            if f.shape[0] % 2 or f.shape[1] % 2:
+                f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

@@ -20,6 +20,8 @@ from .view import DISPLAY, MAX_PINS, View
 
 MAX_SLIDERS = 8
 MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
+PATH_LABELS = {"seed to seed (slerp; 3+ seeds loop back)": "slerp",
+               "exact loop through 2 seeds: a·cos θ + b·sin θ (every frame a prior sample)": "circle"}
 NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}
 
 HELP = """
@@ -141,8 +143,11 @@ class Widgets:
     interp_frames: gr.Slider
     interp_fps: gr.Slider
     interp_follow: gr.Checkbox
+    interp_path: gr.Radio
+    interp_format: gr.Radio
     interp_btn: gr.Button
     interp_img: gr.Image
+    interp_file: gr.File
     export_size: gr.Radio
     export_btn: gr.Button
     export_files: gr.File
@@ -280,8 +285,16 @@ def layout(studio: Studio, default: View) -> Widgets:
                 interp_frames = gr.Slider(2, 60, value=16, step=1, label="Frames per step")
                 interp_fps = gr.Slider(1, 30, value=12, step=1, label="Frames per second")
                 interp_follow = gr.Checkbox(label="Show the clicked point's map", value=True)
-            interp_btn = gr.Button("Make GIF", variant="secondary")
-            interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"])
+            with gr.Row():
+                interp_path = gr.Radio(list(PATH_LABELS), value=next(iter(PATH_LABELS)), label="Path",
+                                       elem_id="interp_path")
+                interp_format = gr.Radio(["gif", "mp4", "webp"], value="gif", label="Format",
+                                         info="mp4: H.264, for video editors; webp: lossless, small")
+            interp_btn = gr.Button("Make the animation", variant="secondary", elem_id="interp_btn")
+            with gr.Row():
+                interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"],
+                                      elem_id="interp_img")
+                interp_file = gr.File(label="The animation file", interactive=False, elem_id="interp_file")
         with gr.Tab("Export / import"):
             with gr.Row():
                 export_size = gr.Radio(list(EXPORT_SIZES), value="native", label="Image size")
