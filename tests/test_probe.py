@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -255,3 +256,27 @@ def test_all_maps_draws_every_layer_and_head_and_the_rollout(two_layer_dir, mode
     assert out.picture.ndim == 3 and out.picture.shape[0] > 3 * 64      # two layer rows and the rollout
     single = Engine.from_pretrained(model_dir, device="cpu")               # one layer: no rollout row
     assert single.all_maps(single.render(RenderArgs(1)), 5, 5).rollout is None
+
+
+def test_attention_kinds_script_draws_every_head_of_each_click(two_layer_dir, cond_model_dir, tmp_path, capsys):
+    """scripts/attention_kinds.py: per model three clicks, a row each (image, mean, every head)."""
+    import importlib.util
+    from PIL import Image
+    path = Path(__file__).resolve().parent.parent / "scripts" / "attention_kinds.py"
+    spec = importlib.util.spec_from_file_location("attention_kinds", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "kinds.png"
+    import sys
+    argv = sys.argv
+    sys.argv = ["attention_kinds.py", "--model", f"{two_layer_dir}:1:3:10,13:3,18:30,2",
+                "--model", f"{cond_model_dir}:0:3:5,5:1,1:30,30", "--out", str(out), "--tile", "32"]
+    try:
+        module.main()
+    finally:
+        sys.argv = argv
+    with Image.open(out) as im:
+        w, h = im.size
+    assert h > 6 * 32 and w > 4 * 32                     # 6 rows; image, mean and two heads
+    printed = capsys.readouterr().out
+    assert printed.count(" eye (10,13)") == 1 and "2 heads" in printed and "wrote" in printed
