@@ -1,4 +1,4 @@
-"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser].
+"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas].
 
 Every figure is a median over repeated runs after warm-up, measured in one
 process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
@@ -24,6 +24,7 @@ from attn_demo.models.networks import Generator
 from attn_demo.studio.core import find_models
 
 from .app import bench_browser, bench_cold_start
+from .canvas import bench_canvas
 from .click import bench_click, bench_served_overlay
 from .common import REFERENCE, ROUNDS, cpu_times, machine, matmul_peak, median_row, steal_percent
 from .generator import (_inference_generator, bench_ablation, bench_compiled_generator, bench_generator,
@@ -122,12 +123,19 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
         log(f"  browser click to overlay: median {results['browser']['median_ms']:.0f} ms; "
             f"next seed to its image: median {results['browser']['seed_step_median_ms']:.0f} ms; "
             f"live map under the pointer: median {results['browser']['live_median_ms']:.1f} ms")
+    if "canvas" in only:
+        probe("canvas")
+        results["canvas"] = bench_canvas(quick)
+        for r in results["canvas"]:
+            log(f"  canvas {r['side']}² (attention at {r['attention_at']}): render {r['render_ms']:.0f} ms, click "
+                f"{r['looks_at_click_ms']:.2f} ms, first looked-at-by {r['first_looked_at_by_ms']:.0f} ms, "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results
 
 
-PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser")
+PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas")
 
 
 def _keys(part: str) -> tuple[str, ...]:
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
     p.add_argument("--only", default=",".join(PARTS),
-                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser")
+                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")

@@ -210,6 +210,18 @@ def write_report(r: dict, path: Path) -> str:
             lines.append(f"- browser, live mode (studio/live.js): a pointer move over the image to its map drawn on the "
                          f"canvas, from the event's time stamp, computed in the page: median {b['live_median_ms']:.1f} ms, "
                          f"p90 {b['live_p90_ms']:.1f} ms ({b['live_moves']} moves).")
+    if "canvas" in r:
+        lines += ["", "## Canvas models", "",
+                  "The planned texture generator at random weights (bench/canvas.py: 64-px crops, width 32, 16 local "
+                  "latents per 16-px cell); one row per attention placement and canvas side. Goals: 1024² in <= 2 s, "
+                  "a click <= 20 ms, the first looked-at-by <= 1 s, 2048² in <= 2 GB.", "",
+                  "| attention at | canvas | attention grid / keys | render | click | first looked-at-by | peak RSS |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for c in r["canvas"]:
+            lines.append(f"| {c['attention_at']} | {c['side']}² | {c['grid'][0]}² / {c['keys'][0]}² | "
+                         f"{c['render_ms']:.0f} ms | {c['looks_at_click_ms']:.2f} ms | {c['first_looked_at_by_ms']:.0f} ms"
+                         f" | {c['peak_rss_mb']:.0f} MB |")
+        lines.append("")
     text = "\n".join(lines) + "\n"
     notes = path.with_name("PERFORMANCE_NOTES.md")
     if notes.exists():
