@@ -90,21 +90,27 @@ def cmd_generate(args) -> None:
     for start in range(0, len(seeds), 64):
         batch = [RenderArgs(s, args.truncation, args.label, args.sliders) for s in seeds[start:start + 64]]
         images.extend(engine.render_many(batch)[0])
-    if args.grid or args.seed is not None:
-        picture = draw.image_grid(images) if args.grid else images[0]
-        write_png(draw.upscale_nearest(picture, scale), args.out)
+    if args.grid:
+        images = [draw.image_grid(images)]
+    _save(images, seeds, args, scale, "images")
+
+
+def _save(pictures: list, seeds: list, args, scale: int, what: str) -> None:
+    """One picture (--seed, or a --grid) to --out, or one file per seed in the folder --out."""
+    from ..serving import draw
+    if args.seed is not None or args.grid:
+        write_png(draw.upscale_nearest(pictures[0], scale), args.out)
         print(f"wrote {args.out}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    for seed, img in zip(seeds, images):
+    for seed, img in zip(seeds, pictures):
         write_png(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
-    print(f"wrote {len(images)} images to {args.out}/")
+    print(f"wrote {len(pictures)} {what} to {args.out}/")
 
 
 def _generate_canvas(args, scale: int) -> None:
     """A canvas model: one canvas per seed, args.width x args.height, tiling as asked."""
     from ..models.checkpoint import load_pretrained
-    from ..serving import draw
     from ..serving.canvas import render_canvas
     if args.grid:
         raise AttnDemoError("--grid is for image models; a canvas model paints one canvas per seed")
@@ -113,14 +119,7 @@ def _generate_canvas(args, scale: int) -> None:
     width, height, tile = args.width or side, args.height or side, args.tile or "both"
     seeds = [args.seed] if args.seed is not None else args.seeds
     pictures = [render_canvas(G, s, width, height, tile, args.truncation, args.label) for s in seeds]
-    if args.seed is not None:
-        write_png(draw.upscale_nearest(pictures[0], scale), args.out)
-        print(f"wrote {args.out} ({width} x {height}, tiling {tile})")
-        return
-    args.out.mkdir(parents=True, exist_ok=True)
-    for seed, img in zip(seeds, pictures):
-        write_png(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
-    print(f"wrote {len(pictures)} canvases of {width} x {height} (tiling {tile}) to {args.out}/")
+    _save(pictures, seeds, args, scale, f"canvases of {width} x {height} (tiling {tile})")
 
 
 def cmd_probe(args) -> None:
