@@ -92,6 +92,8 @@ def test_storage_another_tool_broke_is_set_aside(page):
                              localStorage.setItem('attn-demo.favourites', JSON.stringify([{query: 'javascript:1', thumb: 'x'}])); }""")
     page.reload()
     wait_history(page, 1)
+    page.wait_for_function("() => window.__attnSeed === 42")
+    time.sleep(1)                        # the events that follow the first view end
     assert page.evaluate("() => window.__attnKeep.favourites.length") == 0
     page.click("#keep_fav")
     page.wait_for_function("() => window.__attnKeep.favourites.length === 1")

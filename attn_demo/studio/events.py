@@ -235,7 +235,11 @@ class Handlers:
         updates = self.model_updates(v.model, v.args.sliders, v.map.layer, v.map.head)
         updates[0] = gr.update(**{**updates[0], "value": v.args.label})
         values = self.values_of(v)
-        return [*values[:3], *updates, *values[-4:]]
+        return [values[0], values[2], *updates, *values[-4:]]
+
+    def seed_of(self, v: View) -> int:
+        """The seed box's value for View `v`, set after widgets_for (see Widgets.restored)."""
+        return v.args.seed
 
 
 # The page keeps the last valid seed its box held (window.__attnSeed: the seed on screen, as every
@@ -261,7 +265,7 @@ def _step_seed_js(step: int) -> str:
 def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # the first view, then the widgets set to show it (a link may name another than the opening one)
     demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW).then(guard(h.widgets_for), [w.view], w.restored,
-                                                                   **PRIVATE)
+                                                                   **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE)
     demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
     refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
@@ -302,7 +306,8 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.live_toggle.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
     # a view the page kept (keep.js puts its query in window.__attnOpen and presses the hidden button)
     w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js="(q) => [window.__attnOpen || q]",
-                    **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
+                    **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(on_change, w.settings, w.shown,
+                                                                                  **SHOWN_SLOW)
     # live mode for a model too large to ship to the page: the pointer's pixel, answered as a click
     # (live.js presses the hidden button; this function, run in the page first, hands over the pixel)
     w.live_go.click(click_guard(h.on_live_point), [w.live_xy, w.view], w.shown_map, queue=False,
@@ -316,6 +321,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(
         None, [w.share_link], [w.share_link], js=_LINK_JS, **PRIVATE)
     w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, w.view],
-                         **PRIVATE).then(on_change, w.settings, w.shown, **SHOWN_SLOW)
+                         **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(on_change, w.settings, w.shown,
+                                                                                        **SHOWN_SLOW)
 
 

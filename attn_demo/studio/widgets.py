@@ -178,8 +178,9 @@ class Widgets:
 
     @property
     def restored(self) -> list:
-        """The widgets `Handlers.widgets_for` sets: the values, with the model's choices."""
-        return [self.model, self.seed, self.psi, *self.model_dependent, self.mode, self.alpha, self.cmap, self.norm]
+        """The widgets `Handlers.widgets_for` sets: the values, with the model's choices; not the seed,
+        which is set after them (its change renders, from every widget: they must be in place)."""
+        return [self.model, self.psi, *self.model_dependent, self.mode, self.alpha, self.cmap, self.norm]
 
     @property
     def model_dependent(self) -> list:

@@ -110,6 +110,7 @@ class ModelInfo:
     directions: int
     layers: tuple[str, ...]
     heads: int
+    spans: tuple[float, ...] = ()     # each slider's range (Directions.spans)
 
     def label(self, rng) -> str:
         return str(rng.randrange(self.num_classes)) if self.num_classes else ""
@@ -117,25 +118,24 @@ class ModelInfo:
     def sliders(self, rng, p: float = 0.5) -> str:
         if not self.directions or rng.random() > p:
             return ""
-        return ", ".join(f"{rng.uniform(-3, 3):.2f}" for _ in range(self.directions))
+        return ", ".join(f"{rng.uniform(-s, s):.2f}" for s in self.spans)
 
 
 def models_in(weights: Path) -> list[ModelInfo]:
     """The generator directories the app will load from `weights` (broken ones left out)."""
-    from attn_demo.models.checkpoint import DIRECTIONS_FILE, load_config, read_tensors
+    from attn_demo.models.checkpoint import load_config, load_directions
     from attn_demo.errors import AttnDemoError
     from attn_demo.studio.core import find_models
     out = []
     for path in find_models(Path(weights)):
         try:
             cfg = load_config(path)
-            n = 0
-            if (path / DIRECTIONS_FILE).exists():
-                n = len(json.loads(read_tensors(path / DIRECTIONS_FILE, metadata_only=True)[1]["labels"]))
+            directions = load_directions(path, cfg.z_dim)
         except (AttnDemoError, KeyError, ValueError):
             continue
-        out.append(ModelInfo(path.name, cfg.resolution, cfg.num_classes, n,
-                             tuple(f"G{s}" for s in sorted(cfg.g_attn)), cfg.heads))
+        spans = directions.spans if directions is not None else ()
+        out.append(ModelInfo(path.name, cfg.resolution, cfg.num_classes, len(spans),
+                             tuple(f"G{s}" for s in sorted(cfg.g_attn)), cfg.heads, spans))
     if not out:
         raise SystemExit(f"no usable model in {weights}: pass --weights DIR with a model directory "
                          "(config.json + model.safetensors)")

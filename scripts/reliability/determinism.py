@@ -14,14 +14,15 @@ from .common import criterion, result
 from .training import compare_checkpoints
 
 
-def make_pairs(n: int, directions: int, num_classes: int, seed: int = 0) -> list[dict]:
+def make_pairs(n: int, spans, num_classes: int, seed: int = 0) -> list[dict]:
+    """`spans`: each slider's range (Directions.spans); values are drawn inside them."""
     rng = random.Random(seed)
     pairs = []
     for _ in range(n):
-        k = rng.randint(0, directions)                 # some pairs move fewer sliders than there are
+        k = rng.randint(0, len(spans))                 # some pairs move fewer sliders than there are
         pairs.append({"seed": rng.randrange(2 ** 32), "psi": round(rng.uniform(0.3, 1.0), 3),
                       "label": rng.randrange(num_classes) if num_classes else None,
-                      "sliders": [round(rng.uniform(-5, 5), 3) for _ in range(k)]})
+                      "sliders": [round(rng.uniform(-spans[i], spans[i]), 3) for i in range(k)]})
     return pairs
 
 
@@ -71,7 +72,7 @@ def determinism(weights: Path = Path("weights"), pairs: int = 100, steps: int = 
     model_dir = pick_model(weights)
     cfg = load_config(model_dir)
     directions = load_directions(model_dir, cfg.z_dim)
-    todo = make_pairs(pairs, len(directions) if directions is not None else 0, cfg.num_classes)
+    todo = make_pairs(pairs, directions.spans if directions is not None else (), cfg.num_classes)
     main = Path(__file__).resolve().parent / "__main__.py"
     runs = []
     with tempfile.TemporaryDirectory(prefix="attn-r11-") as tmp:
