@@ -26,10 +26,16 @@ def page(browser, app_url):
     page.goto(app_url)
     page.wait_for_selector("#gen_img img", timeout=30000)
     wait_text(page, "x=256, y=256")
+    wait_ready(page)
     yield page
     hosts = {urlparse(u).hostname for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")}
     assert hosts <= {"127.0.0.1", "localhost"}, f"requests outside localhost: {hosts}"
     context.close()
+
+
+def wait_ready(page, timeout=30.0) -> None:
+    """Until the page's first view has set every widget (the load chain's last step, events.wire)."""
+    page.wait_for_function("() => window.__attnReady === true", timeout=timeout * 1000)
 
 
 def wait_text(page, prefix, timeout=20.0):

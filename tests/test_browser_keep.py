@@ -1,9 +1,8 @@
 """History and favourites, kept in the browser (studio/keep.js)."""
-import time
 
 import pytest
 
-from test_browser import page, wait_text  # noqa: F401  (the page fixture)
+from test_browser import page, wait_ready, wait_text  # noqa: F401  (the page fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -32,8 +31,7 @@ def fresh(page) -> None:
     page.reload()
     wait_history(page, 1)
     wait_seed(page, 42)
-    page.wait_for_function("() => window.__attnSeed === 42")    # the page's own seed tracking (events.py)
-    time.sleep(1)                        # the events that follow the first view (widgets, summaries) end
+    wait_ready(page)
 
 
 def test_back_and_forward_walk_the_views_and_survive_a_reload(page, app_url):
@@ -62,6 +60,7 @@ def test_back_and_forward_walk_the_views_and_survive_a_reload(page, app_url):
             page.evaluate("() => window.__attnKeep.history.entries.map(e => e.query)")] == ["42", "43", "7"]
     page.reload()
     page.wait_for_selector("#keep_history .keep-tile")
+    wait_ready(page)
     assert page.locator("#keep_history .keep-tile").count() >= 3
 
 
@@ -77,6 +76,7 @@ def test_a_favourite_keeps_the_view_and_its_click_and_opens_it_again(page):
     wait_query(page, "seed=43")
     page.reload()                                               # kept across visits
     page.wait_for_selector("#keep_favourites .keep-tile")
+    wait_ready(page)
     page.click("#next_btn")
     wait_query(page, "seed=43")
     page.click("#keep_favourites .keep-tile")
@@ -92,8 +92,7 @@ def test_storage_another_tool_broke_is_set_aside(page):
                              localStorage.setItem('attn-demo.favourites', JSON.stringify([{query: 'javascript:1', thumb: 'x'}])); }""")
     page.reload()
     wait_history(page, 1)
-    page.wait_for_function("() => window.__attnSeed === 42")
-    time.sleep(1)                        # the events that follow the first view end
+    wait_ready(page)
     assert page.evaluate("() => window.__attnKeep.favourites.length") == 0
     page.click("#keep_fav")
     page.wait_for_function("() => window.__attnKeep.favourites.length === 1")

@@ -9,7 +9,7 @@ from attn_demo.serving.engine import MapSettings, RenderArgs
 from attn_demo.serving.probe import LOOKED_AT_BY, LOOKS_AT
 from attn_demo.studio.view import DISPLAY, View
 
-from test_browser import page, wait_text  # noqa: F401  (the page fixture)
+from test_browser import page, wait_ready, wait_text  # noqa: F401  (the page fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +43,7 @@ def away_from(px, py, radius=16):
 def open_view(page, app_url, query: str) -> None:
     page.goto(app_url + query)
     page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_ready(page)
     wait_payload(page)
 
 

@@ -265,7 +265,8 @@ def _step_seed_js(step: int) -> str:
 def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # the first view, then the widgets set to show it (a link may name another than the opening one)
     demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW).then(guard(h.widgets_for), [w.view], w.restored,
-                                                                   **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE)
+                                                                   **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(
+        None, None, None, js="() => { window.__attnReady = true; }", **PRIVATE)   # the first view is in place
     demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
     on_change = gpu(guard(h.on_change))
     refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
