@@ -27,7 +27,7 @@ from torch import nn
 from .attention import SelfAttention2d
 from .config import ModelConfig
 from .latents import z_from_seed
-from .layers import ConditionalBatchNorm2d, _sn
+from .layers import UpBlock, _sn
 
 TILINGS = ("both", "x", "none")
 
@@ -53,24 +53,6 @@ def tiling_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.M
     return _sn(TilingConv2d(cin, cout, kernel, padding=0, bias=bias))
 
 
-class TilingUpBlock(nn.Module):
-    """layers.UpBlock with wrapping convolutions (same layout: conv, nearest x2, conv; 1x1 skip)."""
-
-    def __init__(self, cin: int, cout: int, num_classes: int):
-        super().__init__()
-        self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
-        self.conv1 = tiling_conv(cin, cout)
-        self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
-        self.conv2 = tiling_conv(cout, cout)
-        self.skip = tiling_conv(cin, cout, kernel=1)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        h = self.conv1(F.relu(self.bn1(x, y)))
-        h = F.interpolate(h, scale_factor=2, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(h, y)))
-        return h + F.interpolate(self.skip(x), scale_factor=2, mode="nearest")
-
-
 class CanvasGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -82,7 +64,7 @@ class CanvasGenerator(nn.Module):
         self.blocks = nn.ModuleList()
         self.attn = nn.ModuleDict()
         for i in range(cfg.num_up):
-            self.blocks.append(TilingUpBlock(chans[i], chans[i + 1], cfg.num_classes))
+            self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes, conv=tiling_conv))
             if sizes[i + 1] in cfg.g_attn:
                 self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], heads=cfg.heads, pool=cfg.attn_pool,
                                                                kind=cfg.attn_kind)

@@ -105,13 +105,15 @@ class UpBlock(nn.Module):
     same pair as one transposed conv: `folding.FoldedUpBlock`.)
     """
 
-    def __init__(self, cin: int, cout: int, num_classes: int):
+    def __init__(self, cin: int, cout: int, num_classes: int, conv=sn_conv):
+        """conv: the factory of its convolutions, (cin, cout, kernel) -> module (models/canvas.py
+        passes one whose 3x3 convolutions wrap around)."""
         super().__init__()
         self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
-        self.conv1 = sn_conv(cin, cout)
+        self.conv1 = conv(cin, cout)
         self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
-        self.conv2 = sn_conv(cout, cout)
-        self.skip = sn_conv(cin, cout, kernel=1)
+        self.conv2 = conv(cout, cout)
+        self.skip = conv(cin, cout, kernel=1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         # ReLU in place: the norms' outputs are fresh and their backward does not need them.

@@ -18,7 +18,7 @@ from .core import Studio
 from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
 from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
-from .view import DISPLAY, MAX_PINS, View, query_of, view_from_query
+from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
 from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets
 
 
@@ -137,16 +137,11 @@ class Handlers:
     def on_live_point(self, text: str, v: View):
         """The pointer's pixel "x,y" from a page whose model is too large for live mode in the page:
         answered as a click is."""
-        parts = str(text).split(",")
-        if len(parts) != 2:
-            raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}")
         try:
-            x, y = (check_whole("pointer coordinate", float(c)) for c in parts)
+            point = [float(c) for c in str(text).split(",")]
         except ValueError:
             raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}") from None
-        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
-            raise AttnDemoError(f"pointer ({x}, {y}) is outside the image")
-        return self.show_map(replace(v, click=(x, y)))
+        return self.show_map(replace(v, click=check_point(point)))
 
     def on_model(self, name):
         return self.model_updates(name)

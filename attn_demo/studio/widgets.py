@@ -14,7 +14,7 @@ from ..checks import SEED_MAX
 from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..serving.draw import COLORMAPS
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
-from .core import Studio
+from .core import ANIMATION_FORMATS, Studio
 from .exports import EXPORT_SIZES
 from .view import DISPLAY, MAX_PINS, View
 
@@ -289,7 +289,7 @@ def layout(studio: Studio, default: View) -> Widgets:
             with gr.Row():
                 interp_path = gr.Radio(list(PATH_LABELS), value=next(iter(PATH_LABELS)), label="Path",
                                        elem_id="interp_path")
-                interp_format = gr.Radio(["gif", "mp4", "webp"], value="gif", label="Format",
+                interp_format = gr.Radio(list(ANIMATION_FORMATS), value="gif", label="Format",
                                          info="mp4: H.264, for video editors; webp: lossless, small")
             interp_btn = gr.Button("Make the animation", variant="secondary", elem_id="interp_btn")
             with gr.Row():

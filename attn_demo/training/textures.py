@@ -19,7 +19,6 @@ stays out of git.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -34,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+from ..models.checkpoint import file_sha256
 
 PACKAGE, VERSION = "0ad-data", "0.0.26-1"
 DEB = f"{PACKAGE}_{VERSION}_all.deb"
@@ -84,14 +84,6 @@ def wrap_ratio(img: np.ndarray) -> float:
     return float(seam / max(inner, 1e-6))
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_zip(cache: Path) -> tuple[Path, list[Path]]:
     """public.zip out of the pinned, verified .deb; (its path, the downloads to delete)."""
     cache.mkdir(parents=True, exist_ok=True)
@@ -103,7 +95,7 @@ def fetch_zip(cache: Path) -> tuple[Path, list[Path]]:
         r = subprocess.run(["apt-get", "download", f"{PACKAGE}={VERSION}"], cwd=cache, capture_output=True, text=True)
         if r.returncode != 0 or not deb.exists():
             raise DataError(f"apt-get download {PACKAGE}={VERSION} failed: {(r.stderr or r.stdout).strip()[-400:]}")
-    digest = sha256_file(deb)
+    digest = file_sha256(deb)
     if digest != DEB_SHA256:
         raise DataError(f"{deb} has sha256 {digest}, expected {DEB_SHA256}: delete it and build again")
     print("taking public.zip out of the .deb ...")
