@@ -39,9 +39,12 @@
     return c.toDataURL("image/jpeg", 0.85);
   };
   const current = () => {                  // [the view's query without the click, with it]
-    const box = document.querySelector("#view_data textarea");
-    let base = null;
-    try { base = box && box.value ? JSON.parse(box.value).query : null; } catch (err) { base = null; }
+    const box = document.querySelector("#view_data textarea"), text = box ? box.value : "";
+    if (text !== keep.dataText) {          // parsed once per render, not on every poll
+      keep.dataText = text;
+      try { keep.base = text ? JSON.parse(text).query : null; } catch (err) { keep.base = null; }
+    }
+    const base = keep.base;
     if (!base) return [null, null];
     const t = document.querySelector("#click_info textarea"), m = t && /^x=(\d+), y=(\d+)/.exec(t.value);
     return [base, m ? `${base}&x=${m[1]}&y=${m[2]}` : base];
