@@ -33,6 +33,7 @@ from .config import ATTENTION_KINDS
 from .layers import sn_conv
 
 CHUNK_ELEMENTS = 1 << 22     # additive scores: (queries x keys x head dim) per chunk, 16 MiB in fp32
+SDPA_MAX_LOGITS = 1 << 26    # dot scores in one fused call (the math kernel may hold them all: 256 MiB)
 
 
 def attention_logits(q: torch.Tensor, k: torch.Tensor, kind: str, scale: float = 1.0,
@@ -106,9 +107,20 @@ class SelfAttention2d(nn.Module):
                 # every dot product unchanged; the scale is passed explicitly.
                 pad = self.v_dim - self.qk_dim
                 q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
-            o = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, heads, Nq, dv)
+            o = self._dot(q, k, v)                                          # (B, heads, Nq, dv)
         o = o.transpose(2, 3).reshape(b, self.heads * self.v_dim, h, w)
         return x + self.gamma * self.out(o)
+
+    def _dot(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The fused kernel; on a large canvas (more than SDPA_MAX_LOGITS scores) in query chunks,
+        so memory stays bounded at any size (each row's softmax is its own: the same rows)."""
+        b, heads, nq, _ = q.shape
+        nk = k.shape[2]
+        if b * heads * nq * nk <= SDPA_MAX_LOGITS:
+            return F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+        step = max(1, CHUNK_ELEMENTS * 4 // (b * heads * nk))
+        return torch.cat([F.scaled_dot_product_attention(q[:, :, s:s + step], k, v, scale=self.scale)
+                          for s in range(0, nq, step)], dim=2)
 
     def _additive(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Additive attention in query chunks; with autograd on, each chunk is recomputed in the

@@ -93,7 +93,7 @@ class Capture:
     key_grid: tuple[int, int]  # (Hk, Wk) key grid
     scale: float
     gamma: float
-    image_size: int            # the generated image is image_size x image_size
+    image_size: int | tuple[int, int]   # the generated image: a side, or (width, height) for a canvas
     kind: str = "dot"          # how a query scores a key (models/attention.py)
     w: torch.Tensor | None = None   # (heads, dk): the additive kind's vector
     _lse: torch.Tensor | None = field(default=None, repr=False)
@@ -104,7 +104,8 @@ class Capture:
         # Clicks index single rows: cheaper on the CPU than as GPU kernel launches.
         q, k = q.detach().float().cpu(), k.detach().float().cpu()
         w = None if w is None else w.detach().float().cpu()
-        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), int(image_size), kind, w)
+        image_size = int(image_size) if isinstance(image_size, int) else tuple(map(int, image_size))
+        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), image_size, kind, w)
 
     def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """This layer's scores of queries against keys: (..., heads, nq, d), (..., heads, nk, d) ->
@@ -132,8 +133,14 @@ class Capture:
         held = [self.q, self.k] + ([self._lse] if self._lse is not None else [])
         return sum(t.numel() * t.element_size() for t in held)
 
+    @property
+    def picture(self) -> tuple[int, int]:
+        """(width, height) of the generated image."""
+        s = self.image_size
+        return (s, s) if isinstance(s, int) else s
+
     def _size(self, size):
-        return (self.image_size, self.image_size) if size is None else tuple(size)
+        return self.picture if size is None else tuple(size)
 
     def _check_b(self, b: int) -> int:
         if isinstance(b, bool) or not isinstance(b, Integral) or not 0 <= b < self.batch:
@@ -215,8 +222,9 @@ class Capture:
     def cell_centres(self, grid: tuple[int, int]) -> torch.Tensor:
         """(rows*cols, 2) centres of a grid's cells in image pixels, as (x, y)."""
         rows, cols = grid
-        ys = (torch.arange(rows, dtype=torch.float32) + 0.5) * (self.image_size / rows)
-        xs = (torch.arange(cols, dtype=torch.float32) + 0.5) * (self.image_size / cols)
+        width, height = self.picture
+        ys = (torch.arange(rows, dtype=torch.float32) + 0.5) * (height / rows)
+        xs = (torch.arange(cols, dtype=torch.float32) + 0.5) * (width / cols)
         yy, xx = torch.meshgrid(ys, xs, indexing="ij")
         return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
@@ -348,7 +356,7 @@ class AttentionRecorder:
     (then `image_size` says how large the picture is that its grid covers).
     """
 
-    def __init__(self, model: nn.Module, image_size: int | None = None):
+    def __init__(self, model: nn.Module, image_size: int | tuple[int, int] | None = None):
         self.model = model
         if hasattr(model, "attention_layers"):
             self.layers = model.attention_layers()

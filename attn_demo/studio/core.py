@@ -21,11 +21,12 @@ from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
-from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_tensors
+from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_config, read_tensors
 from ..models.latents import z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
+from .canvas import CanvasDesk, load_canvas_engines
 from .files import ExportFolder
 from .view import DISPLAY, View, check_point, parse_state, state_dict
 
@@ -70,6 +71,8 @@ class Studio:
                              "in weights/")
         self.engines: dict[str, Engine] = {}
         self.problems: dict[str, str] = {}   # models that failed to load, and why
+        canvas_dirs = [p for p in model_dirs if _is_canvas(p)]
+        model_dirs = [p for p in model_dirs if p not in canvas_dirs]
         for path in model_dirs:
             try:
                 self.engines[Path(path).name] = Engine.from_pretrained(path, device=device)
@@ -79,6 +82,9 @@ class Studio:
             except Exception as e:  # noqa: BLE001 - a loader bug, or out of memory: same rule
                 self.problems[Path(path).name] = f"could not load ({type(e).__name__}: {e})"
                 log.exception("skipping model %s", path)
+        self.files = ExportFolder(export_dir)
+        # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/canvas.py)
+        self.canvas = CanvasDesk(load_canvas_engines(canvas_dirs, device, self.problems), self.files)
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
@@ -86,7 +92,6 @@ class Studio:
         self._cache_size = cache_size
         self.live_limit = live_limit     # the largest q + k (floats) shipped to the page for live mode
         self._lock = threading.Lock()
-        self.files = ExportFolder(export_dir)
 
     # ------------------------------------------------------------ models
     @property
@@ -309,6 +314,14 @@ class Studio:
         files.append(self.files.new_file(f"{stem}_state.json"))
         files[-1].write_text(json.dumps(state, indent=2) + "\n")
         return [exports.write_zip(self.files.new_file(f"{stem}_all.zip"), files)] + files
+
+
+def _is_canvas(path) -> bool:
+    """A canvas model's directory (config kind "canvas"); an unreadable config is left to the Engine."""
+    try:
+        return load_config(Path(path)).kind == "canvas"
+    except AttnDemoError:
+        return False
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
