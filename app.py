@@ -38,7 +38,7 @@ QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/machine.py)
 
-studio = Studio(find_models(WEIGHTS), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
+studio = Studio(find_models(WEIGHTS, kind=None), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 # The page opens on a clean face in the mode a newcomer reads first ("where this pixel looks"), on
 # the pixel whose map is the most focused: what attention does, at a glance.
 OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), map=MapSettings(mode=LOOKS_AT))

@@ -81,13 +81,31 @@ def ui_weights(tmp_path_factory):
     cond = make_model_dir(root / "tinycond", num_classes=3, class_names=("cat", "dog", "fish"), heads=2,
                           g_attn=(8, 16))
     save_directions(cond, compute_directions(load_pretrained(cond), k=3, samples=300))
+    save_pretrained(root / "tinytex", tiny_canvas())
     return root
+
+
+def tiny_canvas():
+    """A random canvas model (models/canvas.py), 32-px crops, 8-px cells, attention that matters."""
+    from attn_demo.models.canvas import CanvasGenerator
+    torch.manual_seed(0)
+    g = CanvasGenerator(ModelConfig(resolution=32, z_dim=8, z_local=4, g_width=16, d_width=16, g_attn=(8,),
+                                    d_attn=(16,), kind="canvas", num_classes=3, class_names=("sand", "rock", "snow")))
+    with torch.no_grad():
+        for m in g.attn.values():
+            m.gamma.fill_(0.8)
+            for conv in (m.query, m.key):
+                conv.parametrizations.weight.original.mul_(8.0)
+        g.train()
+        for _ in range(3):
+            g(g.sample_latent(4), torch.randint(0, 3, (4,)))
+    return g.eval()
 
 
 @pytest.fixture(scope="session")
 def studio(ui_weights):
     from attn_demo.studio.core import Studio, find_models
-    return Studio(find_models(ui_weights), device="cpu")
+    return Studio(find_models(ui_weights, kind=None), device="cpu")
 
 
 @pytest.fixture(scope="session")

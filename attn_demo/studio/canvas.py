@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, InputError
-from ..serving import draw, materials
+from ..serving import materials
 from ..serving.canvas import CanvasEngine, CanvasResult
 from ..serving.engine import InspectResult, MapSettings
 from ..serving.probe import LOOKS_AT
@@ -60,6 +61,7 @@ class CanvasDesk:
         self.engines = engines
         self.files = files
         self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def models(self) -> list[str]:
@@ -104,13 +106,15 @@ class CanvasDesk:
         f = self.field_of(v)
         key = (v.model, engine.weights_sha256, hashlib.sha256(f.numpy().tobytes()).hexdigest(),
                tuple(f.shape), str(v.label), v.tiling)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         result = engine.render(f, v.label, v.tiling)
-        self._cache[key] = result
-        while len(self._cache) > CACHE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > CACHE:
+                self._cache.popitem(last=False)
         return result
 
     def display_scale(self, v: CanvasView) -> int:

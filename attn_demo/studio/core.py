@@ -38,12 +38,13 @@ LOOP_PATHS = ("slerp", "circle")
 ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
-def find_models(weights_dir: Path) -> list[Path]:
-    """Generator directories (config.json + model.safetensors saved by attn-demo) under weights_dir.
+def find_models(weights_dir: Path, kind: str | None = "sagan") -> list[Path]:
+    """Generator directories (config.json + model.safetensors saved by attn-demo) under weights_dir:
+    image models (kind "sagan", the default), canvas models ("canvas") or both (None).
 
     Other model directories (the metrics' feature network) are left out by the
     format tag in the weights' header; unreadable files are left to Studio,
-    which reports them.
+    which reports them (as image models).
     """
     root = Path(weights_dir)
     if not root.is_dir():
@@ -55,9 +56,10 @@ def find_models(weights_dir: Path) -> list[Path]:
         try:
             _, meta = read_tensors(p / WEIGHTS_FILE, metadata_only=True)
         except CheckpointError:
-            found.append(p)              # broken: Studio says so and skips it
+            meta = None                  # broken: Studio says so and skips it
+        if meta is not None and meta.get("format") != "attn-demo-generator":
             continue
-        if meta.get("format") == "attn-demo-generator":
+        if kind is None or ("canvas" if _is_canvas(p) else "sagan") == kind:
             found.append(p)
     return found
 

@@ -12,6 +12,7 @@ from .api import add_api
 from .core import Studio
 from .events import Handlers, wire
 from .guard import CONCURRENCY
+from .textures import TextureHandlers, wire_textures
 from .view import DISPLAY, View
 from .widgets import CSS, JS, layout
 
@@ -41,5 +42,7 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
         wire(demo, widgets, handlers)
+        if widgets.textures is not None:
+            wire_textures(demo, widgets.textures, TextureHandlers(studio.canvas))
         add_api(studio)
     return demo

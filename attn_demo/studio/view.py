@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 from ..checks import check_finite, check_seed, check_whole, parse_head, parse_numbers
 from ..errors import InputError
 from ..serving.engine import Engine, MapSettings, RenderArgs
-from ..serving.probe import LOOKS_AT
+from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 
 DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
 STATE_VERSION = 1
+MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
 
 
 @dataclass

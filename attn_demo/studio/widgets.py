@@ -13,13 +13,12 @@ from ._gradio import gr
 from ..checks import SEED_MAX
 from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..serving.draw import COLORMAPS
-from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 from .core import ANIMATION_FORMATS, Studio
 from .exports import EXPORT_SIZES
-from .view import DISPLAY, MAX_PINS, View
+from .textures import TextureWidgets, texture_layout
+from .view import DISPLAY, MAX_PINS, MODE_LABELS, View
 
 MAX_SLIDERS = 8
-MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
 PATH_LABELS = {"seed to seed (slerp; 3+ seeds loop back)": "slerp",
                "exact loop through 2 seeds: a·cos θ + b·sin θ (every frame a prior sample)": "circle"}
 NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}
@@ -154,6 +153,7 @@ class Widgets:
     import_file: gr.File
     share_btn: gr.Button
     share_link: gr.Textbox
+    textures: TextureWidgets | None = None      # the Textures tab, when a canvas model is loaded
 
     @property
     def settings(self) -> list:
@@ -310,5 +310,9 @@ def layout(studio: Studio, default: View) -> Widgets:
             import_file = gr.File(elem_id="import_file", label="Load a state .json, or drop an exported PNG",
                                   file_types=[".json", ".png"],
                                   type="binary")
+        textures = None
+        if studio.canvas.models:
+            with gr.Tab("Textures", elem_id="tex_tab"):
+                textures = texture_layout(studio.canvas)
     # Every widget created above, by its variable name.
     return Widgets(**{k: v for k, v in locals().items() if k in Widgets.__dataclass_fields__})

@@ -1,0 +1,82 @@
+"""The Textures tab in a real browser: paint a canvas of any size, click it, re-roll, undo, export."""
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.studio.canvas import CanvasView
+from test_browser import click_pixel, image_bytes, image_src, wait_ready
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def tex_page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1920, "height": 1400}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(app_url)
+    wait_ready(page)
+    page.get_by_role("tab", name="Textures").click()
+    page.wait_for_selector("#tex_img img", timeout=30000)
+    yield page
+    context.close()
+
+
+def picture(page, selector, old=None, timeout=30.0) -> np.ndarray:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        src = image_src(page, selector)
+        if src and src != old:
+            return np.asarray(Image.open(io.BytesIO(image_bytes(page, src))).convert("RGB"))
+        time.sleep(0.05)
+    raise AssertionError(f"{selector} did not change")
+
+
+def set_number(page, elem_id, value):
+    box = page.locator(f"#{elem_id} input")
+    box.fill(str(value))
+
+
+def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
+    page, desk = tex_page, studio.canvas
+    old = image_src(page, "#tex_img img")
+    set_number(page, "tex_w", 96)
+    set_number(page, "tex_h", 64)
+    page.click("#tex_paint")
+    shown = picture(page, "#tex_img img", old)
+    v = desk.view(desk.default_view(), "tinytex", 7, 96, 64, "both", 1.0, "sand")
+    scale = desk.display_scale(v)
+    assert scale == 5 and shown.shape == (320, 480, 3)
+    assert np.array_equal(shown[::scale, ::scale], desk.render(v).image)       # the canvas, exactly
+
+    # an inspecting click: the map of that canvas pixel
+    click_pixel(page, 5 * 70 + 2, 5 * 20 + 2, "#tex_img img")
+    overlay = picture(page, "#tex_overlay img")
+    want = desk.inspect(CanvasView(**{**v.__dict__, "click": (70, 20)}), 70, 20).overlay
+    assert overlay.shape == want.shape and np.abs(overlay.astype(int) - want).mean() < 3     # JPEG
+
+    # a re-rolling click changes the canvas around it; undo brings back the same bytes
+    page.get_by_label("re-roll under the brush").check()
+    old = image_src(page, "#tex_img img")
+    click_pixel(page, 5 * 12, 5 * 12, "#tex_img img")
+    rerolled = picture(page, "#tex_img img", old)
+    assert not np.array_equal(rerolled, shown)
+    page.wait_for_function("() => document.querySelector('#tex_info').innerText.includes('re-rolled')")
+    old = image_src(page, "#tex_img img")
+    page.click("#tex_undo")
+    assert np.array_equal(picture(page, "#tex_img img", old), shown)
+
+    # a size the model cannot paint: a clear message, the canvas stays
+    set_number(page, "tex_w", 100)
+    page.click("#tex_paint")
+    page.wait_for_selector("text=multiple of 8", timeout=20000)
+
+    set_number(page, "tex_w", 96)
+    page.click("#tex_export")
+    page.wait_for_selector("#tex_files a[href$='_normal.png']", timeout=30000)
+    links = page.eval_on_selector_all("#tex_files a", "els => els.map(e => e.href)")
+    tile = next(u for u in links if u.endswith("_seed7.png"))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(page.request.get(tile).body()))), desk.render(v).image)
+    assert any(u.endswith("_height16.png") for u in links) and any(u.endswith("_state.json") for u in links)
