@@ -125,11 +125,12 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             f"live map under the pointer: median {results['browser']['live_median_ms']:.1f} ms")
     if "canvas" in only:
         probe("canvas")
-        results["canvas"] = bench_canvas(quick)
+        canvases = find_models(weights, kind="canvas")
+        results["canvas"] = bench_canvas(quick, weights=canvases[0] if canvases else None)
         for r in results["canvas"]:
-            log(f"  canvas {r['side']}² (attention at {r['attention_at']}): render {r['render_ms']:.0f} ms, click "
-                f"{r['looks_at_click_ms']:.2f} ms, first looked-at-by {r['first_looked_at_by_ms']:.0f} ms, "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB")
+            log(f"  canvas {r['model']} {r['side']}² (attention at {r['attention_at']}): render {r['render_ms']:.0f} ms, "
+                f"click {r['click_ms']:.1f} ms (map {r['looks_at_click_ms']:.2f} ms), first looked-at-by "
+                f"{r['first_looked_at_by_ms']:.0f} ms, peak RSS {r['peak_rss_mb']:.0f} MB")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results

@@ -322,8 +322,9 @@ def test_canvas_bench_rows_and_their_report(tmp_path):
     rows = bench_canvas(quick=True, attn_at=(8,))
     assert [r["side"] for r in rows] == [512, 1024]
     assert rows[1]["grid"] == [128, 128] and rows[1]["keys"] == [64, 64]
-    assert all(r["render_ms"] > 0 and r["looks_at_click_ms"] > 0 for r in rows)
+    assert all(r["render_ms"] > 0 and r["looks_at_click_ms"] > 0 and r["click_ms"] > 0 for r in rows)
+    assert all(r["click_while_painting_ms"] > 0 for r in rows)
     r = {"machine": {"cpu": "test", "cores": 2, "torch": "x", "torch_threads": 2, "date": "today"},
          "command": "python -m bench --only canvas", "canvas": rows}
     md = write_report(r, tmp_path / "PERFORMANCE.md")
-    assert "## Canvas models" in md and "| 1/8 | 1024² | 128² / 64² |" in md
+    assert "## Canvas models" in md and "| canvas | 1/8 | 1024² | 128² / 64² |" in md

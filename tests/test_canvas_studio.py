@@ -207,3 +207,28 @@ def test_a_large_canvas_attends_in_bounded_memory(monkeypatch):
         monkeypatch.setattr(attention, "SDPA_MAX_LOGITS", 100)
         monkeypatch.setattr(attention, "CHUNK_ELEMENTS", 64)
         torch.testing.assert_close(m(x), whole, atol=1e-6, rtol=1e-5)
+
+
+def test_canvas_quality_scores_crops_sizes_and_seams(engine):
+    from attn_demo.quality.canvas import evaluate_canvas, seam_ratios
+    from attn_demo.training.images import ImageSet
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 255, (12, 3, 64, 64), dtype=np.uint8))
+    data = ImageSet(images, torch.arange(12) % 3, ("0", "1", "2"))
+    r = evaluate_canvas(engine, data, n=16, seeds=(0, 1), log=lambda *_: None, large=128, seam_side=64)
+    assert set(r["swd_x1e3"]) == {"small", "large", "real"} and len(r["swd_x1e3"]["small"]["values"]) == 2
+    assert r["seams"]["both_cells"]["max"] < 1.5 < r["seams"]["none_cells"]["max"]   # the wrap is no seam
+    assert r["seams"]["both"]["max"] > r["seams"]["both_cells"]["max"]     # a random model's cells show
+    assert "crops of 128² canvases" in r["table"]
+    ramp = np.tile(np.arange(8, dtype=np.uint8)[None, :, None] * 10, (8, 1, 3))   # steps of 10, a jump of 70 across
+    assert seam_ratios(ramp) == (7.0, 0.0)
+    assert seam_ratios(ramp, period=4) == (7.0, 0.0)          # the step at column 3 -> 4 is 10 as well
+
+
+def test_the_map_of_a_large_canvas_is_drawn_over_it_shrunk(engine, monkeypatch):
+    from attn_demo.serving import canvas
+    monkeypatch.setattr(canvas, "MAP_SIDE", 40)
+    result = engine.render(engine.field(2, 96, 32), 0, "both")
+    out = engine.inspect(result, 90, 5)
+    assert out.overlay.shape == (11, 32, 3)                  # 96 x 32 reduced by 3 (ceil(96 / 40))
+    assert result.shrunk() is result.shrunk()                 # made once

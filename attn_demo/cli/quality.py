@@ -58,17 +58,20 @@ def cmd_features(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from ..models.checkpoint import atomic_write
+    from ..models.checkpoint import atomic_write, load_config
     from ..training.images import load_folder
     from ..serving.engine import Engine
     from ..training.publish import METRICS_FILE, write_card
     if args.seeds < 1:
         raise AttnDemoError(f"--seeds must be >= 1, got {args.seeds}")
-    engine = Engine.from_pretrained(args.weights, device=args.device)
-    data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
-    print(f"{len(data)} real images at {data.resolution} px from {args.data}")
-    from ..quality.metrics import evaluate
-    result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds))
+    if load_config(args.weights).kind == "canvas":
+        result = _eval_canvas(args)
+    else:
+        engine = Engine.from_pretrained(args.weights, device=args.device)
+        data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
+        print(f"{len(data)} real images at {data.resolution} px from {args.data}")
+        from ..quality.metrics import evaluate
+        result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds))
     print()
     print(result["table"])
     print()
@@ -77,3 +80,20 @@ def cmd_eval(args) -> None:
         atomic_write(args.weights / METRICS_FILE, (json.dumps(result, indent=2) + "\n").encode())
         write_card(args.weights)
         print(f"wrote {args.weights / METRICS_FILE} and the model card")
+
+
+def _eval_canvas(args) -> dict:
+    """A canvas model: SWD of crops (crop-size renders, crops of 1024² canvases, real vs real) and
+    seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
+    from ..quality.canvas import evaluate_canvas
+    from ..serving.canvas import CanvasEngine
+    from ..training.images import load_folder
+    from ..training.publish import TRAINING_FILE
+    engine = CanvasEngine.from_pretrained(args.weights, device=args.device)
+    training = args.weights / TRAINING_FILE
+    size = 4 * engine.cfg.resolution
+    if training.exists():
+        size = json.loads(training.read_text()).get("train_config", {}).get("data_size") or size
+    data = load_folder(args.data, size, unconditional=not engine.cfg.num_classes)
+    print(f"{len(data)} real textures at {data.resolution} px from {args.data}")
+    return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import InputError
@@ -33,6 +34,7 @@ from .probe import LOOKS_AT, AttentionRecorder, Capture
 
 MAX_SIDE = 4096
 MAX_PIXELS = 2048 * 2048
+MAP_SIDE = 1024               # maps of larger canvases are drawn over the canvas shrunk to this
 MAX_REROLL_SHARE = 0.9        # "re-roll what this pixel looks at": the cells holding this share of its row
 
 
@@ -115,10 +117,22 @@ class CanvasResult:
     captures: dict[str, Capture]      # attention cache for clicks
     timings: dict[str, float] = field(default_factory=dict)   # milliseconds
 
+    _shrunk: np.ndarray | None = field(default=None, repr=False)
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return self.image.shape[1], self.image.shape[0]
+
+    def shrunk(self) -> np.ndarray:
+        """The canvas as its maps are drawn over: itself, or shrunk by a whole factor (box filter)
+        until its longer side is at most MAP_SIDE; made once."""
+        factor = -(-max(self.size) // MAP_SIDE)
+        if factor == 1:
+            return self.image
+        if self._shrunk is None:
+            self._shrunk = np.asarray(Image.fromarray(self.image).reduce(factor))
+        return self._shrunk
 
 
 class CanvasEngine:
@@ -200,14 +214,18 @@ class CanvasEngine:
 
     def inspect(self, result: CanvasResult, x, y, settings: MapSettings = MapSettings(),
                 scale: int = 1) -> InspectResult:
-        """The map of canvas pixel (x, y) over the canvas (upscaled `scale` times), a marker at the click."""
+        """The map of canvas pixel (x, y) over the canvas (upscaled `scale` times; a canvas wider or
+        higher than MAP_SIDE is shown shrunk to fit it, as a screen shows it), a marker at the click."""
         t0 = time.perf_counter()
         settings = settings.checked()
         heat = self.capture(result, settings.layer).probe(x, y, result.size, settings.head, settings.mode)
         t1 = time.perf_counter()
-        marker = ((heat.x + 0.5) * scale, (heat.y + 0.5) * scale, draw.MARKER_COLORS[0],
-                  max(4, max(result.size) * scale // 96))
-        overlay = draw.overlay_picture(result.image, heat.heat.numpy(), scale, settings.alpha, settings.cmap,
+        base, f = result.shrunk(), scale
+        if base is not result.image:
+            f = base.shape[1] / result.size[0]
+        marker = ((heat.x + 0.5) * f, (heat.y + 0.5) * f, draw.MARKER_COLORS[0],
+                  max(4, round(max(base.shape[:2]) * scale / 96)))
+        overlay = draw.overlay_picture(base, heat.heat.numpy(), scale, settings.alpha, settings.cmap,
                                        marker, settings.fixed_top(heat))
         return InspectResult(heat, overlay, {"map_ms": (t1 - t0) * 1e3,
                                              "overlay_ms": (time.perf_counter() - t1) * 1e3}, settings.vmax(heat))

@@ -109,12 +109,23 @@ def write_card(model_dir: Path) -> str:
     training = _read_json(model_dir / TRAINING_FILE)
     metrics = _read_json(model_dir / METRICS_FILE)
     tc = TrainConfig.from_dict(training["train_config"]) if "train_config" in training else None
-    lines = [f"# {model_dir.name}", "",
-             f"A SAGAN-style generator ({cfg.resolution}x{cfg.resolution}, z_dim {cfg.z_dim}, "
-             f"width {cfg.g_width}, self-attention at {', '.join(f'{r}x{r}' for r in cfg.g_attn)}"
-             f"{', conditional on ' + str(cfg.num_classes) + ' classes' if cfg.num_classes else ''}), "
-             "trained with attn-demo. Load it with `Engine.from_pretrained` or "
-             f"`python -m attn_demo generate --weights {model_dir}`.", ""]
+    conditional = f", conditional on {cfg.num_classes} classes" if cfg.num_classes else ""
+    attn = ", ".join(f"{r}x{r}" for r in cfg.g_attn)
+    if cfg.kind == "canvas":
+        cell = 2 ** cfg.num_up
+        intro = (f"A canvas generator (models/canvas.py): a field of latents, {cfg.z_local} local values per "
+                 f"{cell}x{cell}-px cell plus a global z of {cfg.z_dim}, painted by wrapping convolutions and "
+                 f"self-attention without position (at {attn} of a {cfg.resolution}-px crop, i.e. 1/"
+                 f"{cfg.resolution // cfg.g_attn[0]} of any canvas){conditional}, width {cfg.g_width}. It paints any "
+                 f"size in multiples of {cell} px that tiles in both axes, in x only (a band) or not at all: "
+                 f"`python -m attn_demo generate --weights {model_dir} --seed 7 --width 1024 --height 1024 "
+                 "--tile both --out tile.png`, or the studio's Textures tab.")
+    else:
+        intro = (f"A SAGAN-style generator ({cfg.resolution}x{cfg.resolution}, z_dim {cfg.z_dim}, "
+                 f"width {cfg.g_width}, self-attention at {attn}{conditional}), "
+                 "trained with attn-demo. Load it with `Engine.from_pretrained` or "
+                 f"`python -m attn_demo generate --weights {model_dir}`.")
+    lines = [f"# {model_dir.name}", "", intro, ""]
     if cfg.class_names:
         lines += ["Classes: " + ", ".join(cfg.class_names), ""]
     if training:

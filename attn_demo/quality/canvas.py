@@ -1,0 +1,136 @@
+"""Quality of a canvas model (issue #22): patch statistics, size, and seams.
+
+    python -m attn_demo eval --weights weights/textures64 --data data/textures
+
+1. SWD of crops against real crops: n random crops of the crop size (the training resolution)
+   from the real textures (wrapping around their edges, as training cuts them) against n
+   canvases painted at the crop size, with the real crops' class mix; beside it the
+   real-vs-real baseline (two disjoint draws of real crops), for each scoring seed.
+2. Size does not hurt: the same, with the crops cut at random from 1024 x 1024 canvases (one
+   per class and seed) instead of crop-sized renders.
+3. Seams: for tiling renders, the mean absolute step across the wrap (last column to first,
+   last row to first) over the mean step between neighbouring interior columns (rows); 1 means
+   the wrap is as smooth as the inside. The same ratio of a render without circular padding
+   (tiling "none") shows what a seam looks like.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..training.images import ImageSet
+from ..training.step import wrapped_crops
+from .swd import swd
+
+LARGE = 1024                 # the side of the canvases crops are cut from for "size does not hurt"
+SEAM_SIDE = 512
+
+
+def seam_ratios(img: np.ndarray, period: int = 1) -> tuple[float, float]:
+    """(x, y): the mean absolute step across the wrap over the mean step between interior
+    neighbours, across columns (x) and across rows (y). With `period` (a canvas model's cell),
+    only the interior steps at the same phase count (between columns k * period - 1 and
+    k * period): the wrap lies on a cell boundary, and a generator whose cells show (a faint
+    grid everywhere) has larger steps there than inside a cell, seam or none."""
+    a = img.astype(np.float32)
+    dx, dy = np.abs(np.diff(a, axis=1)), np.abs(np.diff(a, axis=0))
+    if period > 1:
+        dx, dy = dx[:, period - 1::period], dy[period - 1::period]
+    seam_x, seam_y = np.abs(a[:, 0] - a[:, -1]).mean(), np.abs(a[0] - a[-1]).mean()
+    return float(seam_x / max(dx.mean(), 1e-6)), float(seam_y / max(dy.mean(), 1e-6))
+
+
+def real_crops(data: ImageSet, n: int, crop: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n random wrapped crops of random real textures, and their classes."""
+    idx = torch.randint(0, len(data), (n,), generator=gen)
+    crops = wrapped_crops(data.images[idx], crop, gen)
+    return crops, (data.labels[idx] if data.labels is not None else None)
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+@torch.no_grad()
+def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] = (0, 1, 2),
+                    log: Callable[[str], None] = print, large: int = LARGE, seam_side: int = SEAM_SIDE) -> dict:
+    """SWD (crop-size renders, crops of large canvases, real-vs-real) and seam ratios, over `seeds`."""
+    seeds = list(seeds)
+    if not seeds:
+        raise InputError("give at least one seed")
+    crop, cell = engine.cfg.resolution, engine.cell
+    if data.resolution < crop:
+        raise InputError(f"the textures ({data.resolution} px) are smaller than the model's crops ({crop} px)")
+    classes = engine.cfg.num_classes
+    if classes and data.num_classes != classes:
+        raise InputError(f"the model has {classes} classes, the data {data.num_classes}")
+    rows = {"small": [], "large": [], "real": []}
+    t0 = time.perf_counter()
+    for s in seeds:
+        gen = torch.Generator().manual_seed(s)
+        real_a, labels = real_crops(data, n, crop, gen)
+        real_b, _ = real_crops(data, n, crop, gen)
+        ys = labels.tolist() if classes else [None] * n
+        small = []
+        for i, y in enumerate(ys):
+            f = engine.field(s * n + i, crop, crop)
+            small.append(engine.render(f, y, "both").image)
+        small = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2)
+        cut = torch.empty_like(small)
+        for c in (range(classes) if classes else [None]):
+            want = [i for i, y in enumerate(ys) if y == c]
+            if not want:
+                continue
+            canvas = engine.render(engine.field(10_000 + s * 100 + (c or 0), large, large), c, "both").image
+            canvas = torch.from_numpy(canvas).permute(2, 0, 1)[None].expand(len(want), -1, -1, -1)
+            cut[want] = wrapped_crops(canvas.contiguous(), crop, gen)
+        rows["small"].append(swd(real_a, small, seed=s)["mean"])
+        rows["large"].append(swd(real_a, cut, seed=s)["mean"])
+        rows["real"].append(swd(real_a, real_b, seed=s)["mean"])
+        log(f"seed {s}: SWDx1e3 renders {rows['small'][-1]:.1f}, crops of {large}² {rows['large'][-1]:.1f}, "
+            f"real vs real {rows['real'][-1]:.1f} [{time.perf_counter() - t0:.0f} s]")
+    seams = {"both": [], "none": [], "both_cells": [], "none_cells": []}
+    for i in range(2 * max(1, classes)):
+        y = (i % classes) if classes else None
+        f = engine.field(20_000 + i, seam_side, seam_side)
+        for tiling in ("both", "none"):
+            image = engine.render(f, y, tiling).image
+            seams[tiling].append(seam_ratios(image))
+            seams[f"{tiling}_cells"].append(seam_ratios(image, cell))
+    seam_rows = {t: {"x": _mean_std([r[0] for r in v]), "y": _mean_std([r[1] for r in v]),
+                     "max": max(max(r) for r in v)} for t, v in seams.items()}
+    result = {"model": engine.name, "model_sha256": engine.weights_sha256, "kind": "canvas", "crop": crop,
+              "cell": cell, "data": data.source, "data_sha256": data.sha256(), "real_images": len(data), "n": n,
+              "seeds": seeds, "psi": 1.0, "large_side": large,
+              "swd_x1e3": {k: _mean_std(v) for k, v in rows.items()},
+              "seams": seam_rows, "seam_renders": {"side": seam_side, "count": len(seams["both"])},
+              "seconds": round(time.perf_counter() - t0, 1)}
+    result["table"] = format_canvas_table(result)
+    result["note"] = (f"SWD×1e3 (no trained weights) of {n} {crop}² crops per side, {len(seeds)} scoring seeds; "
+                      "real crops wrap around their textures as training cuts them; fakes take the real crops' "
+                      f"classes. Seams: {len(seams['both'])} renders of {seam_side}², ratio of the step across the "
+                      "wrap to the mean interior step (1 = seamless).")
+    return result
+
+
+def format_canvas_table(r: dict) -> str:
+    s = r["swd_x1e3"]
+    cell = lambda d: f"{d['mean']:.3g} ± {d['std']:.2g}"       # noqa: E731
+    lines = [f"| {r['crop']}² crops, n = {r['n']} per side, {len(r['seeds'])} seeds | SWD×1e3 ↓ |", "|---|---:|",
+             f"| canvases painted at {r['crop']}² vs real crops | {cell(s['small'])} |",
+             f"| crops of {r['large_side']}² canvases vs real crops | {cell(s['large'])} |",
+             f"| real vs real (baseline) | {cell(s['real'])} |", "",
+             "| seam ratio (1 = seamless) | across x | across y | worst |", "|---|---:|---:|---:|"]
+    for tiling, name in (("both", "tiling render, over all interior steps"),
+                         ("both_cells", f"tiling render, over interior steps on the {r['cell']}-px cell grid"),
+                         ("none", "no circular padding (contrast), over all interior steps"),
+                         ("none_cells", "no circular padding, over the cell grid's steps")):
+        t = r["seams"][tiling]
+        lines.append(f"| {name} | {cell(t['x'])} | {cell(t['y'])} | {t['max']:.3g} |")
+    return "\n".join(lines)
