@@ -31,7 +31,14 @@ def picture(page, selector, old=None, timeout=30.0) -> np.ndarray:
         if src and src != old:
             return np.asarray(Image.open(io.BytesIO(image_bytes(page, src))).convert("RGB"))
         time.sleep(0.05)
-    raise AssertionError(f"{selector} did not change")
+    toasts = page.eval_on_selector_all(".toast-body", "els => els.map(e => e.innerText)")
+    raise AssertionError(f"{selector} did not change; messages: {toasts}")
+
+
+def click_canvas(page, px, py):
+    """Click display pixel (px, py) of the canvas (the tab sits low on the page: scroll to it first)."""
+    page.locator("#tex_img img").scroll_into_view_if_needed()
+    click_pixel(page, px, py, "#tex_img img")
 
 
 def set_number(page, elem_id, value):
@@ -52,7 +59,7 @@ def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
     assert np.array_equal(shown[::scale, ::scale], desk.render(v).image)       # the canvas, exactly
 
     # an inspecting click: the map of that canvas pixel
-    click_pixel(page, 5 * 70 + 2, 5 * 20 + 2, "#tex_img img")
+    click_canvas(page, 5 * 70 + 2, 5 * 20 + 2)
     overlay = picture(page, "#tex_overlay img")
     want = desk.inspect(CanvasView(**{**v.__dict__, "click": (70, 20)}), 70, 20).overlay
     assert overlay.shape == want.shape and np.abs(overlay.astype(int) - want).mean() < 3     # JPEG
@@ -60,7 +67,7 @@ def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
     # a re-rolling click changes the canvas around it; undo brings back the same bytes
     page.get_by_label("re-roll under the brush").check()
     old = image_src(page, "#tex_img img")
-    click_pixel(page, 5 * 12, 5 * 12, "#tex_img img")
+    click_canvas(page, 5 * 12, 5 * 12)
     rerolled = picture(page, "#tex_img img", old)
     assert not np.array_equal(rerolled, shown)
     page.wait_for_function("() => document.querySelector('#tex_info').innerText.includes('re-rolled')")

@@ -232,3 +232,24 @@ def test_the_map_of_a_large_canvas_is_drawn_over_it_shrunk(engine, monkeypatch):
     out = engine.inspect(result, 90, 5)
     assert out.overlay.shape == (11, 32, 3)                  # 96 x 32 reduced by 3 (ceil(96 / 40))
     assert result.shrunk() is result.shrunk()                 # made once
+
+
+def test_canvas_sliders_move_the_global_latent_and_keep_the_edits(canvas_dir, tmp_path):
+    import shutil
+    from attn_demo.models.checkpoint import load_pretrained, save_directions
+    from attn_demo.training.directions import GlobalLatent, compute_directions
+    model = tmp_path / "tex"
+    shutil.copytree(canvas_dir, model)
+    save_directions(model, compute_directions(GlobalLatent(load_pretrained(model)), k=2, samples=200))
+    desk = CanvasDesk({"tex": CanvasEngine.from_pretrained(model, device="cpu")}, ExportFolder(tmp_path / "x"))
+    k = desk.engine("tex").cfg.z_local
+    v = desk.view(desk.default_view(), "tex", 3, 64, 64, "both", 1.0, "0")
+    edited = desk.reroll(v, [(1, 1)], seed=4)
+    moved = desk.view(edited, "tex", 3, 64, 64, "both", 1.0, "0", sliders=(1.5, 0))
+    f0, f1 = desk.field_of(edited), desk.field_of(moved)
+    assert torch.equal(f0[:k], f1[:k]) and moved.edited == ((1, 1),)        # the re-rolled cell stays
+    assert not torch.equal(f0[k:], f1[k:])                                  # the global latent moved
+    back, _ = desk.parse_state(json.loads(json.dumps(desk.state_dict(moved))))
+    assert back.sliders == (1.5, 0.0) and np.array_equal(desk.render(back).image, desk.render(moved).image)
+    with pytest.raises(InputError, match="slider 1"):
+        desk.view(v, "tex", 3, 64, 64, "both", 1.0, "0", sliders=(99, 0))

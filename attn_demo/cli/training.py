@@ -250,6 +250,9 @@ def cmd_directions(args) -> None:
         raise AttnDemoError("--k must be in 1..32 and --samples in 100..200000")
     weights = Path(args.weights)
     G, net, real = load_pretrained(weights), None, None
+    if G.cfg.kind == "canvas":                # its sliders move the global latent (training/directions.py)
+        from ..training.directions import GlobalLatent
+        G = GlobalLatent(G)
     if (args.feature_net is None) != (args.data is None):
         raise AttnDemoError("measuring the sliders' ranges takes both --feature-net and --data")
     if args.feature_net is not None:

@@ -47,7 +47,8 @@ class CanvasView:
     tiling: str = "both"
     psi: float = 1.0
     label: str | int | None = None
-    latents: torch.Tensor | None = None           # (C, rows, cols); None: the seed's own field
+    sliders: tuple[float, ...] = ()               # move the global latent (the model's directions)
+    latents: torch.Tensor | None = None           # (C, rows, cols) after re-rolls; None: the seed's own field
     edited: tuple = ()                            # (row, col) of every re-rolled cell, sorted
     click: tuple[int, int] | None = None          # a canvas pixel
     map: MapSettings = field(default_factory=MapSettings)
@@ -80,21 +81,31 @@ class CanvasDesk:
 
     # ------------------------------------------------------------ views
     def field_of(self, v: CanvasView) -> torch.Tensor:
-        return v.latents if v.latents is not None else self.engine(v.model).field(v.seed, v.width, v.height, v.psi)
+        """The field the view paints: the seed's (its global latent moved by the sliders), with the
+        re-rolled cells' local latents."""
+        engine = self.engine(v.model)
+        seeded = engine.field(v.seed, v.width, v.height, v.psi, v.sliders)
+        if v.latents is None:
+            return seeded
+        out = v.latents.clone()
+        out[engine.cfg.z_local:] = seeded[engine.cfg.z_local:]
+        return out
 
-    def view(self, v: CanvasView, model, seed, width, height, tiling, psi, label) -> CanvasView:
+    def view(self, v: CanvasView, model, seed, width, height, tiling, psi, label, sliders=()) -> CanvasView:
         """The view the widgets describe: a new seed, size, truncation or model starts a fresh field
-        (and forgets the edits); class and tiling keep it."""
+        (and forgets the edits); class, tiling and sliders keep it."""
         engine = self.engine(model)
         seed, psi = check_seed(seed), check_finite("truncation", psi, 0, 1)
         width, height = check_whole("canvas width", width), check_whole("canvas height", height)
-        engine.field(seed, width, height, psi)      # checks the size against the model's cell and limits
+        n = len(engine.directions or ())
+        sliders = tuple(check_finite("slider", x) for x in list(sliders)[:n])
+        engine.field(seed, width, height, psi, sliders)   # checks the size (the model's cell, limits), sliders
         if not label and engine.cfg.num_classes:
             label = v.label if model == v.model else engine.class_names[0]
         same = (model, seed, width, height, psi) == (v.model, v.seed, v.width, v.height, v.psi)
         click = v.click if same or (v.click and v.click[0] < width and v.click[1] < height) else None
         out = replace(v, model=model, seed=seed, width=width, height=height, tiling=tiling, psi=psi,
-                      label=label or None, click=click)
+                      label=label or None, click=click, sliders=sliders)
         if not same:
             out = replace(out, latents=None, edited=(), undo=())
         self.render(out)                            # checks the class and tiling
@@ -159,7 +170,7 @@ class CanvasDesk:
         local = np.stack([f[:k, r, c].numpy() for r, c in v.edited]) if v.edited else np.zeros((0, k), np.float32)
         return {"app": "attn-demo", "kind": STATE_KIND, "version": STATE_VERSION, "model": v.model,
                 "weights_sha256": engine.weights_sha256, "seed": v.seed, "width": v.width, "height": v.height,
-                "tiling": v.tiling, "truncation": v.psi, "class": v.label,
+                "tiling": v.tiling, "truncation": v.psi, "class": v.label, "sliders": list(v.sliders),
                 "click": list(v.click) if v.click else None, "layer": v.map.layer, "head": v.map.head,
                 "mode": v.map.mode,
                 "rerolled": {"cells": [list(c) for c in v.edited], "dtype": "float32", "z_local": k,
@@ -174,8 +185,11 @@ class CanvasDesk:
         warnings = []
         if data.get("weights_sha256") != engine.weights_sha256:
             warnings.append("this state was saved with other weights for this model: the canvas may differ")
+        sliders = data.get("sliders") or []
+        if not isinstance(sliders, list):
+            raise InputError("sliders must be a list of numbers")
         v = self.view(CanvasView(model, 0, engine.cell, engine.cell), model, data.get("seed"), data.get("width"),
-                      data.get("height"), data.get("tiling"), data.get("truncation"), data.get("class"))
+                      data.get("height"), data.get("tiling"), data.get("truncation"), data.get("class"), sliders)
         rerolled = data.get("rerolled") or {}
         if not isinstance(rerolled, dict):
             raise InputError("rerolled must be an object with cells and latents")
@@ -249,10 +263,12 @@ class CanvasDesk:
                              f"this one is {v.width} x {v.height}")
         a = self.field_of(v)
         b = engine.field(check_seed(seed_b), v.width, v.height, v.psi)
+        offset = a - self.field_of(replace(v, sliders=()))      # the sliders' move of the global latent
+        a = a - offset
         out = []
         for i in range(frames):
             t = 2 * math.pi * i / frames
-            f = math.cos(t) * a + math.sin(t) * b
+            f = math.cos(t) * a + math.sin(t) * b + offset
             out.append(engine.render(f, v.label, v.tiling).image)
             if progress:
                 progress((i + 1) / frames)

@@ -22,7 +22,7 @@ from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
 from .core import ANIMATION_FORMATS
 from .exports import state_from_png
 from .guard import PRIVATE, guard
-from .view import MODE_LABELS
+from .view import MAX_SLIDERS, MODE_LABELS
 
 TILING_LABELS = {"tile: wraps both ways": "both", "band: wraps left-right (360° around the viewer)": "x",
                  "none: no wrap": "none"}
@@ -39,6 +39,7 @@ class TextureWidgets:
     seed: gr.Number
     rand_btn: gr.Button
     psi: gr.Slider
+    sliders: list
     width: gr.Number
     height: gr.Number
     tiling: gr.Radio
@@ -68,7 +69,7 @@ class TextureWidgets:
     @property
     def settings(self) -> list:
         return [self.view, self.model, self.seed, self.width, self.height, self.tiling, self.psi, self.label,
-                self.layer, self.head, self.mode]
+                self.layer, self.head, self.mode, *self.sliders]
 
     @property
     def shown(self) -> list:
@@ -77,7 +78,7 @@ class TextureWidgets:
     @property
     def restored(self) -> list:
         return [self.model, self.seed, self.width, self.height, self.tiling, self.psi, self.label, self.layer,
-                self.head, self.mode]
+                self.head, self.mode, *self.sliders]
 
 
 def texture_layout(desk: CanvasDesk) -> TextureWidgets:
@@ -98,6 +99,8 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
                 seed = gr.Number(value=v.seed, label="Seed", minimum=0, maximum=SEED_MAX, elem_id="tex_seed")
                 rand_btn = gr.Button("random", size="sm", min_width=60, elem_id="tex_rand")
             psi = gr.Slider(0.05, 1.0, value=v.psi, step=0.05, label="Truncation ψ", elem_id="tex_psi")
+            with gr.Accordion("Sliders: the model's principal directions (the global latent)", open=False):
+                sliders = [gr.Slider(visible=False, elem_id=f"tex_slider{i}") for i in range(MAX_SLIDERS)]
             with gr.Row():
                 width = gr.Number(value=v.width, label="Width (px)", step=cell, minimum=cell, elem_id="tex_w")
                 height = gr.Number(value=v.height, label="Height (px)", step=cell, minimum=cell, elem_id="tex_h")
@@ -148,7 +151,8 @@ class TextureHandlers:
     def __init__(self, desk: CanvasDesk):
         self.desk = desk
 
-    def view_from(self, v: CanvasView, model, seed, width, height, tiling, psi, label, layer, head, mode) -> CanvasView:
+    def view_from(self, v: CanvasView, model, seed, width, height, tiling, psi, label, layer, head, mode,
+                  *sliders) -> CanvasView:
         if seed is None:
             seed = v.seed
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode))
@@ -156,7 +160,7 @@ class TextureHandlers:
         if settings.layer is not None and settings.layer not in engine.layers:
             settings = replace(settings, layer=None)          # another model's layer: this one's last
         v = replace(v, map=settings.checked())
-        return self.desk.view(v, model, seed, width, height, TILING_LABELS.get(tiling, tiling), psi, label)
+        return self.desk.view(v, model, seed, width, height, TILING_LABELS.get(tiling, tiling), psi, label, sliders)
 
     def show(self, v: CanvasView):
         result = self.desk.render(v)
@@ -242,11 +246,17 @@ class TextureHandlers:
         tiling = next(k for k, t in TILING_LABELS.items() if t == v.tiling)
         mode = next(k for k, m in MODE_LABELS.items() if m == v.map.mode)
         names = engine.class_names if engine.cfg.num_classes else []
+        d = engine.directions
+        labels, spans = (list(d.labels), list(d.spans)) if d is not None else ([], [])
+        values = list(v.sliders) + [0.0] * MAX_SLIDERS
+        sliders = [gr.update(visible=True, label=labels[i], minimum=-spans[i], maximum=spans[i], step=0.05,
+                             value=values[i]) if i < len(labels) else gr.update(visible=False, value=0)
+                   for i in range(MAX_SLIDERS)]
         return [v.model, v.seed, v.width, v.height, tiling, v.psi,
                 gr.update(choices=names, value=v.label, visible=bool(names)),
                 gr.update(choices=engine.layers, value=v.map.layer or engine.layers[-1]),
                 gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
-                          value="mean" if v.map.head is None else str(v.map.head)), mode]
+                          value="mean" if v.map.head is None else str(v.map.head)), mode, *sliders]
 
     def on_model(self, model, v: CanvasView):
         """Another canvas model: its classes, layers, heads and a size it can paint."""
@@ -263,8 +273,10 @@ class TextureHandlers:
 
 def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> None:
     paint = guard(h.on_paint)
-    demo.load(paint, w.settings, w.shown, **PAINT)
-    for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.submit):
+    demo.load(guard(lambda v: h.widgets_for(v)), [w.view], w.restored, **PRIVATE).then(
+        paint, w.settings, w.shown, **PAINT)
+    for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.submit,
+                    *[s.release for s in w.sliders]):
         trigger(paint, w.settings, w.shown, **PAINT)
     w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})",
                      **PRIVATE).then(paint, w.settings, w.shown, **PAINT)

@@ -18,6 +18,7 @@ from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 
 DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
+MAX_SLIDERS = 8          # slider widgets on the page (a model uses as many as it has directions)
 STATE_VERSION = 1
 MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": LOOKED_AT_BY}
 

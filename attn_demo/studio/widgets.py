@@ -16,9 +16,8 @@ from ..serving.draw import COLORMAPS
 from .core import ANIMATION_FORMATS, Studio
 from .exports import EXPORT_SIZES
 from .textures import TextureWidgets, texture_layout
-from .view import DISPLAY, MAX_PINS, MODE_LABELS, View
+from .view import DISPLAY, MAX_PINS, MAX_SLIDERS, MODE_LABELS, View
 
-MAX_SLIDERS = 8
 PATH_LABELS = {"seed to seed (slerp; 3+ seeds loop back)": "slerp",
                "exact loop through 2 seeds: a·cos θ + b·sin θ (every frame a prior sample)": "circle"}
 NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}

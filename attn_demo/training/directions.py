@@ -48,8 +48,31 @@ NEIGHBOURS = 3       # k of the k-nearest-neighbour manifold estimate
 RANGE_STEP = 0.25
 
 
+class GlobalLatent(torch.nn.Module):
+    """A canvas generator (models/canvas.py) seen as z -> image, so its sliders are found as an
+    image model's are: z is the global latent of one training crop; the local latents are fixed
+    (the same for every call with the same batch size), so z alone moves the picture."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G, self.cfg = G, G.cfg
+
+    def field(self, z: torch.Tensor) -> torch.Tensor:
+        rows, cols = self.G.crop_cells()
+        local = torch.randn(z.shape[0], self.cfg.z_local, rows, cols, generator=torch.Generator().manual_seed(0))
+        return torch.cat([local, z[:, :, None, None].expand(-1, -1, rows, cols)], dim=1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(self.field(z), y)
+
+    def first_block(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.G.blocks[0](self.G.stem(self.field(z)), y)
+
+
 @torch.no_grad()
 def _first_block_features(G: Generator, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    if isinstance(G, GlobalLatent):
+        return G.first_block(z, y).flatten(1)
     h = G.stem(z).view(z.shape[0], -1, 4, 4)
     return G.blocks[0](h, y).flatten(1)        # (B, C * 8 * 8)
 
