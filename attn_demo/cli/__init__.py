@@ -1,7 +1,8 @@
 """Command line: python -m attn_demo {generate,probe,info,data,train,...} --help.
 
 One module of verbs per area registers its commands here: images.py (a
-trained model: generate, probe, info), training.py (data, train, export,
+trained model: generate, probe, info), pictures.py (your own pictures:
+invert), training.py (data, train, export,
 directions, convert) and quality.py (features, eval). Every verb uses the
 same Engine and validators as the studio. A user error (bad argument, bad
 checkpoint, bad data) prints one line and exits with code 2.
@@ -12,10 +13,10 @@ import sys
 
 from ..errors import AttnDemoError
 from ..machine import keep_freed_memory
-from . import images, quality, training
+from . import images, pictures, quality, training
 from .common import Formatter, Parser
 
-AREAS = (images, training, quality)
+AREAS = (images, pictures, training, quality)
 
 
 def build_parser() -> Parser:

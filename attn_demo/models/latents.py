@@ -112,10 +112,23 @@ class Directions:
         return out
 
 
-def make_latent(seed: int, z_dim: int, psi: float = 1.0,
-                directions: Directions | None = None, sliders: Sequence[float] = ()) -> torch.Tensor:
-    """z = psi * z_from_seed(seed) + the slider offsets; (z_dim,) on the CPU."""
-    z = truncate(z_from_seed(seed, z_dim), psi)
+MAX_LATENT_ABS = 20.0     # |z_i| of a latent given as numbers (an N(0, 1) draw stays far below)
+
+
+def check_latent(values, z_dim: int) -> torch.Tensor:
+    """A latent given as z_dim numbers (an inverted picture's, a state file's): finite and in range."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) != z_dim:
+        raise InputError(f"a latent is {z_dim} numbers for this model, got "
+                         f"{len(values) if hasattr(values, '__len__') else type(values).__name__}")
+    out = [check_finite("latent value", v, -MAX_LATENT_ABS, MAX_LATENT_ABS) for v in values]
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def make_latent(seed: int, z_dim: int, psi: float = 1.0, directions: Directions | None = None,
+                sliders: Sequence[float] = (), base: torch.Tensor | None = None) -> torch.Tensor:
+    """z = psi * z_from_seed(seed) (or psi * base, a latent of its own) + the slider offsets;
+    (z_dim,) on the CPU."""
+    z = truncate(z_from_seed(seed, z_dim) if base is None else base, psi)
     sliders = list(sliders)
     if directions is not None:
         return z + directions.offset(sliders)

@@ -21,7 +21,7 @@ from ..checks import check_finite, check_scale, check_size
 from ..errors import InputError
 from ..models.checkpoint import WEIGHTS_FILE, file_sha256, load_directions, load_pretrained
 from ..models.folding import FoldedGenerator, fold_for_inference
-from ..models.latents import Directions, make_latent, resolve_class
+from ..models.latents import Directions, check_latent, make_latent, resolve_class
 from ..models.networks import Generator, generator_parameters
 from . import draw
 from .probe import LOOKS_AT, MODES, AttentionMap, AttentionRecorder, Capture, rollout
@@ -44,12 +44,14 @@ def pick_device(device: str = "auto") -> torch.device:
 
 @dataclass(frozen=True)
 class RenderArgs:
-    """What a user chose: seed, truncation psi, class (index or name) and slider values."""
+    """What a user chose: seed, truncation psi, class (index or name) and slider values; `latent`:
+    a z of its own (an inverted picture) that stands in for the seed's."""
 
     seed: int = 0
     psi: float = 1.0
     label: int | str | None = None
     sliders: tuple[float, ...] = ()
+    latent: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,8 @@ class Engine:
 
     # ------------------------------------------------------------ rendering
     def latent(self, args: RenderArgs) -> tuple[torch.Tensor, int | None]:
-        z = make_latent(args.seed, self.cfg.z_dim, args.psi, self.directions, args.sliders)
+        base = None if args.latent is None else check_latent(args.latent, self.cfg.z_dim)
+        z = make_latent(args.seed, self.cfg.z_dim, args.psi, self.directions, args.sliders, base)
         return z, resolve_class(args.label, self.cfg.num_classes, self.class_names)
 
     @torch.inference_mode()

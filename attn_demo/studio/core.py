@@ -193,7 +193,7 @@ class Studio:
         count = check_whole("count", count, 1, MAX_GRID)
         first = check_seed(args.seed)
         seeds = [s for s in range(first, first + count) if s <= 2 ** 32 - 1]
-        images, _ = self.engine(model).render_many([replace(args, seed=s) for s in seeds])
+        images, _ = self.engine(model).render_many([replace(args, seed=s, latent=None) for s in seeds])
         scale = self.scale(model, 128)
         return [(draw.upscale_nearest(img, scale), s) for img, s in zip(images, seeds)]
 
@@ -246,7 +246,7 @@ class Studio:
             follow = check_point(follow)
         args = view.args
         base, y = engine.latent(args)
-        offset = base - args.psi * z_from_seed(args.seed, engine.cfg.z_dim)   # the sliders' offset
+        offset = base - engine.latent(replace(args, sliders=()))[0]       # the sliders' offset
         zs = [args.psi * z_from_seed(s, engine.cfg.z_dim) for s in seeds]
         if path == "circle":
             thetas = torch.arange(frames, dtype=torch.float64) * (2 * math.pi / frames)
@@ -336,7 +336,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def _args_key(args: RenderArgs):
-    return (args.seed, float(args.psi), str(args.label), tuple(float(v) for v in args.sliders))
+    return (args.seed, float(args.psi), str(args.label), tuple(float(v) for v in args.sliders),
+            None if args.latent is None else tuple(float(v) for v in args.latent))
 
 
 def _frame(img: np.ndarray, colour, width: int = 4) -> np.ndarray:

@@ -48,8 +48,10 @@ class Handlers:
             # by one): the session View's class, never a refusal of a view the user did not make
             label = v.args.label
         n = len(self.studio.engine(model).directions or ())
+        # a latent of its own (an inverted picture) stays while the seed box still shows its seed
+        latent = v.args.latent if model == v.model and seed == v.args.seed else None
         args = RenderArgs(check_seed(seed), check_finite("truncation", psi), label or None,
-                          tuple(check_finite("slider", s) for s in sliders[:n]))
+                          tuple(check_finite("slider", s) for s in sliders[:n]), latent)
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
                                check_finite("opacity", alpha), cmap, NORM_LABELS.get(norm, norm))
         return replace(v, model=model, args=args, map=settings)

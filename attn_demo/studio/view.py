@@ -7,12 +7,16 @@ versions (version 1, the same keys) load unchanged.
 """
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
+import numpy as np
+
 from ..checks import check_finite, check_seed, check_whole, parse_head, parse_numbers
 from ..errors import InputError
+from ..models.latents import check_latent
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 
@@ -48,7 +52,8 @@ def state_dict(view: View, weights_sha256: str) -> dict:
             "seed": view.args.seed, "truncation": view.args.psi, "class": view.args.label,
             "sliders": list(view.args.sliders), "click": list(view.click) if view.click else None,
             "pins": [list(p) for p in view.pins], "display_size": DISPLAY, "layer": m.layer, "head": m.head,
-            "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap, "colour_scale": m.norm}
+            "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap, "colour_scale": m.norm,
+            **({"latent": list(view.args.latent)} if view.args.latent is not None else {})}
 
 
 def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, list[str]]:
@@ -74,8 +79,11 @@ def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, li
     sliders = data.get("sliders") or []
     if not isinstance(sliders, list):
         raise InputError("sliders must be a list of numbers")
+    latent = data.get("latent")                   # a latent of its own (an inverted picture); older states have none
+    if latent is not None:
+        latent = tuple(check_latent(latent, engine.cfg.z_dim).tolist())
     args = RenderArgs(check_seed(data.get("seed")), check_finite("truncation", data.get("truncation"), 0, 1),
-                      data.get("class"), tuple(check_finite("slider", v) for v in sliders))
+                      data.get("class"), tuple(check_finite("slider", v) for v in sliders), latent)
     engine.latent(args)                           # validates class and sliders for this model
     pins = data.get("pins") or []
     if not isinstance(pins, list) or len(pins) > MAX_PINS:
@@ -90,7 +98,23 @@ def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, li
 
 
 # A view in a URL's query string: ?model=emoji32&seed=10&class=...&psi=0.8&sliders=1.5,0&x=208&y=336
-URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode")
+URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode", "latent")
+
+
+def latent_to_text(latent) -> str:
+    """A latent in a link: its float32 values, little-endian, base64url without padding (exact)."""
+    raw = np.asarray(latent, dtype="<f4").tobytes()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def latent_from_text(text: str, z_dim: int) -> tuple[float, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(str(text) + "=" * (-len(str(text)) % 4))
+    except (ValueError, TypeError):
+        raise InputError("latent in the link is not valid base64") from None
+    if len(raw) != 4 * z_dim:
+        raise InputError(f"latent in the link has {len(raw)} bytes; this model's is {4 * z_dim}")
+    return tuple(check_latent(np.frombuffer(raw, "<f4").tolist(), z_dim).tolist())
 
 
 def query_of(view: View) -> str:
@@ -109,6 +133,8 @@ def query_of(view: View) -> str:
         params["head"] = m.head
     if m.mode != LOOKS_AT:
         params["mode"] = m.mode
+    if a.latent is not None:
+        params["latent"] = latent_to_text(a.latent)
     return "?" + urlencode(params)
 
 
@@ -130,8 +156,9 @@ def view_from_query(params, engines: dict[str, Engine], default: View) -> View |
     label = given.get("class", default.args.label if model == default.model else None)
     if label is None and engine.cfg.num_classes:
         label = engine.class_names[0]
+    latent = latent_from_text(given["latent"], engine.cfg.z_dim) if "latent" in given else None
     args = RenderArgs(check_seed(number("seed", default.args.seed)), check_finite("psi", number("psi", default.args.psi)),
-                      label, parse_numbers("sliders", given.get("sliders", "")))
+                      label, parse_numbers("sliders", given.get("sliders", "")), latent)
     engine.latent(args)                                   # validates class and sliders for this model
     click = None
     if "x" in given or "y" in given:

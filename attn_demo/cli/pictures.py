@@ -1,0 +1,61 @@
+"""The verbs for your own pictures and data: invert (a picture into a model)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import add_model_args, engine_of, write_png
+
+EXAMPLES = {
+    "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
+              "--png my_inverted.png",
+}
+
+
+def register(command) -> None:
+    from ..serving.invert import CLASSES, RESTARTS, STEPS
+    p = command("invert", "Find the latent and class whose render is closest to a picture; write a state .json.")
+    add_model_args(p)
+    p.add_argument("--image", type=Path, required=True, help="PNG, JPEG or WebP (centre-cropped and resized)")
+    p.add_argument("--out", type=Path, required=True, help="the state .json (load it in the studio's import)")
+    p.add_argument("--png", type=Path, default=None, help="also save the inverted render as a PNG")
+    p.add_argument("--feature-net", type=Path, default=Path("weights/feature_net"),
+                   help="the feature net for the perceptual term and the class ranking ('none': pixels only)")
+    p.add_argument("--steps", type=int, default=STEPS, help="Adam steps")
+    p.add_argument("--restarts", type=int, default=RESTARTS, help="random starts, optimised together")
+    p.add_argument("--classes", type=int, default=CLASSES, help="the feature net's top guesses to try")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    p.set_defaults(run=cmd_invert)
+
+
+def cmd_invert(args) -> None:
+    from tqdm import tqdm
+    from ..models.checkpoint import atomic_write
+    from ..serving.engine import RenderArgs
+    from ..serving.invert import invert, load_picture
+    from ..studio.view import View, state_dict
+    engine = engine_of(args)
+    net = None
+    if str(args.feature_net).lower() != "none":
+        from ..quality.feature_net import load_feature_net
+        net = load_feature_net(args.feature_net).eval()
+    target = load_picture(args.image, engine.cfg.resolution)
+    with tqdm(total=args.steps, desc="inverting", unit="step") as bar:
+        def progress(p):
+            bar.n = round(p * args.steps)
+            bar.refresh()
+        out = invert(engine, target, net, args.steps, args.restarts, args.classes, seed=args.seed, progress=progress)
+    label = engine.class_names[out.class_index] if out.class_index is not None else None
+    view = View(engine.name, RenderArgs(seed=0, psi=1.0, label=label, latent=tuple(out.z.tolist())))
+    state = state_dict(view, engine.weights_sha256)
+    state["inversion"] = {"source": args.image.name, "psnr_db": round(out.psnr, 2),
+                          "feature_distance": round(out.feature_distance, 4), "steps": out.steps,
+                          "restarts": out.restarts, "seconds": round(out.seconds, 1)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.out, (json.dumps(state, indent=2) + "\n").encode())
+    if args.png is not None:
+        write_png(engine.render(view.args).image, args.png)
+    if out.psnr < 14:
+        print("note: a poor match (PSNR < 14 dB): the model draws emoji-like pictures; photos do not invert well")
+    print(f"class {label!r}, PSNR {out.psnr:.1f} dB, feature distance {out.feature_distance:.3f}, "
+          f"{out.seconds:.1f} s; wrote {args.out}" + (f" and {args.png}" if args.png else ""))
