@@ -87,6 +87,9 @@ class Studio:
         self.files = ExportFolder(export_dir)
         # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/canvas.py)
         self.canvas = CanvasDesk(load_canvas_engines(canvas_dirs, device, self.problems), self.files)
+        # the metrics' feature net beside the models: inversion's perceptual term and class ranking
+        self.feature_net_dir = Path(model_dirs[0]).parent / "feature_net" if model_dirs else None
+        self._feature_net = None
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
@@ -278,6 +281,30 @@ class Studio:
         target = self.files.new_file(f"{view.model}_{kind}_{'-'.join(map(str, seeds))}.{fmt}")
         exports.write_animation(out_frames, target, fps)
         return target
+
+    # ------------------------------------------------------------ your picture
+    @property
+    def feature_net(self):
+        """The feature net beside the models (weights/feature_net), or None where there is none."""
+        if self._feature_net is None and self.feature_net_dir is not None and self.feature_net_dir.is_dir():
+            from ..quality.feature_net import load_feature_net
+            try:
+                self._feature_net = load_feature_net(self.feature_net_dir).eval()
+            except AttnDemoError as e:
+                log.warning("no feature net for inversion: %s", e)
+                self.feature_net_dir = None
+        return self._feature_net
+
+    def invert(self, view: View, data, progress=None, cancel=None) -> tuple:
+        """A picture (bytes or a path) into the view's model: the view that shows its inversion
+        (its own latent, the found class, psi 1, no sliders; the click and map settings kept)."""
+        from ..serving.invert import invert, load_picture
+        engine = self.engine(view.model)
+        target = load_picture(data, engine.cfg.resolution)
+        out = invert(engine, target, self.feature_net, progress=progress, cancel=cancel)
+        label = engine.class_names[out.class_index] if out.class_index is not None else None
+        args = RenderArgs(view.args.seed, 1.0, label, (), tuple(out.z.tolist()))
+        return replace(view, args=args, pins=[]), out
 
     # ------------------------------------------------------------ export
     def state_dict(self, view: View) -> dict:

@@ -323,3 +323,10 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
                                                                                         **SHOWN_SLOW)
 
 
+def show_view(after, w: Widgets, h: Handlers) -> None:
+    """After `after` (an event's .then or .success) left a new View in the session: every widget set
+    to it, then the seed box, then the render."""
+    after(guard(h.widgets_for), [w.view], w.restored, **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(
+        gpu(guard(h.on_change)), w.settings, w.shown, **SHOWN_SLOW)
+
+

@@ -10,7 +10,8 @@ from ._gradio import gr
 from ..serving.engine import RenderArgs
 from .api import add_api
 from .core import Studio
-from .events import Handlers, wire
+from .events import Handlers, show_view, wire
+from .pictures import PictureHandlers, wire_pictures
 from .guard import CONCURRENCY
 from .textures import TextureHandlers, wire_textures
 from .view import DISPLAY, View
@@ -42,6 +43,8 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         widgets = layout(studio, default)
         handlers = Handlers(studio, default)
         wire(demo, widgets, handlers)
+        wire_pictures(widgets.pictures, PictureHandlers(studio), widgets.view,
+                      lambda after: show_view(after, widgets, handlers))
         if widgets.textures is not None:
             wire_textures(demo, widgets.textures, TextureHandlers(studio.canvas))
         add_api(studio)

@@ -15,6 +15,7 @@ from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..serving.draw import COLORMAPS
 from .core import ANIMATION_FORMATS, Studio
 from .exports import EXPORT_SIZES
+from .pictures import PictureWidgets, picture_layout
 from .textures import TextureWidgets, texture_layout
 from .view import DISPLAY, MAX_PINS, MAX_SLIDERS, MODE_LABELS, View
 
@@ -153,6 +154,7 @@ class Widgets:
     share_btn: gr.Button
     share_link: gr.Textbox
     textures: TextureWidgets | None = None      # the Textures tab, when a canvas model is loaded
+    pictures: PictureWidgets | None = None      # the "Your picture" tab
 
     @property
     def settings(self) -> list:
@@ -309,6 +311,8 @@ def layout(studio: Studio, default: View) -> Widgets:
             import_file = gr.File(elem_id="import_file", label="Load a state .json, or drop an exported PNG",
                                   file_types=[".json", ".png"],
                                   type="binary")
+        with gr.Tab("Your picture", elem_id="inv_tab"):
+            pictures = picture_layout()
         textures = None
         if studio.canvas.models:
             with gr.Tab("Textures", elem_id="tex_tab"):

@@ -1,0 +1,68 @@
+"""The "Your picture" tab in a real browser: an upload becomes the view; a second click cancels."""
+import io
+import time
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.serving.engine import RenderArgs
+from attn_demo.studio.view import latent_from_text
+from test_browser import image_bytes, image_src, page as page, wait_and_get_src_change  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def open_tab(page):
+    page.get_by_role("tab", name="Your picture").click()
+    page.wait_for_selector("#inv_btn", timeout=10000)
+
+
+def info(page) -> str:
+    return page.inner_text("#inv_info")
+
+
+def test_an_uploaded_picture_becomes_the_view(page, studio, tmp_path):
+    engine = studio.engine("tiny32")
+    target = engine.render(RenderArgs(seed=5)).image
+    path = tmp_path / "mine.png"
+    Image.fromarray(target).resize((96, 96), Image.NEAREST).save(path)
+    open_tab(page)
+    page.set_input_files("#inv_file input[type='file']", str(path))
+    before = image_src(page, "#gen_img img")
+    page.click("#inv_btn")
+    page.wait_for_function("() => document.querySelector('#inv_info').innerText.includes('PSNR')", timeout=60000)
+    shown = image_bytes(page, wait_and_get_src_change(page, before))
+    page.get_by_role("tab", name="Export / import").click()
+    page.click("#share_btn")
+    page.wait_for_function("() => document.querySelector('#share_link textarea').value.includes('latent=')")
+    link = page.input_value("#share_link textarea")
+    params = {k: v[-1] for k, v in parse_qs(urlparse(link).query).items()}
+    latent = latent_from_text(params["latent"], engine.cfg.z_dim)
+    want = engine.render(RenderArgs(seed=int(params["seed"]), psi=1.0, latent=latent)).image
+    img = np.asarray(Image.open(io.BytesIO(shown)).convert("RGB"))
+    scale = img.shape[0] // want.shape[0]
+    assert np.array_equal(img[::scale, ::scale], want)
+    assert page.inner_text("#inv_btn") == "Find it in the model"
+
+
+def test_a_second_click_cancels_and_the_view_stays(page, studio, tmp_path, monkeypatch):
+    import attn_demo.serving.invert as inv
+    slow = inv.invert
+    monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 5000}))
+    path = tmp_path / "mine.png"
+    Image.fromarray(studio.engine("tiny32").render(RenderArgs(seed=2)).image).save(path)
+    open_tab(page)
+    page.set_input_files("#inv_file input[type='file']", str(path))
+    before = image_src(page, "#gen_img img")
+    page.click("#inv_btn")
+    page.wait_for_function("() => document.querySelector('#inv_btn').innerText === 'Cancel'")
+    time.sleep(1.0)
+    page.click("#inv_btn")                                   # the second click
+    page.wait_for_selector("text=inversion cancelled", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#inv_btn').innerText === 'Find it in the model'")
+    assert image_src(page, "#gen_img img") == before and "PSNR" not in info(page)
+    monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 20}))
+    page.click("#inv_btn")                                   # the next one works
+    page.wait_for_function("() => document.querySelector('#inv_info').innerText.includes('PSNR')", timeout=60000)
