@@ -229,8 +229,9 @@ def test_fast_events_show_no_progress_and_skip_postprocessing(studio):
         kind = f.targets[0][1]
         if kind != "then":                                          # a widget, the image or the page
             assert f.show_progress == ("full" if kind == "load" else "hidden"), (f.name, f.targets)
-    # after "Reset sliders": hidden; after a model switch, an import and opening a kept view: full
-    assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full", "full", "full", "hidden"]
+    # after "Reset sliders": hidden; after a model switch, an import, opening a kept view and an
+    # inversion (your picture): full
+    assert sorted(f.show_progress for f in shown if f.targets[0][1] == "then") == ["full"] * 4 + ["hidden"]
 
 
 def test_the_api_page_names_and_describes_every_parameter(client):
