@@ -1,4 +1,5 @@
-"""The verbs for your own pictures and data: invert (a picture into a model)."""
+"""The verbs for your own pictures and data: invert (a picture into a model), dataset (a labelled
+synthetic image set)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,9 @@ from .common import add_model_args, engine_of, write_png
 EXAMPLES = {
     "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
               "--png my_inverted.png",
+    "dataset": "python -m attn_demo dataset --weights weights/emoji32 --per-class 500 --out synth/\n"
+               "  python -m attn_demo dataset --weights weights/emoji32 --per-class 100 --truncation 0.8 "
+               "--classes 'Smileys & Emotion,Food & Drink' --scale 4 --zip synth.zip --out synth_work/",
 }
 
 
@@ -26,6 +30,20 @@ def register(command) -> None:
     p.add_argument("--classes", type=int, default=CLASSES, help="the feature net's top guesses to try")
     p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
     p.set_defaults(run=cmd_invert)
+
+    p = command("dataset", "Write a labelled synthetic image set: a folder per class, labels.csv, manifest.json.")
+    add_model_args(p)
+    p.add_argument("--per-class", type=int, required=True, help="images per class")
+    p.add_argument("--out", type=Path, required=True,
+                   help="the folder (with --zip: the work folder the zip is packed from)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi (0..1)")
+    p.add_argument("--classes", default="", help="comma-separated class names (default: every class)")
+    p.add_argument("--sliders", default="", help="slider offsets, e.g. 1,0,-1")
+    p.add_argument("--scale", type=int, default=1, help="PNG size: the native resolution times this (1..16)")
+    p.add_argument("--seed-start", type=int, default=0, help="the first seed")
+    p.add_argument("--zip", type=Path, default=None, help="also pack everything into this zip file")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder, replace a zip")
+    p.set_defaults(run=cmd_dataset)
 
 
 def cmd_invert(args) -> None:
@@ -59,3 +77,20 @@ def cmd_invert(args) -> None:
         print("note: a poor match (PSNR < 14 dB): the model draws emoji-like pictures; photos do not invert well")
     print(f"class {label!r}, PSNR {out.psnr:.1f} dB, feature distance {out.feature_distance:.3f}, "
           f"{out.seconds:.1f} s; wrote {args.out}" + (f" and {args.png}" if args.png else ""))
+
+
+def cmd_dataset(args) -> None:
+    from tqdm import tqdm
+    from ..checks import parse_numbers
+    from ..serving.dataset import export_dataset, plan_dataset
+    engine = engine_of(args)
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    plan = plan_dataset(engine, args.per_class, args.truncation, classes, parse_numbers("sliders", args.sliders),
+                        args.scale, args.seed_start)
+    total = len(plan.files())
+    with tqdm(total=total, desc="writing", unit="img") as bar:
+        def progress(p):
+            bar.n = round(p * total)
+            bar.refresh()
+        where = export_dataset(engine, plan, args.out, args.force, progress, args.zip)
+    print(f"{total} images of {len(plan.classes)} class(es) from {engine.name} (psi {plan.psi:g}); wrote {where}")
