@@ -66,3 +66,14 @@ def test_a_second_click_cancels_and_the_view_stays(page, studio, tmp_path, monke
     monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 20}))
     page.click("#inv_btn")                                   # the next one works
     page.wait_for_function("() => document.querySelector('#inv_info').innerText.includes('PSNR')", timeout=60000)
+
+
+def test_the_gallery_tab_downloads_a_labelled_data_set(page):
+    page.get_by_role("tab", name="Gallery").click()
+    page.click("#ds_btn")
+    page.wait_for_selector("#ds_file a[href$='.zip']", timeout=60000)
+    href = page.eval_on_selector("#ds_file a[href$='.zip']", "e => e.href")
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(page.request.get(href).body())) as z:
+        names = z.namelist()
+    assert "labels.csv" in names and len([n for n in names if n.endswith(".png")]) == 64   # tiny32: one class

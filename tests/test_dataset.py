@@ -100,3 +100,17 @@ def test_an_export_killed_with_sigkill_resumes_without_corrupt_or_duplicate_file
     assert len(files) == 1200 and not list(out.rglob(".*.tmp"))
     for f in files:
         assert np.asarray(Image.open(f)).shape == (32, 32, 3)                # whole, decodable
+
+
+def test_the_studio_zips_a_data_set_of_the_view(studio):
+    from attn_demo.studio.view import View
+    v = View("tinycond", RenderArgs(seed=7, psi=0.5, label="dog", sliders=(1.0, 0.0, 0.0)))
+    path = studio.dataset_zip(v, 2)
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        manifest = json.loads(z.read("manifest.json"))
+        first = np.asarray(Image.open(z.open("cat/cat_7.png")))
+    assert len(names) == 8 and manifest["plan"]["psi"] == 0.5 and manifest["plan"]["sliders"] == [1.0, 0.0, 0.0]
+    assert np.array_equal(first, studio.engine("tinycond").render(RenderArgs(7, 0.5, "cat", (1.0, 0, 0))).image)
+    with pytest.raises(InputError, match="images per class"):
+        studio.dataset_zip(v, 257)

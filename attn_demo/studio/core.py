@@ -34,6 +34,7 @@ log = logging.getLogger("attn_demo.studio")
 TILE = 256               # side of compare tiles and interpolation frames
 MAX_FRAMES = 240
 MAX_GRID = 64
+MAX_DATASET_PER_CLASS = 256   # a data set downloaded from the page (the CLI has no such limit)
 LOOP_PATHS = ("slerp", "circle")
 ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
@@ -305,6 +306,18 @@ class Studio:
         label = engine.class_names[out.class_index] if out.class_index is not None else None
         args = RenderArgs(view.args.seed, 1.0, label, (), tuple(out.z.tolist()))
         return replace(view, args=args, pins=[]), out
+
+    def dataset_zip(self, view: View, per_class: int, progress=None) -> Path:
+        """A labelled data set of the view's model and settings (truncation, sliders) as a zip:
+        `per_class` images of every class (serving/dataset.py), seeds from the view's on."""
+        from ..serving.dataset import export_dataset, plan_dataset
+        per_class = check_whole("images per class", per_class, 1, MAX_DATASET_PER_CLASS)
+        engine = self.engine(view.model)
+        plan = plan_dataset(engine, per_class, view.args.psi, None, view.args.sliders,
+                            seed_start=min(view.args.seed, 2 ** 32 - per_class * max(1, engine.cfg.num_classes)))
+        folder = self.files.new_folder()
+        target = folder / f"{view.model}_dataset_{per_class}x{len(plan.classes)}_psi{view.args.psi:g}.zip"
+        return export_dataset(engine, plan, folder / "images", progress=progress, zip_to=target)
 
     # ------------------------------------------------------------ export
     def state_dict(self, view: View) -> dict:

@@ -17,7 +17,7 @@ from ..serving.engine import MapSettings, RenderArgs
 from .core import Studio
 from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
-from .guard import PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
+from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
 from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets
 
@@ -213,6 +213,11 @@ class Handlers:
                                        path=PATH_LABELS.get(route, route), fmt=fmt)
         return (None if fmt == "mp4" else str(path)), str(path)     # a page shows GIF and WebP, not MP4
 
+    def on_dataset(self, count, v: View, progress=gr.Progress()):
+        """A zip of `count` images per class with the settings of the image on screen."""
+        return str(self.studio.dataset_zip(v, check_whole("images per class", count),
+                                           lambda p: progress(p, desc="rendering the data set")))
+
     def on_export(self, size, v: View):
         """Exactly the image on screen: the session's View, never widget values it was not made with."""
         return [str(p) for p in self.studio.export(v, size)]
@@ -316,6 +321,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
                        [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.interp_path,
                         w.interp_format, w.view], [w.interp_img, w.interp_file], **PRIVATE)
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
+    w.ds_btn.click(gpu(guard(h.on_dataset)), [w.ds_count, w.view], [w.ds_file], **BATCH)
     w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(
         None, [w.share_link], [w.share_link], js=_LINK_JS, **PRIVATE)
     w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, w.view],

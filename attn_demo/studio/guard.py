@@ -26,6 +26,9 @@ PRIVATE = {"api_visibility": "private", **GROUP}
 # (docs/PERFORMANCE_NOTES.md). Loading a model or a page keeps its tracker.
 SHOWN = {"postprocess": False, "show_progress": "hidden", **PRIVATE}
 SHOWN_SLOW = {**SHOWN, "show_progress": "full"}
+# Long batch jobs (a data set of up to 256 images per class): one at a time, in a group of their own,
+# so they never hold up renders and clicks.
+BATCH = {"concurrency_id": "batch", "concurrency_limit": 1, "api_visibility": "private"}
 
 try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
     import spaces

@@ -13,7 +13,7 @@ from ._gradio import gr
 from ..checks import SEED_MAX
 from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..serving.draw import COLORMAPS
-from .core import ANIMATION_FORMATS, Studio
+from .core import ANIMATION_FORMATS, MAX_DATASET_PER_CLASS, Studio
 from .exports import EXPORT_SIZES
 from .pictures import PictureWidgets, picture_layout
 from .textures import TextureWidgets, texture_layout
@@ -138,6 +138,9 @@ class Widgets:
     grid_count: gr.Slider
     grid_btn: gr.Button
     gallery: gr.Gallery
+    ds_count: gr.Slider
+    ds_btn: gr.Button
+    ds_file: gr.File
     interp_seeds: gr.Textbox
     interp_frames: gr.Slider
     interp_fps: gr.Slider
@@ -281,6 +284,12 @@ def layout(studio: Studio, default: View) -> Widgets:
                 grid_btn = gr.Button("Show samples", variant="secondary")
             gallery = gr.Gallery(elem_id="gallery", columns=8, height="auto", allow_preview=False,
                                  show_label=False, format="png")   # never lossy WEBP (the default)
+            with gr.Row():
+                ds_count = gr.Slider(1, MAX_DATASET_PER_CLASS, value=64, step=1, elem_id="ds_count",
+                                     label="A labelled data set: images per class, with these settings")
+                ds_btn = gr.Button("Download the data set (zip: a folder per class, labels.csv, manifest.json)",
+                                   elem_id="ds_btn")
+            ds_file = gr.File(label="The data set", interactive=False, elem_id="ds_file")
         with gr.Tab("Interpolate"):
             with gr.Row():
                 interp_seeds = gr.Textbox(value="1, 7", label="Seeds: A, B (or several for a loop)")
