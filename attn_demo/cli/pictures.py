@@ -1,5 +1,5 @@
-"""The verbs for your own pictures and data: invert (a picture into a model), dataset (a labelled
-synthetic image set)."""
+"""The verbs for your own pictures and data: invert (a picture into a model), index (its training
+images' nearest-neighbour index), dataset (a labelled synthetic image set)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ from .common import add_model_args, engine_of, write_png
 EXAMPLES = {
     "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
               "--png my_inverted.png",
+    "index": "python -m attn_demo index --weights weights/emoji32 --data data/emoji",
     "dataset": "python -m attn_demo dataset --weights weights/emoji32 --per-class 500 --out synth/\n"
                "  python -m attn_demo dataset --weights weights/emoji32 --per-class 100 --truncation 0.8 "
                "--classes 'Smileys & Emotion,Food & Drink' --scale 4 --zip synth.zip --out synth_work/",
@@ -30,6 +31,13 @@ def register(command) -> None:
     p.add_argument("--classes", type=int, default=CLASSES, help="the feature net's top guesses to try")
     p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
     p.set_defaults(run=cmd_invert)
+
+    p = command("index", "Build the nearest-training-image index that ships beside a model, and its card's report.")
+    add_model_args(p)
+    p.add_argument("--data", type=Path, required=True, help="the image folder the model was trained on")
+    p.add_argument("--features", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
+    p.add_argument("--n", type=int, default=1000, help="samples for the report on nearest-neighbour distances")
+    p.set_defaults(run=cmd_index)
 
     p = command("dataset", "Write a labelled synthetic image set: a folder per class, labels.csv, manifest.json.")
     add_model_args(p)
@@ -94,3 +102,19 @@ def cmd_dataset(args) -> None:
             bar.refresh()
         where = export_dataset(engine, plan, args.out, args.force, progress, args.zip)
     print(f"{total} images of {len(plan.classes)} class(es) from {engine.name} (psi {plan.psi:g}); wrote {where}")
+
+
+def cmd_index(args) -> None:
+    from ..quality.feature_net import load_feature_net
+    from ..quality.neighbours import build_index, distance_report, index_meta, save_index, write_report
+    from ..training.images import load_folder
+    from ..training.publish import write_card
+    engine = engine_of(args)
+    net = load_feature_net(args.features).eval()
+    data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
+    index = build_index(net, data.images, data.labels, index_meta(data, args.features))
+    path = save_index(args.weights, index)
+    print(f"{len(index)} training images indexed: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    table = write_report(args.weights, distance_report(engine, net, data.images, data.labels, n=args.n))
+    print(table)
+    write_card(args.weights)

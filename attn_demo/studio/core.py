@@ -91,6 +91,7 @@ class Studio:
         # the metrics' feature net beside the models: inversion's perceptual term and class ranking
         self.feature_net_dir = Path(model_dirs[0]).parent / "feature_net" if model_dirs else None
         self._feature_net = None
+        self._indexes: dict = {}           # model -> its neighbour index (or None), loaded on first use
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
@@ -306,6 +307,30 @@ class Studio:
         label = engine.class_names[out.class_index] if out.class_index is not None else None
         args = RenderArgs(view.args.seed, 1.0, label, (), tuple(out.z.tolist()))
         return replace(view, args=args, pins=[]), out
+
+    def neighbours(self, view: View, k: int = 8) -> dict[str, list[tuple[np.ndarray, str]]] | None:
+        """The k nearest training images of the view's image, by the feature net's features and by
+        pixels: {"features": [(thumbnail, caption)], "pixels": [...]}; None for a model shipped
+        without an index (quality/neighbours.py) or without the feature net."""
+        from ..quality.neighbours import load_index
+        engine = self.engine(view.model)
+        if view.model not in self._indexes:
+            try:
+                self._indexes[view.model] = load_index(engine.path) if engine.path else None
+            except AttnDemoError as e:
+                log.warning("no neighbour index for %s: %s", view.model, e)
+                self._indexes[view.model] = None
+        index, net = self._indexes[view.model], self.feature_net
+        if index is None or net is None:
+            return None
+        found = index.nearest(net, self.render(view.model, view.args).image, k)
+        names = json.loads(index.meta.get("class_names", "[]"))
+        out = {}
+        for kind, hits in found.items():
+            out[kind] = [(draw.upscale_nearest(index.thumbs[i].numpy(), 4),
+                          f"{d:.3f}" + (f" · {names[int(index.labels[i])]}" if index.labels is not None and names else ""))
+                         for i, d in hits]
+        return out
 
     def dataset_zip(self, view: View, per_class: int, progress=None) -> Path:
         """A labelled data set of the view's model and settings (truncation, sliders) as a zip:

@@ -185,6 +185,13 @@ class Handlers:
         return gr.update(value=None, visible=False) if picture is None else gr.update(
             value=self.studio.files.jpeg_path(picture), visible=True)
 
+    def on_neighbours(self, v: View):
+        """The session's View's image's nearest training images (hidden for a model without an index)."""
+        found = self.studio.neighbours(v)
+        if found is None:
+            return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
+        return (gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True))
+
     def on_all_maps(self, v: View):
         """Every layer and head of the session's View's click (as on_summary, it reads only the View)."""
         picture = self.studio.all_maps(v)
@@ -305,7 +312,8 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.image.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE).then(
         compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
-        guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE)
+        guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE).then(
+        guard(h.on_neighbours), [w.view], [w.nn_features, w.nn_pixels], **PRIVATE)
     w.live_toggle.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
     # a view the page kept (keep.js puts its query in window.__attnOpen and presses the hidden button)
     w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js="(q) => [window.__attnOpen || q]",

@@ -115,6 +115,8 @@ class Widgets:
     click_info: gr.Textbox
     live_toggle: gr.Checkbox
     view_data: gr.Textbox
+    nn_features: gr.Gallery
+    nn_pixels: gr.Gallery
     open_query: gr.Textbox
     open_go: gr.Button
     live_xy: gr.Textbox
@@ -235,6 +237,12 @@ def layout(studio: Studio, default: View) -> Widgets:
             live_go = gr.Button("live point", elem_id="live_go", elem_classes="attn-carrier")
             # history and favourites, kept in the browser (keep.js draws them into this panel)
             gr.HTML('<div id="keep_panel"></div>', elem_id="keep_html")
+            with gr.Accordion("Is this a copy? The nearest training images (distance · class)", open=False,
+                              elem_id="nn_panel"):
+                nn_features = gr.Gallery(label="By the feature net's features", columns=8, height="auto",
+                                         allow_preview=False, format="png", elem_id="nn_features")
+                nn_pixels = gr.Gallery(label="By pixels", columns=8, height="auto", allow_preview=False,
+                                       format="png", elem_id="nn_pixels")
             open_query = gr.Textbox(elem_id="open_query", elem_classes="attn-carrier", show_label=False)
             open_go = gr.Button("open kept view", elem_id="open_go", elem_classes="attn-carrier")
         with gr.Column(scale=2, min_width=300):
