@@ -1,4 +1,4 @@
-"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas].
+"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas,invert].
 
 Every figure is a median over repeated runs after warm-up, measured in one
 process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
@@ -25,6 +25,7 @@ from attn_demo.studio.core import find_models
 
 from .app import bench_browser, bench_cold_start
 from .canvas import bench_canvas
+from .invert import bench_invert
 from .click import bench_click, bench_served_overlay
 from .common import REFERENCE, ROUNDS, cpu_times, machine, matmul_peak, median_row, steal_percent
 from .generator import (_inference_generator, bench_ablation, bench_compiled_generator, bench_generator,
@@ -131,12 +132,18 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             log(f"  canvas {r['model']} {r['side']}² (attention at {r['attention_at']}): render {r['render_ms']:.0f} ms, "
                 f"click {r['click_ms']:.1f} ms (map {r['looks_at_click_ms']:.2f} ms), first looked-at-by "
                 f"{r['first_looked_at_by_ms']:.0f} ms, peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "invert" in only and shipped:
+        probe("invert")
+        results["invert"] = bench_invert(find_models(weights)[0], weights / "feature_net", pictures=2 if quick else 5)
+        r = results["invert"]
+        log(f"  inversion ({r['model']}, {r['steps']} steps x {r['restarts']} restarts): median {r['median_s']:.1f} s, "
+            f"max {r['max_s']:.1f} s")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results
 
 
-PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas")
+PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas", "invert")
 
 
 def _keys(part: str) -> tuple[str, ...]:
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
     p.add_argument("--only", default=",".join(PARTS),
-                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas")
+                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas,invert")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")

@@ -20,7 +20,19 @@ TARGETS = [
     ("browser click to overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
     ("live mode: pointer move to the map drawn (median)", lambda r: r["browser"]["live_median_ms"], "<=", 16, "ms"),
     ("cold start to first image", lambda r: r["cold_start"]["to_first_image_s"], "<=", 6, "s"),
+    ("canvas model: a 1024² canvas", lambda r: _canvas(r, 1024)["render_ms"], "<=", 2000, "ms"),
+    ("canvas model: a click on a 1024² canvas (map and picture)", lambda r: _canvas(r, 1024)["click_ms"], "<=", 20, "ms"),
+    ("canvas model: the first looked-at-by on a 1024² canvas", lambda r: _canvas(r, 1024)["first_looked_at_by_ms"],
+     "<=", 1000, "ms"),
+    ("canvas model: peak RSS of the process after a 2048² canvas", lambda r: _canvas(r, 2048)["peak_rss_mb"],
+     "<=", 2048, "MB"),
+    ("inversion at the default settings (median)", lambda r: r["invert"]["median_s"], "<=", 15, "s"),
 ]
+
+
+def _canvas(r, side):
+    """The canvas row of that side: the shipped model's, else the planned one's with attention at 1/8."""
+    return next(x for x in r["canvas"] if x["side"] == side and x["attention_at"] == "1/8")
 
 
 def _gen(r, model, device):
@@ -228,6 +240,13 @@ def write_report(r: dict, path: Path) -> str:
                          f"({c['looks_at_click_ms']:.2f} ms) | {c['first_looked_at_by_ms']:.0f} ms | "
                          f"{'–' if busy is None else f'{busy:.1f} ms'} | {c['peak_rss_mb']:.0f} MB |")
         lines.append("")
+    if "invert" in r:
+        v = r["invert"]
+        lines += ["", "## Inversion", "",
+                  f"serving/invert.py at its defaults ({v['steps']} steps × {v['restarts']} restarts, "
+                  f"{'with' if v['feature_net'] else 'without'} the feature net) on {v['pictures']} of "
+                  f"{v['model']}'s own renders, blurred a little: median {v['median_s']:.1f} s, max {v['max_s']:.1f} s "
+                  f"per picture (median PSNR {v['median_psnr_db']:.1f} dB).", ""]
     text = "\n".join(lines) + "\n"
     notes = path.with_name("PERFORMANCE_NOTES.md")
     if notes.exists():

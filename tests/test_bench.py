@@ -328,3 +328,14 @@ def test_canvas_bench_rows_and_their_report(tmp_path):
          "command": "python -m bench --only canvas", "canvas": rows}
     md = write_report(r, tmp_path / "PERFORMANCE.md")
     assert "## Canvas models" in md and "| canvas | 1/8 | 1024² | 128² / 64² |" in md
+
+
+def test_the_inversion_bench_row_and_its_target(cond_model_dir, tmp_path):
+    from bench.invert import bench_invert
+    from bench.report import write_report
+    r = bench_invert(cond_model_dir, tmp_path / "no_feature_net", pictures=2)
+    assert r["pictures"] == 2 and r["median_s"] > 0 and r["feature_net"] is False
+    results = {"machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "torch_threads": 2},
+               "command": "python -m bench --only invert", "invert": r}
+    text = write_report(results, tmp_path / "PERFORMANCE.md")
+    assert "| inversion at the default settings (median) |" in text and "## Inversion" in text
