@@ -85,12 +85,14 @@ def ui_weights(tmp_path_factory):
     return root
 
 
-def tiny_canvas():
-    """A random canvas model (models/canvas.py), 32-px crops, 8-px cells, attention that matters."""
+def tiny_canvas(**overrides):
+    """A random canvas model (models/canvas.py), 32-px crops, 8-px cells, attention that matters
+    (gamma 0.8, peaked maps)."""
     from attn_demo.models.canvas import CanvasGenerator
     torch.manual_seed(0)
-    g = CanvasGenerator(ModelConfig(resolution=32, z_dim=8, z_local=4, g_width=16, d_width=16, g_attn=(8,),
-                                    d_attn=(16,), kind="canvas", num_classes=3, class_names=("sand", "rock", "snow")))
+    base = dict(resolution=32, z_dim=8, z_local=4, g_width=16, d_width=16, g_attn=(8,), d_attn=(16,),
+                kind="canvas", num_classes=3, class_names=("sand", "rock", "snow"))
+    g = CanvasGenerator(ModelConfig(**{**base, **overrides}))
     with torch.no_grad():
         for m in g.attn.values():
             m.gamma.fill_(0.8)

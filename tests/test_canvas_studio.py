@@ -14,25 +14,14 @@ from attn_demo.serving import materials
 from attn_demo.studio.canvas import CanvasDesk, CanvasView
 from attn_demo.studio.files import ExportFolder
 
-from test_canvas import canvas_config
+from conftest import tiny_canvas
 
 
 @pytest.fixture(scope="module")
 def canvas_dir(tmp_path_factory):
-    """A random canvas model whose attention matters (gamma 0.8) and whose maps are peaked."""
-    from attn_demo.models.canvas import CanvasGenerator
+    """A random canvas model with attention at 16 px of a 32-px crop: a 16 x 16 key grid on 64² (8 x 8 cells)."""
     from attn_demo.models.checkpoint import save_pretrained
-    torch.manual_seed(0)
-    G = CanvasGenerator(canvas_config())
-    with torch.no_grad():
-        for m in G.attn.values():
-            m.gamma.fill_(0.8)
-            for conv in (m.query, m.key):
-                conv.parametrizations.weight.original.mul_(8.0)
-        G.train()
-        for _ in range(3):
-            G(G.sample_latent(4), torch.randint(0, 3, (4,)))
-    return save_pretrained(tmp_path_factory.mktemp("w") / "tex", G.eval())
+    return save_pretrained(tmp_path_factory.mktemp("w") / "tex", tiny_canvas(g_attn=(16,), class_names=()))
 
 
 @pytest.fixture(scope="module")
