@@ -11,7 +11,8 @@ from PIL import Image
 
 from attn_demo.errors import InputError
 from attn_demo.serving.engine import Engine, RenderArgs
-from attn_demo.serving.invert import Cancelled, invert, load_picture
+from attn_demo.serving.invert import Cancelled, invert
+from attn_demo.training.images import load_upload
 from attn_demo.studio.view import View, parse_state, query_of, state_dict, view_from_query
 
 
@@ -28,8 +29,8 @@ def png_bytes(img: np.ndarray, **kw) -> bytes:
 
 def test_a_render_of_the_model_inverts_close_to_itself(engine):
     target = engine.render(RenderArgs(seed=3, label="dog")).image
-    out = invert(engine, load_picture(png_bytes(target), 32), None, steps=120, restarts=6, classes=3)
-    blank = invert(engine, load_picture(png_bytes(target), 32), None, steps=1, restarts=6, classes=3)
+    out = invert(engine, load_upload(png_bytes(target), 32), None, steps=120, restarts=6, classes=3)
+    blank = invert(engine, load_upload(png_bytes(target), 32), None, steps=1, restarts=6, classes=3)
     assert out.psnr > blank.psnr + 3                     # the optimisation moved toward the picture
     assert out.class_index in (0, 1, 2) and out.z.shape == (engine.cfg.z_dim,)
     again = engine.render(RenderArgs(seed=0, label=engine.class_names[out.class_index], latent=tuple(out.z.tolist())))
@@ -37,7 +38,7 @@ def test_a_render_of_the_model_inverts_close_to_itself(engine):
 
 
 def test_an_inversion_can_be_cancelled_and_the_next_one_works(engine):
-    target = load_picture(png_bytes(engine.render(RenderArgs(seed=1, label="cat")).image), 32)
+    target = load_upload(png_bytes(engine.render(RenderArgs(seed=1, label="cat")).image), 32)
     cancel = threading.Event()
     seen = []
 
@@ -90,7 +91,7 @@ def test_pictures_of_every_kind_load_and_broken_ones_are_refused_with_a_reason()
     good = {"16-bit PNG": png_bytes((rgb[..., 0].astype(np.uint16) * 257)), "CMYK JPEG": _cmyk_jpeg(),
             "animated GIF": _gif(), "RGBA PNG": png_bytes(np.dstack([rgb, rgb[..., :1]]))}
     for name, data in good.items():
-        out = load_picture(data, 32)
+        out = load_upload(data, 32)
         assert out.shape == (32, 32, 3) and out.dtype == np.uint8, name
     bomb = io.BytesIO()
     Image.new("L", (12000, 12000)).save(bomb, format="PNG")
@@ -100,4 +101,4 @@ def test_pictures_of_every_kind_load_and_broken_ones_are_refused_with_a_reason()
            "1x1": (png_bytes(rgb[:1, :1]), "too small")}
     for name, (data, message) in bad.items():
         with pytest.raises(InputError, match=message):
-            load_picture(data, 32)
+            load_upload(data, 32)

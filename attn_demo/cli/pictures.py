@@ -58,14 +58,15 @@ def cmd_invert(args) -> None:
     from tqdm import tqdm
     from ..models.checkpoint import atomic_write
     from ..serving.engine import RenderArgs
-    from ..serving.invert import invert, load_picture
+    from ..serving.invert import invert
+    from ..training.images import load_upload
     from ..studio.view import View, state_dict
     engine = engine_of(args)
     net = None
     if str(args.feature_net).lower() != "none":
         from ..quality.feature_net import load_feature_net
         net = load_feature_net(args.feature_net).eval()
-    target = load_picture(args.image, engine.cfg.resolution)
+    target = load_upload(args.image, engine.cfg.resolution)
     with tqdm(total=args.steps, desc="inverting", unit="step") as bar:
         def progress(p):
             bar.n = round(p * args.steps)

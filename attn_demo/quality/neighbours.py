@@ -140,9 +140,11 @@ def distance_report(engine, net, images: torch.Tensor, labels: torch.Tensor | No
 
 
 def write_report(model_dir: Path, report: dict) -> str:
+    """neighbours.json beside the model, with its table (the model card shows it)."""
     from ..models.checkpoint import atomic_write
+    report = {**report, "table": report_table(report)}
     atomic_write(Path(model_dir) / REPORT_FILE, (json.dumps(report, indent=2) + "\n").encode())
-    return report_table(report)
+    return report["table"]
 
 
 def report_table(r: dict) -> str:

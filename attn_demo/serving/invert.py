@@ -2,7 +2,7 @@
 
     python -m attn_demo invert --weights weights/emoji32 --image my.png --out state.json
 
-The picture goes through the training loader (training/images.load_image: decompression bombs
+The picture comes through the training loader (training/images.load_upload: decompression bombs
 refused, every mode and EXIF rotation handled, alpha on white, centre crop, Lanczos resize to
 the model's resolution). Then Adam on z, for several restarts at once (one batch):
 
@@ -95,7 +95,7 @@ def invert(engine, target: np.ndarray, net=None, steps: int = STEPS, restarts: i
     cfg = engine.cfg
     r = cfg.resolution
     if not isinstance(target, np.ndarray) or target.shape != (r, r, 3) or target.dtype != np.uint8:
-        raise InputError(f"the picture must be {r} x {r} RGB (load it with load_picture)")
+        raise InputError(f"the picture must be {r} x {r} RGB (load it with training.images.load_upload)")
     steps = check_whole("steps", steps, 1, 5000)
     restarts = check_whole("restarts", restarts, 1, 64)
     lr = check_finite("learning rate", lr, 1e-4, 1.0)
@@ -155,20 +155,3 @@ def invert(engine, target: np.ndarray, net=None, steps: int = STEPS, restarts: i
     return Inversion(z_best.float().cpu(), y_best, image, target, psnr(image, target), fd, best[0], steps, restarts,
                      time.perf_counter() - t0, candidates)
 
-
-def load_picture(data: bytes | str, size: int) -> np.ndarray:
-    """An uploaded picture (bytes or a path) through the training loader: (size, size, 3) uint8, or a
-    clear InputError (not an image, truncated, a bomb, too small, ...)."""
-    import tempfile
-    from pathlib import Path
-    from ..errors import DataError
-    from ..training.images import load_image
-    try:
-        if isinstance(data, (bytes, bytearray)):
-            with tempfile.NamedTemporaryFile(suffix=".img") as f:
-                f.write(bytes(data))
-                f.flush()
-                return load_image(Path(f.name), size)
-        return load_image(Path(data), size)
-    except DataError as e:
-        raise InputError(f"cannot use this picture: {e}") from None

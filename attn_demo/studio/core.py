@@ -300,9 +300,10 @@ class Studio:
     def invert(self, view: View, data, progress=None, cancel=None) -> tuple:
         """A picture (bytes or a path) into the view's model: the view that shows its inversion
         (its own latent, the found class, psi 1, no sliders; the click and map settings kept)."""
-        from ..serving.invert import invert, load_picture
+        from ..serving.invert import invert
+        from ..training.images import load_upload
         engine = self.engine(view.model)
-        target = load_picture(data, engine.cfg.resolution)
+        target = load_upload(data, engine.cfg.resolution)
         out = invert(engine, target, self.feature_net, progress=progress, cancel=cancel)
         label = engine.class_names[out.class_index] if out.class_index is not None else None
         args = RenderArgs(view.args.seed, 1.0, label, (), tuple(out.z.tolist()))

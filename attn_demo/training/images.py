@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 MAX_PIXELS = 40_000_000       # our own decompression-bomb cap (Pillow's is 2x 89 Mpx)
@@ -141,6 +142,21 @@ def load_image(path: Path, size: int) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError, OverflowError, IndexError):
         raise DataError("truncated or corrupt image") from None
     return np.asarray(square_resize(rgb, size))
+
+
+def load_upload(data: bytes | str | Path, size: int) -> np.ndarray:
+    """A picture a user hands over (bytes, or a path) through the same checks as a training image:
+    (size, size, 3) uint8, or an InputError that says why not (not an image, truncated, a bomb, too
+    small, ...)."""
+    try:
+        if isinstance(data, (bytes, bytearray)):
+            with tempfile.NamedTemporaryFile(suffix=".img") as f:
+                f.write(bytes(data))
+                f.flush()
+                return load_image(Path(f.name), size)
+        return load_image(Path(data), size)
+    except DataError as e:
+        raise InputError(f"cannot use this picture: {e}") from None
 
 
 # ------------------------------------------------------------- a folder

@@ -148,15 +148,14 @@ def write_card(model_dir: Path) -> str:
     if metrics:
         lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
     neighbours = _read_json(model_dir / "neighbours.json")
-    if neighbours:
-        from ..quality.neighbours import report_table
+    if neighbours.get("table"):
         lines += ["## Does it copy its training images?", "",
                   "The feature distance (the feature net's normalised features) from each image to its nearest "
                   f"training image, for {neighbours['samples']['n']} samples and for {neighbours['held_out']} real "
                   f"images held out of an index of the other {neighbours['index_images']} "
                   "(`python -m attn_demo index --weights DIR --data DIR`; the studio shows any image's nearest "
                   "training images from `neighbours.safetensors`). Samples much closer than held-out real images "
-                  "would be copies.", "", report_table(neighbours), ""]
+                  "would be copies.", "", neighbours["table"], ""]
     if (model_dir / DIRECTIONS_FILE).exists():
         lines += ["## Slider directions", "",
                   "`directions.safetensors` holds principal directions of the generator "
