@@ -35,7 +35,7 @@ from ..checks import check_finite, check_whole
 from ..errors import InputError
 from . import draw
 
-STEPS = 150
+STEPS = 300
 RESTARTS = 8
 CLASSES = 2
 LR = 0.05
