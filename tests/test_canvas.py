@@ -164,3 +164,17 @@ def test_canvas_flags_on_an_image_model_say_what_they_are_for(tmp_path):
     model = make_model_dir(tmp_path / "m")
     assert main(["generate", "--weights", str(model), "--seed", "1", "--width", "64",
                  "--out", str(tmp_path / "x.png")]) != 0
+
+
+def test_an_edge_that_does_not_wrap_is_reflected_not_zero_padded(G):
+    """Zeros at an edge the model never saw in training drew stripes along a band's top and bottom."""
+    from attn_demo.models.canvas import TilingConv2d
+    conv = TilingConv2d(1, 1, 3, padding=0, bias=False)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 0, 1] = 1.0                       # out[y, x] = in[y - 1, x]
+    conv.tiling = "x"
+    x = torch.arange(12.0).view(1, 1, 3, 4)
+    out = conv(x)
+    assert torch.equal(out[0, 0, 0], x[0, 0, 1])           # row -1 reflects row 1 (zeros would give 0)
+    assert torch.equal(conv(torch.ones(1, 1, 1, 4)), torch.ones(1, 1, 1, 4))   # one row high: replicated
