@@ -242,3 +242,15 @@ def test_canvas_sliders_move_the_global_latent_and_keep_the_edits(canvas_dir, tm
     assert back.sliders == (1.5, 0.0) and np.array_equal(desk.render(back).image, desk.render(moved).image)
     with pytest.raises(InputError, match="slider 1"):
         desk.view(v, "tex", 3, 64, 64, "both", 1.0, "0", sliders=(99, 0))
+
+
+def test_a_card_of_a_model_trained_on_share_alike_images_says_so(canvas_dir, tmp_path):
+    import shutil
+    from attn_demo.training.publish import write_card
+    model = shutil.copytree(canvas_dir, tmp_path / "tex")
+    (model / "training.json").write_text(json.dumps({
+        "steps": 10, "images_seen": 640, "wall_time_s": 60, "hardware": "cpu", "stop_reason": "time_budget",
+        "torch": "x", "gamma": {"G16": 0.1}, "data": {"images": 5},
+        "attribution": "Terrain textures (c) 2010 Wildfire Games, licensed under CC BY-SA 3.0."}))
+    card = write_card(model)
+    assert "A canvas generator" in card and "released under CC BY-SA 3.0" in card and "MIT" not in card

@@ -76,15 +76,20 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
     run_info = _read_json(run_dir / "config.json")
     data_info = run_info.get("data", {})
     manifest = _read_json(Path(data_dir) / "manifest.json") if data_dir else {}
-    if not manifest and data_info.get("source"):
-        manifest = _read_json(Path(data_info["source"]) / "manifest.json")
+    data_folder = Path(data_dir) if data_dir else Path(data_info["source"]) if data_info.get("source") else None
+    if not manifest and data_folder is not None:
+        manifest = _read_json(data_folder / "manifest.json")
+    attribution = manifest.get("attribution", "")
+    if not attribution and data_folder is not None and (data_folder / "ATTRIBUTION.txt").is_file():
+        # the folder's own attribution (the texture builder writes the licence's terms there)
+        attribution = " ".join((data_folder / "ATTRIBUTION.txt").read_text().split())
     training = {
         "steps": st.step, "images_seen": st.images_seen, "wall_time_s": round(st.elapsed, 1),
         "hardware": summary.get("hardware", "unknown"), "world_size": summary.get("world_size", 1),
         "stop_reason": summary.get("stop_reason", "unknown") if step is None else KEPT_REASON,
         "checkpoint": str(ckpt.relative_to(run_dir)), "torch": summary.get("torch", torch.__version__),
         "train_config": train_cfg.to_dict(), "data": data_info,
-        "attribution": manifest.get("attribution", ""), "data_source": manifest.get("package", manifest.get("source", "")),
+        "attribution": attribution, "data_source": manifest.get("package", manifest.get("source", "")),
         "gamma": {n: float(m.gamma.detach()) for n, m in G_ema.attention_layers().items()},
         "run_command": f"python -m attn_demo train --data {data_info.get('source', 'DATA')} --out {run_dir}",
     }
@@ -165,7 +170,10 @@ def write_card(model_dir: Path) -> str:
         directions = load_directions(model_dir, cfg.z_dim)
         lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     if training.get("attribution"):
+        share_alike = "BY-SA" in training["attribution"].upper().replace(" ", "-")
         lines += ["## Licence and attribution", "", f"Training images: {training['attribution']}",
+                  "The weights are released under CC BY-SA 3.0, as the training images' licence asks of what is "
+                  "made from them (share alike); credit the images' authors above." if share_alike else
                   "The weights are released under the MIT licence.", ""]
     lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
               f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
