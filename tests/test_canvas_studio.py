@@ -181,6 +181,12 @@ def test_a_canvas_loop_meets_its_first_frame(desk):
         assert sum(1 for _ in c.decode(video=0)) == 8
     with pytest.raises(InputError, match="512 x 512"):
         desk.loop(CanvasView("tex", 3, 1024, 1024, "both", 1.0, "0"), 8)
+    with pytest.raises(InputError, match="click the canvas first"):
+        desk.loop(v, 8, frames=4, follow=True)
+    followed = desk.loop(CanvasView(**{**v.__dict__, "click": (5, 9)}), 8, frames=4, fmt="webp", follow=True)
+    first = np.asarray(Image.open(followed).convert("RGB"))
+    assert first.shape == (32, 64, 3)                                   # the frame, and its map beside it
+    assert np.array_equal(first[:, :32], desk.render(v).image)          # frame 0 is the canvas itself (lossless)
 
 
 def test_a_large_canvas_attends_in_bounded_memory(monkeypatch):

@@ -249,10 +249,13 @@ class CanvasDesk:
         return [exports.write_zip(folder / f"{stem}_all.zip", files)] + files
 
     def loop(self, v: CanvasView, seed_b, frames: int = 24, fps: float = 12.0, fmt: str = "gif",
-             progress=None) -> Path:
+             progress=None, follow: bool = False) -> Path:
         """An exact loop of the whole latent field: f(theta) = a cos(theta) + b sin(theta), a the
         view's field, b seed B's field of the same size, local and global latents alike (each frame
-        is itself a draw from the prior; the last frame meets the first). Every frame keeps the tiling."""
+        is itself a draw from the prior; the last frame meets the first). Every frame keeps the tiling.
+        With `follow` and a clicked pixel, the map of that pixel is drawn beside every frame."""
+        if follow and v.click is None:
+            raise InputError("click the canvas first: the loop follows the clicked pixel's map")
         engine = self.engine(v.model)
         if fmt not in ("gif", "mp4", "webp"):
             raise InputError(f"format must be gif, mp4 or webp, got {fmt!r}")
@@ -269,7 +272,11 @@ class CanvasDesk:
         for i in range(frames):
             t = 2 * math.pi * i / frames
             f = math.cos(t) * a + math.sin(t) * b + offset
-            out.append(engine.render(f, v.label, v.tiling).image)
+            result = engine.render(f, v.label, v.tiling)
+            frame = result.image
+            if follow:
+                frame = np.concatenate([frame, engine.inspect(result, *v.click, v.map).overlay], axis=1)
+            out.append(frame)
             if progress:
                 progress((i + 1) / frames)
         target = self.files.new_file(f"{v.model}_loop_{v.width}x{v.height}_seed{v.seed}-{seed_b}.{fmt}")

@@ -62,6 +62,7 @@ class TextureWidgets:
     loop_frames: gr.Slider
     loop_fps: gr.Slider
     loop_format: gr.Radio
+    loop_follow: gr.Checkbox
     loop_btn: gr.Button
     loop_img: gr.Image
     loop_file: gr.File
@@ -140,6 +141,7 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             loop_frames = gr.Slider(4, LOOP_MAX_FRAMES, value=24, step=1, label="Frames")
             loop_fps = gr.Slider(1, 30, value=12, step=1, label="Frames per second")
             loop_format = gr.Radio(list(ANIMATION_FORMATS), value="gif", label="Format")
+            loop_follow = gr.Checkbox(value=False, label="Show the clicked pixel's map beside each frame")
         loop_btn = gr.Button("Make the loop (canvases up to 512 × 512)", elem_id="tex_loop")
         with gr.Row():
             loop_img = gr.Image(type="filepath", show_label=False, interactive=False, elem_id="tex_loop_img")
@@ -265,9 +267,9 @@ class TextureHandlers:
         return self.widgets_for(CanvasView(model, v.seed, side, side, v.tiling, v.psi,
                                            engine.class_names[0] if engine.cfg.num_classes else None))
 
-    def on_loop(self, seed_b, frames, fps, fmt, v: CanvasView, progress=gr.Progress()):
+    def on_loop(self, seed_b, frames, fps, fmt, follow, v: CanvasView, progress=gr.Progress()):
         path = self.desk.loop(v, check_seed(seed_b), check_whole("frames", frames), check_finite("fps", fps), fmt,
-                              progress=lambda p: progress(p, desc="painting frames"))
+                              progress=lambda p: progress(p, desc="painting frames"), follow=bool(follow))
         return (None if fmt == "mp4" else str(path)), str(path)
 
 
@@ -288,5 +290,5 @@ def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> Non
     w.undo_btn.click(guard(h.on_undo), [w.view], w.shown, **PAINT)
     w.export_btn.click(guard(h.on_export), [w.view], [w.export_files], **PAINT)
     w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, *w.shown], **PAINT)
-    w.loop_btn.click(guard(h.on_loop), [w.loop_seed, w.loop_frames, w.loop_fps, w.loop_format, w.view],
+    w.loop_btn.click(guard(h.on_loop), [w.loop_seed, w.loop_frames, w.loop_fps, w.loop_format, w.loop_follow, w.view],
                      [w.loop_img, w.loop_file], **PAINT)
