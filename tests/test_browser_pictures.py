@@ -77,3 +77,44 @@ def test_the_gallery_tab_downloads_a_labelled_data_set(page):
     with zipfile.ZipFile(io.BytesIO(page.request.get(href).body())) as z:
         names = z.namelist()
     assert "labels.csv" in names and len([n for n in names if n.endswith(".png")]) == 64   # tiny32: one class
+
+
+def test_two_inversions_running_never_hold_up_clicks(browser, app_url, studio, tmp_path, monkeypatch):
+    """Two sessions invert (long runs); a third clicks the image 20 times: every click is answered
+    while both inversions are still running (their own concurrency group)."""
+    from test_browser import click_pixel, wait_ready
+    import attn_demo.serving.invert as inv
+    slow = inv.invert
+    monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 5000}))
+    path = tmp_path / "mine.png"
+    Image.fromarray(studio.engine("tiny32").render(RenderArgs(seed=2)).image).save(path)
+    contexts, inverting = [], []
+    for _ in range(2):
+        ctx = browser.new_context(viewport={"width": 1920, "height": 1200})
+        p = ctx.new_page()
+        p.goto(app_url)
+        wait_ready(p)
+        open_tab(p)
+        p.set_input_files("#inv_file input[type='file']", str(path))
+        p.click("#inv_btn")
+        contexts.append(ctx)
+        inverting.append(p)
+    for p in inverting:
+        p.wait_for_selector("#inv_info .progress-text, .progress-text", timeout=30000)   # both are running
+    clicker = browser.new_context(viewport={"width": 1920, "height": 1200})
+    page = clicker.new_page()
+    page.goto(app_url)
+    wait_ready(page)
+    shown = page.input_value("#click_info textarea")
+    for i in range(20):
+        click_pixel(page, 20 + 24 * i, 300 - 12 * i)                  # 20 different pixels
+        deadline = time.time() + 10
+        while page.input_value("#click_info textarea") == shown and time.time() < deadline:
+            time.sleep(0.02)
+        assert page.input_value("#click_info textarea") != shown, f"click {i} was not answered"
+        shown = page.input_value("#click_info textarea")
+    for p in inverting:
+        assert "PSNR" not in info(p)                                 # still inverting
+        p.click("#inv_btn")                                          # cancel, and leave
+    for ctx in contexts + [clicker]:
+        ctx.close()

@@ -86,6 +86,17 @@ def _gif() -> bytes:
     return buf.getvalue()
 
 
+def _huge_png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels and holds none (what a hostile upload looks like)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+
 def test_pictures_of_every_kind_load_and_broken_ones_are_refused_with_a_reason():
     rgb = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     good = {"16-bit PNG": png_bytes((rgb[..., 0].astype(np.uint16) * 257)), "CMYK JPEG": _cmyk_jpeg(),
@@ -98,7 +109,9 @@ def test_pictures_of_every_kind_load_and_broken_ones_are_refused_with_a_reason()
     bad = {"not an image": (b"hello world" * 10, "not an image"),
            "truncated": (png_bytes(rgb)[:200], "truncated"),
            "bomb": (bomb.getvalue(), "bomb"),
-           "1x1": (png_bytes(rgb[:1, :1]), "too small")}
+           "1x1": (png_bytes(rgb[:1, :1]), "too small"),
+           "huge dimension": (_huge_png_header(100_000, 100_000), "bomb or huge"),
+           "extreme aspect": (_huge_png_header(60_000, 40), "aspect|bomb|huge")}
     for name, (data, message) in bad.items():
         with pytest.raises(InputError, match=message):
             load_upload(data, 32)
