@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attn_demo.quality.feature_net import accuracy, train_feature_net  # noqa: E402
+from attn_demo.serving.dataset import folder_name  # noqa: E402
 from attn_demo.training.images import ImageSet, load_folder  # noqa: E402
 
 BATCH = 128
@@ -59,7 +60,8 @@ def main() -> None:
     args = ap.parse_args()
     real = load_folder(args.real, 32)
     synth = load_folder(args.synthetic, 32)
-    if synth.class_names != real.class_names:
+    # `dataset` names its folders for any file system ("Animals & Nature" -> "Animals_Nature")
+    if [folder_name(c) for c in real.class_names] != [folder_name(c) for c in synth.class_names]:
         raise SystemExit(f"the synthetic classes {synth.class_names} are not the real ones {real.class_names}")
     rows = {"real only": [], "real + synthetic": []}
     steps_run = {}

@@ -60,13 +60,13 @@ class DatasetPlan:
         """(relative path, class index in the model, class name, seed) of every image."""
         out = []
         for k, name in enumerate(self.classes):
-            folder = _folder_name(name)
+            folder = folder_name(name)
             for s in self.seeds(k):
                 out.append((f"{folder}/{folder}_{s}.png", k, name, s))
         return out
 
 
-def _folder_name(name: str) -> str:
+def folder_name(name: str) -> str:
     """A class name as a folder name any system takes: "Animals & Nature" -> "Animals_Nature"."""
     return re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_") or "class"
 
@@ -160,7 +160,7 @@ def export_dataset(engine: Engine, plan: DatasetPlan, out: Path, force: bool = F
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "attribution": _attribution(engine)}
     atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     for name in plan.classes:
-        (out / _folder_name(name)).mkdir(exist_ok=True)
+        (out / folder_name(name)).mkdir(exist_ok=True)
     done = len(files) - len(missing)
     for i in range(0, len(missing), BATCH):
         chunk = missing[i:i + BATCH]
