@@ -227,7 +227,7 @@ def write_report(r: dict, path: Path) -> str:
                   "Through CanvasEngine, as the studio's Textures tab serves them (bench/canvas.py): the shipped "
                   "canvas model, or the planned texture generator at random weights (64-px crops, width 32, 16 local "
                   "latents per 16-px cell). Render: the generator and its attention captures. Click: the map and "
-                  "its picture (over the canvas, shrunk to 1024 px at most); map: the probe alone. Goals: 1024² in "
+                  "its picture (over the canvas, shrunk by a whole factor to 640 px at most); map: the probe alone. Goals: 1024² in "
                   "<= 2 s, a click <= 20 ms, the first looked-at-by <= 1 s, 2048² in <= 2 GB, clicks not held up "
                   "by a render.", "",
                   "| model | attention at | canvas | grid / keys | render | click (map) | first looked-at-by "

@@ -211,7 +211,7 @@ def test_canvas_quality_scores_crops_sizes_and_seams(engine):
     images = torch.from_numpy(rng.integers(0, 255, (12, 3, 64, 64), dtype=np.uint8))
     data = ImageSet(images, torch.arange(12) % 3, ("0", "1", "2"))
     r = evaluate_canvas(engine, data, n=16, seeds=(0, 1), log=lambda *_: None, large=128, seam_side=64)
-    assert set(r["swd_x1e3"]) == {"small", "large", "real"} and len(r["swd_x1e3"]["small"]["values"]) == 2
+    assert set(r["swd_x1e3"]) == {"small", "large", "windows", "real"} and len(r["swd_x1e3"]["small"]["values"]) == 2
     assert r["seams"]["both_cells"]["max"] < 1.5 < r["seams"]["none_cells"]["max"]   # the wrap is no seam
     assert r["seams"]["both"]["max"] > r["seams"]["both_cells"]["max"]     # a random model's cells show
     assert "crops of 128² canvases" in r["table"]

@@ -6,8 +6,10 @@
    from the real textures (wrapping around their edges, as training cuts them) against n
    canvases painted at the crop size, with the real crops' class mix; beside it the
    real-vs-real baseline (two disjoint draws of real crops), for each scoring seed.
-2. Size does not hurt: the same, with the crops cut at random from 1024 x 1024 canvases (one
-   per class and seed) instead of crop-sized renders.
+2. Size does not hurt: crops cut on the cell grid from 1024 x 1024 canvases (one per class and
+   seed), against the same windows of latent cells painted alone at the crop size: the same
+   latents (the same variety), only the canvas around them differs. (Against row 1 the canvases'
+   crops would also be judged for having 7 global latents per seed instead of n.)
 3. Seams: for tiling renders, the mean absolute step across the wrap (last column to first,
    last row to first) over the mean step between neighbouring interior columns (rows); 1 means
    the wrap is as smooth as the inside. The same ratio of a render without circular padding
@@ -70,7 +72,7 @@ def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] 
     classes = engine.cfg.num_classes
     if classes and data.num_classes != classes:
         raise InputError(f"the model has {classes} classes, the data {data.num_classes}")
-    rows = {"small": [], "large": [], "real": []}
+    rows = {"small": [], "large": [], "windows": [], "real": []}
     t0 = time.perf_counter()
     for s in seeds:
         gen = torch.Generator().manual_seed(s)
@@ -82,19 +84,29 @@ def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] 
             f = engine.field(s * n + i, crop, crop)
             small.append(engine.render(f, y, "both").image)
         small = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2)
-        cut = torch.empty_like(small)
+        cut, alone = torch.empty_like(small), torch.empty_like(small)
+        k, n_cells = crop // cell, large // cell
         for c in (range(classes) if classes else [None]):
             want = [i for i, y in enumerate(ys) if y == c]
             if not want:
                 continue
-            canvas = engine.render(engine.field(10_000 + s * 100 + (c or 0), large, large), c, "both").image
-            canvas = torch.from_numpy(canvas).permute(2, 0, 1)[None].expand(len(want), -1, -1, -1)
-            cut[want] = wrapped_crops(canvas.contiguous(), crop, gen)
+            f = engine.field(10_000 + s * 100 + (c or 0), large, large)
+            canvas = torch.from_numpy(engine.render(f, c, "both").image).permute(2, 0, 1)
+            for i in want:       # a window on the cell grid: cut from the canvas, and painted alone
+                r0, c0 = (int(v) for v in torch.randint(0, n_cells, (2,), generator=gen))
+                rows_, cols_ = (r0 + torch.arange(k)) % n_cells, (c0 + torch.arange(k)) % n_cells
+                px_r = (r0 * cell + torch.arange(crop)) % large
+                px_c = (c0 * cell + torch.arange(crop)) % large
+                cut[i] = canvas[:, px_r][:, :, px_c]
+                window = f[:, rows_][:, :, cols_].contiguous()
+                alone[i] = torch.from_numpy(engine.render(window, c, "both").image).permute(2, 0, 1)
         rows["small"].append(swd(real_a, small, seed=s)["mean"])
         rows["large"].append(swd(real_a, cut, seed=s)["mean"])
+        rows["windows"].append(swd(real_a, alone, seed=s)["mean"])
         rows["real"].append(swd(real_a, real_b, seed=s)["mean"])
         log(f"seed {s}: SWDx1e3 renders {rows['small'][-1]:.1f}, crops of {large}² {rows['large'][-1]:.1f}, "
-            f"real vs real {rows['real'][-1]:.1f} [{time.perf_counter() - t0:.0f} s]")
+            f"the same windows alone {rows['windows'][-1]:.1f}, real vs real {rows['real'][-1]:.1f} "
+            f"[{time.perf_counter() - t0:.0f} s]")
     seams = {"both": [], "none": [], "both_cells": [], "none_cells": []}
     for i in range(2 * max(1, classes)):
         y = (i % classes) if classes else None
@@ -124,7 +136,8 @@ def format_canvas_table(r: dict) -> str:
     cell = lambda d: f"{d['mean']:.3g} ± {d['std']:.2g}"       # noqa: E731
     lines = [f"| {r['crop']}² crops, n = {r['n']} per side, {len(r['seeds'])} seeds | SWD×1e3 ↓ |", "|---|---:|",
              f"| canvases painted at {r['crop']}² vs real crops | {cell(s['small'])} |",
-             f"| crops of {r['large_side']}² canvases vs real crops | {cell(s['large'])} |",
+             f"| crops of {r['large_side']}² canvases (one per class and seed) vs real crops | {cell(s['large'])} |",
+             f"| the same windows of latent cells painted alone at {r['crop']}² | {cell(s['windows'])} |",
              f"| real vs real (baseline) | {cell(s['real'])} |", "",
              "| seam ratio (1 = seamless) | across x | across y | worst |", "|---|---:|---:|---:|"]
     for tiling, name in (("both", "tiling render, over all interior steps"),

@@ -34,7 +34,7 @@ from .probe import LOOKS_AT, AttentionRecorder, Capture
 
 MAX_SIDE = 4096
 MAX_PIXELS = 2048 * 2048
-MAP_SIDE = 1024               # maps of larger canvases are drawn over the canvas shrunk to this
+MAP_SIDE = 640                # maps of larger canvases are drawn over the canvas shrunk to this (a column of the page)
 MAX_REROLL_SHARE = 0.9        # "re-roll what this pixel looks at": the cells holding this share of its row
 
 

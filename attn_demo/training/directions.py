@@ -165,6 +165,9 @@ def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int 
     vectors = (U / U.norm(dim=1, keepdim=True)).float()
     stds = (z @ vectors.T).std(0)                              # spread of z along each direction
     effects = torch.stack([_effects(G, vectors[i], float(stds[i]), gen) for i in range(k)])
+    if isinstance(G, GlobalLatent):
+        # a texture has no figure on a background: size and position say nothing; only colour names it
+        effects[:, [STATS.index(n) for n in ("size", "left-right", "up-down")]] = 0
     directions = Directions(vectors, stds, name_directions(effects), (DEFAULT_SLIDER_SPAN,) * k)
     if net is None or real_images is None:
         return directions
