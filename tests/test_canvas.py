@@ -178,3 +178,12 @@ def test_an_edge_that_does_not_wrap_is_reflected_not_zero_padded(G):
     out = conv(x)
     assert torch.equal(out[0, 0, 0], x[0, 0, 1])           # row -1 reflects row 1 (zeros would give 0)
     assert torch.equal(conv(torch.ones(1, 1, 1, 4)), torch.ones(1, 1, 1, 4))   # one row high: replicated
+
+
+def test_info_describes_a_canvas_model_and_probe_refuses_one(canvas_dir, capsys):
+    from attn_demo.cli import main
+    assert main(["info", "--weights", str(canvas_dir)]) == 0
+    assert "attention at [16]" in capsys.readouterr().out
+    assert main(["probe", "--weights", str(canvas_dir), "--seed", "1", "--x", "1", "--y", "1",
+                 "--out", "/tmp/never.png"]) == 2
+    assert "is a canvas model" in capsys.readouterr().err

@@ -33,8 +33,12 @@ def criterion(res: dict, prefix: str) -> dict:
 # ------------------------------------------------------------------ server goals
 @pytest.mark.slow
 def test_sustained_load(ui_weights):
+    # At ~35 requests/s these 5 s open ~170 new API sessions, each kept (with every tab's state) up to
+    # the 200-session cap, so RSS still climbs here by design: 48 MB with one model, 64 MB with a canvas
+    # model beside it (2026-12-06). The flat-memory goal itself is checked after the cap, by the long run
+    # (scripts/reliability, docs/RELIABILITY.md) and test_memory_stays_flat_after_many_api_calls below.
     res = reliability.sustained_load(ui_weights, seconds=5, clients=4, sample_every=1, warmup=30, p99_max=10.0,
-                             min_rps=2.0, **quiet)
+                             min_rps=2.0, rss_slack_mb=90.0, **quiet)
     assert not failed(res), res["criteria"]
     assert res["figures"]["ok"] > 20 and set(res["figures"]["by_endpoint"]) == {"generate", "inspect", "grid"}
 

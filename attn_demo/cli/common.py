@@ -39,7 +39,16 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
 
 
-def engine_of(args):
+def engine_of(args, canvas_ok: bool = False):
+    """The model of --weights: an Engine, or (where the verb takes one) a CanvasEngine for a canvas model;
+    a canvas model where only image models make sense is refused with a clear message."""
+    from ..models.checkpoint import load_config
+    if load_config(args.weights).kind == "canvas":
+        if not canvas_ok:
+            raise AttnDemoError(f"{args.weights} is a canvas model: `{args.command}` is for image models (paint "
+                                "canvases with generate --width --height, click them in the studio's Textures tab)")
+        from ..serving.canvas import CanvasEngine
+        return CanvasEngine.from_pretrained(args.weights, device=args.device)
     from ..serving.engine import Engine
     return Engine.from_pretrained(args.weights, device=args.device)
 

@@ -139,7 +139,7 @@ def cmd_probe(args) -> None:
 
 
 def cmd_info(args) -> None:
-    info = engine_of(args).info()
+    info = engine_of(args, canvas_ok=True).info()
     if args.json:
         print(json.dumps(info, indent=2))
         return

@@ -172,6 +172,14 @@ class CanvasEngine:
             self._sha256 = file_sha256(self.path / WEIGHTS_FILE) if self.path else ""
         return self._sha256
 
+    def info(self) -> dict:
+        from ..models.networks import generator_parameters
+        return {"name": self.name, "config": self.cfg.to_dict(), "parameters": generator_parameters(self.cfg),
+                "device": str(self.device), "cell_px": self.cell,
+                "gamma": {n: float(m.gamma.detach()) for n, m in self.generator.attention_layers().items()},
+                "directions": len(self.directions) if self.directions is not None else 0,
+                "slider_ranges": list(self.directions.spans) if self.directions is not None else []}
+
     # ------------------------------------------------------------ fields
     def field(self, seed, width, height, psi: float = 1.0, sliders=()) -> torch.Tensor:
         """The seed's latent field for a width x height canvas, (C, rows, cols)."""
