@@ -28,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from .config import ModelConfig
-from ..errors import CheckpointError, ConfigError, InputError
+from ..errors import AttnDemoError, CheckpointError, ConfigError, InputError
 from .latents import Directions
 from .networks import Generator, build_generator, generator_parameters
 
@@ -177,6 +177,15 @@ def load_config(model_dir: Path) -> ModelConfig:
         return ModelConfig.from_json(path.read_text(encoding="utf-8"))
     except (ConfigError, UnicodeDecodeError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path}: {e}") from None
+
+
+def is_canvas_dir(model_dir) -> bool:
+    """A canvas model's directory (config kind "canvas"); an unreadable config says no (its loader
+    reports it)."""
+    try:
+        return load_config(Path(model_dir)).kind == "canvas"
+    except AttnDemoError:
+        return False
 
 
 def check_state(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],

@@ -26,10 +26,10 @@ from PIL import Image
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import InputError
 from ..models.canvas import TILINGS, CanvasGenerator
-from ..models.checkpoint import WEIGHTS_FILE, file_sha256, load_directions, load_pretrained
+from ..models.checkpoint import load_directions, load_pretrained
 from ..models.latents import PSI_RANGE, Directions, make_latent, resolve_class, z_from_seed
 from . import draw
-from .engine import InspectResult, MapSettings, pick_device
+from .engine import InspectResult, MapSettings, ServedModel, pick_device
 from .probe import LOOKS_AT, AttentionRecorder, Capture
 
 MAX_SIDE = 4096
@@ -135,7 +135,7 @@ class CanvasResult:
         return self._shrunk
 
 
-class CanvasEngine:
+class CanvasEngine(ServedModel):
     """A loaded canvas model: paints fields, answers clicks from the cached captures, edits fields."""
 
     def __init__(self, generator: CanvasGenerator, directions: Directions | None = None, device: str = "auto",
@@ -158,27 +158,8 @@ class CanvasEngine:
     def cell(self) -> int:
         return self.generator.cell
 
-    @property
-    def layers(self) -> list[str]:
-        return list(self.generator.attention_layers())
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.cfg.class_names) or [str(i) for i in range(self.cfg.num_classes)]
-
-    @property
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = file_sha256(self.path / WEIGHTS_FILE) if self.path else ""
-        return self._sha256
-
     def info(self) -> dict:
-        from ..models.networks import generator_parameters
-        return {"name": self.name, "config": self.cfg.to_dict(), "parameters": generator_parameters(self.cfg),
-                "device": str(self.device), "cell_px": self.cell,
-                "gamma": {n: float(m.gamma.detach()) for n, m in self.generator.attention_layers().items()},
-                "directions": len(self.directions) if self.directions is not None else 0,
-                "slider_ranges": list(self.directions.spans) if self.directions is not None else []}
+        return {**super().info(), "cell_px": self.cell}
 
     # ------------------------------------------------------------ fields
     def field(self, seed, width, height, psi: float = 1.0, sliders=()) -> torch.Tensor:
@@ -199,12 +180,17 @@ class CanvasEngine:
             raise InputError("the latent field has values far outside the prior (|z| > 100)")
         return f
 
-    def render(self, f: torch.Tensor, label=None, tiling: str = "both") -> CanvasResult:
-        """Paint a field; the result keeps the attention captures for clicks."""
-        f = self.check_field(f)
+    def class_index(self, label) -> int | None:
+        """The surface class a label names, checked (a class-conditional model needs one)."""
         y = resolve_class(label, self.cfg.num_classes, self.class_names)
         if self.cfg.num_classes and y is None:
             raise InputError("this model is class-conditional: give a surface class")
+        return y
+
+    def render(self, f: torch.Tensor, label=None, tiling: str = "both") -> CanvasResult:
+        """Paint a field; the result keeps the attention captures for clicks."""
+        f = self.check_field(f)
+        y = self.class_index(label)
         size = (f.shape[2] * self.cell, f.shape[1] * self.cell)
         t0 = time.perf_counter()
         recorder = AttentionRecorder(self.generator, image_size=size)
@@ -214,12 +200,6 @@ class CanvasEngine:
                             {"render_ms": (time.perf_counter() - t0) * 1e3})
 
     # ------------------------------------------------------------ clicks
-    def capture(self, result: CanvasResult, layer: str | None) -> Capture:
-        layer = layer or self.layers[-1]
-        if layer not in result.captures:
-            raise InputError(f"unknown attention layer {layer!r}; this model has {', '.join(self.layers)}")
-        return result.captures[layer]
-
     def inspect(self, result: CanvasResult, x, y, settings: MapSettings = MapSettings(),
                 scale: int = 1) -> InspectResult:
         """The map of canvas pixel (x, y) over the canvas (upscaled `scale` times; a canvas wider or

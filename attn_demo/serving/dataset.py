@@ -201,3 +201,13 @@ def export_dataset(engine: Engine, plan: DatasetPlan, out: Path, force: bool = F
         tmp.unlink(missing_ok=True)
         raise InputError(f"could not write {zip_to} ({e.strerror or e})") from None
     return zip_to
+
+
+def zip_of(engine: Engine, args: RenderArgs, per_class: int, folder: Path, progress=None) -> Path:
+    """A data set with a view's settings (truncation, sliders; seeds from its seed on, kept in
+    range), `per_class` images of every class, built in `folder` and packed into a zip there."""
+    classes = max(1, engine.cfg.num_classes)
+    plan = plan_dataset(engine, per_class, args.psi, None, args.sliders,
+                        seed_start=min(args.seed, 2 ** 32 - per_class * classes))
+    target = Path(folder) / f"{engine.name}_dataset_{per_class}x{len(plan.classes)}_psi{args.psi:g}.zip"
+    return export_dataset(engine, plan, Path(folder) / "images", progress=progress, zip_to=target)

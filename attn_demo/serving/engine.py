@@ -135,34 +135,11 @@ def prepare_generator(generator: Generator, device: torch.device) -> FoldedGener
     return generator.to(device, memory_format=torch.channels_last)
 
 
-class Engine:
-    def __init__(self, generator: Generator, directions: Directions | None = None,
-                 device: str = "auto", name: str = "model", path: Path | None = None):
-        self.device = pick_device(device)
-        self._lock = threading.Lock()  # hooks live on the shared model: one forward at a time
-        self._install(generator, directions, name, path)
+class ServedModel:
+    """What every served model tells about itself (Engine, serving/canvas.CanvasEngine): its
+    attention layers, classes, weights' hash, a summary, and a render's capture of a layer. The
+    engine sets generator, cfg, directions, device, name, path and _sha256."""
 
-    def _install(self, generator, directions, name, path) -> None:
-        generator = prepare_generator(generator, self.device)
-        with self._lock:
-            self.generator, self.cfg, self.directions = generator, generator.cfg, directions
-            self.name, self.path, self._sha256 = name, path, None
-
-    @classmethod
-    def from_pretrained(cls, path, device: str = "auto") -> "Engine":
-        path = Path(path)
-        generator = load_pretrained(path)
-        directions = load_directions(path, generator.cfg.z_dim)
-        return cls(generator, directions, device=device, name=path.name, path=path)
-
-    def load(self, path) -> None:
-        """Swap in another model directory. On any error the current model stays in use."""
-        path = Path(path)
-        generator = load_pretrained(path)
-        directions = load_directions(path, generator.cfg.z_dim)
-        self._install(generator, directions, path.name, path)
-
-    # ------------------------------------------------------------- metadata
     @property
     def layers(self) -> list[str]:
         """Attention layer names, the one closest to the output last."""
@@ -189,6 +166,42 @@ class Engine:
             "directions": len(self.directions) if self.directions is not None else 0,
             "slider_ranges": list(self.directions.spans) if self.directions is not None else [],
         }
+
+    def capture(self, result, layer: str | None) -> Capture:
+        """A render's attention capture of `layer` (None: the last layer)."""
+        if layer is None:
+            layer = self.layers[-1]
+        if layer not in result.captures:
+            raise InputError(f"unknown attention layer {layer!r}; this model has {', '.join(self.layers)}")
+        return result.captures[layer]
+
+
+class Engine(ServedModel):
+    def __init__(self, generator: Generator, directions: Directions | None = None,
+                 device: str = "auto", name: str = "model", path: Path | None = None):
+        self.device = pick_device(device)
+        self._lock = threading.Lock()  # hooks live on the shared model: one forward at a time
+        self._install(generator, directions, name, path)
+
+    def _install(self, generator, directions, name, path) -> None:
+        generator = prepare_generator(generator, self.device)
+        with self._lock:
+            self.generator, self.cfg, self.directions = generator, generator.cfg, directions
+            self.name, self.path, self._sha256 = name, path, None
+
+    @classmethod
+    def from_pretrained(cls, path, device: str = "auto") -> "Engine":
+        path = Path(path)
+        generator = load_pretrained(path)
+        directions = load_directions(path, generator.cfg.z_dim)
+        return cls(generator, directions, device=device, name=path.name, path=path)
+
+    def load(self, path) -> None:
+        """Swap in another model directory. On any error the current model stays in use."""
+        path = Path(path)
+        generator = load_pretrained(path)
+        directions = load_directions(path, generator.cfg.z_dim)
+        self._install(generator, directions, path.name, path)
 
     # ------------------------------------------------------------ rendering
     def latent(self, args: RenderArgs) -> tuple[torch.Tensor, int | None]:
@@ -240,13 +253,6 @@ class Engine:
         """The (width, height) picture a click's x, y are pixels of: checked, the image's own by default."""
         res = self.cfg.resolution
         return (res, res) if size is None else check_size(size)
-
-    def capture(self, result: RenderResult, layer: str | None) -> Capture:
-        if layer is None:
-            layer = self.layers[-1]
-        if layer not in result.captures:
-            raise InputError(f"unknown attention layer {layer!r}; this model has {', '.join(self.layers)}")
-        return result.captures[layer]
 
     def inspect(self, result: RenderResult, x, y, settings: MapSettings = MapSettings(),
                 size: tuple[int, int] | None = None, scale: int = 8,

@@ -24,7 +24,7 @@ from PIL import Image
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, InputError
 from ..serving import materials
-from ..serving.canvas import CanvasEngine, CanvasResult
+from ..serving.canvas import CanvasEngine, CanvasResult, check_tiling
 from ..serving.engine import InspectResult, MapSettings
 from ..serving.probe import LOOKS_AT
 from . import exports
@@ -108,7 +108,8 @@ class CanvasDesk:
                       label=label or None, click=click, sliders=sliders)
         if not same:
             out = replace(out, latents=None, edited=(), undo=())
-        self.render(out)                            # checks the class and tiling
+        check_tiling(tiling)
+        engine.class_index(out.label)
         return out
 
     def render(self, v: CanvasView) -> CanvasResult:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
-from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_config, read_tensors
+from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_canvas_dir, read_tensors
 from ..models.latents import z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
@@ -60,7 +60,7 @@ def find_models(weights_dir: Path, kind: str | None = "sagan") -> list[Path]:
             meta = None                  # broken: Studio says so and skips it
         if meta is not None and meta.get("format") != "attn-demo-generator":
             continue
-        if kind is None or ("canvas" if _is_canvas(p) else "sagan") == kind:
+        if kind is None or ("canvas" if is_canvas_dir(p) else "sagan") == kind:
             found.append(p)
     return found
 
@@ -74,7 +74,7 @@ class Studio:
                              "in weights/")
         self.engines: dict[str, Engine] = {}
         self.problems: dict[str, str] = {}   # models that failed to load, and why
-        canvas_dirs = [p for p in model_dirs if _is_canvas(p)]
+        canvas_dirs = [p for p in model_dirs if is_canvas_dir(p)]
         model_dirs = [p for p in model_dirs if p not in canvas_dirs]
         for path in model_dirs:
             try:
@@ -334,16 +334,10 @@ class Studio:
         return out
 
     def dataset_zip(self, view: View, per_class: int, progress=None) -> Path:
-        """A labelled data set of the view's model and settings (truncation, sliders) as a zip:
-        `per_class` images of every class (serving/dataset.py), seeds from the view's on."""
-        from ..serving.dataset import export_dataset, plan_dataset
+        """A labelled data set of the view's model and settings as a zip (serving/dataset.zip_of)."""
+        from ..serving.dataset import zip_of
         per_class = check_whole("images per class", per_class, 1, MAX_DATASET_PER_CLASS)
-        engine = self.engine(view.model)
-        plan = plan_dataset(engine, per_class, view.args.psi, None, view.args.sliders,
-                            seed_start=min(view.args.seed, 2 ** 32 - per_class * max(1, engine.cfg.num_classes)))
-        folder = self.files.new_folder()
-        target = folder / f"{view.model}_dataset_{per_class}x{len(plan.classes)}_psi{view.args.psi:g}.zip"
-        return export_dataset(engine, plan, folder / "images", progress=progress, zip_to=target)
+        return zip_of(self.engine(view.model), view.args, per_class, self.files.new_folder(), progress)
 
     # ------------------------------------------------------------ export
     def state_dict(self, view: View) -> dict:
@@ -382,14 +376,6 @@ class Studio:
         files.append(self.files.new_file(f"{stem}_state.json"))
         files[-1].write_text(json.dumps(state, indent=2) + "\n")
         return [exports.write_zip(self.files.new_file(f"{stem}_all.zip"), files)] + files
-
-
-def _is_canvas(path) -> bool:
-    """A canvas model's directory (config kind "canvas"); an unreadable config is left to the Engine."""
-    try:
-        return load_config(Path(path)).kind == "canvas"
-    except AttnDemoError:
-        return False
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

@@ -187,8 +187,7 @@ class TextureHandlers:
 
     def on_map(self, *values):
         v = self.view_from(*values)
-        overlay, text = self._map(v)
-        return overlay, v
+        return self._map(v)[0], v
 
     def _pixel(self, evt: gr.SelectData, v: CanvasView) -> tuple[int, int]:
         index = evt.index
