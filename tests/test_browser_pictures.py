@@ -100,7 +100,8 @@ def test_two_inversions_running_never_hold_up_clicks(browser, app_url, studio, t
         contexts.append(ctx)
         inverting.append(p)
     for p in inverting:
-        p.wait_for_selector("#inv_info .progress-text, .progress-text", timeout=30000)   # both are running
+        # both are running: a progress text shows (hidden ones in other tabs do not count)
+        p.locator(".progress-text:visible").first.wait_for(state="visible", timeout=60000)
     clicker = browser.new_context(viewport={"width": 1920, "height": 1200})
     page = clicker.new_page()
     page.goto(app_url)

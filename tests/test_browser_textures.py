@@ -87,3 +87,40 @@ def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
     tile = next(u for u in links if u.endswith("_seed7.png"))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(page.request.get(tile).body()))), desk.render(v).image)
     assert any(u.endswith("_height16.png") for u in links) and any(u.endswith("_state.json") for u in links)
+
+
+def test_the_nearest_training_crops_follow_the_clicked_window(browser, app_url, studio, tmp_path, monkeypatch):
+    """With an index beside the canvas model, the panel under the canvas shows the 8 nearest training
+    crops of the window around the click, and a crop of the canvas itself comes first."""
+    import shutil
+    import torch
+    from attn_demo.quality.feature_net import FeatureConfig, FeatureNet
+    from attn_demo.quality.neighbours import build_index, grid_crops, save_index
+    from attn_demo.studio.neighbours import NeighbourShelf
+    desk = studio.canvas
+    v = desk.view(desk.default_view(), "tinytex", 7, 128, 128, "both", 1.0, "sand")
+    canvas = torch.from_numpy(desk.render(v).image).permute(2, 0, 1)[None]
+    torch.manual_seed(0)
+    net = FeatureNet(FeatureConfig(num_features=16, widths=(8, 16), num_classes=3)).eval()
+    crops, _, _ = grid_crops(canvas, None, 32)                     # 16 crops of this very canvas
+    noise = torch.randint(0, 255, (40, 3, 32, 32), dtype=torch.uint8)
+    model = shutil.copytree(desk.engine("tinytex").path, tmp_path / "tinytex")
+    save_index(model, build_index(net, torch.cat([noise, crops]), None, {}))
+    shelf = NeighbourShelf(lambda: net)
+    shelf.index("tinytex", model)                                  # loaded from the copy, cached under the name
+    monkeypatch.setattr(desk, "shelf", shelf)
+
+    context = browser.new_context(viewport={"width": 1920, "height": 1400})
+    page = context.new_page()
+    page.goto(app_url)
+    wait_ready(page)
+    page.get_by_role("tab", name="Textures").click()
+    page.wait_for_selector("#tex_img img", timeout=30000)
+    page.click("#tex_nn_panel button, #tex_nn_panel .label-wrap")  # open the accordion
+    page.wait_for_function("() => document.querySelectorAll('#tex_nn_pixels img').length === 8", timeout=30000)
+    # a click on the canvas: the window around (80, 48) is the grid crop at row 1, column 2
+    click_canvas(page, 4 * 80 + 2, 4 * 48 + 2)
+    page.wait_for_function("() => document.querySelector('#tex_nn_pixels').innerText.startsWith('By pixels') && "
+                           "[...document.querySelectorAll('#tex_nn_pixels .caption-label, #tex_nn_pixels .caption')]"
+                           ".some(e => e.innerText.startsWith('0.000'))", timeout=30000)
+    context.close()

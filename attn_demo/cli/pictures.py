@@ -106,16 +106,29 @@ def cmd_dataset(args) -> None:
 
 
 def cmd_index(args) -> None:
+    """An image model indexes its training images; a canvas model the grid crops of its textures
+    (the crops it trained on), with whole textures held out for the report."""
     from ..quality.feature_net import load_feature_net
-    from ..quality.neighbours import build_index, distance_report, index_meta, save_index, write_report
+    from ..quality.neighbours import (build_index, distance_report, grid_crops, index_meta, sample_images,
+                                      save_index, write_report)
     from ..training.images import load_folder
     from ..training.publish import write_card
-    engine = engine_of(args)
+    from .quality import load_textures
+    engine = engine_of(args, canvas_ok=True)
     net = load_feature_net(args.features).eval()
-    data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
-    index = build_index(net, data.images, data.labels, index_meta(data, args.features))
+    canvas = engine.cfg.kind == "canvas"
+    if canvas:
+        data = load_textures(args.weights, engine, args.data)
+        images, labels, groups = grid_crops(data.images, data.labels, engine.cfg.resolution)
+    else:
+        data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
+        images, labels, groups = data.images, data.labels, None
+    meta = {**index_meta(data, args.features), "crops": str(engine.cfg.resolution) if canvas else ""}
+    index = build_index(net, images, labels, meta)
     path = save_index(args.weights, index)
-    print(f"{len(index)} training images indexed: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    table = write_report(args.weights, distance_report(engine, net, data.images, data.labels, n=args.n))
+    what = f"grid crops of {len(data)} textures" if canvas else "training images"
+    print(f"{len(index)} {what} indexed: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    report = distance_report(net, sample_images(engine, labels, args.n), images, groups)
+    table = write_report(args.weights, {**report, "unit": "crops" if canvas else "images"})
     print(table)
     write_card(args.weights)

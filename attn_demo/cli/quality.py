@@ -87,13 +87,19 @@ def _eval_canvas(args) -> dict:
     seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
     from ..quality.canvas import evaluate_canvas
     from ..serving.canvas import CanvasEngine
+    engine = CanvasEngine.from_pretrained(args.weights, device=args.device)
+    data = load_textures(args.weights, engine, args.data)
+    return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds))
+
+
+def load_textures(model_dir, engine, folder):
+    """A canvas model's textures, loaded at the size it trained on (its training.json; else 4 crops)."""
     from ..training.images import load_folder
     from ..training.publish import TRAINING_FILE
-    engine = CanvasEngine.from_pretrained(args.weights, device=args.device)
-    training = args.weights / TRAINING_FILE
+    training = model_dir / TRAINING_FILE
     size = 4 * engine.cfg.resolution
     if training.exists():
         size = json.loads(training.read_text()).get("train_config", {}).get("data_size") or size
-    data = load_folder(args.data, size, unconditional=not engine.cfg.num_classes)
-    print(f"{len(data)} real textures at {data.resolution} px from {args.data}")
-    return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds))
+    data = load_folder(folder, size, unconditional=not engine.cfg.num_classes)
+    print(f"{len(data)} real textures at {data.resolution} px from {folder}")
+    return data

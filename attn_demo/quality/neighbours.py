@@ -9,10 +9,14 @@ neighbours on a fresh machine and a Space). Distances: features, the Euclidean d
 normalised features (0 = the same, up to 2); pixels, the RMS difference of the thumbnails in
 [0, 1] (the query shrunk the same way).
 
+A canvas model (issue #22) trained on crops of textures: its index holds the grid crops of every
+texture at the model's crop size (`grid_crops`), and the studio asks about the crop-size window
+around the clicked pixel.
+
 `distance_report` says whether the model copies: the distance of 1,000 samples to their nearest
 training image, beside the distance of held-out real images (a random tenth of the data, left
-out of the index it is measured against) to theirs. Samples much closer than held-out real
-images would be memorised copies.
+out of the index it is measured against; for textures, whole textures) to theirs. Samples much
+closer than held-out real images would be memorised copies.
 """
 from __future__ import annotations
 
@@ -113,30 +117,59 @@ def _quartiles(values: list[float]) -> dict:
     return {"median": statistics.median(values), "q1": q[0], "q3": q[2], "min": min(values), "n": len(values)}
 
 
+def grid_crops(images: torch.Tensor, labels: torch.Tensor | None, crop: int
+               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """A canvas model's training images are textures it sees as crops: every texture (N, 3, S, S) cut
+    into the (S // crop)^2 crops of a grid -> crops, their labels, and the texture each came from."""
+    n, _, h, w = images.shape
+    if h < crop or w < crop:
+        raise InputError(f"the textures ({w} x {h} px) are smaller than the model's crops ({crop} px)")
+    rows, cols = h // crop, w // crop
+    crops = images[:, :, :rows * crop, :cols * crop].reshape(n, 3, rows, crop, cols, crop)
+    crops = crops.permute(0, 2, 4, 1, 3, 5).reshape(n * rows * cols, 3, crop, crop).contiguous()
+    source = torch.arange(n).repeat_interleave(rows * cols)
+    return crops, (None if labels is None else labels[source]), source
+
+
 @torch.no_grad()
-def distance_report(engine, net, images: torch.Tensor, labels: torch.Tensor | None, n: int = 1000,
-                    holdout: float = 0.1, seed: int = 0) -> dict:
-    """Nearest-neighbour feature distances of n samples and of held-out real images, both against the
-    same index of the other real images."""
+def sample_images(engine, labels: torch.Tensor | None, n: int, seed: int = 0) -> torch.Tensor:
+    """n samples (psi 1) at the model's resolution, (n, 3, R, R) uint8, with the real images' class mix:
+    an image model's renders, or a canvas model's crop-size canvases (tiling both, as it trained)."""
     from ..serving.engine import RenderArgs
     gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(images), generator=gen)
-    n_out = max(1, int(len(images) * holdout))
-    held, kept = perm[:n_out], perm[n_out:]
-    bank = features(net, images[kept])
-    real_d = torch.cdist(features(net, images[held]), bank).min(1).values
     names = engine.class_names
-    fake = []
+    pick = (lambda i: names[int(labels[int(torch.randint(0, len(labels), (1,), generator=gen))])]
+            if engine.cfg.num_classes and labels is not None else None)
+    ys = [pick(i) for i in range(n)]
+    if getattr(engine.cfg, "kind", "sagan") == "canvas":
+        side = engine.cfg.resolution
+        out = [engine.render(engine.field(1_000_000 + i, side, side), y, "both").image for i, y in enumerate(ys)]
+        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+    out = []
     for start in range(0, n, 64):
-        batch = []
-        for i in range(start, min(n, start + 64)):
-            label = names[int(labels[perm[i % len(perm)]])] if engine.cfg.num_classes and labels is not None else None
-            batch.append(RenderArgs(seed=1_000_000 + i, label=label))
-        out, _ = engine.render_many(batch)
-        fake.append(torch.from_numpy(out).permute(0, 3, 1, 2))
-    fake_d = torch.cdist(features(net, torch.cat(fake)), bank).min(1).values
+        images, _ = engine.render_many([RenderArgs(seed=1_000_000 + i, label=ys[i])
+                                        for i in range(start, min(n, start + 64))])
+        out.append(torch.from_numpy(images).permute(0, 3, 1, 2))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def distance_report(net, samples: torch.Tensor, images: torch.Tensor, groups: torch.Tensor | None = None,
+                    holdout: float = 0.1, seed: int = 0) -> dict:
+    """Nearest-neighbour feature distances of the samples and of held-out real images, both against
+    the same index of the other real images. With `groups` (the texture each crop came from) whole
+    groups are held out, so a held-out crop never has its own texture's crops in the index."""
+    gen = torch.Generator().manual_seed(seed)
+    groups = torch.arange(len(images)) if groups is None else groups
+    ids = groups.unique()
+    out_ids = ids[torch.randperm(len(ids), generator=gen)[:max(1, int(len(ids) * holdout))]]
+    held_mask = torch.isin(groups, out_ids)
+    bank = features(net, images[~held_mask])
+    real_d = torch.cdist(features(net, images[held_mask]), bank).min(1).values
+    fake_d = torch.cdist(features(net, samples), bank).min(1).values
     return {"samples": _quartiles(fake_d.tolist()), "held_out_real": _quartiles(real_d.tolist()),
-            "index_images": len(kept), "held_out": n_out, "psi": 1.0, "distance": "features, normalised L2"}
+            "index_images": int((~held_mask).sum()), "held_out": int(held_mask.sum()), "psi": 1.0,
+            "distance": "features, normalised L2"}
 
 
 def write_report(model_dir: Path, report: dict) -> str:

@@ -29,6 +29,7 @@ from ..serving.engine import InspectResult, MapSettings
 from ..serving.probe import LOOKS_AT
 from . import exports
 from .files import ExportFolder
+from .neighbours import NeighbourShelf
 
 STATE_KIND = "canvas"
 STATE_VERSION = 1
@@ -58,9 +59,10 @@ class CanvasView:
 class CanvasDesk:
     """Canvas models and everything the Textures tab does with them."""
 
-    def __init__(self, engines: dict[str, CanvasEngine], files: ExportFolder):
+    def __init__(self, engines: dict[str, CanvasEngine], files: ExportFolder, shelf: NeighbourShelf | None = None):
         self.engines = engines
         self.files = files
+        self.shelf = shelf            # the models' neighbour indexes ("is this a copy?"), where there are any
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -135,6 +137,29 @@ class CanvasDesk:
 
     def inspect(self, v: CanvasView, x, y) -> InspectResult:
         return self.engine(v.model).inspect(self.render(v), x, y, v.map, scale=self.display_scale(v))
+
+    def window(self, v: CanvasView) -> np.ndarray:
+        """The model's crop-size window of the canvas around the clicked pixel (the centre before a
+        click), (crop, crop, 3): it wraps along the axes the canvas tiles, stops at the others' edges."""
+        image = self.render(v).image
+        crop = self.engine(v.model).cfg.resolution
+        x, y = v.click or (v.width // 2, v.height // 2)
+        wrap_x, wrap_y = v.tiling in ("both", "x"), v.tiling == "both"
+
+        def axis(centre: int, size: int, wraps: bool) -> np.ndarray:
+            idx = np.arange(crop) + centre - crop // 2
+            if wraps:
+                return idx % size
+            start = min(max(centre - crop // 2, 0), max(size - crop, 0))
+            return np.clip(np.arange(crop) + start, 0, size - 1)   # a canvas smaller than a crop repeats its edge
+        return image[axis(y, v.height, wrap_y)][:, axis(x, v.width, wrap_x)]
+
+    def neighbours(self, v: CanvasView, k: int = 8) -> dict | None:
+        """The nearest training crops of the window around the clicked pixel (studio/neighbours.py);
+        None for a model without an index."""
+        if self.shelf is None:
+            return None
+        return self.shelf.find(v.model, self.engine(v.model).path, self.window(v), k)
 
     # ------------------------------------------------------------ edits
     def reroll(self, v: CanvasView, cells, seed) -> CanvasView:

@@ -28,6 +28,7 @@ from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, Ren
 from . import exports, live
 from .canvas import CanvasDesk, load_canvas_engines
 from .files import ExportFolder
+from .neighbours import NeighbourShelf
 from .view import DISPLAY, View, check_point, parse_state, state_dict
 
 log = logging.getLogger("attn_demo.studio")
@@ -87,11 +88,11 @@ class Studio:
                 log.exception("skipping model %s", path)
         self.files = ExportFolder(export_dir)
         # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/canvas.py)
-        self.canvas = CanvasDesk(load_canvas_engines(canvas_dirs, device, self.problems), self.files)
+        self.shelf = NeighbourShelf(lambda: self.feature_net)     # "is this a copy?" (studio/neighbours.py)
+        self.canvas = CanvasDesk(load_canvas_engines(canvas_dirs, device, self.problems), self.files, self.shelf)
         # the metrics' feature net beside the models: inversion's perceptual term and class ranking
         self.feature_net_dir = Path(model_dirs[0]).parent / "feature_net" if model_dirs else None
         self._feature_net = None
-        self._indexes: dict = {}           # model -> its neighbour index (or None), loaded on first use
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
@@ -313,25 +314,8 @@ class Studio:
         """The k nearest training images of the view's image, by the feature net's features and by
         pixels: {"features": [(thumbnail, caption)], "pixels": [...]}; None for a model shipped
         without an index (quality/neighbours.py) or without the feature net."""
-        from ..quality.neighbours import load_index
         engine = self.engine(view.model)
-        if view.model not in self._indexes:
-            try:
-                self._indexes[view.model] = load_index(engine.path) if engine.path else None
-            except AttnDemoError as e:
-                log.warning("no neighbour index for %s: %s", view.model, e)
-                self._indexes[view.model] = None
-        index, net = self._indexes[view.model], self.feature_net
-        if index is None or net is None:
-            return None
-        found = index.nearest(net, self.render(view.model, view.args).image, k)
-        names = json.loads(index.meta.get("class_names", "[]"))
-        out = {}
-        for kind, hits in found.items():
-            out[kind] = [(draw.upscale_nearest(index.thumbs[i].numpy(), 4),
-                          f"{d:.3f}" + (f" · {names[int(index.labels[i])]}" if index.labels is not None and names else ""))
-                         for i, d in hits]
-        return out
+        return self.shelf.find(view.model, engine.path, self.render(view.model, view.args).image, k)
 
     def dataset_zip(self, view: View, per_class: int, progress=None) -> Path:
         """A labelled data set of the view's model and settings as a zip (serving/dataset.zip_of)."""

@@ -2,7 +2,8 @@
 
 Paint a canvas of any size and tiling, judge its seams in a 3 x 3 preview, click it to see
 where its attention looks (or what looks at a pixel), re-roll the cells under a brush or the
-cells a pixel attends to, undo, export the tile with its height and normal maps, load a state
+cells a pixel attends to, undo, see the training crops nearest the clicked window (is it a
+copy?), export the tile with its height and normal maps, load a state
 back, and make an exact loop. Painting runs in its own concurrency group (one at a time), so a
 large canvas never makes the image studio's clicks wait; a click that only inspects runs with
 those clicks.
@@ -66,6 +67,8 @@ class TextureWidgets:
     loop_btn: gr.Button
     loop_img: gr.Image
     loop_file: gr.File
+    nn_features: gr.Gallery
+    nn_pixels: gr.Gallery
 
     @property
     def settings(self) -> list:
@@ -117,6 +120,12 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             image = gr.Image(elem_id="tex_img", format="png", show_label=False, interactive=False, type="numpy",
                              buttons=["download"])
             info = gr.Markdown(elem_id="tex_info")
+            with gr.Accordion("Is this a copy? The nearest training crops of the window around the clicked pixel "
+                              "(distance · surface)", open=False, elem_id="tex_nn_panel"):
+                nn_features = gr.Gallery(label="By the feature net's features", columns=8, height="auto",
+                                         allow_preview=False, format="png", elem_id="tex_nn_features")
+                nn_pixels = gr.Gallery(label="By pixels", columns=8, height="auto", allow_preview=False,
+                                       format="png", elem_id="tex_nn_pixels")
         with gr.Column(scale=2, min_width=300):
             with gr.Tabs():
                 with gr.Tab("Attention"):
@@ -219,6 +228,13 @@ class TextureHandlers:
             v = self.desk.reroll_attended(v, x, y, seed, check_finite("share", share))
         return self.show(v)
 
+    def on_neighbours(self, v: CanvasView):
+        """The nearest training crops of the window around the click (hidden for a model without an index)."""
+        found = self.desk.neighbours(v)
+        if found is None:
+            return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
+        return gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True)
+
     def on_undo(self, v: CanvasView):
         return self.show(self.desk.undo(v))
 
@@ -274,20 +290,27 @@ class TextureHandlers:
 
 def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> None:
     paint = guard(h.on_paint)
-    demo.load(guard(lambda v: h.widgets_for(v)), [w.view], w.restored, **PRIVATE).then(
-        paint, w.settings, w.shown, **PAINT)
+    nn = guard(h.on_neighbours)
+
+    def then_nn(event):
+        """After anything that changes the canvas or the click: the window's nearest training crops."""
+        event.then(nn, [w.view], [w.nn_features, w.nn_pixels], **PRIVATE)
+
+    then_nn(demo.load(guard(lambda v: h.widgets_for(v)), [w.view], w.restored, **PRIVATE).then(
+        paint, w.settings, w.shown, **PAINT))
     for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.submit,
                     *[s.release for s in w.sliders]):
-        trigger(paint, w.settings, w.shown, **PAINT)
-    w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})",
-                     **PRIVATE).then(paint, w.settings, w.shown, **PAINT)
-    w.model.input(guard(h.on_model), [w.model, w.view], w.restored, **PRIVATE).then(paint, w.settings, w.shown, **PAINT)
+        then_nn(trigger(paint, w.settings, w.shown, **PAINT))
+    then_nn(w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})",
+                             **PRIVATE).then(paint, w.settings, w.shown, **PAINT))
+    then_nn(w.model.input(guard(h.on_model), [w.model, w.view], w.restored, **PRIVATE).then(
+        paint, w.settings, w.shown, **PAINT))
     for trigger in (w.layer.input, w.head.input, w.mode.input):
         trigger(guard(h.on_map), w.settings, [w.overlay, w.view], **PRIVATE)
-    w.image.select(guard(h.on_inspect), [w.action, w.view], [w.overlay, w.view], **PRIVATE)
-    w.image.select(guard(h.on_reroll), [w.action, w.brush, w.share, w.view], w.shown, **PAINT)
-    w.undo_btn.click(guard(h.on_undo), [w.view], w.shown, **PAINT)
+    then_nn(w.image.select(guard(h.on_inspect), [w.action, w.view], [w.overlay, w.view], **PRIVATE))
+    then_nn(w.image.select(guard(h.on_reroll), [w.action, w.brush, w.share, w.view], w.shown, **PAINT))
+    then_nn(w.undo_btn.click(guard(h.on_undo), [w.view], w.shown, **PAINT))
     w.export_btn.click(guard(h.on_export), [w.view], [w.export_files], **PAINT)
-    w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, *w.shown], **PAINT)
+    then_nn(w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, *w.shown], **PAINT))
     w.loop_btn.click(guard(h.on_loop), [w.loop_seed, w.loop_frames, w.loop_fps, w.loop_format, w.loop_follow, w.view],
                      [w.loop_img, w.loop_file], **PAINT)

@@ -154,13 +154,17 @@ def write_card(model_dir: Path) -> str:
         lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
     neighbours = _read_json(model_dir / "neighbours.json")
     if neighbours.get("table"):
+        crops = neighbours.get("unit") == "crops"
+        what = ("grid crops of the training textures (crops of whole textures are held out together; the "
+                "samples are crop-size canvases)" if crops else "images")
         lines += ["## Does it copy its training images?", "",
                   "The feature distance (the feature net's normalised features) from each image to its nearest "
                   f"training image, for {neighbours['samples']['n']} samples and for {neighbours['held_out']} real "
-                  f"images held out of an index of the other {neighbours['index_images']} "
-                  "(`python -m attn_demo index --weights DIR --data DIR`; the studio shows any image's nearest "
-                  "training images from `neighbours.safetensors`). Samples much closer than held-out real images "
-                  "would be copies.", "", neighbours["table"], ""]
+                  f"{what} held out of an index of the other {neighbours['index_images']} "
+                  "(`python -m attn_demo index --weights DIR --data DIR`; the studio shows the nearest "
+                  "training images of any image, or of the window around a canvas's clicked pixel, from "
+                  "`neighbours.safetensors`). Samples much closer than held-out real images would be copies.",
+                  "", neighbours["table"], ""]
     if (model_dir / DIRECTIONS_FILE).exists():
         lines += ["## Slider directions", "",
                   "`directions.safetensors` holds principal directions of the generator "
