@@ -187,3 +187,42 @@ def test_info_describes_a_canvas_model_and_probe_refuses_one(canvas_dir, capsys)
     assert main(["probe", "--weights", str(canvas_dir), "--seed", "1", "--x", "1", "--y", "1",
                  "--out", "/tmp/never.png"]) == 2
     assert "is a canvas model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("attn", [(8,), (16,)])
+@pytest.mark.parametrize("tiling", ["both", "x", "none"])
+def test_a_large_canvas_painted_in_strips_is_the_canvas_painted_whole(attn, tiling, monkeypatch):
+    """Serving paints the stages after the last attention layer in row strips with a halo (memory of a
+    2048² canvas): every tiling gives the one-pass canvas, a short last strip included."""
+    import attn_demo.models.canvas as canvas
+    torch.manual_seed(0)
+    g = CanvasGenerator(canvas_config(g_attn=attn)).eval()
+    with torch.no_grad():
+        for m in g.attn.values():
+            m.gamma.fill_(0.8)
+    field = g.sample_field(1, (7, 5), torch.Generator().manual_seed(3))
+    y = torch.tensor([2])
+    g.set_tiling(tiling)
+    with torch.no_grad():
+        whole = g(field, y)
+        monkeypatch.setattr(canvas, "STRIP_ABOVE", 0)
+        monkeypatch.setattr(canvas, "STRIP_PIXELS", 1)              # the smallest strips: STRIP_HALO rows
+        strips = []
+        to_rgb = g._to_rgb
+        monkeypatch.setattr(g, "_to_rgb", lambda h: strips.append(h.shape) or to_rgb(h))
+        cut = g(field, y)
+    g.set_tiling("both")
+    assert len(strips) >= 3 and strips[0][-2] < whole.shape[-2]        # painted in strips
+    assert cut.shape == whole.shape and torch.allclose(cut, whole, atol=1e-5)
+
+
+def test_training_never_paints_in_strips(monkeypatch):
+    import attn_demo.models.canvas as canvas
+    monkeypatch.setattr(canvas, "STRIP_ABOVE", 0)
+    g = CanvasGenerator(canvas_config(g_attn=(8,)))
+    field = g.sample_field(2, (7, 5))
+    assert not g._in_strips(torch.zeros(2, 8, 14, 10), 1)            # training mode
+    with torch.no_grad():
+        assert g.eval()._in_strips(torch.zeros(2, 8, 14, 10), 1)
+    assert not g._in_strips(torch.zeros(2, 8, 14, 10), 1)            # gradients on
+    assert g(field, torch.tensor([0, 1])).requires_grad

@@ -30,6 +30,12 @@ from .latents import z_from_seed
 from .layers import UpBlock, _sn
 
 TILINGS = ("both", "x", "none")
+# Serving canvases over STRIP_ABOVE pixels paints the stages after the last attention layer in row
+# strips of about STRIP_PIXELS output pixels each, with STRIP_HALO rows of context (issue #22: a
+# 2048 x 2048 canvas in under 2 GB).
+STRIP_ABOVE = 1 << 20
+STRIP_PIXELS = 1 << 20
+STRIP_HALO = 4
 
 
 class TilingConv2d(nn.Conv2d):
@@ -132,11 +138,50 @@ class CanvasGenerator(nn.Module):
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
         h = self.stem(field)
-        for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
+        sizes = self.cfg.g_sizes()[1:]
+        after = 1 + max((i for i, s in enumerate(sizes) if str(s) in self.attn), default=-1)
+        for i, (block, size) in enumerate(zip(self.blocks, sizes)):
+            if i == after and self._in_strips(h, i):
+                return self._paint_strips(h, y, i)
             h = block(h, y)
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
+        return self._to_rgb(h)
+
+    def _to_rgb(self, h: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+
+    def _in_strips(self, h: torch.Tensor, start: int) -> bool:
+        """Paint the stages after the last attention layer in strips? Only to serve (no gradients, eval
+        BatchNorm) a canvas over STRIP_ABOVE pixels whose map is tall enough to cut."""
+        up = 2 ** (len(self.blocks) - start)
+        big = h.shape[-2] * h.shape[-1] * up * up > STRIP_ABOVE
+        return big and not self.training and not torch.is_grad_enabled() and h.shape[-2] > 2 * STRIP_HALO + 1
+
+    def _paint_strips(self, h: torch.Tensor, y: torch.Tensor | None, start: int) -> torch.Tensor:
+        """The blocks from `start` on and the RGB head, strip by strip of the map's rows, each with
+        STRIP_HALO rows of context on both sides (across the wrap where the canvas wraps in y; none
+        at an edge that does not, where the convolutions' own reflection applies). Those stages are
+        convolutions, eval BatchNorm and nearest upsampling only, whose reach back into this map is
+        under 3 rows, so every kept row sees what it would see in one pass: the same canvas, with
+        the memory of one strip instead of the whole canvas at full resolution."""
+        rows, cols = h.shape[-2:]
+        up = 2 ** (len(self.blocks) - start)
+        wrap_y = self.out_conv.tiling == "both"
+        step = max(STRIP_HALO, STRIP_PIXELS // (cols * up * up))      # rows of this map per strip
+        out = h.new_empty(h.shape[0], 3, rows * up, cols * up)
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            if wrap_y:
+                a, b = r0 - STRIP_HALO, r1 + STRIP_HALO
+            else:
+                a, b = max(0, r0 - STRIP_HALO), min(rows, r1 + STRIP_HALO)
+            x = h[:, :, torch.arange(a, b, device=h.device) % rows]
+            for block in self.blocks[start:]:
+                x = block(x, y)
+            x = self._to_rgb(x)
+            out[:, :, r0 * up:r1 * up] = x[:, :, (r0 - a) * up:(r1 - a) * up]
+        return out
 
     def attention_layers(self) -> dict[str, SelfAttention2d]:
         """Attention blocks by their size in a training crop ("G16", ...), in forward order."""

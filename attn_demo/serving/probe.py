@@ -320,8 +320,13 @@ def _row_logsumexp(cap: Capture) -> torch.Tensor:
     """logsumexp over keys of every query's logits, in chunks: (B, heads, Nq)."""
     q, k = cap.q, cap.k
     step = _chunk(k.shape[2] * q.shape[0] * q.shape[1])
-    parts = [torch.logsumexp(cap.logits(q[:, :, s:s + step], k), dim=-1) for s in range(0, q.shape[2], step)]
-    return torch.cat(parts, dim=-1)
+    # Written into one tensor made up front: a small result kept per chunk would land in the
+    # chunk's freed scores and split them, and glibc's heap would then grow by a chunk per chunk
+    # (3 GB for a 2048² canvas's layer, measured 2026-12-06).
+    out = q.new_empty(q.shape[:3])
+    for s in range(0, q.shape[2], step):
+        out[:, :, s:s + step] = torch.logsumexp(cap.logits(q[:, :, s:s + step], k), dim=-1)
+    return out
 
 
 def entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
