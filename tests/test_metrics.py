@@ -121,3 +121,27 @@ def test_eval_cli_end_to_end(tmp_path, capsys):
     assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
                  "--n", "31", "--no-write"]) == 2
     assert "two disjoint sets" in capsys.readouterr().err
+
+
+def test_a_64px_feature_net_and_an_upscaled_baseline_score_at_64_px(tmp_path, capsys):
+    """features --input-size 64 trains a net that sees 64 px; eval --size 64 scores a 32-px model's
+    samples upscaled to 64 px against real images at 64 px, and writes nothing."""
+    data_dir = tmp_path / "shapes"
+    shapes = make_shapes(60, 64, seed=3)
+    for i, (img, label) in enumerate(zip(shapes.images, shapes.labels)):
+        folder = data_dir / SHAPES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    model = make_model_dir(tmp_path / "tiny", num_classes=3, class_names=SHAPES)
+    fnet = tmp_path / "fnet64"
+    assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--epochs", "1", "--input-size", "64"]) == 0
+    net = load_feature_net(fnet)
+    assert net.cfg.input_size == 64 and net.resize(torch.rand(2, 3, 32, 32)).shape[-1] == 64
+    capsys.readouterr()
+    assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
+                 "--n", "16", "--seeds", "2", "--size", "64", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny (32 px, resized to 64) vs real" in out and "; 64 px, psi 1." in out and "not written" in out
+    assert not (model / "metrics.json").exists()
+    assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--input-size", "48"]) == 2
+    assert "--input-size must be" in capsys.readouterr().err

@@ -8,9 +8,12 @@ from pathlib import Path
 from ..errors import AttnDemoError
 
 EXAMPLES = {
-    "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30",
+    "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30\n"
+                "  python -m attn_demo features --data data/emoji --out weights/feature_net64 --input-size 64",
     "eval": "python -m attn_demo eval --weights weights/emoji32 --data data/emoji --n 1000 --seeds 3\n"
-            "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write",
+            "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write\n"
+            "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --size 64 "
+            "--features weights/feature_net64",
 }
 
 
@@ -22,7 +25,9 @@ def register(command) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="initialisation, batch order and augmentation seed (default: 0)")
     p.add_argument("--size", type=int, default=64,
-                   help="load size; the net resizes everything to 32 px itself, as it does when scoring")
+                   help="load size; the net resizes everything to --input-size itself, as it does when scoring")
+    p.add_argument("--input-size", type=int, default=32,
+                   help="the size the net sees: 32 for FID-emoji at 32 px, 64 for models that paint 64 px")
     p.set_defaults(run=cmd_features)
 
     p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
@@ -32,6 +37,9 @@ def register(command) -> None:
     p.add_argument("--n", type=int, default=1000, help="images per side (at most half the real images)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...) to average over")
     p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")
+    p.add_argument("--size", type=int, default=None,
+                   help="score at this size instead of the model's: real images load at it, samples are resized "
+                        "to it (a 32-px model's samples upscaled to 64 px, as a baseline); never written")
     p.add_argument("--no-write", action="store_true", help="print only; do not write metrics.json and the card")
     p.set_defaults(run=cmd_eval)
 
@@ -45,11 +53,17 @@ def cmd_features(args) -> None:
     data = load_folder(args.data, args.size)
     print(data.report())
     t0, c0 = time.perf_counter(), time.process_time()
-    net = train_feature_net(data, epochs=args.epochs, seed=args.seed)
+    if args.input_size not in (16, 32, 64, 128):
+        raise AttnDemoError(f"--input-size must be 16, 32, 64 or 128, got {args.input_size}")
+    if args.size < args.input_size:
+        raise AttnDemoError(f"--size {args.size} is below --input-size {args.input_size}: the net would see "
+                            "upscaled images")
+    net = train_feature_net(data, epochs=args.epochs, seed=args.seed, input_size=args.input_size)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acc = accuracy(net, data)
     info = {"data": str(args.data), "data_sha256": data.sha256(), "images": len(data),
             "class_names": list(data.class_names), "epochs": args.epochs, "seed": args.seed,
+            "input_size": args.input_size,
             "train_accuracy": round(acc, 4), "wall_time_s": round(wall, 1), "cpu_time_s": round(cpu, 1),
             "threads": torch.get_num_threads(), "torch": torch.__version__}
     path = save_feature_net(args.out, net, info)
@@ -68,10 +82,16 @@ def cmd_eval(args) -> None:
         result = _eval_canvas(args)
     else:
         engine = Engine.from_pretrained(args.weights, device=args.device)
-        data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
+        size = engine.cfg.resolution if args.size is None else args.size
+        if not 8 <= size <= 1024:
+            raise AttnDemoError(f"--size must be in 8..1024, got {size}")
+        if size != engine.cfg.resolution and not args.no_write:
+            args.no_write = True
+            print(f"scoring at {size} px, not the model's {engine.cfg.resolution}: printed, not written")
+        data = load_folder(args.data, size, unconditional=not engine.cfg.num_classes)
         print(f"{len(data)} real images at {data.resolution} px from {args.data}")
         from ..quality.metrics import evaluate
-        result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds))
+        result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds), size=size)
     print()
     print(result["table"])
     print()

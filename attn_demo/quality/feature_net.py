@@ -136,7 +136,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tens
 def train_feature_net(data: ImageSet, epochs: int = 30, seed: int = 0,
                       log: Callable[[str], None] = print, num_features: int = 128,
                       widths: tuple[int, ...] = (32, 64, 128, 256), batch_size: int = 128,
-                      lr: float = 2e-3) -> FeatureNet:
+                      lr: float = 2e-3, input_size: int = 32) -> FeatureNet:
     """Train a FeatureNet to predict data's class labels (Adam, cosine schedule, augmentation).
 
     Deterministic for a given seed, thread count and torch build. Returns the net in eval mode."""
@@ -146,7 +146,7 @@ def train_feature_net(data: ImageSet, epochs: int = 30, seed: int = 0,
     if epochs < 1:
         raise InputError(f"epochs must be >= 1, got {epochs}")
     cfg = FeatureConfig(num_features=num_features, widths=widths, num_classes=data.num_classes,
-                        class_names=data.class_names)
+                        class_names=data.class_names, input_size=input_size)
     with torch.random.fork_rng(devices=[]):                     # leave the caller's RNG alone
         torch.manual_seed(seed)
         net = FeatureNet(cfg)

@@ -125,7 +125,7 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Sequence[int] = (0, 1, 2),
-             log: Callable[[str], None] = print) -> dict:
+             log: Callable[[str], None] = print, size: int | None = None) -> dict:
     """Score engine's generator against data, and data against itself (the baseline).
 
     For each seed s: a random permutation of the real images gives subset A
@@ -134,6 +134,8 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
     model, fake image i gets the class of real image A[i], so the fakes
     have exactly the class mix of the real sample (that is, of the data).
     Rows: model vs A, and B vs A. Returns numbers, `table` (markdown) and `note`.
+    `size` scores at another size than the model's (both sides resized to it: the baseline of a
+    32-px model's samples upscaled to 64 px).
     """
     seeds = list(seeds)
     if not seeds:
@@ -144,20 +146,23 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
     if not MIN_N <= n <= len(data) // 2:
         raise InputError(f"n must be in {MIN_N}..{len(data) // 2}: the baseline needs two disjoint sets "
                          f"of n among the {len(data)} real images (got n={n})")
-    real = _at_resolution(data.images, engine.cfg.resolution)
+    size = size or engine.cfg.resolution
+    real = _at_resolution(data.images, size)
     rows: dict[str, list[dict]] = {"model_vs_real": [], "real_vs_real": []}
     t0 = time.perf_counter()
     for s in seeds:
         perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(s))
         a, b = perm[:n], perm[n:2 * n]
         fake = _fake_images(engine, range(s * n, s * n + n), data.labels[a].tolist() if conditional else None)
+        fake = _at_resolution(fake, size)
         rows["model_vs_real"].append(compare(net, real[a], fake, seed=s))
         rows["real_vs_real"].append(compare(net, real[a], real[b], seed=s))
         log(f"seed {s}: " + ", ".join(f"{k} {rows['model_vs_real'][-1][k]:.4g} (baseline "
                                       f"{rows['real_vs_real'][-1][k]:.4g})" for k in METRICS)
             + f" [{time.perf_counter() - t0:.0f} s]")
     result = {
-        "model": engine.name, "model_sha256": engine.weights_sha256, "resolution": engine.cfg.resolution,
+        "model": engine.name, "model_sha256": engine.weights_sha256, "resolution": size,
+        "model_resolution": engine.cfg.resolution,
         "data": data.source, "data_sha256": data.sha256(), "real_images": len(data),
         "n": n, "seeds": seeds, "psi": 1.0,
         "class_sampling": "fakes take the classes of the real sample they are compared with" if conditional
@@ -174,7 +179,10 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
 
 
 def format_table(result: dict) -> str:
-    rows = (("model_vs_real", f"{result['model']} vs real"), ("real_vs_real", "real vs real (baseline)"))
+    model = result["model"]
+    if result.get("model_resolution", result["resolution"]) != result["resolution"]:
+        model += f" ({result['model_resolution']} px, resized to {result['resolution']})"
+    rows = (("model_vs_real", f"{model} vs real"), ("real_vs_real", "real vs real (baseline)"))
     lines = [f"| n = {result['n']} per side, {len(result['seeds'])} seed(s) "
              "| FID-emoji ↓ | KID-emoji ↓ | SWD×1e3 ↓ |", "|---|---:|---:|---:|"]
     for key, name in rows:
