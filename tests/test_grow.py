@@ -41,3 +41,61 @@ def test_a_generator_whose_stages_do_not_fit_is_refused(tmp_path):
     st = build_state(cfg, TrainConfig(), setup_runtime("cpu", TrainConfig()))
     with pytest.raises(TrainingError, match="no stage"):
         warm_start(st, small_dir, log=lambda *a: None)
+
+
+def _warm_state(small_dir, fade_in):
+    from attn_demo.models.config import TrainConfig
+    from attn_demo.training.grow import warm_start
+    from attn_demo.training.runtime import setup_runtime
+    from attn_demo.training.step import build_state
+    cfg = ModelConfig(resolution=64, z_dim=16, g_width=16, d_width=16, g_attn=(16, 32), d_attn=(32,), num_classes=3)
+    train = TrainConfig(init_from=str(small_dir), fade_in=fade_in)
+    st = build_state(cfg, train, setup_runtime("cpu", train))
+    warm_start(st, small_dir, log=lambda *a: None)
+    return st
+
+
+def test_a_fade_in_starts_from_the_small_models_images_upsampled_and_ends_at_the_new_output(tmp_path):
+    import torch.nn.functional as F
+    from attn_demo.training.grow import fade_alpha, set_fade
+    small_dir = make_model_dir(tmp_path / "small", num_classes=3)
+    small = load_pretrained(small_dir).eval()
+    st = _warm_state(small_dir, fade_in=10)
+    G = st.G.eval()
+    z, y = torch.randn(4, 16, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 1])
+    with torch.no_grad():
+        set_fade(st, 0, 10)
+        want = F.interpolate(small(z, y), scale_factor=2, mode="nearest")
+        assert torch.allclose(G(z, y), want, atol=1e-5)                       # step 0: the small model, upsampled
+        set_fade(st, 10, 10)
+        fade, G.fade = G.fade, None
+        plain = G(z, y)
+        G.fade = fade
+        assert torch.equal(G(z, y), plain) and not torch.allclose(plain, want, atol=1e-2)
+        set_fade(st, 5, 10)
+        assert torch.allclose(G(z, y), 0.5 * want + 0.5 * plain, atol=1e-5)   # halfway: half of each
+    assert float(st.G_ema.fade.alpha) == 0.5
+    assert [fade_alpha(s, 4) for s in (0, 1, 4, 9)] == [0, 0.25, 1, 1] and fade_alpha(3, 0) == 1
+    assert any(p is G.fade.conv.parametrizations.weight.original for g in st.opt_g.param_groups
+               for p in g["params"])                                           # the fade head trains with G
+
+
+def test_a_faded_run_resumes_and_exports_the_plain_generator(tmp_path, capsys):
+    import json
+    from attn_demo.models.networks import Generator
+    small_dir = make_model_dir(tmp_path / "small", num_classes=3)
+    run, out = tmp_path / "run", tmp_path / "exported"
+    common = ["--batch-size", "4", "--log-every", "1", "--ema-start", "5"]
+    assert main(["train", "--data", "shapes", "--out", str(run), "--resolution", "64", "--g-width", "16",
+                 "--d-width", "16", "--z-dim", "16", "--attn", "16,32", "--d-attn", "32", "--init-from",
+                 str(small_dir), "--fade-in", "3", "--steps", "2", *common]) == 0
+    assert main(["train", "--data", "shapes", "--out", str(run), "--resume", "--steps", "4", *common]) == 0
+    alphas = [json.loads(line).get("fade_alpha") for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [a for a in alphas if a is not None] == [0.3333, 0.6667, 1.0, 1.0]    # steps 1-2, resumed 3-4
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    G = load_pretrained(out)
+    assert isinstance(G, Generator) and G.fade is None and not any(k.startswith("fade.") for k in G.state_dict())
+    assert json.loads((out / "training.json").read_text())["fade_alpha"] == 1.0
+    capsys.readouterr()
+    assert main(["train", "--data", "shapes", "--out", str(tmp_path / "r2"), "--fade-in", "3", "--steps", "1"]) != 0
+    assert "init_from" in capsys.readouterr().err

@@ -216,9 +216,14 @@ class TrainConfig:
     data_hash: str = ""
     data_size: int = 0           # > 0: images loaded at this size, trained on random wrapped crops (canvas)
     init_from: str = ""          # a model directory whose generator the run starts from (training/grow.py)
+    fade_in: int = 0             # > 0: with init_from, blend the small model's upsampled output out over these steps
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
+        if not (isinstance(self.fade_in, int) and not isinstance(self.fade_in, bool) and self.fade_in >= 0):
+            raise ConfigError(f"fade_in must be a whole number of steps >= 0, got {self.fade_in!r}")
+        if self.fade_in and not self.init_from:
+            raise ConfigError("fade_in blends out a warm start's smaller model: give init_from too")
         if not (isinstance(self.data_size, int) and not isinstance(self.data_size, bool)
                 and 0 <= self.data_size <= 4096):
             raise ConfigError(f"data_size must be a whole number in 0..4096 (0: the model's resolution), "

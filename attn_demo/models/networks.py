@@ -43,17 +43,23 @@ class Generator(nn.Module):
                 self.attn[str(sizes[i + 1])] = _attention(cfg, chans[i + 1])
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = sn_conv(chans[-1], 3)
+        self.fade: FadeIn | None = None      # a warm start's fade-in (training/grow.py); never shipped
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z: (B, z_dim); y: (B,) class indices or None -> images (B, 3, R, R) in [-1, 1]."""
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
         h = self.stem(z).view(z.shape[0], -1, 4, 4)
+        before_last = h
         for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
+            before_last = h
             h = block(h, y)
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
-        return torch.tanh(self.out_conv(F.relu_(self.out_bn(h))))   # in place: h is fresh, as in the blocks
+        out = torch.tanh(self.out_conv(F.relu_(self.out_bn(h))))   # in place: h is fresh, as in the blocks
+        if self.fade is not None and float(self.fade.alpha) < 1:
+            out = self.fade(before_last, out)
+        return out
 
     def attention_layers(self) -> dict[str, SelfAttention2d]:
         """Attention blocks by name ("G32", ...), in forward order."""
@@ -66,6 +72,24 @@ class Generator(nn.Module):
     def latent_from_seeds(self, seeds) -> torch.Tensor:
         """The seed contract's latents (latents.z_from_seed), one per seed: (B, z_dim) on the CPU."""
         return torch.stack([z_from_seed(s, self.cfg.z_dim) for s in seeds])
+
+
+class FadeIn(nn.Module):
+    """Progressive growing's fade-in for a warm-started generator: the smaller model's output head
+    (BN-ReLU-conv-tanh) on the features before the last up-block, upsampled 2x (nearest), blended
+    with the new output as (1 - alpha) * old + alpha * new; the trainer moves alpha from 0 to 1."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        self.conv = sn_conv(channels, 3)
+        self.register_buffer("alpha", torch.zeros(()))
+
+    def forward(self, h: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        old = torch.tanh(self.conv(F.relu(self.bn(h))))
+        old = F.interpolate(old, scale_factor=2, mode="nearest")
+        a = self.alpha.to(new.dtype)
+        return torch.lerp(old.to(new.dtype), new, a)
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:

@@ -9,8 +9,14 @@ and output layer after them. Every tensor of the new generator whose name and sh
 trained one's is copied (the G grows at its output end, so stage i stays stage i); the rest
 (the 64-px block, a new attention layer, the output) keeps its fresh initialisation, with
 attention gamma at 0. The EMA copy starts as the warm generator; the discriminator starts
-fresh (model directories ship only the generator). No fade-in: the new output layer is
-trained from the first step.
+fresh (model directories ship only the generator).
+
+With `--fade-in N` the new output layer fades in as in progressive growing: the small model's
+own output head (its out_bn and out_conv, copied) paints from the features before the new
+block, upsampled 2x, and the image D sees is (1 - alpha) * that + alpha * the new output, alpha
+going from 0 to 1 over the first N steps (`fade_alpha`). At step 0 the run paints exactly the
+small model's images upsampled (tested). The fade head trains with G, lives in the training
+checkpoint, and is left out of an export (after step N it no longer touches the output).
 """
 from __future__ import annotations
 
@@ -43,6 +49,26 @@ def transfer(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> tuple[
     return copied, [name for name in own if name not in copied]
 
 
+def attach_fade(G: torch.nn.Module) -> None:
+    """Give an image generator its fade-in head (models/networks.FadeIn), on the features before
+    its last up-block; called before the optimizer is made, so the head trains with G."""
+    from ..models.networks import FadeIn, Generator
+    if not isinstance(G, Generator) or len(G.blocks) < 2:
+        raise TrainingError("a fade-in needs an image generator with at least two up-blocks")
+    G.fade = FadeIn(G.cfg.g_channels()[-2]).to(next(G.parameters()).device)
+
+
+def fade_alpha(step: int, fade_in: int) -> float:
+    """The new output's share at `step` of a fade-in over `fade_in` steps: 0 at step 0, then linear to 1."""
+    return 1.0 if fade_in <= 0 else min(1.0, step / fade_in)
+
+
+def set_fade(st, step: int, fade_in: int) -> None:
+    for G in (st.G, st.G_ema):
+        if getattr(G, "fade", None) is not None:
+            G.fade.alpha.fill_(fade_alpha(step, fade_in))
+
+
 def warm_start(st, model_dir: Path, log=print) -> dict:
     """Start st.G (and its EMA copy) from the generator in `model_dir`; returns what was taken."""
     model_dir = Path(model_dir)
@@ -55,6 +81,14 @@ def warm_start(st, model_dir: Path, log=print) -> dict:
         raise TrainingError(f"--init-from {model_dir}: no stage of its generator fits this one (its channels "
                             f"{small.cfg.g_channels()}, these {st.G.cfg.g_channels()}): choose --g-width so "
                             "the first stages match")
+    fade = getattr(st.G, "fade", None)
+    if fade is not None:                      # the small model's output head paints the fade
+        head = {n[len("out_"):]: t for n, t in small.state_dict().items() if n.startswith("out_")}  # bn.*, conv.*
+        faded, _ = transfer(fade, head)
+        if not faded:
+            raise TrainingError(f"--fade-in: {model_dir}'s output head ({small.cfg.g_channels()[-1]} channels) "
+                                f"does not fit the features before the new block ({st.G.cfg.g_channels()[-2]})")
+        copied += [f"fade.{n}" for n in faded]
     st.G_ema.load_state_dict(st.G.state_dict())
     taken = sum(st.G.state_dict()[n].numel() for n in copied)
     total = sum(t.numel() for t in st.G.state_dict().values())

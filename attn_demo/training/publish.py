@@ -66,11 +66,21 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
                                      "the run kept none (train with --keep-every N to keep some)"))
     model_cfg, train_cfg, _ = read_configs(ckpt)
     G, D, G_ema = build_generator(model_cfg), Discriminator(model_cfg), build_generator(model_cfg)
+    if train_cfg.fade_in:                      # the checkpoint holds a warm start's fade-in head
+        from .grow import attach_fade
+        attach_fade(G)
+        attach_fade(G_ema)
     st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
                     torch.Generator())
     rng = torch.get_rng_state()
     load_train_state(ckpt, st)
     torch.set_rng_state(rng)                   # exporting must not disturb the caller's RNG
+    fade = float(G_ema.fade.alpha) if train_cfg.fade_in else None
+    if fade is not None:
+        G_ema.fade = None                      # never shipped: a model directory is the plain generator
+        if fade < 1:
+            print(f"warning: exported during the fade-in (alpha {fade:.3f} < 1): the plain generator is not "
+                  "yet what the discriminator judged")
     G_ema = standing_stats(st.G_ema)
     summary = _read_json(run_dir / "summary.json")
     run_info = _read_json(run_dir / "config.json")
@@ -91,6 +101,7 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
         "train_config": train_cfg.to_dict(), "data": data_info,
         "attribution": attribution, "data_source": manifest.get("package", manifest.get("source", "")),
         "gamma": {n: float(m.gamma.detach()) for n, m in G_ema.attention_layers().items()},
+        **({"fade_alpha": fade} if fade is not None else {}),
         "run_command": f"python -m attn_demo train --data {data_info.get('source', 'DATA')} --out {run_dir}",
     }
     out.mkdir(parents=True, exist_ok=True)

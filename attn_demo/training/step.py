@@ -129,6 +129,10 @@ def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainS
     torch.manual_seed(cfg.seed)                      # same initial weights on every rank
     G, D = build_generator(model_cfg).to(rt.device), Discriminator(model_cfg).to(rt.device)
     G_ema = build_generator(model_cfg).to(rt.device).eval()
+    if cfg.fade_in:                                  # a warm start's fade-in head trains with G
+        from .grow import attach_fade
+        attach_fade(G)
+        attach_fade(G_ema)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
     if rt.channels_last:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..models.checkpoint import remove_stale_temps
 from ..models.config import ModelConfig, TrainConfig
 from ..serving import draw
+from .grow import fade_alpha, set_fade
 from .images import ImageSet
 from .runtime import (TrainingError, agree, barrier, cpu_has_native_bf16, describe_hardware,
                       setup_runtime, step_modules)
@@ -161,6 +162,8 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
             (halt,) = agree(rt, stop.reason is not None or over_budget)
             if halt:
                 return stop.reason or ("time_budget" if over_budget else "signal")
+            if cfg.fade_in:                      # a warm start's fade-in (training/grow.py)
+                set_fade(st, st.step, cfg.fade_in)
             try:
                 metrics = train_step(st, G, D, batches, cfg, rt)
             except torch._dynamo.exc.TorchDynamoException as e:   # only --compile on gets here
@@ -196,6 +199,7 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
                 record = {"step": st.step, "time": round(clock(), 2),
                           **{k: round(v, 5) for k, v in values.items()},
                           **{f"gamma_{k}": round(v, 5) for k, v in gammas(st).items()},
+                          **({"fade_alpha": round(fade_alpha(st.step, cfg.fade_in), 4)} if cfg.fade_in else {}),
                           "images_per_s": round(rate, 1)}
                 _event(log_file, record)
                 bar.set_postfix_str(_postfix(record, cfg, session_start))
