@@ -82,6 +82,11 @@ def register(command) -> None:
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     t.add_argument("--init-from", help="start G from this model directory's generator where the stages match "
                                        "(a warm start, e.g. a 64-px run from weights/emoji32: training/grow.py)")
+    t.add_argument("--r1", type=float, help="lazy R1 penalty weight on real images (default 0: off; training/levers.py)")
+    t.add_argument("--r1-every", type=int, help="D steps between R1 penalties (default 16)")
+    t.add_argument("--recon", type=float,
+                   help="weight of D's reconstruction loss: decoders rebuild real images from D's 8- and 16-px "
+                        "features (default 0: off; training/levers.py)")
     t.add_argument("--fade-in", type=int, help="with --init-from: fade the new output layer in over this many steps, "
                                                "from the small model's upsampled output (progressive growing)")
     t.add_argument("--data-size", type=int,
@@ -162,7 +167,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
-               "channels_last", "compile", "data_size", "init_from", "fade_in")
+               "channels_last", "compile", "data_size", "init_from", "fade_in", "r1", "r1_every", "recon")
 
 
 def _given(args, names) -> dict:

@@ -217,11 +217,20 @@ class TrainConfig:
     data_size: int = 0           # > 0: images loaded at this size, trained on random wrapped crops (canvas)
     init_from: str = ""          # a model directory whose generator the run starts from (training/grow.py)
     fade_in: int = 0             # > 0: with init_from, blend the small model's upsampled output out over these steps
+    r1: float = 0.0              # > 0: lazy R1 penalty weight on real images (training/levers.py)
+    r1_every: int = 16           # the D steps between R1 penalties
+    recon: float = 0.0           # > 0: weight of D's reconstruction loss (training/levers.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
         if not (isinstance(self.fade_in, int) and not isinstance(self.fade_in, bool) and self.fade_in >= 0):
             raise ConfigError(f"fade_in must be a whole number of steps >= 0, got {self.fade_in!r}")
+        for name in ("r1", "recon"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not (isinstance(self.r1_every, int) and not isinstance(self.r1_every, bool) and self.r1_every >= 1):
+            raise ConfigError(f"r1_every must be a whole number >= 1, got {self.r1_every!r}")
         if self.fade_in and not self.init_from:
             raise ConfigError("fade_in blends out a warm start's smaller model: give init_from too")
         if not (isinstance(self.data_size, int) and not isinstance(self.data_size, bool)

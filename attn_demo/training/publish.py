@@ -20,6 +20,7 @@ from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHT
 from ..models.config import TrainConfig
 from ..errors import CheckpointError
 from ..models.networks import Discriminator, Generator, build_generator
+from .step import attach_training_heads
 from .state import (CHECKPOINT, KEPT_DIR, TrainState, kept_path, kept_steps, load_train_state,
                           read_configs)
 
@@ -66,10 +67,7 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
                                      "the run kept none (train with --keep-every N to keep some)"))
     model_cfg, train_cfg, _ = read_configs(ckpt)
     G, D, G_ema = build_generator(model_cfg), Discriminator(model_cfg), build_generator(model_cfg)
-    if train_cfg.fade_in:                      # the checkpoint holds a warm start's fade-in head
-        from .grow import attach_fade
-        attach_fade(G)
-        attach_fade(G_ema)
+    attach_training_heads(G, G_ema, D, train_cfg)      # the checkpoint holds them (fade-in, decoders)
     st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
                     torch.Generator())
     rng = torch.get_rng_state()

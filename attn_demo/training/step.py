@@ -14,7 +14,8 @@ from ..models.config import ModelConfig, TrainConfig
 from ..models.networks import Discriminator, build_generator
 from .augment import diff_augment
 from .images import ImageSet, to_float
-from .runtime import Runtime
+from .levers import r1_penalty
+from .runtime import Runtime, TrainingError
 from .state import TrainState
 
 
@@ -92,16 +93,27 @@ def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: 
     """One iteration. G and D may be DDP wrappers of st.G and st.D."""
     aug = (lambda x: diff_augment(x, cfg.diffaug)) if cfg.diffaug else (lambda x: x)
 
-    # 1. D steps: hinge loss on augmented real and detached fake images, in one forward.
+    # 1. D steps: hinge loss on augmented real and detached fake images, in one forward
+    #    (plus the optional levers: D's reconstruction loss, lazy R1; training/levers.py).
+    recon = getattr(st.D, "recon", None)
+    extra = {}
     for _ in range(cfg.d_steps):
         real, y_real = batches.real()
         z, y_fake = batches.fake(st.G)
         with torch.no_grad(), rt.autocast():
             fake = st.G(z, y_fake)
-        with rt.autocast():
-            logits = D(aug(torch.cat([real, fake.to(real.dtype)])), _cat(y_real, y_fake)).float()
+        x = aug(torch.cat([real, fake.to(real.dtype)]))
+        with rt.autocast(), (recon.record() if recon is not None else contextlib.nullcontext()):
+            logits = D(x, _cat(y_real, y_fake)).float()
         d_real, d_fake = logits[:len(real)], logits[len(real):]
         loss_d = hinge_d(d_real, d_fake)
+        if recon is not None:
+            with rt.autocast():
+                extra["recon"] = recon.loss(x[:len(real)], st.data_gen)
+            loss_d = loss_d + cfg.recon * extra["recon"]
+        if cfg.r1 and st.step % cfg.r1_every == 0:
+            extra["r1"] = r1_penalty(st.D, x[:len(real)], y_real)
+            loss_d = loss_d + cfg.r1 / 2 * cfg.r1_every * extra["r1"]
         st.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         st.opt_d.step()
@@ -122,17 +134,17 @@ def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: 
     # 3. EMA of G (a plain copy until ema_start).
     update_ema(st.G_ema, st.G, cfg.ema_decay if st.step >= cfg.ema_start else 0.0)
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-            "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+            "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean(),
+            **{k: v.detach() for k, v in extra.items()}}
 
 
 def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainState:
     torch.manual_seed(cfg.seed)                      # same initial weights on every rank
     G, D = build_generator(model_cfg).to(rt.device), Discriminator(model_cfg).to(rt.device)
     G_ema = build_generator(model_cfg).to(rt.device).eval()
-    if cfg.fade_in:                                  # a warm start's fade-in head trains with G
-        from .grow import attach_fade
-        attach_fade(G)
-        attach_fade(G_ema)
+    if (cfg.r1 or cfg.recon) and rt.world > 1:
+        raise TrainingError("--r1 and --recon run in one process for now (they use D outside its DDP wrapper)")
+    attach_training_heads(G, G_ema, D, cfg)
     G_ema.load_state_dict(G.state_dict())
     G_ema.requires_grad_(False)
     if rt.channels_last:
@@ -143,3 +155,16 @@ def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainS
                       torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas),
                       torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas),
                       torch.Generator().manual_seed(cfg.seed + rt.rank))
+
+
+def attach_training_heads(G, G_ema, D, cfg: TrainConfig) -> None:
+    """The parts only training has, before the optimizers are made (so they train) and before a
+    checkpoint is loaded (which holds them): a warm start's fade-in head on G (training/grow.py),
+    D's reconstruction decoders (training/levers.py)."""
+    if cfg.fade_in:
+        from .grow import attach_fade
+        attach_fade(G)
+        attach_fade(G_ema)
+    if cfg.recon:
+        from .levers import attach_recon
+        attach_recon(D)
