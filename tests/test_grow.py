@@ -99,3 +99,24 @@ def test_a_faded_run_resumes_and_exports_the_plain_generator(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--data", "shapes", "--out", str(tmp_path / "r2"), "--fade-in", "3", "--steps", "1"]) != 0
     assert "init_from" in capsys.readouterr().err
+
+
+def test_a_canvas_model_grows_unpooled_attention_from_a_pooled_one(tmp_path):
+    """--attn-pool off with --init-from: every tensor of the pooled canvas model is taken (pooling has
+    no weights), and the run's attention sees 4x the keys."""
+    from attn_demo.models.checkpoint import save_pretrained
+    from conftest import tiny_canvas
+    small_dir = tmp_path / "tex"
+    save_pretrained(small_dir, tiny_canvas())
+    run = tmp_path / "run"
+    assert main(["train", "--data", "shapes", "--out", str(run), "--kind", "canvas", "--resolution", "32",
+                 "--z-dim", "8", "--z-local", "4", "--g-width", "16", "--d-width", "16", "--attn", "8",
+                 "--d-attn", "16", "--attn-pool", "off", "--init-from", str(small_dir), "--steps", "1",
+                 "--batch-size", "4", "--log-every", "1"]) == 0
+    cfg, train_cfg, _ = read_configs(run / CHECKPOINT)
+    assert cfg.attn_pool is False and train_cfg.init_from == str(small_dir)
+    small = load_pretrained(small_dir)
+    from attn_demo.models.canvas import CanvasGenerator
+    from attn_demo.training.grow import transfer
+    copied, fresh = transfer(CanvasGenerator(cfg), small.state_dict())
+    assert not fresh                                                    # all of it
