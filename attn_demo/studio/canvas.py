@@ -12,8 +12,6 @@ import base64
 import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from ..serving.canvas import CanvasEngine, CanvasResult, check_tiling
 from ..serving.engine import InspectResult, MapSettings
 from ..serving.probe import LOOKS_AT
 from . import exports
+from .cache import RenderCache
 from .files import ExportFolder
 from .neighbours import NeighbourShelf
 
@@ -63,8 +62,7 @@ class CanvasDesk:
         self.engines = engines
         self.files = files
         self.shelf = shelf            # the models' neighbour indexes ("is this a copy?"), where there are any
-        self._cache: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._renders = RenderCache(CACHE)
 
     @property
     def models(self) -> list[str]:
@@ -120,16 +118,7 @@ class CanvasDesk:
         f = self.field_of(v)
         key = (v.model, engine.weights_sha256, hashlib.sha256(f.numpy().tobytes()).hexdigest(),
                tuple(f.shape), str(v.label), v.tiling)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = engine.render(f, v.label, v.tiling)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > CACHE:
-                self._cache.popitem(last=False)
-        return result
+        return self._renders.get(key, lambda: engine.render(f, v.label, v.tiling))
 
     def display_scale(self, v: CanvasView) -> int:
         """Small canvases are shown (and their maps drawn) upscaled to about 512 px."""

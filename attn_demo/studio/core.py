@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from ..models.latents import z_from_seed
 from ..serving import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
+from .cache import RenderCache
 from .canvas import CanvasDesk, load_canvas_engines
 from .files import ExportFolder
 from .neighbours import NeighbourShelf
@@ -96,10 +95,8 @@ class Studio:
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))
                              + "".join(f"\n  {k}: {v}" for k, v in self.problems.items()))
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_size = cache_size
+        self._renders = RenderCache(cache_size)
         self.live_limit = live_limit     # the largest q + k (floats) shipped to the page for live mode
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ models
     @property
@@ -118,17 +115,7 @@ class Studio:
     def render(self, model: str, args: RenderArgs) -> RenderResult:
         """Cached: the same model and settings never run the generator twice."""
         engine = self.engine(model)
-        key = (model, engine.weights_sha256, _args_key(args))
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = engine.render(args)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return result
+        return self._renders.get((model, engine.weights_sha256, _args_key(args)), lambda: engine.render(args))
 
     def display_image(self, model: str, result: RenderResult) -> np.ndarray:
         return draw.upscale_nearest(result.image, self.scale(model))
