@@ -1,6 +1,7 @@
 """Training levers (training/levers.py): lazy R1 and D's reconstruction loss."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,3 +60,41 @@ def test_runs_with_the_levers_log_them_resume_and_export(tmp_path):
     assert main(["export", str(run), "--out", str(tmp_path / "m")]) == 0
     with pytest.raises(Exception, match="r1"):
         TrainConfig(r1=float("nan"))
+
+
+def test_skip_layer_excitation_gates_the_high_res_channels_and_is_served_as_trained(tmp_path):
+    """--sle on: 8-px features gate the 32-px channels (64 px also 16 -> 64); the served (folded)
+    generator paints what the trained one does; configs without the field load as before."""
+    from attn_demo.models.checkpoint import save_pretrained
+    from attn_demo.models.networks import Generator
+    from attn_demo.serving import draw
+    from attn_demo.serving.engine import Engine, RenderArgs
+    assert ModelConfig(resolution=64).sle_pairs() == [(8, 32), (16, 64)]
+    assert ModelConfig(resolution=32).sle_pairs() == [(8, 32)] and ModelConfig().g_sle is False
+    torch.manual_seed(0)
+    G = Generator(ModelConfig(resolution=32, g_width=16, d_width=16, z_dim=8, g_sle=True, num_classes=2)).eval()
+    assert list(G.sle) == ["32"]
+    gate = G.sle["32"](torch.randn(3, 32, 8, 8))
+    assert gate.shape == (3, 8, 1, 1) and bool(((gate > 0) & (gate < 1)).all())
+    with torch.no_grad():
+        G.sle["32"].conv2.bias.fill_(-30)                      # gates shut: the 32-px map is 0 before the output
+        shut = G(G.latent_from_seeds([1]), torch.tensor([0]))
+        G.sle["32"].conv2.bias.fill_(0.3)
+    save_pretrained(tmp_path / "sle", G)
+    engine = Engine.from_pretrained(tmp_path / "sle", device="cpu")
+    with torch.no_grad():
+        want = draw.to_uint8(G(G.latent_from_seeds([5]), torch.tensor([1])).numpy())[0]
+    got = engine.render(RenderArgs(seed=5, label=1)).image
+    assert np.abs(got.astype(int) - want).max() <= 1                       # folding keeps the gates
+    inside = shut[0, :, 1:-1, 1:-1]                                          # (the output conv pads with zeros)
+    assert float(inside.flatten(1).std(1).max()) < 1e-4                      # the gate does act: a flat image
+
+
+def test_a_run_with_sle_trains_from_the_command_line(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "shapes", "--out", str(run), "--resolution", "32", "--g-width", "16",
+                 "--d-width", "16", "--z-dim", "8", "--sle", "on", "--steps", "1", "--batch-size", "4"]) == 0
+    from attn_demo.training.state import CHECKPOINT, read_configs
+    assert read_configs(run / CHECKPOINT)[0].g_sle is True
+    with pytest.raises(Exception, match="g_sle"):
+        ModelConfig(kind="canvas", z_local=4, g_sle=True)

@@ -76,6 +76,9 @@ def register(command) -> None:
     m.add_argument("--kind", choices=["sagan", "canvas"],
                    help="sagan (one image per z, default) or canvas (a tiling field generator: models/canvas.py)")
     m.add_argument("--z-local", type=int, help="a canvas model's latent channels per cell (e.g. 16)")
+    m.add_argument("--sle", dest="g_sle", choices=["on", "off"],
+                   help="skip-layer excitation in G (FastGAN: 8-px features gate the 32-px channels, 16 the 64; "
+                        "default off)")
     m.add_argument("--attn-pool", choices=["on", "off"],
                    help="max-pool attention keys and values 2x2 (default on, SAGAN's); off: 4x the keys, 4x the cost")
     m.add_argument("--attn-kind", choices=["dot", "scaled-dot", "additive"],
@@ -166,7 +169,7 @@ def cmd_data(args) -> None:
 
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind", "kind": "kind",
-               "z_local": "z_local", "attn_pool": "attn_pool"}
+               "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "r1", "r1_every", "recon")
@@ -183,8 +186,9 @@ def cmd_train(args) -> None:
     from ..training.state import CHECKPOINT, read_configs
 
     model_given = _given(args, MODEL_FLAGS)
-    if "attn_pool" in model_given:
-        model_given["attn_pool"] = model_given["attn_pool"] == "on"
+    for flag in ("attn_pool", "g_sle"):          # on/off -> bool
+        if flag in model_given:
+            model_given[flag] = model_given[flag] == "on"
     train_given = _given(args, {k: k for k in TRAIN_FLAGS})
     if args.dry_run:
         out = args.out or Path(tempfile.mkdtemp(prefix="attn-demo-dry-"))

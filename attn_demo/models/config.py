@@ -73,6 +73,7 @@ class ModelConfig:
     class_names: tuple[str, ...] = ()
     kind: str = "sagan"
     z_local: int = 0
+    g_sle: bool = False
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -120,6 +121,10 @@ class ModelConfig:
             raise ConfigError(f"z_local must be an integer in 0..{MAX_Z_DIM}, got {self.z_local!r}")
         if (self.kind == "canvas") != (self.z_local > 0):
             raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
+        if not isinstance(self.g_sle, bool):
+            raise ConfigError(f"g_sle must be true or false, got {self.g_sle!r}")
+        if self.g_sle and (self.kind != "sagan" or not self.sle_pairs()):
+            raise ConfigError("skip-layer excitation (g_sle) is for image generators of 32 px and more")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -152,6 +157,12 @@ class ModelConfig:
     def d_channels(self) -> list[int]:
         """Channels after each D block: width, 2*width, ... (64x64: 64@32 ... 512@4)."""
         return [self.d_width << i for i in range(self.num_up)]
+
+    def sle_pairs(self) -> list[tuple[int, int]]:
+        """Skip-layer excitation (FastGAN): the (low, high) G sizes where the features at `low` gate the
+        channels at `high` = 4 * low, for every low of 8 px and more: 64 px -> (8, 32), (16, 64)."""
+        sizes = self.g_sizes()
+        return [(lo, 4 * lo) for lo in sizes if lo >= 8 and 4 * lo in sizes]
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:

@@ -282,6 +282,7 @@ class FoldedGenerator(nn.Module):
                                    for k, a in plain.attn.items()})
         self.out_bn = nn.Identity() if fold_out else plain.out_bn
         self.out_conv = plain.out_conv
+        self.sle = plain.sle              # skip-layer excitation, served as trained
         self.fade = None                  # served models never fade in (training/grow.py)
         self.eval()
 

@@ -22,7 +22,7 @@ from .attention import SelfAttention2d
 from .canvas import CanvasGenerator
 from .config import ModelConfig
 from .latents import z_from_seed
-from .layers import DownBlock, UpBlock, sn_conv, sn_embedding, sn_linear, without_spectral_norm
+from .layers import DownBlock, UpBlock, _sn, sn_conv, sn_embedding, sn_linear, without_spectral_norm
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
@@ -41,6 +41,9 @@ class Generator(nn.Module):
             self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes))
             if sizes[i + 1] in cfg.g_attn:
                 self.attn[str(sizes[i + 1])] = _attention(cfg, chans[i + 1])
+        # skip-layer excitation (FastGAN, off unless cfg.g_sle): the low-res features gate the high-res channels
+        self.sle = nn.ModuleDict({str(hi): SkipExcitation(chans[sizes.index(lo)], chans[sizes.index(hi)])
+                                  for lo, hi in (cfg.sle_pairs() if cfg.g_sle else [])})
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = sn_conv(chans[-1], 3)
         self.fade: FadeIn | None = None      # a warm start's fade-in (training/grow.py); never shipped
@@ -50,12 +53,16 @@ class Generator(nn.Module):
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
         h = self.stem(z).view(z.shape[0], -1, 4, 4)
-        before_last = h
+        before_last, features = h, {}
         for block, size in zip(self.blocks, self.cfg.g_sizes()[1:]):
             before_last = h
             h = block(h, y)
+            if str(size) in self.sle:
+                h = h * self.sle[str(size)](features[size // 4])
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
+            if self.sle:
+                features[size] = h
         out = torch.tanh(self.out_conv(F.relu_(self.out_bn(h))))   # in place: h is fresh, as in the blocks
         if self.fade is not None and float(self.fade.alpha) < 1:
             out = self.fade(before_last, out)
@@ -72,6 +79,20 @@ class Generator(nn.Module):
     def latent_from_seeds(self, seeds) -> torch.Tensor:
         """The seed contract's latents (latents.z_from_seed), one per seed: (B, z_dim) on the CPU."""
         return torch.stack([z_from_seed(s, self.cfg.z_dim) for s in seeds])
+
+
+class SkipExcitation(nn.Module):
+    """FastGAN's skip-layer excitation: low-res features -> per-channel gates in (0, 1) for a
+    high-res map (4x4 average pool, 4x4 conv to 1x1, LeakyReLU, 1x1 conv, sigmoid)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.conv1 = _sn(nn.Conv2d(cin, cout, 4))
+        self.conv2 = _sn(nn.Conv2d(cout, cout, 1))
+
+    def forward(self, low: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.conv2(F.leaky_relu(self.conv1(self.pool(low)), 0.1)))
 
 
 class FadeIn(nn.Module):
