@@ -92,6 +92,9 @@ def register(command) -> None:
     t.add_argument("--recon", type=float,
                    help="weight of D's reconstruction loss: decoders rebuild real images from D's 8- and 16-px "
                         "features (default 0: off; training/levers.py)")
+    t.add_argument("--pretrained-d", choices=["efficientnet-lite0"],
+                   help="a frozen ImageNet network's features judged beside D's own path (Projected GAN; "
+                        "training/projected.py)")
     t.add_argument("--fade-in", type=int, help="with --init-from: fade the new output layer in over this many steps, "
                                                "from the small model's upsampled output (progressive growing)")
     t.add_argument("--data-size", type=int,
@@ -172,7 +175,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
-               "channels_last", "compile", "data_size", "init_from", "fade_in", "r1", "r1_every", "recon")
+               "channels_last", "compile", "data_size", "init_from", "fade_in", "r1", "r1_every", "recon", "pretrained_d")
 
 
 def _given(args, names) -> dict:

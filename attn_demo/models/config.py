@@ -231,6 +231,7 @@ class TrainConfig:
     r1: float = 0.0              # > 0: lazy R1 penalty weight on real images (training/levers.py)
     r1_every: int = 16           # the D steps between R1 penalties
     recon: float = 0.0           # > 0: weight of D's reconstruction loss (training/levers.py)
+    pretrained_d: str = ""       # "efficientnet-lite0": a pretrained feature branch in D (training/projected.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
@@ -240,6 +241,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
                 raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.pretrained_d not in ("", "efficientnet-lite0"):
+            raise ConfigError(f"pretrained_d must be '' or 'efficientnet-lite0', got {self.pretrained_d!r}")
         if not (isinstance(self.r1_every, int) and not isinstance(self.r1_every, bool) and self.r1_every >= 1):
             raise ConfigError(f"r1_every must be a whole number >= 1, got {self.r1_every!r}")
         if self.fade_in and not self.init_from:

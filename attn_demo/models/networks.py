@@ -132,6 +132,7 @@ class Discriminator(nn.Module):
             cin = cout
         self.head = sn_linear(cin, 1)
         self.embed = sn_embedding(cfg.num_classes, cin) if cfg.num_classes > 0 else None
+        self.projected = None    # a pretrained feature branch (training/projected.py), training only
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, 3, R, R) -> real/fake logits (B,)."""
@@ -146,6 +147,8 @@ class Discriminator(nn.Module):
             if y is None:
                 raise ValueError("this discriminator is class-conditional: pass class indices y")
             out = out + (self.embed(y) * h).sum(dim=1)  # projection discriminator
+        if self.projected is not None:
+            out = out + self.projected(x, y)
         return out
 
     def attention_layers(self) -> dict[str, SelfAttention2d]:

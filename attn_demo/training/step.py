@@ -160,7 +160,7 @@ def build_state(model_cfg: ModelConfig, cfg: TrainConfig, rt: Runtime) -> TrainS
 def attach_training_heads(G, G_ema, D, cfg: TrainConfig) -> None:
     """The parts only training has, before the optimizers are made (so they train) and before a
     checkpoint is loaded (which holds them): a warm start's fade-in head on G (training/grow.py),
-    D's reconstruction decoders (training/levers.py)."""
+    D's reconstruction decoders (training/levers.py), D's pretrained branch (training/projected.py)."""
     if cfg.fade_in:
         from .grow import attach_fade
         attach_fade(G)
@@ -168,3 +168,6 @@ def attach_training_heads(G, G_ema, D, cfg: TrainConfig) -> None:
     if cfg.recon:
         from .levers import attach_recon
         attach_recon(D)
+    if cfg.pretrained_d:
+        from .projected import attach_pretrained
+        attach_pretrained(D, cfg.pretrained_d)
