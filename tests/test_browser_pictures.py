@@ -81,14 +81,26 @@ def test_the_gallery_tab_downloads_a_labelled_data_set(page):
 
 def test_two_inversions_running_never_hold_up_clicks(browser, app_url, studio, tmp_path, monkeypatch):
     """Two sessions invert (long runs); a third clicks the image 20 times: every click is answered
-    while both inversions are still running (their own concurrency group)."""
+    while both inversions are still running (their own concurrency group). The server says when
+    both run: the patched inversion counts itself in and out."""
+    import threading
     from test_browser import click_pixel, wait_ready
     import attn_demo.serving.invert as inv
-    slow = inv.invert
-    monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 5000}))
+    slow, lock, running, cancels = inv.invert, threading.Lock(), [0], []
+
+    def long_inversion(*a, **k):
+        with lock:
+            running[0] += 1
+            cancels.append(k.get("cancel"))
+        try:
+            return slow(*a, **{**k, "steps": 5000})
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setattr(inv, "invert", long_inversion)
     path = tmp_path / "mine.png"
     Image.fromarray(studio.engine("tiny32").render(RenderArgs(seed=2)).image).save(path)
-    contexts, inverting = [], []
+    contexts = []
     for _ in range(2):
         ctx = browser.new_context(viewport={"width": 1920, "height": 1200})
         p = ctx.new_page()
@@ -98,24 +110,32 @@ def test_two_inversions_running_never_hold_up_clicks(browser, app_url, studio, t
         p.set_input_files("#inv_file input[type='file']", str(path))
         p.click("#inv_btn")
         contexts.append(ctx)
-        inverting.append(p)
-    for p in inverting:
-        # both are running: a progress text shows (hidden ones in other tabs do not count)
-        p.locator(".progress-text:visible").first.wait_for(state="visible", timeout=60000)
-    clicker = browser.new_context(viewport={"width": 1920, "height": 1200})
-    page = clicker.new_page()
-    page.goto(app_url)
-    wait_ready(page)
-    shown = page.input_value("#click_info textarea")
-    for i in range(20):
-        click_pixel(page, 20 + 24 * i, 300 - 12 * i)                  # 20 different pixels
-        deadline = time.time() + 10
-        while page.input_value("#click_info textarea") == shown and time.time() < deadline:
-            time.sleep(0.02)
-        assert page.input_value("#click_info textarea") != shown, f"click {i} was not answered"
+    deadline = time.time() + 60
+    while running[0] < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    try:
+        assert running[0] == 2, f"{running[0]} inversions running, not 2"
+        clicker = browser.new_context(viewport={"width": 1920, "height": 1200})
+        contexts.append(clicker)
+        page = clicker.new_page()
+        page.goto(app_url)
+        wait_ready(page)
         shown = page.input_value("#click_info textarea")
-    for p in inverting:
-        assert "PSNR" not in info(p)                                 # still inverting
-        p.click("#inv_btn")                                          # cancel, and leave
-    for ctx in contexts + [clicker]:
-        ctx.close()
+        for i in range(20):
+            click_pixel(page, 20 + 24 * i, 300 - 12 * i)                  # 20 different pixels
+            deadline = time.time() + 10
+            while page.input_value("#click_info textarea") == shown and time.time() < deadline:
+                time.sleep(0.02)
+            assert page.input_value("#click_info textarea") != shown, f"click {i} was not answered"
+            shown = page.input_value("#click_info textarea")
+        assert running[0] == 2                                         # both still inverting
+    finally:
+        for cancel in cancels:                                         # end them (as a second click does)
+            if cancel is not None:
+                cancel.set()
+        deadline = time.time() + 30
+        while running[0] and time.time() < deadline:
+            time.sleep(0.1)
+        for ctx in contexts:
+            ctx.close()
+    assert running[0] == 0
