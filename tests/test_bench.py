@@ -188,7 +188,8 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
             "print(json.dumps([bench_app.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=2), "
             "bench_app.bench_browser(Path(sys.argv[1]), clicks=2, steps_count=1, latency_ms=40)]))")
     out = subprocess.run([sys.executable, "-c", code, str(ui_weights)], capture_output=True, text=True,
-                         check=True, cwd=common.ROOT, timeout=300)
+                         cwd=common.ROOT, timeout=300)
+    assert out.returncode == 0, f"the browser bench failed:\n{out.stderr[-3000:]}"
     r, far = json.loads(out.stdout.splitlines()[-1])
     assert r["clicks"] == 2 and r["seed_steps"] == 2
     assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0
