@@ -95,13 +95,18 @@ def test_save_load_round_trip_is_bit_exact_and_corruption_is_refused(tmp_path):
         load_feature_net(tmp_path / "nowhere")
 
 
-def test_eval_cli_end_to_end(tmp_path, capsys):
-    data_dir = tmp_path / "shapes"
-    shapes = make_shapes(60, 32, seed=3)
+def shapes_folder(data_dir, size: int):
+    """60 seeded shapes at `size` px in a folder per class."""
+    shapes = make_shapes(60, size, seed=3)
     for i, (img, label) in enumerate(zip(shapes.images, shapes.labels)):
         folder = data_dir / SHAPES[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    return data_dir
+
+
+def test_eval_cli_end_to_end(tmp_path, capsys):
+    data_dir = shapes_folder(tmp_path / "shapes", 32)
     model = make_model_dir(tmp_path / "tiny", num_classes=3, class_names=SHAPES)
     fnet = tmp_path / "fnet"
 
@@ -126,12 +131,7 @@ def test_eval_cli_end_to_end(tmp_path, capsys):
 def test_a_64px_feature_net_and_an_upscaled_baseline_score_at_64_px(tmp_path, capsys):
     """features --input-size 64 trains a net that sees 64 px; eval --size 64 scores a 32-px model's
     samples upscaled to 64 px against real images at 64 px, and writes nothing."""
-    data_dir = tmp_path / "shapes"
-    shapes = make_shapes(60, 64, seed=3)
-    for i, (img, label) in enumerate(zip(shapes.images, shapes.labels)):
-        folder = data_dir / SHAPES[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    data_dir = shapes_folder(tmp_path / "shapes", 64)
     model = make_model_dir(tmp_path / "tiny", num_classes=3, class_names=SHAPES)
     fnet = tmp_path / "fnet64"
     assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--epochs", "1", "--input-size", "64"]) == 0
