@@ -50,14 +50,14 @@ def cmd_features(args) -> None:
     from ..models.checkpoint import file_sha256
     from ..training.images import load_folder
     from ..quality.feature_net import accuracy, save_feature_net, train_feature_net
-    data = load_folder(args.data, args.size)
-    print(data.report())
-    t0, c0 = time.perf_counter(), time.process_time()
     if args.input_size not in (16, 32, 64, 128):
         raise AttnDemoError(f"--input-size must be 16, 32, 64 or 128, got {args.input_size}")
     if args.size < args.input_size:
         raise AttnDemoError(f"--size {args.size} is below --input-size {args.input_size}: the net would see "
                             "upscaled images")
+    data = load_folder(args.data, args.size)
+    print(data.report())
+    t0, c0 = time.perf_counter(), time.process_time()
     net = train_feature_net(data, epochs=args.epochs, seed=args.seed, input_size=args.input_size)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acc = accuracy(net, data)

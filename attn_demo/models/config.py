@@ -88,15 +88,14 @@ class ModelConfig:
         for name, top in (("z_dim", MAX_Z_DIM), ("g_width", MAX_WIDTH), ("d_width", MAX_WIDTH),
                           ("heads", MAX_HEADS)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            if not _whole(value) or not 1 <= value <= top:
                 raise ConfigError(f"{name} must be an integer in 1..{top}, got {value!r}")
-        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) \
-                or not 0 <= self.num_classes <= MAX_CLASSES:
+        if not _whole(self.num_classes) or not 0 <= self.num_classes <= MAX_CLASSES:
             raise ConfigError(f"num_classes must be an integer in 0..{MAX_CLASSES}, got {self.num_classes!r}")
         if not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME for n in self.class_names):
             raise ConfigError(f"class_names must be non-empty strings of at most {MAX_CLASS_NAME} characters")
         for name in ("g_attn", "d_attn"):
-            if not all(isinstance(r, int) and not isinstance(r, bool) for r in getattr(self, name)):
+            if not all(_whole(r) for r in getattr(self, name)):
                 raise ConfigError(f"{name} must be a list of integers, got {getattr(self, name)!r}")
         if self.class_names and len(self.class_names) != self.num_classes:
             raise ConfigError(
@@ -117,7 +116,7 @@ class ModelConfig:
             raise ConfigError(f"attn_kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attn_kind!r}")
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
-        if not isinstance(self.z_local, int) or isinstance(self.z_local, bool) or not 0 <= self.z_local <= MAX_Z_DIM:
+        if not _whole(self.z_local) or not 0 <= self.z_local <= MAX_Z_DIM:
             raise ConfigError(f"z_local must be an integer in 0..{MAX_Z_DIM}, got {self.z_local!r}")
         if (self.kind == "canvas") != (self.z_local > 0):
             raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
@@ -235,7 +234,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
-        if not (isinstance(self.fade_in, int) and not isinstance(self.fade_in, bool) and self.fade_in >= 0):
+        if not (_whole(self.fade_in) and self.fade_in >= 0):
             raise ConfigError(f"fade_in must be a whole number of steps >= 0, got {self.fade_in!r}")
         for name in ("r1", "recon"):
             v = getattr(self, name)
@@ -243,12 +242,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
         if self.pretrained_d not in ("", "efficientnet-lite0"):
             raise ConfigError(f"pretrained_d must be '' or 'efficientnet-lite0', got {self.pretrained_d!r}")
-        if not (isinstance(self.r1_every, int) and not isinstance(self.r1_every, bool) and self.r1_every >= 1):
+        if not (_whole(self.r1_every) and self.r1_every >= 1):
             raise ConfigError(f"r1_every must be a whole number >= 1, got {self.r1_every!r}")
         if self.fade_in and not self.init_from:
             raise ConfigError("fade_in blends out a warm start's smaller model: give init_from too")
-        if not (isinstance(self.data_size, int) and not isinstance(self.data_size, bool)
-                and 0 <= self.data_size <= 4096):
+        if not (_whole(self.data_size) and 0 <= self.data_size <= 4096):
             raise ConfigError(f"data_size must be a whole number in 0..4096 (0: the model's resolution), "
                               f"got {self.data_size!r}")
         if self.batch_size < 1 or self.d_steps < 1:
@@ -279,6 +277,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, data)
+
+
+def _whole(value) -> bool:
+    """An int that is not a bool (JSON's true must not pass for 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _from_dict(cls, data: Any):

@@ -137,11 +137,11 @@ def sample_images(engine, labels: torch.Tensor | None, n: int, seed: int = 0) ->
     an image model's renders, or a canvas model's crop-size canvases (tiling both, as it trained)."""
     from ..serving.engine import RenderArgs
     gen = torch.Generator().manual_seed(seed)
-    names = engine.class_names
-    pick = (lambda i: names[int(labels[int(torch.randint(0, len(labels), (1,), generator=gen))])]
-            if engine.cfg.num_classes and labels is not None else None)
-    ys = [pick(i) for i in range(n)]
-    if getattr(engine.cfg, "kind", "sagan") == "canvas":
+    if engine.cfg.num_classes and labels is not None:
+        ys = [engine.class_names[int(labels[i])] for i in torch.randint(0, len(labels), (n,), generator=gen)]
+    else:
+        ys = [None] * n
+    if engine.cfg.kind == "canvas":
         side = engine.cfg.resolution
         out = [engine.render(engine.field(1_000_000 + i, side, side), y, "both").image for i, y in enumerate(ys)]
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -72,17 +73,14 @@ class Reconstruction(nn.Module):
                 self.taps[size] = output
         return hook
 
+    @contextlib.contextmanager
     def record(self):
         """Keep the maps of the forwards inside this context (the D step's), no others."""
-        recon = self
-
-        class _Recording:
-            def __enter__(self):
-                recon.recording = True
-
-            def __exit__(self, *exc):
-                recon.recording = False
-        return _Recording()
+        self.recording = True
+        try:
+            yield
+        finally:
+            self.recording = False
 
     def loss(self, x_real: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """MSE of both reconstructions of the first len(x_real) images of D's last forward; x_real: the
