@@ -53,13 +53,18 @@ def test_the_branch_judges_beside_d_trains_only_its_heads_and_stays_out_of_check
         TrainConfig(pretrained_d="resnet")
 
 
-def test_a_run_with_the_branch_resumes_and_exports(tmp_path):
+def test_a_run_with_the_branch_resumes_and_exports(tmp_path, monkeypatch):
     run = tmp_path / "run"
     common = ["--batch-size", "4", "--log-every", "1"]
     assert main(["train", "--data", "shapes", "--out", str(run), "--resolution", "32", "--g-width", "16",
                  "--d-width", "16", "--z-dim", "8", "--pretrained-d", "efficientnet-lite0", "--steps", "1",
                  *common]) == 0
     assert main(["train", "--data", "shapes", "--out", str(run), "--resume", "--steps", "2", *common]) == 0
+    from attn_demo.training import projected
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("exporting built the pretrained branch")
+    monkeypatch.setattr(projected, "attach_pretrained", no_network)   # an export reads G_ema only
     assert main(["export", str(run), "--out", str(tmp_path / "m")]) == 0
     size = (run / "checkpoint.safetensors").stat().st_size
     assert size < 8 << 20                                                    # heads only, not the 13 MB network

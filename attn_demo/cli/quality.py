@@ -78,6 +78,7 @@ def cmd_eval(args) -> None:
     from ..training.publish import METRICS_FILE, write_card
     if args.seeds < 1:
         raise AttnDemoError(f"--seeds must be >= 1, got {args.seeds}")
+    write = not args.no_write
     if load_config(args.weights).kind == "canvas":
         result = _eval_canvas(args)
     else:
@@ -85,8 +86,8 @@ def cmd_eval(args) -> None:
         size = engine.cfg.resolution if args.size is None else args.size
         if not 8 <= size <= 1024:
             raise AttnDemoError(f"--size must be in 8..1024, got {size}")
-        if size != engine.cfg.resolution and not args.no_write:
-            args.no_write = True
+        if size != engine.cfg.resolution and write:
+            write = False
             print(f"scoring at {size} px, not the model's {engine.cfg.resolution}: printed, not written")
         data = load_folder(args.data, size, unconditional=not engine.cfg.num_classes)
         print(f"{len(data)} real images at {data.resolution} px from {args.data}")
@@ -96,7 +97,7 @@ def cmd_eval(args) -> None:
     print(result["table"])
     print()
     print(result["note"])
-    if not args.no_write:
+    if write:
         atomic_write(args.weights / METRICS_FILE, (json.dumps(result, indent=2) + "\n").encode())
         write_card(args.weights)
         print(f"wrote {args.weights / METRICS_FILE} and the model card")

@@ -19,10 +19,9 @@ from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHT
                          file_sha256, load_config, save_pretrained)
 from ..models.config import TrainConfig
 from ..errors import CheckpointError
-from ..models.networks import Discriminator, Generator, build_generator
-from .step import attach_training_heads
-from .state import (CHECKPOINT, KEPT_DIR, TrainState, kept_path, kept_steps, load_train_state,
-                          read_configs)
+from ..models.networks import Generator, build_generator
+from .grow import attach_fade
+from .state import CHECKPOINT, KEPT_DIR, kept_path, kept_steps, load_ema_generator, read_configs
 
 TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
@@ -66,20 +65,17 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
                                   + (f"kept steps: {', '.join(map(str, kept))}" if kept else
                                      "the run kept none (train with --keep-every N to keep some)"))
     model_cfg, train_cfg, _ = read_configs(ckpt)
-    G, D, G_ema = build_generator(model_cfg), Discriminator(model_cfg), build_generator(model_cfg)
-    attach_training_heads(G, G_ema, D, train_cfg)      # the checkpoint holds them (fade-in, decoders)
-    st = TrainState(G, D, G_ema, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
-                    torch.Generator())
-    rng = torch.get_rng_state()
-    load_train_state(ckpt, st)
-    torch.set_rng_state(rng)                   # exporting must not disturb the caller's RNG
+    G_ema = build_generator(model_cfg)
+    if train_cfg.fade_in:                      # the checkpoint's G_ema holds a fade-in head (training/grow.py)
+        attach_fade(G_ema)
+    progress = load_ema_generator(ckpt, G_ema)  # only G_ema: no D, optimizer or pretrained branch is built
     fade = float(G_ema.fade.alpha) if train_cfg.fade_in else None
     if fade is not None:
         G_ema.fade = None                      # never shipped: a model directory is the plain generator
         if fade < 1:
             print(f"warning: exported during the fade-in (alpha {fade:.3f} < 1): the plain generator is not "
                   "yet what the discriminator judged")
-    G_ema = standing_stats(st.G_ema)
+    G_ema = standing_stats(G_ema)
     summary = _read_json(run_dir / "summary.json")
     run_info = _read_json(run_dir / "config.json")
     data_info = run_info.get("data", {})
@@ -92,7 +88,8 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
         # the folder's own attribution (the texture builder writes the licence's terms there)
         attribution = " ".join((data_folder / "ATTRIBUTION.txt").read_text().split())
     training = {
-        "steps": st.step, "images_seen": st.images_seen, "wall_time_s": round(st.elapsed, 1),
+        "steps": progress["step"], "images_seen": progress["images_seen"],
+        "wall_time_s": round(progress["elapsed"], 1),
         "hardware": summary.get("hardware", "unknown"), "world_size": summary.get("world_size", 1),
         "stop_reason": summary.get("stop_reason", "unknown") if step is None else KEPT_REASON,
         "checkpoint": str(ckpt.relative_to(run_dir)), "torch": summary.get("torch", torch.__version__),

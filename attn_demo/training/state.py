@@ -143,6 +143,23 @@ def _configs(path, metadata) -> tuple[ModelConfig, TrainConfig]:
         raise CheckpointError(f"{path}: unreadable configs ({e})") from None
 
 
+def load_ema_generator(path: Path, G_ema: torch.nn.Module) -> dict:
+    """Restore only the EMA generator of a training checkpoint into G_ema (what an export needs: no
+    discriminator, optimizer or training-only branch is built or read). Returns the checkpoint's
+    step, elapsed seconds and images seen."""
+    tensors, metadata = read_tensors(path)
+    _configs(path, metadata)
+    sub = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
+    state = check_state(sub, G_ema.state_dict(), f"{path} [G_ema]")
+    try:
+        progress = {"step": int(metadata["step"]), "elapsed": float(metadata["elapsed"]),
+                    "images_seen": int(metadata.get("images_seen", "0"))}
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: incomplete training checkpoint ({e})") from None
+    G_ema.load_state_dict(state)
+    return progress
+
+
 def load_train_state(path: Path, st: TrainState) -> None:
     """Restore st in place from path. Validates everything before touching st."""
     tensors, metadata = read_tensors(path)
