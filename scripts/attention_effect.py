@@ -6,6 +6,11 @@ how much they do, per layer, for image models and canvas models alike:
 
     python scripts/attention_effect.py --weights weights/emoji32 --seeds 0-31
     python scripts/attention_effect.py --weights weights/textures64 --seeds 0-13 --side 256
+
+For a canvas model it also says what carries a canvas's overall look instead: each canvas is
+painted again with the global latent of seed + 100 (local latents kept), and with the local
+latents of seed + 100 (global kept); it reports the mean pixel change and the change of the
+canvas's mean colour for each.
 """
 
 import argparse
@@ -69,7 +74,28 @@ def main() -> None:
                                "max_of_means": max(diffs)}
         print(f"{name}: gamma {float(gamma):+.4f}, switching it off changes a pixel by "
               f"{statistics.fmean(diffs):.2f} grey levels on average (largest image mean {max(diffs):.2f})")
+    if engine.cfg.kind == "canvas":
+        out["latents"] = swap_latents(engine, seeds, args.side, base)
     print(json.dumps(out, indent=2))
+
+
+def swap_latents(engine, seeds, side: int, base: dict) -> dict:
+    """A canvas painted again with another seed's global latent, then with another seed's local
+    latents: the mean change of a pixel and of the canvas's mean colour (grey levels)."""
+    n, zl, result = max(engine.cfg.num_classes, 1), engine.cfg.z_local, {}
+    for part, rows in (("global", slice(zl, None)), ("local", slice(0, zl))):
+        pixel, colour = [], []
+        for s in seeds:
+            field = engine.field(s, side, side)
+            field[rows] = engine.field(s + 100, side, side)[rows]
+            image = engine.render(field, s % n if engine.cfg.num_classes else None, "both").image.astype(np.float64)
+            pixel.append(float(np.abs(base[s] - image).mean()))
+            colour.append(float(np.abs(base[s].mean((0, 1)) - image.mean((0, 1))).mean()))
+        result[part] = {"pixel": statistics.fmean(pixel), "mean_colour": statistics.fmean(colour)}
+        what = "global latent" if part == "global" else "local latents"
+        print(f"another seed's {what}: a pixel changes by {result[part]['pixel']:.1f} grey levels, "
+              f"the canvas's mean colour by {result[part]['mean_colour']:.1f}")
+    return result
 
 
 if __name__ == "__main__":

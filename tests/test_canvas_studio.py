@@ -260,3 +260,7 @@ def test_a_card_of_a_model_trained_on_share_alike_images_says_so(canvas_dir, tmp
         "attribution": "Terrain textures (c) 2010 Wildfire Games, licensed under CC BY-SA 3.0."}))
     card = write_card(model)
     assert "A canvas generator" in card and "released under CC BY-SA 3.0" in card and "MIT" not in card
+    assert "## Notes" not in card
+    (model / "NOTES.md").write_text("The attention barely shapes the texture.\n")
+    card = write_card(model)                                       # a kept note joins the card
+    assert "## Notes\n\nThe attention barely shapes the texture.\n" in card

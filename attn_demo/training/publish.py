@@ -26,6 +26,7 @@ from .state import CHECKPOINT, KEPT_DIR, kept_path, kept_steps, load_ema_generat
 TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
 KEPT_REASON = "kept"             # training.json's stop_reason for an export of a kept checkpoint
+NOTES_FILE = "NOTES.md"          # a model directory's hand-kept findings, quoted in its card
 
 
 @torch.no_grad()
@@ -114,7 +115,8 @@ def _read_json(path: Path) -> dict:
 
 
 def write_card(model_dir: Path) -> str:
-    """(Re)write README.md of a model directory from what lies beside the weights."""
+    """(Re)write README.md of a model directory from what lies beside the weights (and NOTES.md,
+    where one is kept: findings that no file beside the weights records)."""
     model_dir = Path(model_dir)
     cfg = load_config(model_dir)
     training = _read_json(model_dir / TRAINING_FILE)
@@ -179,6 +181,8 @@ def write_card(model_dir: Path) -> str:
                   "`--feature-net weights/feature_net --data data/emoji`; ±2 where not measured).", ""]
         directions = load_directions(model_dir, cfg.z_dim)
         lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
+    if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
+        lines += ["## Notes", "", (model_dir / NOTES_FILE).read_text().strip(), ""]
     if training.get("attribution"):
         share_alike = "BY-SA" in training["attribution"].upper().replace(" ", "-")
         lines += ["## Licence and attribution", "", f"Training images: {training['attribution']}",
