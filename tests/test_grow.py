@@ -120,3 +120,32 @@ def test_a_canvas_model_grows_unpooled_attention_from_a_pooled_one(tmp_path):
     from attn_demo.training.grow import transfer
     copied, fresh = transfer(CanvasGenerator(cfg), small.state_dict())
     assert not fresh                                                    # all of it
+
+
+def test_frozen_copied_stages_hold_until_their_step_across_a_resume(tmp_path, capsys):
+    """--freeze-copied N: the copied stages (and the fade head) keep the small model's values for N steps,
+    found again on resume, while the new stages learn; then they train too."""
+    from safetensors.torch import load_file
+    small_dir = make_model_dir(tmp_path / "small", num_classes=3)
+    small = load_pretrained(small_dir).state_dict()
+    run = tmp_path / "run"
+    common = ["--batch-size", "4", "--log-every", "1", "--ema-start", "99", "--keep-every", "1"]
+
+    def G_at(step):
+        return {k[2:]: v for k, v in load_file(run / "checkpoints" / f"step-{step:07d}.safetensors").items()
+                if k.startswith("G.")}
+    assert main(["train", "--data", "shapes", "--out", str(run), "--resolution", "64", "--g-width", "16",
+                 "--d-width", "16", "--z-dim", "16", "--attn", "16,32", "--d-attn", "32", "--init-from",
+                 str(small_dir), "--fade-in", "4", "--freeze-copied", "3", "--steps", "2", *common]) == 0
+    assert "stay fixed until step 3" in capsys.readouterr().out
+    assert main(["train", "--data", "shapes", "--out", str(run), "--resume", "--steps", "4", *common]) == 0
+    assert "stay fixed until step 3" in capsys.readouterr().out                 # found again on resume
+    copied = "blocks.1.conv1.parametrizations.weight.original"
+    for step in (1, 2, 3):
+        G = G_at(step)
+        assert torch.equal(G[copied], small[copied]) and torch.equal(G["fade.conv.bias"], small["out_conv.bias"])
+    assert not torch.equal(G_at(1)["out_conv.bias"], G_at(2)["out_conv.bias"])   # the new output learns
+    assert not torch.equal(G_at(4)[copied], small[copied])                       # step 4: all of G trains
+    assert main(["train", "--data", "shapes", "--out", str(tmp_path / "r2"), "--freeze-copied", "3",
+                 "--steps", "1"]) != 0
+    assert "init_from" in capsys.readouterr().err

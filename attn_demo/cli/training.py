@@ -97,6 +97,9 @@ def register(command) -> None:
                         "training/projected.py)")
     t.add_argument("--fade-in", type=int, help="with --init-from: fade the new output layer in over this many steps, "
                                                "from the small model's upsampled output (progressive growing)")
+    t.add_argument("--freeze-copied", type=int,
+                   help="with --init-from: keep the stages copied from the small model fixed for this many "
+                        "steps while the new ones learn (default 0; training/grow.py)")
     t.add_argument("--data-size", type=int,
                    help="load the images at this size and train on random crops of --resolution that wrap "
                         "around their edges (tiling textures, a canvas model); default: --resolution")
@@ -175,7 +178,8 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
-               "channels_last", "compile", "data_size", "init_from", "fade_in", "r1", "r1_every", "recon", "pretrained_d")
+               "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
+               "recon", "pretrained_d")
 
 
 def _given(args, names) -> dict:

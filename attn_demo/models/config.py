@@ -227,6 +227,7 @@ class TrainConfig:
     data_size: int = 0           # > 0: images loaded at this size, trained on random wrapped crops (canvas)
     init_from: str = ""          # a model directory whose generator the run starts from (training/grow.py)
     fade_in: int = 0             # > 0: with init_from, blend the small model's upsampled output out over these steps
+    freeze_copied: int = 0       # > 0: with init_from, the stages copied into G stay fixed for these first steps
     r1: float = 0.0              # > 0: lazy R1 penalty weight on real images (training/levers.py)
     r1_every: int = 16           # the D steps between R1 penalties
     recon: float = 0.0           # > 0: weight of D's reconstruction loss (training/levers.py)
@@ -234,8 +235,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
-        if not (_whole(self.fade_in) and self.fade_in >= 0):
-            raise ConfigError(f"fade_in must be a whole number of steps >= 0, got {self.fade_in!r}")
+        for name in ("fade_in", "freeze_copied"):
+            if not (_whole(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"{name} must be a whole number of steps >= 0, got {getattr(self, name)!r}")
         for name in ("r1", "recon"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
@@ -246,6 +248,8 @@ class TrainConfig:
             raise ConfigError(f"r1_every must be a whole number >= 1, got {self.r1_every!r}")
         if self.fade_in and not self.init_from:
             raise ConfigError("fade_in blends out a warm start's smaller model: give init_from too")
+        if self.freeze_copied and not self.init_from:
+            raise ConfigError("freeze_copied holds a warm start's copied stages: give init_from too")
         if not (_whole(self.data_size) and 0 <= self.data_size <= 4096):
             raise ConfigError(f"data_size must be a whole number in 0..4096 (0: the model's resolution), "
                               f"got {self.data_size!r}")

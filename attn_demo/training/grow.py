@@ -34,15 +34,21 @@ def stage_of(name: str) -> str:
     return ".".join(parts[:2]) if parts[0] in ("blocks", "attn") else parts[0]
 
 
-def transfer(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
-    """Copy every stage of `target` (stage_of) whose tensors `source` all has, with the same names and
-    shapes; a stage is copied whole or not at all. Returns (copied tensor names, the other names)."""
+def matching(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
+    """The tensors of every stage of `target` (stage_of) whose tensors `source` all has, with the same
+    names and shapes: what a warm start copies (a stage whole or not at all)."""
     own = target.state_dict()
     stages: dict[str, list[str]] = {}
     for name in own:
         stages.setdefault(stage_of(name), []).append(name)
-    copied = [n for names in stages.values()
-              if all(n in source and source[n].shape == own[n].shape for n in names) for n in names]
+    return [n for names in stages.values()
+            if all(n in source and source[n].shape == own[n].shape for n in names) for n in names]
+
+
+def transfer(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
+    """Copy the `matching` stages of source into target. Returns (copied tensor names, the other names)."""
+    own = target.state_dict()
+    copied = matching(target, source)
     with torch.no_grad():
         for name in copied:
             own[name].copy_(source[name])
@@ -67,6 +73,19 @@ def set_fade(st, step: int, fade_in: int) -> None:
     for G in (st.G, st.G_ema):
         if getattr(G, "fade", None) is not None:
             G.fade.alpha.fill_(fade_alpha(step, fade_in))
+
+
+def copied_parameters(G: torch.nn.Module, model_dir: Path) -> list[torch.nn.Parameter]:
+    """The parameters of G that a warm start from `model_dir` copies (its fade-in head's included): what
+    --freeze-copied holds fixed. Found again from the small model's names and shapes, so a resumed run
+    holds the same ones."""
+    source = load_pretrained(Path(model_dir)).state_dict()
+    names = set(matching(G, source))
+    fade = getattr(G, "fade", None)
+    if fade is not None:
+        head = {n[len("out_"):]: t for n, t in source.items() if n.startswith("out_")}
+        names |= {f"fade.{n}" for n in matching(fade, head)}
+    return [p for n, p in G.named_parameters() if n in names]
 
 
 def warm_start(st, model_dir: Path, log=print) -> dict:

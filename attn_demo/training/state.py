@@ -9,7 +9,7 @@ is pickled, so a checkpoint from anywhere is safe to open.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,6 +36,9 @@ class TrainState:
     step: int = 0
     elapsed: float = 0.0          # training seconds over all sessions of this run
     images_seen: int = 0
+    # G's parameters held fixed while step < TrainConfig.freeze_copied (a warm start's copied stages;
+    # found again on resume, never saved: training/grow.py copied_parameters)
+    frozen: list = field(default_factory=list)
 
 
 def kept_path(run_dir: Path, step: int) -> Path:

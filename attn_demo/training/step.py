@@ -129,6 +129,9 @@ def train_step(st: TrainState, G: torch.nn.Module, D: torch.nn.Module, batches: 
         st.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
     st.D.requires_grad_(True)
+    if st.step < cfg.freeze_copied:             # Adam skips a parameter without a gradient (moments too)
+        for p in st.frozen:
+            p.grad = None
     st.opt_g.step()
 
     # 3. EMA of G (a plain copy until ema_start).

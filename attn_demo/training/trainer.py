@@ -105,6 +105,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     elif cfg.init_from:
         from .grow import warm_start
         warm_start(st, Path(cfg.init_from), log=log if rt.main else (lambda *a: None))
+    if st.step < cfg.freeze_copied:
+        from .grow import copied_parameters
+        st.frozen = copied_parameters(st.G, Path(cfg.init_from))
+        log(f"the {len(st.frozen)} tensors copied from {cfg.init_from} stay fixed until step {cfg.freeze_copied}")
     if not resume and rt.main:
         # Step 0 is saved at once, so a NaN can always roll back to a good state.
         _write_config(run_dir, model_cfg, cfg, data)
