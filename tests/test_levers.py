@@ -11,11 +11,14 @@ from attn_demo.models.networks import Discriminator
 from attn_demo.training.levers import Reconstruction, attach_recon, r1_penalty
 
 
-def test_r1_is_the_squared_gradient_norm_of_d_at_the_real_images():
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_r1_is_the_squared_gradient_norm_of_d_at_the_real_images(channels_last):
     torch.manual_seed(0)
     D = Discriminator(ModelConfig(resolution=32, d_width=16, g_width=16, z_dim=8, d_attn=(16,), g_attn=(16,))).eval()
     # (eval: spectral norm keeps its estimate, so every forward below is the same function)
     x = torch.rand(3, 3, 32, 32) * 2 - 1
+    if channels_last:           # as --channels-last on trains: CPU attention then picks a fused kernel
+        D, x = D.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     penalty = r1_penalty(D, x, None)
     grads = []
     for i in range(3):                                        # one image at a time, by hand

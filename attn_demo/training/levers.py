@@ -18,15 +18,18 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 
 RECON_SIZES = (8, 16)      # the D feature maps the decoders read
 
 
 def r1_penalty(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """E ||grad_x D(x)||^2 over the batch, in fp32 (x: the real images as D sees them)."""
+    """E ||grad_x D(x)||^2 over the batch, in fp32 (x: the real images as D sees them). D's attention
+    runs on the math kernel here: the penalty is differentiated twice, and the fused CPU kernel
+    (chosen for channels-last inputs) has no second derivative."""
     x = x.detach().float().requires_grad_(True)
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with torch.autocast(device_type=x.device.type, enabled=False), sdpa_kernel(SDPBackend.MATH):
         out = D(x, y).float()
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
