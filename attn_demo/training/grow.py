@@ -75,6 +75,11 @@ def set_fade(st, step: int, fade_in: int) -> None:
             G.fade.alpha.fill_(fade_alpha(step, fade_in))
 
 
+def output_head(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A generator's output head (out_bn.*, out_conv.*) named as the fade head names it (bn.*, conv.*)."""
+    return {n[len("out_"):]: t for n, t in state.items() if n.startswith("out_")}
+
+
 def copied_parameters(G: torch.nn.Module, model_dir: Path) -> list[torch.nn.Parameter]:
     """The parameters of G that a warm start from `model_dir` copies (its fade-in head's included): what
     --freeze-copied holds fixed. Found again from the small model's names and shapes, so a resumed run
@@ -83,8 +88,7 @@ def copied_parameters(G: torch.nn.Module, model_dir: Path) -> list[torch.nn.Para
     names = set(matching(G, source))
     fade = getattr(G, "fade", None)
     if fade is not None:
-        head = {n[len("out_"):]: t for n, t in source.items() if n.startswith("out_")}
-        names |= {f"fade.{n}" for n in matching(fade, head)}
+        names |= {f"fade.{n}" for n in matching(fade, output_head(source))}
     return [p for n, p in G.named_parameters() if n in names]
 
 
@@ -102,8 +106,7 @@ def warm_start(st, model_dir: Path, log=print) -> dict:
                             "the first stages match")
     fade = getattr(st.G, "fade", None)
     if fade is not None:                      # the small model's output head paints the fade
-        head = {n[len("out_"):]: t for n, t in small.state_dict().items() if n.startswith("out_")}  # bn.*, conv.*
-        faded, _ = transfer(fade, head)
+        faded, _ = transfer(fade, output_head(small.state_dict()))
         if not faded:
             raise TrainingError(f"--fade-in: {model_dir}'s output head ({small.cfg.g_channels()[-1]} channels) "
                                 f"does not fit the features before the new block ({st.G.cfg.g_channels()[-2]})")

@@ -152,30 +152,37 @@ def load_ema_generator(path: Path, G_ema: torch.nn.Module) -> dict:
     step, elapsed seconds and images seen."""
     tensors, metadata = read_tensors(path)
     _configs(path, metadata)
-    sub = {k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}
-    state = check_state(sub, G_ema.state_dict(), f"{path} [G_ema]")
-    try:
-        progress = {"step": int(metadata["step"]), "elapsed": float(metadata["elapsed"]),
-                    "images_seen": int(metadata.get("images_seen", "0"))}
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"{path}: incomplete training checkpoint ({e})") from None
+    state = _module_state(path, tensors, "G_ema", G_ema)
+    progress = _progress(path, metadata)
     G_ema.load_state_dict(state)
     return progress
+
+
+def _module_state(path, tensors: dict, name: str, module: torch.nn.Module) -> dict:
+    """The checkpoint's tensors of `name` (G, D, G_ema), checked against the module's own."""
+    sub = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+    return check_state(sub, module.state_dict(), f"{path} [{name}]")
+
+
+def _progress(path, metadata: dict) -> dict:
+    """A training checkpoint's step, elapsed training seconds and images seen."""
+    try:
+        return {"step": int(metadata["step"]), "elapsed": float(metadata["elapsed"]),
+                "images_seen": int(metadata.get("images_seen", "0"))}
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: incomplete training checkpoint ({e})") from None
 
 
 def load_train_state(path: Path, st: TrainState) -> None:
     """Restore st in place from path. Validates everything before touching st."""
     tensors, metadata = read_tensors(path)
     _configs(path, metadata)
-    states = {}
-    for name, module in (("G", st.G), ("D", st.D), ("G_ema", st.G_ema)):
-        sub = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        states[name] = check_state(sub, module.state_dict(), f"{path} [{name}]")
+    states = {name: _module_state(path, tensors, name, module)
+              for name, module in (("G", st.G), ("D", st.D), ("G_ema", st.G_ema))}
+    progress = _progress(path, metadata)
     try:
-        step, elapsed = int(metadata["step"]), float(metadata["elapsed"])
-        images_seen = int(metadata.get("images_seen", "0"))
         rng_torch, rng_data = tensors["rng.torch"], tensors["rng.data"]
-    except (KeyError, ValueError) as e:
+    except KeyError as e:
         raise CheckpointError(f"{path}: incomplete training checkpoint ({e})") from None
     # Optimisers first: their checks may still refuse the file before any weight changes.
     _restore_optimizer("opt_g", st.opt_g, tensors, metadata.get("opt_g.param_groups", ""))
@@ -188,4 +195,4 @@ def load_train_state(path: Path, st: TrainState) -> None:
         cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
-    st.step, st.elapsed, st.images_seen = step, elapsed, images_seen
+    st.step, st.elapsed, st.images_seen = progress["step"], progress["elapsed"], progress["images_seen"]
