@@ -220,7 +220,7 @@ class TrainConfig:
     max_steps: int = 100_000
     time_budget: float = 0.0
     max_nan_rollbacks: int = 3
-    amp: str = "auto"            # "auto" (bf16 on CUDA), "bf16" or "off"
+    amp: str = "auto"            # "auto" (bf16 on CUDA and on CPUs with bf16 in hardware), "bf16" or "off"
     channels_last: str = "auto"  # "auto" (on CUDA), "on" or "off"
     compile: str = "off"         # "on": torch.compile G and D for the training step (docs/TRAINING.md)
     data_hash: str = ""
