@@ -78,8 +78,11 @@ def test_resume_refuses_changed_config_unless_forced(tmp_path, shapes):
     assert r.returncode == 2 and "lr_d" in r.stderr and "--force" in r.stderr
     r = run_cli("train", *common, "--steps", 3, "--resume", "--g-width", 32)
     assert r.returncode == 2 and "g_width" in r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["lr_d"] == 4e-4
     r = run_cli("train", *common, "--steps", 3, "--resume", "--lr-d", 0.01, "--force")
     assert r.returncode == 0, r.stderr
+    # config.json says what the run trains with now (export's card reads the data part of it)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["lr_d"] == 0.01
     r = run_cli("train", *common, "--steps", 3)
     assert r.returncode == 2 and "--resume" in r.stderr
 

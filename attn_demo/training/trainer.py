@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..models.checkpoint import remove_stale_temps
+from ..models.checkpoint import atomic_write, remove_stale_temps
 from ..models.config import ModelConfig, TrainConfig
 from ..serving import draw
 from .grow import fade_alpha, set_fade
@@ -110,9 +110,10 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         from .grow import copied_parameters
         st.frozen = copied_parameters(st.G, Path(cfg.init_from))
         log(f"the {len(st.frozen)} tensors copied from {cfg.init_from} stay fixed until step {cfg.freeze_copied}")
+    if rt.main:   # on resume too: the configuration in force (a resume may change operational settings)
+        _write_config(run_dir, model_cfg, cfg, data)
     if not resume and rt.main:
         # Step 0 is saved at once, so a NaN can always roll back to a good state.
-        _write_config(run_dir, model_cfg, cfg, data)
         save_train_state(ckpt, st, model_cfg, cfg)
     barrier(rt)
 
@@ -241,6 +242,6 @@ def _write_config(run_dir: Path, model_cfg: ModelConfig, cfg: TrainConfig, data:
     info = {"model": model_cfg.to_dict(), "train": cfg.to_dict(),
             "data": {"source": data.source, "images": len(data), "sha256": data.sha256(),
                      "classes": data.class_counts(), "skipped": len(data.skipped)}}
-    (run_dir / "config.json").write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write(run_dir / "config.json", (json.dumps(info, indent=2) + "\n").encode())
 
 
