@@ -87,6 +87,26 @@ def test_resume_refuses_changed_config_unless_forced(tmp_path, shapes):
     assert r.returncode == 2 and "--resume" in r.stderr
 
 
+def test_a_forced_resume_trains_with_the_new_learning_rates(tmp_path):
+    """The checkpoint restores Adam's moments, not its old settings: --lr-g/--lr-d changed with
+    --force on resume take effect (the file's param_groups would otherwise bring the old rates back)."""
+    from attn_demo.training.state import load_train_state, save_train_state
+    rt = Runtime(torch.device("cpu"))
+    old = build_state(MODEL, cfg(), rt)
+    for p in old.G.parameters():   # moments worth restoring
+        p.grad = torch.ones_like(p)
+    old.opt_g.step()
+    save_train_state(tmp_path / "c.safetensors", old, MODEL, cfg())
+    new = build_state(MODEL, cfg(lr_g=2.5e-5, lr_d=1e-4, beta2=0.99), rt)
+    load_train_state(tmp_path / "c.safetensors", new)
+    assert [g["lr"] for g in new.opt_g.param_groups] == [2.5e-5]
+    assert [g["lr"] for g in new.opt_d.param_groups] == [1e-4]
+    assert new.opt_g.param_groups[0]["betas"] == (0.0, 0.99)
+    first = next(iter(old.G.parameters()))
+    assert torch.equal(new.opt_g.state[next(iter(new.G.parameters()))]["exp_avg_sq"],
+                       old.opt_g.state[first]["exp_avg_sq"])
+
+
 def test_injected_nan_is_caught_and_rolled_back(tmp_path, shapes):
     summary = train(MODEL, cfg(max_steps=6), shapes, tmp_path / "r", device="cpu", inject_nan_at=4,
                     progress=False, log=lambda *a: None)

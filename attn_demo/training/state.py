@@ -102,11 +102,16 @@ def _restore_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, g
                 raise CheckpointError(f"optimizer state {prefix}.{idx}.{name} does not fit this model")
             if t.is_floating_point() and not bool(torch.isfinite(t).all()):
                 raise CheckpointError(f"optimizer state {prefix}.{idx}.{name} holds NaN or Inf")
+    # The moments come from the file; the settings (learning rate, betas) stay those the run was
+    # built with now, so a resume that changed --lr-g with --force trains with the new rate.
+    settings = [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups]
     try:
         groups = json.loads(groups_json)
         opt.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"optimizer state {prefix} does not fit this model: {e}") from None
+    for group, setting in zip(opt.param_groups, settings):
+        group.update(setting)
 
 
 def save_train_state(path: Path, st: TrainState, model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
