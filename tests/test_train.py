@@ -107,6 +107,14 @@ def test_a_forced_resume_trains_with_the_new_learning_rates(tmp_path):
                        old.opt_g.state[first]["exp_avg_sq"])
 
 
+def test_d_steps_updates_d_that_many_times_per_step(tmp_path, shapes):
+    for n in (1, 2):
+        train(MODEL, cfg(max_steps=2, d_steps=n), shapes, tmp_path / str(n), device="cpu", progress=False,
+              log=lambda *a: None)
+        saved = load_all(tmp_path / str(n))
+        assert float(saved["opt_d.state.0.step"]) == 2 * n and float(saved["opt_g.state.0.step"]) == 2
+
+
 def test_injected_nan_is_caught_and_rolled_back(tmp_path, shapes):
     summary = train(MODEL, cfg(max_steps=6), shapes, tmp_path / "r", device="cpu", inject_nan_at=4,
                     progress=False, log=lambda *a: None)
@@ -360,6 +368,9 @@ def test_cli_compile_flag_reaches_the_step(tmp_path, monkeypatch):
                  "--compile", "on"]) == 0
     assert compiled == ["Generator", "Discriminator"]
     assert json.loads((tmp_path / "d" / "config.json").read_text())["train"]["compile"] == "on"
+    assert main(["train", "--dry-run", "--out", str(tmp_path / "e"), "--g-width", "16", "--d-width", "16",
+                 "--d-steps", "2"]) == 0
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["train"]["d_steps"] == 2
     from attn_demo.errors import ConfigError
     with pytest.raises(ConfigError, match="compile must be on or off, got 'yes'"):
         TrainConfig.from_dict({"compile": "yes"})

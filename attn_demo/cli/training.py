@@ -105,6 +105,7 @@ def register(command) -> None:
                         "around their edges (tiling textures, a canvas model); default: --resolution")
     t.add_argument("--lr-g", type=float, help="G learning rate (default 1e-4)")
     t.add_argument("--lr-d", type=float, help="D learning rate (default 4e-4)")
+    t.add_argument("--d-steps", type=int, help="D updates per G update (default 1)")
     t.add_argument("--steps", dest="max_steps", type=int, help="stop after this many steps (default 100000)")
     t.add_argument("--time-budget", type=float, help="stop cleanly and save after this many seconds")
     t.add_argument("--ckpt-every", type=int, help="checkpoint interval in steps (default 1000)")
@@ -176,7 +177,7 @@ def cmd_data(args) -> None:
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind", "kind": "kind",
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle"}
-TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "max_steps", "time_budget", "ckpt_every", "keep_every",
+TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
                "recon", "pretrained_d")
