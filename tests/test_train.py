@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -389,3 +390,29 @@ def test_a_cpu_with_native_bf16_trains_in_bf16_by_default(tmp_path, shapes, monk
                     log=messages.append)
     assert summary["step"] == 1
     assert any("bf16 autocast is on" in m and "--amp off" in m for m in messages) == hint
+
+
+def test_sample_strip_script_lays_runs_grids_side_by_side(tmp_path, capsys):
+    """scripts/sample_strip.py: LABEL=RUN:STEP finds the run's grid; grids sit side by side under
+    their labels; a missing grid is a clear error."""
+    import importlib.util
+    from PIL import Image
+    path = Path(__file__).resolve().parent.parent / "scripts" / "sample_strip.py"
+    spec = importlib.util.spec_from_file_location("sample_strip", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(run / "samples" / "step-0000500.png")
+    Image.new("RGB", (40, 30), (0, 0, 255)).save(tmp_path / "other.png")
+    out = tmp_path / "strip.png"
+    module.main(["--out", str(out), "--scale", "2", f"early={run}:500", f"a=b, late={tmp_path / 'other.png'}"])
+    with Image.open(out) as im:
+        assert im.size == (2 * 80 + module.GAP, 60 + module.LABEL_H)
+        assert im.getpixel((5, module.LABEL_H + 5)) == (255, 0, 0)
+        assert im.getpixel((80 + module.GAP + 5, module.LABEL_H + 5)) == (0, 0, 255)
+    assert "wrote" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no sample grid"):
+        module.main(["--out", str(out), f"x={run}:1000"])
+    with pytest.raises(SystemExit, match="LABEL=PATH"):
+        module.main(["--out", str(out), str(tmp_path / "other.png")])
