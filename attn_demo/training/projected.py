@@ -59,8 +59,10 @@ def load_backbone() -> nn.Module:
 
 
 def imagenet_input(x: torch.Tensor, size: int = INPUT) -> torch.Tensor:
-    """Images in [-1, 1] -> resized to `size` and normalised as the network was trained."""
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    """Images in [-1, 1] -> resized to `size` and normalised as the network was trained. The resize
+    runs in fp32: the CPU's antialiased bilinear kernel has no bf16 version (under --amp bf16 the
+    network's convolutions still run in bf16)."""
+    x = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean = torch.tensor(MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return ((x + 1) / 2 - mean) / std
