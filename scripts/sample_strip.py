@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 LABEL_H, GAP = 22, 10
 
@@ -33,9 +33,10 @@ def strip(items: list[tuple[str, Path]], scale: int = 1) -> Image.Image:
     w, h = max(g.width for g in grids), max(g.height for g in grids)
     out = Image.new("RGB", (len(grids) * (w + GAP) - GAP, h + LABEL_H), "white")
     draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=13)
     for i, ((label, _), g) in enumerate(zip(items, grids)):
         x = i * (w + GAP)
-        draw.text((x + 2, 4), label, fill=(20, 20, 20))
+        draw.text((x + 2, 3), label, fill=(20, 20, 20), font=font)
         out.paste(g, (x, LABEL_H))
     return out
 
