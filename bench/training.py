@@ -18,8 +18,8 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64, devic
                 amp: bool | None = None, compile_: bool = False) -> dict:
     """One D + G step of `train_step` at `batch`, channels_last, on random images. amp defaults to
     bf16 on CUDA and fp32 on a CPU (the CPU rows compare across CPUs; training's "auto" also
-    picks bf16 on a CPU with bf16 in hardware, which the table's `--amp bf16` row measures); compile_ times the step with
-    G and D compiled (--compile on), its compiling apart."""
+    picks bf16 on a CPU with bf16 in hardware, which the table's `--amp bf16` row measures);
+    compile_ times the step with G and D compiled (--compile on), its compiling apart."""
     from attn_demo.training.images import ImageSet
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" if amp is None else amp

@@ -4,7 +4,7 @@ compare runs or steps (the grids every run writes to RUN/samples/step-NNNNNNN.pn
     python scripts/sample_strip.py --out assets/emoji64_long_run.png \
         "1,500=runs64/freeze1000/samples/step-0001500.png" "3,000=runs64/freeze1000/samples/step-0003000.png"
 
-A run directory with --step N stands for RUN/samples/step-N.png: "held, 2,500=runs64/hold:2500".
+LABEL=RUN:STEP stands for RUN/samples/step-STEP.png: "held, 2,500=runs64/hold:2500".
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Shared fixtures: tiny randomly initialised models on the CPU (seconds, no downloads)."""
+import importlib.util
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,6 +42,15 @@ def tiny_generator(seed: int = 0, gamma: float = 0.7, **overrides) -> Generator:
             y = torch.randint(0, g.cfg.num_classes, (8,)) if g.cfg.num_classes else None
             g(z, y)
     return g.eval()
+
+
+def load_script(name: str):
+    """scripts/NAME.py as a module (the scripts are not a package), to call its functions and main."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_model_dir(path, **kwargs):

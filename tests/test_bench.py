@@ -13,6 +13,7 @@ from attn_demo.models.folding import FrozenNorm, FusedSelfAttention2d, plain_cop
 from bench import app as bench_app
 from bench import click, common, generator, training
 from bench.report import write_report
+from conftest import load_script
 
 TINY = ModelConfig(resolution=32, z_dim=16, g_width=8, d_width=8, g_attn=(16,), d_attn=(16,), num_classes=2,
                    class_names=("a", "b"))
@@ -200,12 +201,9 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
 def test_browser_ab_script_alternates_two_checkouts_and_cleans_up(monkeypatch, tmp_path):
     """scripts/browser_ab.py serves each commit from its own worktree, alternates the order every
     round, and removes the worktrees; the browser part itself is bench_browser (tested above)."""
-    import importlib.util
     if not os.path.exists("/usr/bin/chromium"):
         pytest.skip("the script checks for chromium first")
-    spec = importlib.util.spec_from_file_location("browser_ab", common.ROOT / "scripts" / "browser_ab.py")
-    ab = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ab)
+    ab = load_script("browser_ab")
     calls = []
 
     def fake_browser(weights, clicks, steps, root, latency_ms):

@@ -1,5 +1,4 @@
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -7,7 +6,7 @@ import torch
 from attn_demo.errors import InputError
 from attn_demo.serving.probe import AttentionRecorder, pixel_to_cell
 
-from conftest import tiny_generator
+from conftest import load_script, tiny_generator
 from naive import naive_attention_matrix
 
 
@@ -160,13 +159,7 @@ def test_probe_memory_is_linear_in_n():
 
 
 def _spread_script():
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parent.parent / "scripts" / "attention_spread.py"
-    spec = importlib.util.spec_from_file_location("attention_spread", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("attention_spread")
 
 
 def test_attention_spread_figures_on_known_maps():
@@ -260,12 +253,8 @@ def test_all_maps_draws_every_layer_and_head_and_the_rollout(two_layer_dir, mode
 
 def test_attention_kinds_script_draws_every_head_of_each_click(two_layer_dir, cond_model_dir, tmp_path, capsys):
     """scripts/attention_kinds.py: per model three clicks, a row each (image, mean, every head)."""
-    import importlib.util
     from PIL import Image
-    path = Path(__file__).resolve().parent.parent / "scripts" / "attention_kinds.py"
-    spec = importlib.util.spec_from_file_location("attention_kinds", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("attention_kinds")
     out = tmp_path / "kinds.png"
     import sys
     argv = sys.argv

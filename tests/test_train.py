@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ from attn_demo.training.runtime import Runtime, TrainingError, setup_runtime
 from attn_demo.training.step import build_state
 from attn_demo.training.trainer import train
 from attn_demo.training.state import CHECKPOINT, read_configs
+from conftest import load_script
 
 MODEL = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,),
                     num_classes=3, class_names=("disc", "square", "triangle"))
@@ -318,8 +318,8 @@ def test_compiled_training_matches_eager(tmp_path, shapes):
     from attn_demo.cli.training import _reconcile
     logs = {}
     for mode in ("off", "on"):
-        train(MODEL, cfg(max_steps=4, compile=mode, amp="off", data_hash=shapes.sha256()), shapes, tmp_path / mode, device="cpu", progress=False,
-              log=lambda *a: None)
+        train(MODEL, cfg(max_steps=4, compile=mode, amp="off", data_hash=shapes.sha256()), shapes, tmp_path / mode,
+              device="cpu", progress=False, log=lambda *a: None)
         logs[mode] = [json.loads(x) for x in (tmp_path / mode / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs["on"]] == [1, 2, 3, 4]
     for eager, compiled in zip(logs["off"], logs["on"]):
@@ -395,12 +395,8 @@ def test_a_cpu_with_native_bf16_trains_in_bf16_by_default(tmp_path, shapes, monk
 def test_sample_strip_script_lays_runs_grids_side_by_side(tmp_path, capsys):
     """scripts/sample_strip.py: LABEL=RUN:STEP finds the run's grid; grids sit side by side under
     their labels; a missing grid is a clear error."""
-    import importlib.util
     from PIL import Image
-    path = Path(__file__).resolve().parent.parent / "scripts" / "sample_strip.py"
-    spec = importlib.util.spec_from_file_location("sample_strip", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("sample_strip")
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
     Image.new("RGB", (40, 30), (255, 0, 0)).save(run / "samples" / "step-0000500.png")

@@ -119,7 +119,8 @@ def register(command) -> None:
     t.add_argument("--diffaug", type=_csv, help="DiffAugment policies or 'none' (default color,translation,cutout)")
     t.add_argument("--no-hflip", dest="hflip", action="store_false", default=None, help="no horizontal flips")
     t.add_argument("--seed", type=int, help="training seed (default 0)")
-    t.add_argument("--amp", choices=["auto", "bf16", "off"], help="bf16 mixed precision (auto = on with CUDA and on a CPU with bf16 in hardware; off = fp32)")
+    t.add_argument("--amp", choices=["auto", "bf16", "off"],
+                   help="bf16 mixed precision (auto = on with CUDA and on a CPU with bf16 in hardware; off = fp32)")
     t.add_argument("--channels-last", choices=["auto", "on", "off"], help="memory format (auto = on for CUDA)")
     t.add_argument("--compile", choices=["on", "off"],
                    help="torch.compile G and D for the step (default off; minutes of compiling first)")
