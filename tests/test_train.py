@@ -245,6 +245,14 @@ def test_keep_every_keeps_checkpoints_that_export_and_resume_later(tmp_path, sha
     w4, w5 = load_file(at4 / "model.safetensors"), load_file(latest / "model.safetensors")
     assert any(not torch.equal(w4[k], w5[k]) for k in w4)
     Engine.from_pretrained(at4, device="cpu").render(RenderArgs(seed=0, label="disc"))
+    # --grid draws seeds 0..63 with the served (folded) generator, --plot the curves.
+    from PIL import Image
+    from attn_demo.cli import main
+    grid, plot = tmp_path / "grid.png", tmp_path / "curves.png"
+    assert main(["export", str(run), "--step", "4", "--out", str(tmp_path / "m4g"), "--grid", str(grid),
+                 "--plot", str(plot)]) == 0
+    side = 2 * (8 * MODEL.resolution + 9 * 2)              # 8x8 samples, 2-px gaps, upscaled 2x
+    assert Image.open(grid).size == (side, side) and Image.open(plot).size[0] > 0
 
     with pytest.raises(CheckpointError, match="kept steps: 2, 4"):
         export_run(run, tmp_path / "m3", step=3)

@@ -256,11 +256,13 @@ def input_major_linear(linear: nn.Linear) -> nn.Linear:
 
 
 class FoldedGenerator(nn.Module):
-    """A Generator rebuilt for inference (see the module docstring); `forward` and
-    `attention_layers` are the Generator's own: only the modules they call differ."""
+    """A Generator rebuilt for inference (see the module docstring); `forward`,
+    `attention_layers` and `latent_from_seeds` are the Generator's own: only the modules
+    they call differ."""
 
     forward = Generator.forward
     attention_layers = Generator.attention_layers
+    latent_from_seeds = Generator.latent_from_seeds
 
     def __init__(self, generator: Generator, skip: tuple[str, ...] = ()):
         super().__init__()
