@@ -35,6 +35,21 @@ def test_generate_probe_info_end_to_end(model_dir, tmp_path):
     assert list(json.loads(r.stdout)["gamma"]) == ["G16"]
 
 
+def test_class_left_out_is_class_zero_as_help_says(cond_model_dir, tmp_path):
+    """The README's `generate --seeds 0-15 --grid` and `probe` name no class: a class-conditional
+    model then draws class 0, the same pixels as --class 0 (and as its name)."""
+    def grid(*extra):
+        out = tmp_path / f"grid{len(extra)}{extra[-1] if extra else ''}.png"
+        assert main(["generate", "--weights", str(cond_model_dir), "--seeds", "0-3", "--grid", "--out", str(out),
+                     *extra]) == 0
+        return np.asarray(Image.open(out))
+    assert np.array_equal(grid(), grid("--class", "0")) and np.array_equal(grid(), grid("--class", "cat"))
+    assert not np.array_equal(grid(), grid("--class", "dog"))
+    npy = tmp_path / "map.npy"
+    assert main(["probe", "--weights", str(cond_model_dir), "--seed", "1", "--x", "3", "--y", "3",
+                 "--out", str(tmp_path / "ov.png"), "--npy", str(npy)]) == 0 and npy.exists()
+
+
 def test_seeds_to_directory(model_dir, tmp_path):
     assert main(["generate", "--weights", str(model_dir), "--seeds", "3,5", "--out", str(tmp_path / "d")]) == 0
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["seed00003.png", "seed00005.png"]
@@ -62,3 +77,22 @@ def test_bad_arguments_give_one_line_and_exit_2(model_dir, tmp_path):
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and "error" in lines[0], (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_shipped_feature_net_is_found_from_any_directory(tmp_path, monkeypatch):
+    from pathlib import Path
+    from attn_demo.cli import build_parser
+    from attn_demo.cli.common import REPO, in_repo
+    from attn_demo.quality.feature_net import load_feature_net
+    monkeypatch.chdir(tmp_path)
+    shipped = REPO / "weights" / "feature_net"
+    parse = build_parser().parse_args
+    assert parse(["eval", "--weights", "w", "--data", "d"]).features == shipped
+    assert parse(["index", "--weights", "w", "--data", "d"]).features == shipped
+    assert parse(["invert", "--weights", "w", "--image", "i.png", "--out", "s.json"]).feature_net == shipped
+    assert parse(["eval", "--weights", "w", "--data", "d", "--features", "weights/feature_net64"]).features \
+        == REPO / "weights" / "feature_net64"
+    load_feature_net(in_repo("weights/feature_net"))
+    (tmp_path / "weights" / "feature_net").mkdir(parents=True)      # the user's own copy wins
+    assert in_repo("weights/feature_net") == Path("weights/feature_net")
+    assert in_repo("no/such/net") == Path("no/such/net")             # an error then names it as typed

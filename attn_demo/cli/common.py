@@ -23,6 +23,18 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
         return super()._get_help_string(action)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def in_repo(text: str) -> Path:
+    """A relative path that is not there from the working directory but is in the repository (a
+    shipped feature net, say): the repository's, so the commands work from any directory."""
+    path = Path(text)
+    if not path.is_absolute() and not path.exists() and (REPO / path).exists():
+        return REPO / path
+    return path
+
+
 def arg_type(parse):
     """An argparse type from one of attn_demo.checks' parsers: its message becomes argparse's."""
     def convert(text: str):

@@ -33,6 +33,11 @@ def _add_latent_args(p: argparse.ArgumentParser) -> None:
                         "(each within its slider's range: see info)")
 
 
+def _label(args, cfg):
+    """--class as given; left out, class 0 for a class-conditional model (as its help says)."""
+    return 0 if args.label is None and cfg.num_classes else args.label
+
+
 def register(command) -> None:
     p = command("generate", "Render images from seeds.")
     add_model_args(p)
@@ -88,7 +93,8 @@ def cmd_generate(args) -> None:
         raise AttnDemoError("--grid goes with --seeds")
     images = []
     for start in range(0, len(seeds), 64):
-        batch = [RenderArgs(s, args.truncation, args.label, args.sliders) for s in seeds[start:start + 64]]
+        batch = [RenderArgs(s, args.truncation, _label(args, engine.cfg), args.sliders)
+                 for s in seeds[start:start + 64]]
         images.extend(engine.render_many(batch)[0])
     if args.grid:
         images = [draw.image_grid(images)]
@@ -118,7 +124,8 @@ def _generate_canvas(args, scale: int) -> None:
     side = G.cfg.resolution
     width, height, tile = args.width or side, args.height or side, args.tile or "both"
     seeds = [args.seed] if args.seed is not None else args.seeds
-    pictures = [render_canvas(G, s, width, height, tile, args.truncation, args.label) for s in seeds]
+    label = _label(args, G.cfg)
+    pictures = [render_canvas(G, s, width, height, tile, args.truncation, label) for s in seeds]
     _save(pictures, seeds, args, scale, f"canvases of {width} x {height} (tiling {tile})")
 
 
@@ -128,7 +135,7 @@ def cmd_probe(args) -> None:
     from ..serving.engine import MapSettings, RenderArgs
     engine = engine_of(args)
     settings = MapSettings(args.layer, parse_head(args.head), args.mode, args.opacity, args.cmap)
-    result = engine.render(RenderArgs(args.seed, args.truncation, args.label, args.sliders))
+    result = engine.render(RenderArgs(args.seed, args.truncation, _label(args, engine.cfg), args.sliders))
     out = engine.inspect(result, args.x, args.y, settings, scale=check_scale(args.scale))
     write_png(out.overlay, args.out)
     if args.npy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import add_model_args, engine_of, write_png
+from .common import add_model_args, engine_of, in_repo, write_png
 
 EXAMPLES = {
     "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
@@ -24,7 +24,7 @@ def register(command) -> None:
     p.add_argument("--image", type=Path, required=True, help="PNG, JPEG or WebP (centre-cropped and resized)")
     p.add_argument("--out", type=Path, required=True, help="the state .json (load it in the studio's import)")
     p.add_argument("--png", type=Path, default=None, help="also save the inverted render as a PNG")
-    p.add_argument("--feature-net", type=Path, default=Path("weights/feature_net"),
+    p.add_argument("--feature-net", type=in_repo, default="weights/feature_net",
                    help="the feature net for the perceptual term and the class ranking ('none': pixels only)")
     p.add_argument("--steps", type=int, default=STEPS, help="Adam steps")
     p.add_argument("--restarts", type=int, default=RESTARTS, help="random starts, optimised together")
@@ -35,7 +35,7 @@ def register(command) -> None:
     p = command("index", "Build the nearest-training-image index that ships beside a model, and its card's report.")
     add_model_args(p)
     p.add_argument("--data", type=Path, required=True, help="the image folder the model was trained on")
-    p.add_argument("--features", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
+    p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
     p.add_argument("--n", type=int, default=1000, help="samples for the report on nearest-neighbour distances")
     p.set_defaults(run=cmd_index)
 

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from ..errors import AttnDemoError
+from .common import in_repo
 
 EXAMPLES = {
     "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30\n"
@@ -33,7 +34,7 @@ def register(command) -> None:
     p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
     p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
     p.add_argument("--data", type=Path, required=True, help="the real image folder the model was trained on")
-    p.add_argument("--features", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
+    p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
     p.add_argument("--n", type=int, default=1000, help="images per side (at most half the real images)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...) to average over")
     p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")

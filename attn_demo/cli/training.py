@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import AttnDemoError
+from .common import in_repo
 
 EXAMPLES = {
     "data": "python -m attn_demo data build-emoji --out data/emoji --size 64\n"
@@ -143,7 +144,7 @@ def register(command) -> None:
     p.add_argument("--k", type=int, default=6, help="number of directions (sliders)")
     p.add_argument("--samples", type=int, default=4000, help="random samples for the PCA")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--feature-net", type=Path, default=None,
+    p.add_argument("--feature-net", type=in_repo, default=None,
                    help="the metrics' feature net (weights/feature_net) to measure each slider's range: where "
                         "the samples stay on the real images' manifold; without it every range is ±2")
     p.add_argument("--data", type=Path, default=None, help="the real images' folder (with --feature-net)")
