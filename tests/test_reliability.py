@@ -153,3 +153,20 @@ def test_cli_help():
     r = subprocess.run([sys.executable, "scripts/reliability", "overload", "--help"], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert r.returncode == 0 and "--queue-size" in r.stdout and "default: 80" in r.stdout
+
+
+def test_a_hung_client_process_is_an_error_not_a_hang():
+    """A client process that never reports back (here: its clients never stop) fails the goal
+    after max_wait instead of blocking the run for good; the process is killed."""
+    import time
+
+    from conftest import free_port
+    from reliability.load import run_clients_in_processes
+
+    def slow(rng, last):
+        time.sleep(0.1)
+        return "generate", []
+    t = time.monotonic()
+    with pytest.raises(RuntimeError, match="hung"):
+        run_clients_in_processes(2, f"http://127.0.0.1:{free_port()}/", 2, lambda: False, slow, max_wait=2)
+    assert time.monotonic() - t < 30

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import queue
 import random
 import statistics
 import threading
@@ -100,9 +101,12 @@ def run_clients(url: str, clients: int, until, make, backoff: float = 0.0, timeo
     return records
 
 
-def run_clients_in_processes(processes: int, url: str, clients: int, until, make, **kwargs) -> list[Outcome]:
+def run_clients_in_processes(processes: int, url: str, clients: int, until, make, max_wait: float = 600.0,
+                             **kwargs) -> list[Outcome]:
     """run_clients spread over `processes` forked processes (clients split evenly), so that the
-    load generator's own GIL does not add to the latencies it measures; outcomes come back at the end."""
+    load generator's own GIL does not add to the latencies it measures; outcomes come back at the end.
+    No other thread of this process may be building an httpx.Client meanwhile: a fork copies
+    OpenSSL's locks as they are, and a child whose lock was held at the fork hangs for good."""
     if processes <= 1:
         return run_clients(url, clients, until, make, **kwargs)
     import multiprocessing
@@ -116,7 +120,12 @@ def run_clients_in_processes(processes: int, url: str, clients: int, until, make
     procs = [ctx.Process(target=child, args=(i, n), daemon=True) for i, n in enumerate(shares) if n]
     for proc in procs:
         proc.start()
-    out = dict(results.get() for _ in procs)          # before join: a full pipe would block the child
+    try:                                              # before join: a full pipe would block the child
+        out = dict(results.get(timeout=max_wait) for _ in procs)
+    except queue.Empty:
+        for proc in procs:
+            proc.kill()
+        raise RuntimeError(f"a client process sent nothing back in {max_wait:.0f} s: it hung") from None
     for proc in procs:
         proc.join()
     return [o for i in sorted(out) for o in out[i]]
@@ -307,8 +316,12 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
         info: list[tuple[float, int | None, float]] = []
         stop_info = threading.Event()
 
+        # The poller's client is built here, not in its thread: building one takes OpenSSL's locks, and a
+        # fork (the burst's client processes) while another thread holds them deadlocks the children.
+        info_http = httpx.Client(timeout=5)
+
         def poll_info():
-            with httpx.Client(timeout=5) as h:
+            with info_http as h:
                 while not stop_info.wait(info_every):
                     t = time.perf_counter()
                     try:
@@ -321,10 +334,15 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
 
         stop_at = time.monotonic() + seconds
         burst: list[Outcome] = []
+        errors: list[Exception] = []
 
         def run_burst():
-            burst.extend(run_clients_in_processes(processes, app.url, clients, lambda: time.monotonic() >= stop_at,
-                                                  generate, backoff=backoff))
+            try:
+                burst.extend(run_clients_in_processes(
+                    processes, app.url, clients, lambda: time.monotonic() >= stop_at, generate,
+                    max_wait=seconds + 120, backoff=backoff))
+            except Exception as e:                          # raised again below, in the caller's thread
+                errors.append(e)
         burst_thread = threading.Thread(target=run_burst)
         burst_thread.start()
         while time.monotonic() < stop_at:
@@ -338,6 +356,8 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
         burst_thread.join()
         stop_info.set()
         poller.join()
+        if errors:
+            raise errors[0]
         alive = app.alive()
 
     rejected = [o for o in burst if o.kind == "queue_full"]
