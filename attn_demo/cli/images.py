@@ -91,10 +91,9 @@ def cmd_generate(args) -> None:
     seeds = [args.seed] if args.seed is not None else args.seeds
     if args.grid and args.seed is not None:
         raise AttnDemoError("--grid goes with --seeds")
-    images = []
+    label, images = _label(args, engine.cfg), []
     for start in range(0, len(seeds), 64):
-        batch = [RenderArgs(s, args.truncation, _label(args, engine.cfg), args.sliders)
-                 for s in seeds[start:start + 64]]
+        batch = [RenderArgs(s, args.truncation, label, args.sliders) for s in seeds[start:start + 64]]
         images.extend(engine.render_many(batch)[0])
     if args.grid:
         images = [draw.image_grid(images)]
