@@ -96,3 +96,18 @@ def test_shipped_feature_net_is_found_from_any_directory(tmp_path, monkeypatch):
     (tmp_path / "weights" / "feature_net").mkdir(parents=True)      # the user's own copy wins
     assert in_repo("weights/feature_net") == Path("weights/feature_net")
     assert in_repo("no/such/net") == Path("no/such/net")             # an error then names it as typed
+
+
+def _error(capsys, argv) -> str:
+    """The one-line error of a command that must fail with exit code 2."""
+    assert main([str(a) for a in argv]) == 2
+    return capsys.readouterr().err
+
+
+def test_invert_names_a_missing_picture_or_a_folder(model_dir, tmp_path, capsys):
+    base = ["invert", "--weights", model_dir, "--out", tmp_path / "s.json", "--feature-net", "none"]
+    err = _error(capsys, base + ["--image", tmp_path / "nosuch.png"])
+    assert "no such file" in err and "nosuch.png" in err and "corrupt" not in err
+    err = _error(capsys, base + ["--image", tmp_path])
+    assert "a folder" in err and "corrupt" not in err
+    assert not (tmp_path / "s.json").exists()

@@ -35,6 +35,16 @@ def in_repo(text: str) -> Path:
     return path
 
 
+def existing_file(path: Path, flag: str) -> Path:
+    """The file a flag names, or an error that says it is missing or a folder (before any work, and
+    rather than the decoder's "truncated or corrupt" for a file that is not there at all)."""
+    if path.is_dir():
+        raise AttnDemoError(f"{flag} {path} is a folder: give one file")
+    if not path.exists():
+        raise AttnDemoError(f"{flag} {path}: no such file")
+    return path
+
+
 def arg_type(parse):
     """An argparse type from one of attn_demo.checks' parsers: its message becomes argparse's."""
     def convert(text: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import add_model_args, engine_of, in_repo, write_png
+from .common import add_model_args, engine_of, existing_file, in_repo, write_png
 
 EXAMPLES = {
     "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
@@ -61,6 +61,7 @@ def cmd_invert(args) -> None:
     from ..serving.invert import invert
     from ..training.images import load_upload
     from ..studio.view import View, state_dict
+    existing_file(args.image, "--image")
     engine = engine_of(args)
     net = None
     if str(args.feature_net).lower() != "none":
