@@ -9,7 +9,7 @@ import torch
 
 from attn_demo.models.attention import SelfAttention2d
 from attn_demo.models.folding import plain_copy
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.serving.probe import AttentionRecorder
 
 from .common import DISPLAY, timings

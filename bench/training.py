@@ -20,7 +20,7 @@ def bench_train(name: str, cfg: ModelConfig, quick: bool, batch: int = 64, devic
     bf16 on CUDA and fp32 on a CPU (the CPU rows compare across CPUs; training's "auto" also
     picks bf16 on a CPU with bf16 in hardware, which the table's `--amp bf16` row measures);
     compile_ times the step with G and D compiled (--compile on), its compiling apart."""
-    from attn_demo.training.images import ImageSet
+    from attn_demo.imaging.folders import ImageSet
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" if amp is None else amp
     tcfg = TrainConfig(batch_size=batch, channels_last="on", amp="bf16" if amp else "off",

@@ -39,7 +39,7 @@ def renderer(weights: Path, side: int):
         layers = engine.generator.attention_layers()
     else:    # the trained generator, not the served one (which folds gamma into its output weights)
         from attn_demo.models.checkpoint import load_pretrained
-        from attn_demo.serving import draw
+        from attn_demo.imaging import draw
         from attn_demo.serving.engine import Engine
         engine = Engine.from_pretrained(weights, device="cpu")
         G = load_pretrained(weights).eval()

@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attn_demo.serving import draw  # noqa: E402
+from attn_demo.imaging import draw  # noqa: E402
 from attn_demo.serving.engine import Engine, MapSettings, RenderArgs  # noqa: E402
 
 CLICKS = ("eye", "edge", "background")

@@ -1,4 +1,4 @@
-"""Write attn_demo/serving/palettes.npz: the 256-colour RGB palettes of draw.COLORMAPS.
+"""Write attn_demo/imaging/palettes.npz: the 256-colour RGB palettes of draw.COLORMAPS.
 
     python scripts/palettes.py
 
@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from attn_demo.serving.draw import COLORMAPS, PALETTES_FILE  # noqa: E402
+from attn_demo.imaging.draw import COLORMAPS, PALETTES_FILE  # noqa: E402
 
 
 def matplotlib_palette(name: str) -> np.ndarray:

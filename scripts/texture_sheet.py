@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from attn_demo.serving import draw  # noqa: E402
+from attn_demo.imaging import draw  # noqa: E402
 from attn_demo.serving.canvas import CanvasEngine  # noqa: E402
 
 PAD = 4

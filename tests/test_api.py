@@ -192,7 +192,7 @@ def test_click_answers_with_its_overlay_inline(app_url, studio):
 
     import httpx
 
-    from attn_demo.serving import draw
+    from attn_demo.imaging import draw
     from attn_demo.serving.engine import RenderArgs
     from attn_demo.studio.view import View
     config = httpx.get(f"{app_url}config", timeout=30).json()

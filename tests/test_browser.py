@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.serving.engine import MapSettings, RenderArgs
 from attn_demo.studio.view import View
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.serving.engine import RenderArgs
 from test_browser import image_bytes, image_src, page, wait_and_get_src_change  # noqa: F401 (page: fixture)
 

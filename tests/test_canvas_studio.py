@@ -206,7 +206,7 @@ def test_a_large_canvas_attends_in_bounded_memory(monkeypatch):
 
 def test_canvas_quality_scores_crops_sizes_and_seams(engine):
     from attn_demo.quality.canvas import evaluate_canvas, seam_ratios
-    from attn_demo.training.images import ImageSet
+    from attn_demo.imaging.folders import ImageSet
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.integers(0, 255, (12, 3, 64, 64), dtype=np.uint8))
     data = ImageSet(images, torch.arange(12) % 3, ("0", "1", "2"))

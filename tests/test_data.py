@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo.training.images import load_folder, load_image, make_shapes
+from attn_demo.imaging.folders import load_folder, load_image, make_shapes
 from attn_demo.errors import DataError
 
 
@@ -56,7 +56,7 @@ def test_exif_orientation_applied(tmp_path):
     save(tmp_path / "rot.jpg", im, exif=exif, quality=95)
     with Image.open(tmp_path / "rot.jpg") as raw:
         assert raw.size == (40, 20)
-    from attn_demo.training.images import to_rgb
+    from attn_demo.imaging.folders import to_rgb
     from PIL import ImageOps
     with Image.open(tmp_path / "rot.jpg") as raw:
         shown = to_rgb(ImageOps.exif_transpose(raw))

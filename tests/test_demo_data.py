@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import attn_demo.training.emoji as demo
-from attn_demo.training.images import load_folder
+from attn_demo.imaging.folders import load_folder
 from attn_demo.errors import DataError
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.errors import InputError
 
 

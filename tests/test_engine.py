@@ -6,7 +6,7 @@ from attn_demo.errors import InputError
 from attn_demo.models.checkpoint import load_pretrained
 from attn_demo.models.folding import plain_copy
 from attn_demo.models.networks import generator_parameters
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.serving.engine import Engine, MapSettings, RenderArgs
 
 

@@ -268,7 +268,7 @@ def test_item16_finite_weights_that_blow_up_are_refused(tmp_path):
 def test_item20_unreadable_file_skipped_with_reason(tmp_path, monkeypatch):
     from PIL import Image
 
-    from attn_demo.training import images as data
+    from attn_demo.imaging import folders as data
     Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "a.png")
     Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "locked.png")
     real_open = Image.open

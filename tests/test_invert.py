@@ -12,7 +12,7 @@ from PIL import Image
 from attn_demo.errors import InputError
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.serving.invert import Cancelled, invert
-from attn_demo.training.images import load_upload
+from attn_demo.imaging.folders import load_upload
 from attn_demo.studio.view import View, parse_state, query_of, state_dict, view_from_query
 
 

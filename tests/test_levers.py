@@ -70,7 +70,7 @@ def test_skip_layer_excitation_gates_the_high_res_channels_and_is_served_as_trai
     generator paints what the trained one does; configs without the field load as before."""
     from attn_demo.models.checkpoint import save_pretrained
     from attn_demo.models.networks import Generator
-    from attn_demo.serving import draw
+    from attn_demo.imaging import draw
     from attn_demo.serving.engine import Engine, RenderArgs
     assert ModelConfig(resolution=64).sle_pairs() == [(8, 32), (16, 64)]
     assert ModelConfig(resolution=32).sle_pairs() == [(8, 32)] and ModelConfig().g_sle is False

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from attn_demo.cli import main
-from attn_demo.training.images import SHAPES, make_shapes
+from attn_demo.imaging.folders import SHAPES, make_shapes
 from attn_demo.errors import CheckpointError
 from attn_demo.quality.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
                                    train_feature_net)

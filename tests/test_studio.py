@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo.serving import draw
+from attn_demo.imaging import draw
 from attn_demo.serving.engine import MapSettings, RenderArgs
 from attn_demo.errors import AttnDemoError, InputError
 from attn_demo.studio.core import Studio, find_models, slerp

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from attn_demo.models.config import ModelConfig, TrainConfig
-from attn_demo.training.images import make_shapes
+from attn_demo.imaging.folders import make_shapes
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.training.publish import export_run
 from attn_demo.training.runtime import Runtime, TrainingError, setup_runtime

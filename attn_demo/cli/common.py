@@ -76,6 +76,6 @@ def engine_of(args, canvas_ok: bool = False):
 
 
 def write_png(img, path: Path) -> None:
-    from ..serving import draw
+    from ..imaging import draw
     path.parent.mkdir(parents=True, exist_ok=True)
     draw.save_png(img, path)

@@ -79,7 +79,7 @@ def register(command) -> None:
 
 
 def cmd_generate(args) -> None:
-    from ..serving import draw
+    from ..imaging import draw
     from ..serving.engine import RenderArgs
     from ..models.checkpoint import load_config
     scale = check_scale(args.scale)
@@ -102,7 +102,7 @@ def cmd_generate(args) -> None:
 
 def _save(pictures: list, seeds: list, args, scale: int, what: str) -> None:
     """One picture (--seed, or a --grid) to --out, or one file per seed in the folder --out."""
-    from ..serving import draw
+    from ..imaging import draw
     if args.seed is not None or args.grid:
         write_png(draw.upscale_nearest(pictures[0], scale), args.out)
         print(f"wrote {args.out}")

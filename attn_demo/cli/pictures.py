@@ -59,7 +59,7 @@ def cmd_invert(args) -> None:
     from ..models.checkpoint import atomic_write
     from ..serving.engine import RenderArgs
     from ..serving.invert import invert
-    from ..training.images import load_upload
+    from ..imaging.folders import load_upload
     from ..studio.view import View, state_dict
     existing_file(args.image, "--image")
     engine = engine_of(args)
@@ -112,7 +112,7 @@ def cmd_index(args) -> None:
     from ..quality.feature_net import load_feature_net
     from ..quality.neighbours import (build_index, distance_report, grid_crops, index_meta, sample_images,
                                       save_index, write_report)
-    from ..training.images import load_folder
+    from ..imaging.folders import load_folder
     from ..training.publish import write_card
     from .quality import load_textures
     engine = engine_of(args, canvas_ok=True)

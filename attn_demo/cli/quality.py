@@ -49,7 +49,7 @@ def cmd_features(args) -> None:
     import torch
 
     from ..models.checkpoint import file_sha256
-    from ..training.images import load_folder
+    from ..imaging.folders import load_folder
     from ..quality.feature_net import accuracy, save_feature_net, train_feature_net
     if args.input_size not in (16, 32, 64, 128):
         raise AttnDemoError(f"--input-size must be 16, 32, 64 or 128, got {args.input_size}")
@@ -74,7 +74,7 @@ def cmd_features(args) -> None:
 
 def cmd_eval(args) -> None:
     from ..models.checkpoint import atomic_write, load_config
-    from ..training.images import load_folder
+    from ..imaging.folders import load_folder
     from ..serving.engine import Engine
     from ..training.publish import METRICS_FILE, write_card
     if args.seeds < 1:
@@ -116,7 +116,7 @@ def _eval_canvas(args) -> dict:
 
 def load_textures(model_dir, engine, folder):
     """A canvas model's textures, loaded at the size it trained on (its training.json; else 4 crops)."""
-    from ..training.images import load_folder
+    from ..imaging.folders import load_folder
     from ..training.publish import TRAINING_FILE
     training = model_dir / TRAINING_FILE
     size = 4 * engine.cfg.resolution

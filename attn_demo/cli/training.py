@@ -168,7 +168,7 @@ def cmd_data(args) -> None:
         from ..training.textures import build_textures
         build_textures(args.out, args.size, args.cache, args.keep_downloads)
         return
-    from ..training.images import load_folder
+    from ..imaging.folders import load_folder
     data = load_folder(args.folder, args.size, args.unconditional)
     print(data.report())
     if args.verbose:
@@ -191,7 +191,7 @@ def _given(args, names) -> dict:
 
 def cmd_train(args) -> None:
     from ..models.config import ModelConfig, TrainConfig
-    from ..training.images import load_data, make_shapes
+    from ..imaging.folders import load_data, make_shapes
     from ..training.trainer import train
     from ..training.state import CHECKPOINT, read_configs
 
@@ -251,7 +251,7 @@ def _reconcile(ckpt: Path, model_given: dict, train_given: dict, data, force: bo
 
 
 def cmd_export(args) -> None:
-    from ..serving import draw
+    from ..imaging import draw
     from ..serving.engine import Engine
     from ..training.publish import export_run, plot_log
     from ..training.trainer import sample_grid
@@ -282,7 +282,7 @@ def cmd_directions(args) -> None:
         raise AttnDemoError("measuring the sliders' ranges takes both --feature-net and --data")
     if args.feature_net is not None:
         from ..quality.feature_net import load_feature_net
-        from ..training.images import load_folder
+        from ..imaging.folders import load_folder
         net = load_feature_net(args.feature_net)
         real = load_folder(args.data, G.cfg.resolution, unconditional=not G.cfg.num_classes).images
     if args.ranges_only:                     # the directions as they are; only their ranges measured

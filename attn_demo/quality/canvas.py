@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..training.images import ImageSet
+from ..imaging.folders import ImageSet
 from ..training.step import wrapped_crops
 from .swd import swd
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..models.checkpoint import (CONFIG_FILE, MAX_CONFIG_BYTES, WEIGHTS_FILE, atomic_write, check_state,
                          read_tensors, save_tensors)
 from ..models.config import _from_dict
-from ..training.images import ImageSet
+from ..imaging.folders import ImageSet
 from ..errors import CheckpointError, ConfigError, DataError, InputError
 
 TRAINING_FILE = "training.json"

@@ -26,7 +26,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from ..errors import DataError, InputError
 from ..models.checkpoint import WEIGHTS_FILE, file_sha256
 from ..serving.engine import MAX_BATCH, RenderArgs
-from ..training.images import ImageSet
+from ..imaging.folders import ImageSet
 from .feature_net import FeatureNet, load_feature_net
 from .swd import swd
 

@@ -1,1 +1,1 @@
-"""A model as pictures: the engine (render, inspect), the attention probe, drawing."""
+"""A model as pictures: the engine (render, inspect), the attention probe, the canvas."""

@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..models.canvas import TILINGS, CanvasGenerator
 from ..models.checkpoint import load_directions, load_pretrained
 from ..models.latents import PSI_RANGE, Directions, make_latent, resolve_class, z_from_seed
-from . import draw
+from ..imaging import draw
 from .engine import InspectResult, MapSettings, ServedModel, pick_device
 from .probe import LOOKS_AT, AttentionRecorder, Capture
 

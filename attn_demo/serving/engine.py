@@ -23,7 +23,7 @@ from ..models.checkpoint import WEIGHTS_FILE, file_sha256, load_directions, load
 from ..models.folding import FoldedGenerator, fold_for_inference
 from ..models.latents import Directions, check_latent, make_latent, resolve_class
 from ..models.networks import Generator, generator_parameters
-from . import draw
+from ..imaging import draw
 from .probe import LOOKS_AT, MODES, AttentionMap, AttentionRecorder, Capture, rollout
 
 MAX_BATCH = 64

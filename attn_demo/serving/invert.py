@@ -2,7 +2,7 @@
 
     python -m attn_demo invert --weights weights/emoji32 --image my.png --out state.json
 
-The picture comes through the training loader (training/images.load_upload: decompression bombs
+The picture comes through the image-folder loader (imaging/folders.load_upload: decompression bombs
 refused, every mode and EXIF rotation handled, alpha on white, centre crop, Lanczos resize to
 the model's resolution). Then Adam on z, for several restarts at once (one batch):
 
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ..checks import check_finite, check_whole
 from ..errors import InputError
-from . import draw
+from ..imaging import draw
 
 STEPS = 300
 RESTARTS = 8
@@ -95,7 +95,7 @@ def invert(engine, target: np.ndarray, net=None, steps: int = STEPS, restarts: i
     cfg = engine.cfg
     r = cfg.resolution
     if not isinstance(target, np.ndarray) or target.shape != (r, r, 3) or target.dtype != np.uint8:
-        raise InputError(f"the picture must be {r} x {r} RGB (load it with training.images.load_upload)")
+        raise InputError(f"the picture must be {r} x {r} RGB (load it with imaging.folders.load_upload)")
     steps = check_whole("steps", steps, 1, 5000)
     restarts = check_whole("restarts", restarts, 1, 64)
     lr = check_finite("learning rate", lr, 1e-4, 1.0)

@@ -19,7 +19,7 @@ from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_numbers, parse_seeds
 from ..models.latents import PSI_RANGE
 from ..errors import InputError
-from ..serving.draw import MARKER_COLORS, image_grid
+from ..imaging.draw import MARKER_COLORS, image_grid
 from ..serving.engine import MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
 from .core import MAX_GRID, Studio

@@ -21,7 +21,7 @@ from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
 from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_canvas_dir, read_tensors
 from ..models.latents import z_from_seed
-from ..serving import draw
+from ..imaging import draw
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
 from .cache import RenderCache
@@ -289,7 +289,7 @@ class Studio:
         """A picture (bytes or a path) into the view's model: the view that shows its inversion
         (its own latent, the found class, psi 1, no sliders; the click and map settings kept)."""
         from ..serving.invert import invert
-        from ..training.images import load_upload
+        from ..imaging.folders import load_upload
         engine = self.engine(view.model)
         target = load_upload(data, engine.cfg.resolution)
         out = invert(engine, target, self.feature_net, progress=progress, cancel=cancel)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from ..errors import InputError
-from ..serving import draw
+from ..imaging import draw
 from .view import View
 
 EXPORT_SIZES = ("native", "x4 pixel", "x4 smooth", "1024 pixel", "1024 smooth")

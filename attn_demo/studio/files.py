@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..serving import draw
+from ..imaging import draw
 
 EXPORT_LIFETIME = 600    # seconds an export file stays on disk
 SERVED = "served"        # the subfolder for the pictures handed to Gradio (pruned after 2 min)

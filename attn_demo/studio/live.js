@@ -33,7 +33,7 @@
   };
   const enabled = () => { const c = document.querySelector("#live_toggle input"); return !!(c && c.checked); };
 
-  // serving/draw.resize_weights: PIL's bilinear filter, as `taps` (index, weight) pairs per output
+  // imaging/draw.resize_weights: PIL's bilinear filter, as `taps` (index, weight) pairs per output
   // pixel in flat arrays (unused taps weigh 0).
   function resizeWeights(nIn, nOut) {
     const scale = nIn / nOut, support = Math.max(scale, 1), rows = [];

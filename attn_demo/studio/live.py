@@ -9,7 +9,7 @@ are larger than `LIVE_MAX_FLOATS` is not shipped to the page: the payload says s
 the pointer's pixel to the server instead (a click without the click; at most one in flight).
 
 The page draws what the server would (engine.inspect): the map scaled to its peak or to the shared
-uniform scale, resized bilinearly to the view (serving/draw.resize_weights), coloured by the
+uniform scale, resized bilinearly to the view (imaging/draw.resize_weights), coloured by the
 palette and blended over the image; tests compare both.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..serving import draw
+from ..imaging import draw
 from ..serving.engine import UNIFORM_SPAN, Engine, RenderResult
 from .view import DISPLAY, View, query_of
 

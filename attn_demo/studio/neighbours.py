@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import AttnDemoError
-from ..serving import draw
+from ..imaging import draw
 
 log = logging.getLogger(__name__)
 THUMB_SCALE = 4          # thumbnails (16 px) are shown at 64 px

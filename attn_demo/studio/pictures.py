@@ -14,7 +14,7 @@ import numpy as np
 
 from ._gradio import gr
 from ..errors import AttnDemoError
-from ..serving import draw
+from ..imaging import draw
 from .core import Studio
 from .guard import PRIVATE, guard
 from .view import View

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head
 from ..errors import AttnDemoError
-from ..serving import draw, materials
+from ..imaging import draw
+from ..serving import materials
 from ..serving.canvas import MAX_REROLL_SHARE
 from ..serving.engine import MapSettings
 from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView

@@ -12,7 +12,7 @@ from pathlib import Path
 from ._gradio import gr
 from ..checks import SEED_MAX
 from ..models.latents import PSI_RANGE, SLIDER_RANGE
-from ..serving.draw import COLORMAPS
+from ..imaging.draw import COLORMAPS
 from .core import ANIMATION_FORMATS, MAX_DATASET_PER_CLASS, Studio
 from .exports import EXPORT_SIZES
 from .pictures import PictureWidgets, picture_layout

@@ -1,1 +1,1 @@
-"""Training: image folders, the emoji set, augmentation, the step and the loop, publishing a run."""
+"""Training: the emoji set, augmentation, the step and the loop, publishing a run."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import square_resize, to_rgb
+from ..imaging.folders import square_resize, to_rgb
 from ..errors import DataError
 
 FLUENT_SPEC = "@lobehub/fluent-emoji-3d@1.1.0"

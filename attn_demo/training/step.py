@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..models.config import ModelConfig, TrainConfig
 from ..models.networks import Discriminator, build_generator
 from .augment import diff_augment
-from .images import ImageSet, to_float
+from ..imaging.folders import ImageSet, to_float
 from .levers import r1_penalty
 from .runtime import Runtime, TrainingError
 from .state import TrainState

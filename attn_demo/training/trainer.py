@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from ..models.checkpoint import atomic_write, remove_stale_temps
 from ..models.config import ModelConfig, TrainConfig
-from ..serving import draw
+from ..imaging import draw
 from .grow import fade_alpha, set_fade
-from .images import ImageSet
+from ..imaging.folders import ImageSet
 from .runtime import (TrainingError, agree, barrier, describe_hardware,
                       setup_runtime, step_modules)
 from .state import (CHECKPOINT, KEPT_DIR, TrainState, keep_checkpoint, load_train_state, save_train_state,

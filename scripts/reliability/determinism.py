@@ -30,7 +30,7 @@ def hashes_worker(params_path: str, out_path: str) -> None:
     """A fresh process: load the model as the app does, render every pair twice, hash the PNGs."""
     import os
     import torch
-    from attn_demo.serving import draw
+    from attn_demo.imaging import draw
     from attn_demo.serving.engine import Engine, RenderArgs
     from attn_demo.studio.ui import CONCURRENCY
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))      # as app.py does
@@ -46,7 +46,7 @@ def hashes_worker(params_path: str, out_path: str) -> None:
 def train_resume_matches(steps: int, ckpt_every: int, seed: int = 0) -> tuple[float, int, list[str]]:
     """Train `steps` straight, and steps//2 then --resume to `steps`; compare every tensor."""
     from attn_demo.models.config import ModelConfig, TrainConfig
-    from attn_demo.training.images import make_shapes
+    from attn_demo.imaging.folders import make_shapes
     from attn_demo.training.trainer import train
     model = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, g_attn=(16,), d_attn=(16,), num_classes=3,
                         class_names=("disc", "square", "triangle"))

@@ -206,7 +206,7 @@ def _timed_cli(cmd: list[str], timeout: float) -> tuple[int, float, str]:
 
 def bad_data_folders(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, seed: int = 0, log=print) -> dict:
     """R9: a folder of `good` images plus the 20 bad files; two unusable folders."""
-    from attn_demo.training.images import load_folder
+    from attn_demo.imaging.folders import load_folder
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="attn-r9-") as tmp:
         tmp = Path(tmp)
@@ -225,7 +225,7 @@ def bad_data_folders(good: int = 100, steps: int = 20, exit_max_s: float = 5.0, 
         (tmp / "empty").mkdir()
         make_bad_files(tmp / "allbad", tmp / "outside2", data / "a" / ".hidden.png")
         _, import_s, _ = _timed_cli([sys.executable, "-c", "import attn_demo.cli as c, attn_demo.training.trainer, "
-                                     "attn_demo.training.images; c.build_parser()"], timeout=300)
+                                     "attn_demo.imaging.folders; c.build_parser()"], timeout=300)
         unusable = {}
         for name in ("empty", "allbad", "missing"):
             out = tmp / f"run-{name}"
