@@ -111,3 +111,27 @@ def test_invert_names_a_missing_picture_or_a_folder(model_dir, tmp_path, capsys)
     err = _error(capsys, base + ["--image", tmp_path])
     assert "a folder" in err and "corrupt" not in err
     assert not (tmp_path / "s.json").exists()
+
+
+def test_out_suffix_picks_the_format_or_is_refused(model_dir, tmp_path, capsys):
+    """--out x.jpg wrote PNG bytes under a .jpg name: the suffix now picks the format, and a suffix
+    we cannot write is refused before anything is rendered."""
+    for name, fmt in [("a.png", "PNG"), ("b.jpg", "JPEG"), ("c.JPEG", "JPEG"), ("d.webp", "WEBP")]:
+        assert main(["generate", "--weights", str(model_dir), "--seed", "1", "--out", str(tmp_path / name)]) == 0
+        assert Image.open(tmp_path / name).format == fmt, name
+    assert main(["probe", "--weights", str(model_dir), "--seed", "1", "--x", "3", "--y", "3",
+                 "--out", str(tmp_path / "ov.jpg")]) == 0
+    assert Image.open(tmp_path / "ov.jpg").format == "JPEG"
+    assert main(["generate", "--weights", str(model_dir), "--seeds", "0-3", "--grid",
+                 "--out", str(tmp_path / "g.webp")]) == 0 and Image.open(tmp_path / "g.webp").format == "WEBP"
+    for bad in ("e.gif", "f"):
+        err = _error(capsys, ["generate", "--weights", model_dir, "--seed", 1, "--out", tmp_path / bad])
+        assert ".png, .jpg" in err and not (tmp_path / bad).exists()
+    err = _error(capsys, ["probe", "--weights", model_dir, "--seed", 1, "--x", 3, "--y", 3, "--out", tmp_path / "o.bmp"])
+    assert ".png, .jpg" in err
+
+
+def test_help_never_shows_an_empty_default_beside_its_own():
+    r = run("dataset", "--help")
+    assert r.returncode == 0 and "(default: )" not in r.stdout
+    assert r.stdout.count("default: every class") == 1

@@ -18,7 +18,9 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
     """Shows defaults, except the empty ones that say nothing."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False, (), argparse.SUPPRESS) or action.required:
+        # an empty default says nothing, and a help that names its default needs no second one
+        if (action.default in (None, False, (), "", argparse.SUPPRESS) or action.required
+                or "default" in (action.help or "")):
             return action.help
         return super()._get_help_string(action)
 
@@ -75,7 +77,27 @@ def engine_of(args, canvas_ok: bool = False):
     return Engine.from_pretrained(args.weights, device=args.device)
 
 
-def write_png(img, path: Path) -> None:
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def image_format(path: Path, flag: str = "--out") -> str:
+    """The format a picture's file name asks for (its suffix), or an error before any work: a .jpg
+    must hold JPEG bytes, not PNG ones under a JPEG name."""
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise AttnDemoError(f"{flag} {path}: name a .png, .jpg or .webp file (the suffix picks the format)")
+    return fmt
+
+
+def write_image(img, path: Path, flag: str = "--out") -> None:
+    """img (H, W, 3) uint8 to path in the format of its suffix: PNG as the studio writes it; JPEG at
+    quality 95 without chroma subsampling (a pixel-art edge keeps its colour); WebP lossless."""
     from ..imaging import draw
+    fmt = image_format(path, flag)
     path.parent.mkdir(parents=True, exist_ok=True)
-    draw.save_png(img, path)
+    if fmt == "PNG":
+        draw.save_png(img, path)
+        return
+    from PIL import Image
+    options = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {"lossless": True}
+    Image.fromarray(img).save(path, format=fmt, **options)

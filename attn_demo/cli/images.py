@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..checks import check_scale, parse_head, parse_numbers, parse_seeds
 from ..errors import AttnDemoError
-from .common import add_model_args, arg_type, engine_of, write_png
+from .common import add_model_args, arg_type, engine_of, image_format, write_image
 
 EXAMPLES = {
     "generate": "python -m attn_demo generate --weights weights/emoji32 --seed 42 --truncation 0.7 "
@@ -52,7 +52,8 @@ def register(command) -> None:
                    help="canvas models: tile in both axes (default), in x only (a band) or not at all")
     p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor (1..32)")
     p.add_argument("--out", type=Path, required=True,
-                   help="PNG file; with --seeds and no --grid, a directory for seedNNNNN.png files")
+                   help="a .png, .jpg or .webp file (the suffix picks the format); with --seeds and no --grid, "
+                        "a directory for seedNNNNN.png files")
     p.set_defaults(run=cmd_generate)
 
     p = command("probe", "Overlay the attention map of one pixel on a generated image.")
@@ -69,7 +70,7 @@ def register(command) -> None:
     p.add_argument("--opacity", type=float, default=0.6, help="heat map opacity (0..1)")
     p.add_argument("--cmap", default="inferno", help="matplotlib colormap")
     p.add_argument("--npy", type=Path, default=None, help="also save the raw map as .npy")
-    p.add_argument("--out", type=Path, required=True, help="overlay PNG")
+    p.add_argument("--out", type=Path, required=True, help="the overlay: a .png, .jpg or .webp file")
     p.set_defaults(run=cmd_probe)
 
     p = command("info", "Show a model's config, parameter count and attention gammas.")
@@ -83,6 +84,8 @@ def cmd_generate(args) -> None:
     from ..serving.engine import RenderArgs
     from ..models.checkpoint import load_config
     scale = check_scale(args.scale)
+    if args.seed is not None or args.grid:
+        image_format(args.out)                   # a suffix we cannot write: refused before rendering
     if load_config(args.weights).kind == "canvas":
         return _generate_canvas(args, scale)
     if args.width or args.height or args.tile:
@@ -104,12 +107,12 @@ def _save(pictures: list, seeds: list, args, scale: int, what: str) -> None:
     """One picture (--seed, or a --grid) to --out, or one file per seed in the folder --out."""
     from ..imaging import draw
     if args.seed is not None or args.grid:
-        write_png(draw.upscale_nearest(pictures[0], scale), args.out)
+        write_image(draw.upscale_nearest(pictures[0], scale), args.out)
         print(f"wrote {args.out}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
     for seed, img in zip(seeds, pictures):
-        write_png(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
+        write_image(draw.upscale_nearest(img, scale), args.out / f"seed{seed:05d}.png")
     print(f"wrote {len(pictures)} {what} to {args.out}/")
 
 
@@ -132,11 +135,12 @@ def cmd_probe(args) -> None:
     import numpy as np
 
     from ..serving.engine import MapSettings, RenderArgs
+    image_format(args.out)
     engine = engine_of(args)
     settings = MapSettings(args.layer, parse_head(args.head), args.mode, args.opacity, args.cmap)
     result = engine.render(RenderArgs(args.seed, args.truncation, _label(args, engine.cfg), args.sliders))
     out = engine.inspect(result, args.x, args.y, settings, scale=check_scale(args.scale))
-    write_png(out.overlay, args.out)
+    write_image(out.overlay, args.out)
     if args.npy:
         args.npy.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.npy, out.heat)

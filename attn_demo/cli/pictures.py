@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import add_model_args, engine_of, existing_file, in_repo, write_png
+from .common import add_model_args, engine_of, existing_file, image_format, in_repo, write_image
 
 EXAMPLES = {
     "invert": "python -m attn_demo invert --weights weights/emoji32 --image my.png --out my_state.json "
@@ -62,6 +62,8 @@ def cmd_invert(args) -> None:
     from ..imaging.folders import load_upload
     from ..studio.view import View, state_dict
     existing_file(args.image, "--image")
+    if args.png is not None:
+        image_format(args.png, "--png")
     engine = engine_of(args)
     net = None
     if str(args.feature_net).lower() != "none":
@@ -82,7 +84,7 @@ def cmd_invert(args) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, (json.dumps(state, indent=2) + "\n").encode())
     if args.png is not None:
-        write_png(engine.render(view.args).image, args.png)
+        write_image(engine.render(view.args).image, args.png, "--png")
     if out.psnr < 14:
         print("note: a poor match (PSNR < 14 dB): the model draws emoji-like pictures; photos do not invert well")
     print(f"class {label!r}, PSNR {out.psnr:.1f} dB, feature distance {out.feature_distance:.3f}, "

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import AttnDemoError
-from .common import in_repo
+from .common import image_format, in_repo, write_image
 
 EXAMPLES = {
     "data": "python -m attn_demo data build-emoji --out data/emoji --size 64\n"
@@ -255,12 +255,13 @@ def cmd_export(args) -> None:
     from ..serving.engine import Engine
     from ..training.publish import export_run, plot_log
     from ..training.trainer import sample_grid
+    if args.grid:
+        image_format(args.grid, "--grid")
     out = export_run(args.run_dir, args.out, args.data, step=args.step)
     if args.grid:
         engine = Engine.from_pretrained(out, device="cpu")
-        args.grid.parent.mkdir(parents=True, exist_ok=True)
         grid = draw.image_grid(sample_grid(engine.generator, 64, psi=args.grid_psi), nrow=8)
-        draw.save_png(draw.upscale_nearest(grid, 2), args.grid)
+        write_image(draw.upscale_nearest(grid, 2), args.grid, "--grid")
     if args.plot:
         plot_log(args.run_dir, args.plot)
     print(f"exported {args.run_dir} to {out}" + (f"; samples in {args.grid}" if args.grid else "")
