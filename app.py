@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from attn_demo.machine import keep_freed_memory  # noqa: E402
 from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
 from attn_demo.serving.probe import LOOKS_AT  # noqa: E402
-from attn_demo.studio.core import Studio, find_models  # noqa: E402
+from attn_demo.serving.loader import find_models  # noqa: E402
+from attn_demo.studio.core import Studio  # noqa: E402
 from attn_demo.studio.ui import CONCURRENCY, CSS, JS, SESSIONS, build_demo  # noqa: E402
 from attn_demo.studio.view import View  # noqa: E402
 

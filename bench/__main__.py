@@ -21,7 +21,7 @@ from attn_demo.machine import keep_freed_memory
 from attn_demo.models.checkpoint import load_pretrained
 from attn_demo.models.folding import plain_copy
 from attn_demo.models.networks import Generator
-from attn_demo.studio.core import find_models
+from attn_demo.serving.loader import find_models
 
 from .app import bench_browser, bench_cold_start
 from .canvas import bench_canvas

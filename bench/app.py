@@ -65,7 +65,7 @@ def first_image(url: str, data: list) -> bytes:
 def bench_cold_start(weights: Path, runs: int = 3) -> dict:
     """`python app.py` to the first page (HTTP 200) and to the first image from /generate."""
     from attn_demo.models.checkpoint import load_config
-    from attn_demo.studio.core import find_models
+    from attn_demo.serving.loader import find_models
     model_dir = find_models(weights)[0]
     model, label = model_dir.name, ("0" if load_config(model_dir).num_classes else "")
     pages, images, imports, imports_gc_off, imports_app = [], [], [], [], []

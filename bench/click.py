@@ -74,7 +74,8 @@ def bench_served_overlay(weights: Path, count: int = 8) -> dict:
     """The bytes of the overlay a click serves, on the first shipped model (median of `count`
     seeds and points): JPEG, as served, against our PNG writer."""
     from attn_demo.serving.engine import RenderArgs
-    from attn_demo.studio.core import Studio, find_models
+    from attn_demo.serving.loader import find_models
+    from attn_demo.studio.core import Studio
     from attn_demo.studio.view import View
     studio = Studio(find_models(weights)[:1], device="cpu")
     name = studio.models[0]

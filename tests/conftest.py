@@ -117,7 +117,8 @@ def tiny_canvas(**overrides):
 
 @pytest.fixture(scope="session")
 def studio(ui_weights):
-    from attn_demo.studio.core import Studio, find_models
+    from attn_demo.serving.loader import find_models
+    from attn_demo.studio.core import Studio
     return Studio(find_models(ui_weights, kind=None), device="cpu")
 
 

@@ -15,7 +15,7 @@ from attn_demo.models.checkpoint import MAX_FILE_BYTES, WEIGHTS_FILE, load_pretr
 from attn_demo.models.convert import convert
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.errors import AttnDemoError, CheckpointError
-from attn_demo.studio.core import find_models
+from attn_demo.serving.loader import find_models
 from attn_demo.studio.events import Handlers
 from attn_demo.studio.view import View
 

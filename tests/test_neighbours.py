@@ -51,7 +51,8 @@ def test_a_broken_index_is_refused_with_a_clear_error(weights, tmp_path):
 
 
 def test_the_studio_shows_the_nearest_training_images_of_its_view(weights):
-    from attn_demo.studio.core import Studio, find_models
+    from attn_demo.serving.loader import find_models
+    from attn_demo.studio.core import Studio
     from attn_demo.studio.view import View
     root, *_ = weights
     studio = Studio(find_models(root), device="cpu")
@@ -94,7 +95,8 @@ def test_the_textures_desk_shows_the_training_crops_nearest_the_clicked_window(u
     """A canvas model with an index: the window around the click (wrapping where the canvas tiles)
     is what is looked up; a crop cut from the index finds itself."""
     from dataclasses import replace
-    from attn_demo.studio.core import Studio, find_models
+    from attn_demo.serving.loader import find_models
+    from attn_demo.studio.core import Studio
     root = tmp_path / "w"
     shutil.copytree(ui_weights, root)
     torch.manual_seed(0)

@@ -179,15 +179,6 @@ def load_config(model_dir: Path) -> ModelConfig:
         raise CheckpointError(f"{path}: {e}") from None
 
 
-def is_canvas_dir(model_dir) -> bool:
-    """A canvas model's directory (config kind "canvas"); an unreadable config says no (its loader
-    reports it)."""
-    try:
-        return load_config(Path(model_dir)).kind == "canvas"
-    except AttnDemoError:
-        return False
-
-
 def check_state(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
                 what: str, limit: int = 5, dtypes: bool = True) -> dict[str, torch.Tensor]:
     """Compare names, shapes and dtypes with a reference state dict; cast floats to fp32.

@@ -135,13 +135,14 @@ def grid_crops(images: torch.Tensor, labels: torch.Tensor | None, crop: int
 def sample_images(engine, labels: torch.Tensor | None, n: int, seed: int = 0) -> torch.Tensor:
     """n samples (psi 1) at the model's resolution, (n, 3, R, R) uint8, with the real images' class mix:
     an image model's renders, or a canvas model's crop-size canvases (tiling both, as it trained)."""
+    from ..serving.canvas import CanvasEngine
     from ..serving.engine import RenderArgs
     gen = torch.Generator().manual_seed(seed)
     if engine.cfg.num_classes and labels is not None:
         ys = [engine.class_names[int(labels[i])] for i in torch.randint(0, len(labels), (n,), generator=gen)]
     else:
         ys = [None] * n
-    if engine.cfg.kind == "canvas":
+    if isinstance(engine, CanvasEngine):
         side = engine.cfg.resolution
         out = [engine.render(engine.field(1_000_000 + i, side, side), y, "both").image for i, y in enumerate(ys)]
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
-from ..errors import AttnDemoError, InputError
+from ..errors import InputError
 from ..serving import materials
 from ..serving.canvas import CanvasEngine, CanvasResult, check_tiling
 from ..serving.engine import InspectResult, MapSettings
@@ -296,15 +296,3 @@ class CanvasDesk:
                 progress((i + 1) / frames)
         target = self.files.new_file(f"{v.model}_loop_{v.width}x{v.height}_seed{v.seed}-{seed_b}.{fmt}")
         return exports.write_animation(out, target, fps)
-
-
-def load_canvas_engines(paths, device: str, problems: dict) -> dict[str, CanvasEngine]:
-    """Canvas model directories -> engines; one that fails is left out, with its reason in `problems`."""
-    out = {}
-    for p in paths:
-        try:
-            out[Path(p).name] = CanvasEngine.from_pretrained(p, device=device)
-        except AttnDemoError as e:
-            problems[Path(p).name] = str(e)
-    return out
-

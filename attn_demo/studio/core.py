@@ -19,13 +19,14 @@ from PIL import Image
 
 from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
-from ..models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, is_canvas_dir, read_tensors
 from ..models.latents import z_from_seed
 from ..imaging import draw
+from ..serving.loader import load_engines
+from ..serving.canvas import CanvasEngine
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
 from .cache import RenderCache
-from .canvas import CanvasDesk, load_canvas_engines
+from .canvas import CanvasDesk
 from .files import ExportFolder
 from .neighbours import NeighbourShelf
 from .view import DISPLAY, View, check_point, parse_state, state_dict
@@ -39,58 +40,22 @@ LOOP_PATHS = ("slerp", "circle")
 ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
-def find_models(weights_dir: Path, kind: str | None = "sagan") -> list[Path]:
-    """Generator directories (config.json + model.safetensors saved by attn-demo) under weights_dir:
-    image models (kind "sagan", the default), canvas models ("canvas") or both (None).
-
-    Other model directories (the metrics' feature network) are left out by the
-    format tag in the weights' header; unreadable files are left to Studio,
-    which reports them (as image models).
-    """
-    root = Path(weights_dir)
-    if not root.is_dir():
-        return []
-    found = []
-    for p in sorted(root.iterdir()):
-        if p.is_symlink() or not ((p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file()):
-            continue
-        try:
-            _, meta = read_tensors(p / WEIGHTS_FILE, metadata_only=True)
-        except CheckpointError:
-            meta = None                  # broken: Studio says so and skips it
-        if meta is not None and meta.get("format") != "attn-demo-generator":
-            continue
-        if kind is None or ("canvas" if is_canvas_dir(p) else "sagan") == kind:
-            found.append(p)
-    return found
-
-
-
 class Studio:
     def __init__(self, model_dirs: list[Path], device: str = "auto", cache_size: int = 64,
                  export_dir: Path | None = None, live_limit: int = live.LIVE_MAX_FLOATS):
         if not model_dirs:
             raise InputError("no models found: put a model directory (config.json + model.safetensors) "
                              "in weights/")
-        self.engines: dict[str, Engine] = {}
         self.problems: dict[str, str] = {}   # models that failed to load, and why
-        canvas_dirs = [p for p in model_dirs if is_canvas_dir(p)]
-        model_dirs = [p for p in model_dirs if p not in canvas_dirs]
-        for path in model_dirs:
-            try:
-                self.engines[Path(path).name] = Engine.from_pretrained(path, device=device)
-            except AttnDemoError as e:       # one bad model must not take the studio down
-                self.problems[Path(path).name] = str(e)
-                log.warning("skipping model %s: %s", path, e)
-            except Exception as e:  # noqa: BLE001 - a loader bug, or out of memory: same rule
-                self.problems[Path(path).name] = f"could not load ({type(e).__name__}: {e})"
-                log.exception("skipping model %s", path)
+        loaded = load_engines(model_dirs, device, self.problems)     # serving/loader: by each config's kind
+        self.engines: dict[str, Engine] = {n: e for n, e in loaded.items() if isinstance(e, Engine)}
         self.files = ExportFolder(export_dir)
         # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/canvas.py)
         self.shelf = NeighbourShelf(lambda: self.feature_net)     # "is this a copy?" (studio/neighbours.py)
-        self.canvas = CanvasDesk(load_canvas_engines(canvas_dirs, device, self.problems), self.files, self.shelf)
+        self.canvas = CanvasDesk({n: e for n, e in loaded.items() if isinstance(e, CanvasEngine)},
+                                 self.files, self.shelf)
         # the metrics' feature net beside the models: inversion's perceptual term and class ranking
-        self.feature_net_dir = Path(model_dirs[0]).parent / "feature_net" if model_dirs else None
+        self.feature_net_dir = Path(model_dirs[0]).parent / "feature_net"
         self._feature_net = None
         if not self.engines:
             raise InputError("no loadable model in " + ", ".join(map(str, model_dirs))

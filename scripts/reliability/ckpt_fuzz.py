@@ -134,7 +134,7 @@ def worker(params_path: str, out_path: str) -> None:
 # ------------------------------------------------------------------ R6
 def pick_model(weights: Path) -> Path:
     """The model to mutate: the first one in weights/, preferring one with slider directions."""
-    from attn_demo.studio.core import find_models
+    from attn_demo.serving.loader import find_models
     found = find_models(Path(weights))
     if not found:
         raise SystemExit(f"no model directory in {weights}")

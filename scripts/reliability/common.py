@@ -125,7 +125,7 @@ def models_in(weights: Path) -> list[ModelInfo]:
     """The generator directories the app will load from `weights` (broken ones left out)."""
     from attn_demo.models.checkpoint import load_config, load_directions
     from attn_demo.errors import AttnDemoError
-    from attn_demo.studio.core import find_models
+    from attn_demo.serving.loader import find_models
     out = []
     for path in find_models(Path(weights)):
         try:
