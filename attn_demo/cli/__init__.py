@@ -2,7 +2,8 @@
 
 One module of verbs per area registers its commands here: images.py (a
 trained model: generate, probe, info), pictures.py (your own pictures:
-invert), training.py (data, train, export,
+invert), materials.py (material: a PBR set and a GLB from a canvas),
+training.py (data, train, export,
 directions, convert) and quality.py (features, eval). Every verb uses the
 same Engine and validators as the studio. A user error (bad argument, bad
 checkpoint, bad data) prints one line and exits with code 2.
@@ -13,10 +14,10 @@ import sys
 
 from ..errors import AttnDemoError
 from ..machine import keep_freed_memory
-from . import images, pictures, quality, training
+from . import images, materials, pictures, quality, training
 from .common import Formatter, Parser
 
-AREAS = (images, pictures, training, quality)
+AREAS = (images, materials, pictures, training, quality)
 
 
 def build_parser() -> Parser:
