@@ -11,6 +11,7 @@ On a Hugging Face Space this file is the entry point (README front matter).
 """
 import gc
 import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,7 +50,16 @@ demo = build_demo(studio, OPENING if OPENING.model in studio.models else None, q
 gc.freeze()  # start-up's garbage (~12k objects) stays too; everything made from here is collected
 gc.enable()
 
+
+def _stop(signum, frame):
+    """SIGTERM (a Space restarting, `kill`) stops the app as Ctrl-C does: Gradio closes the server and
+    the process exits normally, so the atexit hook removes the studio's export folder (the default
+    SIGTERM ends the process at once, and every stop left the folder in the temp directory)."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
     # Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them).
     demo.launch(css=CSS, js=JS, max_file_size="1mb", footer_links=["gradio", "settings", "api"],
                 state_session_capacity=SESSIONS)

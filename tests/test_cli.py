@@ -135,3 +135,14 @@ def test_help_never_shows_an_empty_default_beside_its_own():
     r = run("dataset", "--help")
     assert r.returncode == 0 and "(default: )" not in r.stdout
     assert r.stdout.count("default: every class") == 1
+
+
+def test_dry_run_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):
+    """Every `train --dry-run` left its run (26 MB: checkpoints, samples) in the temp folder."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["train", "--dry-run", "--device", "cpu"]) == 0
+    assert not list(tmp_path.glob("attn-demo-dry-*"))   # (torch may leave its empty torchinductor_USER)
+    kept = tmp_path / "kept"                           # with --out the run is kept, as asked
+    assert main(["train", "--dry-run", "--device", "cpu", "--out", str(kept)]) == 0
+    assert (kept / "checkpoint.safetensors").exists()

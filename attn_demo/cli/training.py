@@ -14,7 +14,7 @@ EXAMPLES = {
     "train": "python -m attn_demo train --data data/emoji --out runs/emoji32 --resolution 32 --time-budget 7000\n"
              "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume\n"
              "  python -m attn_demo train --data data/emoji --out runs/emoji32 --resume --keep-every 2000\n"
-             "  python -m attn_demo train --dry-run --out /tmp/dry",
+             "  python -m attn_demo train --dry-run                  # checks that training runs; keeps nothing",
     "export": "python -m attn_demo export runs/emoji32 --out weights/emoji32 --grid assets/emoji32_samples.png\n"
               "  python -m attn_demo export runs/emoji32 --step 14000 --out /tmp/emoji32-14k",
     "directions": "python -m attn_demo directions --weights weights/emoji32",
@@ -63,7 +63,8 @@ def register(command) -> None:
     p.add_argument("--out", type=Path, help="run directory (checkpoint, log.jsonl, samples/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--force", action="store_true", help="resume although the config or data changed")
-    p.add_argument("--dry-run", action="store_true", help="a few steps on the procedural set, then stop")
+    p.add_argument("--dry-run", action="store_true",
+                   help="a few steps on the procedural set, then stop (kept only with --out)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--unconditional", action="store_true", help="ignore class sub-folders")
     m = p.add_argument_group("model (ignored on --resume unless they differ: then refused)")
@@ -200,8 +201,14 @@ def cmd_train(args) -> None:
         if flag in model_given:
             model_given[flag] = model_given[flag] == "on"
     train_given = _given(args, {k: k for k in TRAIN_FLAGS})
+    if args.dry_run and args.out is None:    # a check that training runs here: nothing of it is kept
+        with tempfile.TemporaryDirectory(prefix="attn-demo-dry-") as scratch:
+            args.out = Path(scratch) / "run"
+            cmd_train(args)
+        print("(a dry run without --out: its run directory is removed)")
+        return
     if args.dry_run:
-        out = args.out or Path(tempfile.mkdtemp(prefix="attn-demo-dry-"))
+        out = args.out
         res = model_given.get("resolution", 32)
         data = make_shapes(64, res)
         train_given = {"batch_size": 8, "max_steps": 4, "ckpt_every": 2, "sample_every": 2,

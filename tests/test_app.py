@@ -1,0 +1,40 @@
+"""app.py as a process: what it leaves behind when it is stopped."""
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sigterm_removes_the_export_folder(ui_weights, tmp_path):
+    """A Space restart or `kill` sends SIGTERM; the default handler ends the process without running
+    the atexit hook that removes the studio's own export folder, so every stop left one in /tmp."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    port = free_port()
+    env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(ui_weights), "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(tmp)}
+    env.pop("ATTN_DEMO_EXPORT_DIR", None)
+    p = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert p.poll() is None, p.stderr.read().decode()[-2000:]
+                time.sleep(0.3)
+        else:
+            raise AssertionError("app did not serve within 180 s")
+        assert list(tmp.glob("attn-demo-export-*")), "the studio made no export folder under TMPDIR"
+    finally:
+        p.terminate()                                  # SIGTERM
+        p.wait(timeout=60)
+    assert not list(tmp.glob("attn-demo-export-*"))
