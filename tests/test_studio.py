@@ -16,7 +16,8 @@ from attn_demo.imaging import draw
 from attn_demo.serving.engine import MapSettings, RenderArgs
 from attn_demo.errors import AttnDemoError, InputError
 from attn_demo.serving.loader import find_models
-from attn_demo.studio.core import Studio, slerp
+from attn_demo.serving.latents import slerp
+from attn_demo.studio.core import Studio
 from attn_demo.studio.view import DISPLAY, View
 
 from conftest import free_port, make_model_dir

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..errors import InputError
 from ..serving import materials
 from ..serving.canvas import CanvasEngine, CanvasResult, check_tiling
 from ..serving.engine import InspectResult, MapSettings
+from ..serving.latents import loop_angles, loop_point
 from ..serving.probe import LOOKS_AT
 from . import exports
 from .cache import RenderCache
@@ -284,9 +284,8 @@ class CanvasDesk:
         offset = a - self.field_of(replace(v, sliders=()))      # the sliders' move of the global latent
         a = a - offset
         out = []
-        for i in range(frames):
-            t = 2 * math.pi * i / frames
-            f = math.cos(t) * a + math.sin(t) * b + offset
+        for i, t in enumerate(loop_angles(frames)):
+            f = loop_point(a, b, t) + offset
             result = engine.render(f, v.label, v.tiling)
             frame = result.image
             if follow:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ..checks import check_finite, check_seed, check_whole
 from ..errors import AttnDemoError, CheckpointError, InputError
 from ..models.latents import z_from_seed
 from ..imaging import draw
+from ..serving.latents import loop_angles, loop_point, slerp_path
 from ..serving.loader import load_engines
 from ..serving.canvas import CanvasEngine
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
@@ -207,16 +207,12 @@ class Studio:
         offset = base - engine.latent(replace(args, sliders=()))[0]       # the sliders' offset
         zs = [args.psi * z_from_seed(s, engine.cfg.z_dim) for s in seeds]
         if path == "circle":
-            thetas = torch.arange(frames, dtype=torch.float64) * (2 * math.pi / frames)
-            latents = torch.stack([(math.cos(t) * zs[0] + math.sin(t) * zs[1]) + offset for t in thetas.tolist()])
+            latents = torch.stack([loop_point(zs[0], zs[1], t) + offset for t in loop_angles(frames)])
         else:
-            loop = len(seeds) > 2
-            route = zs + [zs[0]] if loop else zs
-            if (len(route) - 1) * frames > MAX_FRAMES:
+            closed = len(seeds) > 2
+            if (len(seeds) - (not closed)) * frames > MAX_FRAMES:
                 raise InputError(f"at most {MAX_FRAMES} frames: use fewer seeds or frames per step")
-            ts = torch.linspace(0, 1, frames + 1)[:-1] if loop else torch.linspace(0, 1, frames)
-            latents = torch.stack([slerp(route[i], route[i + 1], float(t)) + offset
-                                   for i in range(len(route) - 1) for t in ts])
+            latents = slerp_path(zs, frames, closed) + offset
         scale, size = self.scale(view.model, TILE), (DISPLAY, DISPLAY)
         out_frames = []
         for start in range(0, len(latents), 32):
@@ -312,15 +308,6 @@ class Studio:
         files.append(self.files.new_file(f"{stem}_state.json"))
         files[-1].write_text(json.dumps(state, indent=2) + "\n")
         return [exports.write_zip(self.files.new_file(f"{stem}_all.zip"), files)] + files
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation, which keeps Gaussian latents at a typical norm."""
-    cos = float(torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12))
-    omega = math.acos(max(-1.0, min(1.0, cos)))
-    if omega < 1e-6:
-        return a + (b - a) * t
-    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
 
 
 def _args_key(args: RenderArgs):
