@@ -420,3 +420,39 @@ def test_sample_strip_script_lays_runs_grids_side_by_side(tmp_path, capsys):
         module.main(["--out", str(out), f"x={run}:1000"])
     with pytest.raises(SystemExit, match="LABEL=PATH"):
         module.main(["--out", str(out), str(tmp_path / "other.png")])
+
+
+def test_the_bars_minutes_left_move_between_log_steps(tmp_path, shapes, monkeypatch):
+    """The budget's "min left" was written into the bar only at log steps (every 50 by default):
+    between them, minutes of training showed the same stale number."""
+    import attn_demo.training.trainer as trainer
+    shown, now = [], [0.0]
+
+    class Bar:
+        def __init__(self, *a, **kw):
+            self.n = kw.get("initial", 0)
+
+        def update(self, k):
+            self.n += k
+            now[0] += 120.0                           # each step takes two minutes of the budget
+
+        def set_postfix_str(self, text, refresh=True):
+            shown.append(text)
+
+        def close(self):
+            pass
+
+    class Clock:                                      # time.monotonic runs with the steps; the rest is real
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        @staticmethod
+        def monotonic():
+            return now[0]
+
+    monkeypatch.setattr(trainer, "tqdm", Bar)
+    monkeypatch.setattr(trainer, "time", Clock())
+    train(MODEL, cfg(max_steps=4, log_every=100, time_budget=3600.0), shapes, tmp_path / "run", device="cpu",
+          log=lambda *a: None)
+    left = [int(s.split("budget ")[1].split(" min")[0]) for s in shown]
+    assert left[0] == 58 and left[-1] == 52, shown    # 60 min, less 2 after step 1 ... less 8 after step 4

@@ -162,6 +162,7 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
     """Steps until max_steps, the time budget, a signal or divergence; returns why it stopped."""
     session_start, rollbacks, injected = time.monotonic(), 0, False
     window_t, window_images = time.perf_counter(), 0
+    last, shown = None, None                     # the last logged record, the bar's text from it
     with _Stop() as stop:
         while st.step < cfg.max_steps:
             over_budget = cfg.time_budget > 0 and time.monotonic() - session_start >= cfg.time_budget
@@ -208,7 +209,11 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
                           **({"fade_alpha": round(fade_alpha(st.step, cfg.fade_in), 4)} if cfg.fade_in else {}),
                           "images_per_s": round(rate, 1)}
                 _event(log_file, record)
-                bar.set_postfix_str(_postfix(record, cfg, session_start))
+                last = record
+            # every step, not only at log steps: the budget's minutes left move on between them
+            if last is not None and (text := _postfix(last, cfg, session_start)) != shown:
+                bar.set_postfix_str(text)
+                shown = text
             if st.step % cfg.sample_every == 0 and rt.main:
                 _save_samples(run_dir, st)
             if st.step % cfg.ckpt_every == 0 or (cfg.keep_every and st.step % cfg.keep_every == 0):
