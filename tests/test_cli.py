@@ -146,3 +146,20 @@ def test_dry_run_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):
     kept = tmp_path / "kept"                           # with --out the run is kept, as asked
     assert main(["train", "--dry-run", "--device", "cpu", "--out", str(kept)]) == 0
     assert (kept / "checkpoint.safetensors").exists()
+
+
+def _picture_folder(root, n: int, size: int = 32):
+    """n random pictures in a flat folder (an unconditional model's data)."""
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(root / f"{i:03d}.png")
+    return root
+
+
+def test_eval_on_a_small_folder_names_the_option_that_lowers_its_need(model_dir, tmp_path, capsys):
+    data = _picture_folder(tmp_path / "small", 40)
+    err = _error(capsys, ["eval", "--weights", model_dir, "--data", data, "--no-write"])
+    assert "--n 20" in err and "2000 real images" in err and "40" in err, err
+    assert main(["eval", "--weights", str(model_dir), "--data", str(data), "--no-write", "--n", "20",
+                 "--seeds", "1"]) == 0

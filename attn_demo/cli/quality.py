@@ -35,7 +35,9 @@ def register(command) -> None:
     p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
     p.add_argument("--data", type=Path, required=True, help="the real image folder the model was trained on")
     p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
-    p.add_argument("--n", type=int, default=1000, help="images per side (at most half the real images)")
+    p.add_argument("--n", type=int, default=1000,
+                   help="images per side; the real-vs-real baseline takes twice as many real images, so a "
+                        "folder of fewer than 2,000 needs a lower --n (at most half its images)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...) to average over")
     p.add_argument("--device", default="auto", help="generator device: auto, cpu or cuda")
     p.add_argument("--size", type=int, default=None,
@@ -92,6 +94,7 @@ def cmd_eval(args) -> None:
             print(f"scoring at {size} px, not the model's {engine.cfg.resolution}: printed, not written")
         data = load_folder(args.data, size, unconditional=not engine.cfg.num_classes)
         print(f"{len(data)} real images at {data.resolution} px from {args.data}")
+        _check_n(args.n, len(data), args.data)
         from ..quality.metrics import evaluate
         result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds), size=size)
     print()
@@ -102,6 +105,20 @@ def cmd_eval(args) -> None:
         atomic_write(args.weights / METRICS_FILE, (json.dumps(result, indent=2) + "\n").encode())
         write_card(args.weights)
         print(f"wrote {args.weights / METRICS_FILE} and the model card")
+
+
+def _check_n(n: int, real: int, folder) -> None:
+    """--n against the real images: the baseline scores two disjoint sets of n real images, so
+    --n needs 2n of them; say which --n fits (before any sample is rendered)."""
+    from ..quality.metrics import MIN_N
+    if n > real // 2:
+        fit = real // 2
+        raise AttnDemoError(f"--n {n} needs {2 * n} real images (two disjoint sets of n for the real-vs-real "
+                            f"baseline); {folder} holds {real}: "
+                            + (f"pass --n {fit} or lower (fewer images per side: noisier scores)"
+                               if fit >= MIN_N else f"scoring takes at least {2 * MIN_N}"))
+    if n < MIN_N:
+        raise AttnDemoError(f"--n must be at least {MIN_N}, got {n}")
 
 
 def _eval_canvas(args) -> dict:
