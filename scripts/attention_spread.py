@@ -3,8 +3,12 @@
 For every attention layer and every rendered image this takes each query
 cell's "looks at" map and measures its total-variation distance from the
 image's average map (0: every pixel looks at the same place; 1: disjoint
-maps), its entropy as a fraction of the uniform map's, and its mean attention
-distance in image pixels. Medians over the images, per layer:
+maps), its entropy as a fraction of the uniform map's, its mean attention
+distance in image pixels, the share of queries whose map peaks on the image's
+most common peak cell, and, for layers with register or null slots
+(models/attention.py), the mean share of each row on the registers and on the
+null slot. Maps are the key cells' part of each row, normalised (the map as
+drawn). Medians over the images, per layer:
 
     python scripts/attention_spread.py --weights weights/emoji32 --seeds 0-31 --psi 0.8
 """
@@ -27,13 +31,21 @@ from attn_demo.checks import parse_seeds  # noqa: E402
 def spread(cap, head=None) -> dict[str, float]:
     """Means over all query cells of one capture (batch 1): one head, or the heads' mean map."""
     rows, cols = cap.grid
-    maps = torch.stack([cap.looks_at(x, y, size=(cols, rows), head=head).flatten()
-                        for y in range(rows) for x in range(cols)])       # (N, Nk), rows sum to 1
+    nk = cap.key_grid[0] * cap.key_grid[1]
+    full = torch.stack([cap.row(x, y, size=(cols, rows), head=head)
+                        for y in range(rows) for x in range(cols)])       # (N, Nk + slots), rows sum to 1
+    maps = full[:, :nk] / full[:, :nk].sum(1, keepdim=True)               # (N, Nk): the maps as drawn
     tv = 0.5 * (maps - maps.mean(0)).abs().sum(1)
+    peaks = maps.argmax(1)
     distance, entropy = cap.summary(head=head)
+    registers = full.shape[1] - nk - int(cap.null)
     return {"tv_from_mean": float(tv.mean()),
             "entropy_of_uniform": float(entropy.mean()) / math.log(maps.shape[1]),
-            "mean_distance_px": float(distance.mean())}
+            "mean_distance_px": float(distance.mean()),
+            "peak_on_common_cell": float((peaks == peaks.mode().values).float().mean()),
+            "register_share": float(full[:, nk:nk + registers].sum(1).mean()),
+            "null_share": float(full[:, -1].mean()) if cap.null else 0.0,
+            "gamma": cap.gamma}
 
 
 def main(argv=None) -> int:

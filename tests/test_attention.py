@@ -159,5 +159,48 @@ def test_additive_attention_is_served_as_trained():
         folded = fold_for_inference(g)
         assert all(type(a) is SelfAttention2d and a.kind == "additive" for a in folded.attn.values())
         assert torch.allclose(folded(z), g(z), atol=1e-5)
-    with pytest.raises(ValueError, match="no fused form"):
+    with pytest.raises(ValueError, match="have a fused form"):
         FusedSelfAttention2d(plain_copy(g.attn["8"]))
+
+
+@pytest.mark.parametrize("kind", ["dot", "scaled-dot", "additive"])
+@pytest.mark.parametrize("options", [dict(registers=3), dict(null=True), dict(whiten=True), dict(context=True),
+                                     dict(registers=2, null=True, whiten=True, context=True)],
+                         ids=lambda o: "+".join(o))
+def test_attention_options_forward_equals_naive(kind, options):
+    """Registers, null slot, whitening and the context path: the layer's output is the hand-written
+    whole-matrix forward's, for every kind and with heads, and a folded generator serves it as trained."""
+    from naive import naive_forward_with_slots
+    torch.manual_seed(0)
+    m = SelfAttention2d(32, heads=2, kind=kind, **options).eval()
+    assert not m.fusable
+    with torch.no_grad():
+        m.gamma.fill_(0.7)
+        if m.context:
+            m.gamma_ctx.fill_(-0.5)
+        x = torch.randn(2, 32, 8, 8)
+        assert torch.allclose(m(x), naive_forward_with_slots(m, x), atol=1e-5)
+
+
+def test_generator_with_attention_options_folds_and_round_trips(tmp_path):
+    from attn_demo.models.checkpoint import load_pretrained, save_pretrained
+    from attn_demo.models.config import ModelConfig
+    from attn_demo.models.folding import fold_for_inference
+    from attn_demo.models.networks import Generator
+    cfg = ModelConfig(resolution=32, z_dim=16, g_width=16, d_width=16, attn_registers=2, attn_null=True,
+                      attn_whiten=True, attn_context=True, num_classes=2)
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    g = Generator(cfg).eval()
+    with torch.no_grad():
+        for a in g.attn.values():
+            a.gamma.fill_(0.5)
+            a.gamma_ctx.fill_(0.3)
+        z, y = torch.randn(3, 16), torch.tensor([0, 1, 1])
+        assert torch.allclose(fold_for_inference(g)(z, y), g(z, y), atol=1e-5)
+    save_pretrained(tmp_path / "m", g)
+    with torch.no_grad():
+        assert torch.allclose(load_pretrained(tmp_path / "m")(z, y), g(z, y), atol=1e-5)
+    with pytest.raises(Exception, match="attn_registers"):
+        ModelConfig(attn_registers=-1)
+    with pytest.raises(Exception, match="attn_null"):
+        ModelConfig(attn_null="yes")

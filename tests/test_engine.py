@@ -147,3 +147,24 @@ def test_colour_scale_each_map_to_its_peak_or_one_scale_relative_to_uniform(engi
         assert bar.shape == (44, 512, 3) and bar.dtype == np.uint8
     with pytest.raises(InputError, match="colour scale"):
         engine.inspect(result, 1, 1, MapSettings(norm="log"))
+
+
+def test_a_model_with_attention_slots_shows_their_shares(tmp_path):
+    """Registers and a null slot: /inspect's statistics say what each click's row puts outside the
+    picture, the map is drawn at its share (not stretched to full colour), the page's live map
+    leaves such a model to the server, and models without slots answer with the keys they always had."""
+    from attn_demo.studio.live import payload
+    from attn_demo.studio.view import View
+    from conftest import make_model_dir
+    engine = Engine.from_pretrained(make_model_dir(tmp_path / "slots", attn_registers=2, attn_null=True,
+                                                   attn_whiten=True, attn_context=True), device="cpu")
+    result = engine.render(RenderArgs(seed=3))
+    out = engine.inspect(result, 10, 20, MapSettings(), size=(32, 32))
+    m = out.map
+    assert {"register_share", "null_share", "pixel_share", "gamma_ctx"} <= set(out.stats)
+    assert m.pixel_share == pytest.approx(float(m.heat.sum()), abs=1e-5)
+    assert m.pixel_share == pytest.approx(1 - m.register_share - m.null_share)
+    assert MapSettings().vmax(m) == pytest.approx(m.max_weight / m.pixel_share)
+    col = engine.inspect(result, 10, 20, MapSettings(mode="looked-at-by"), size=(32, 32))
+    assert col.stats["register_share"] is None and col.map.slots_sentence() == ""
+    assert payload(engine, result, View("slots", RenderArgs(seed=3)))["server"] is True

@@ -269,3 +269,72 @@ def test_attention_kinds_script_draws_every_head_of_each_click(two_layer_dir, co
     assert h > 6 * 32 and w > 4 * 32                     # 6 rows; image, mean and two heads
     printed = capsys.readouterr().out
     assert printed.count(" eye (10,13)") == 1 and "2 heads" in printed and "wrote" in printed
+
+
+SLOT_OPTIONS = [dict(registers=3), dict(null=True), dict(whiten=True), dict(context=True),
+                dict(registers=2, null=True, whiten=True, context=True)]
+
+
+def _slot_module(kind, heads, options):
+    from attn_demo.models.attention import SelfAttention2d
+    torch.manual_seed(3)
+    m = SelfAttention2d(32, heads=heads, kind=kind, **options).eval()
+    with torch.no_grad():
+        m.query.parametrizations.weight.original.mul_(6)
+        m.key.parametrizations.weight.original.mul_(6)
+        if m.registers:
+            m.reg_k.mul_(20)                         # slots that take a visible share of each row
+    return m
+
+
+@pytest.mark.parametrize("options", SLOT_OPTIONS, ids=lambda o: "+".join(o))
+@pytest.mark.parametrize("kind", KINDS)
+def test_slots_maps_and_shares_equal_naive(kind, options):
+    """Registers, the null slot, whitening and the context path: rows, columns, the slots' shares,
+    the summary and the unary map are exactly those of the whole matrix written out by hand."""
+    from naive import naive_rows_with_slots
+    m = _slot_module(kind, 2, options)
+    x = torch.randn(2, 32, 8, 8)
+    cap = _record(m, x, image_size=32)
+    with torch.no_grad():
+        full = naive_rows_with_slots(m, x)           # (B, heads, Nq, Nk + extra)
+    nk = 16
+    regs = options.get("registers", 0)
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(8):
+        px, py = (int(v) for v in torch.randint(0, 32, (2,), generator=gen))
+        b = int(torch.randint(0, 2, (1,), generator=gen))
+        qi, kj = (py // 4) * 8 + px // 4, (py // 8) * 4 + px // 8
+        for head in [None, 0, 1]:
+            sel = (lambda t: t.mean(0)) if head is None else (lambda t, h=head: t[h])
+            want = sel(full[b, :, qi])
+            assert torch.allclose(cap.looks_at(px, py, head=head, b=b).reshape(-1), want[:nk], atol=1e-6)
+            assert torch.allclose(cap.looked_at_by(px, py, head=head, b=b).reshape(-1),
+                                  sel(full[b, :, :, kj]), atol=1e-6)
+            amap = cap.probe(px, py, head=head, b=b)
+            if not (regs or m.null):
+                assert amap.register_share is amap.null_share is amap.pixel_share is None
+                continue
+            assert math.isclose(amap.register_share, float(want[nk:nk + regs].sum()), abs_tol=1e-6)
+            assert math.isclose(amap.null_share, float(want[-1]) if m.null else 0.0, abs_tol=1e-6)
+            assert math.isclose(amap.pixel_share, float(want[:nk].sum()), abs_tol=1e-5)
+    if regs or m.null:
+        assert float(full[..., nk:].sum(-1).mean()) > 0.01       # the test's slots do take a share
+        assert "This pixel puts" in cap.probe(3, 3).describe()
+    distance, ent = cap.summary(head=None, b=1)
+    p = full[1, :, :, :nk].mean(0)
+    p = p / p.sum(-1, keepdim=True)
+    want_ent = -(p * p.clamp_min(1e-30).log()).sum(-1)
+    assert torch.allclose(ent.reshape(-1), want_ent, atol=1e-5)
+    if m.context:
+        u = torch.softmax(torch.nn.functional.max_pool2d(m.ctx_logit(x), 2).reshape(2, 2, -1), -1)
+        assert torch.allclose(cap.unary_map(head=1, b=1).reshape(-1), u[1, 1], atol=1e-6)
+        assert cap.probe(0, 0).gamma_ctx == m.gamma_ctx.item()
+    else:
+        assert cap.unary_map() is None
+
+
+def test_whitened_queries_have_zero_mean_so_the_mean_query_sees_a_uniform_dot_map():
+    m = _slot_module("dot", 1, dict(whiten=True))
+    cap = _record(m, torch.randn(1, 32, 8, 8), image_size=32)
+    assert torch.allclose(cap.q.mean(dim=2), torch.zeros(1, 1, 4), atol=1e-5)

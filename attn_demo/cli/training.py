@@ -85,6 +85,17 @@ def register(command) -> None:
                    help="max-pool attention keys and values 2x2 (default on, SAGAN's); off: 4x the keys, 4x the cost")
     m.add_argument("--attn-kind", choices=["dot", "scaled-dot", "additive"],
                    help="how a query scores a key: SAGAN's q.k (default dot), q.k/sqrt(d), or w^T tanh(q + k)")
+    m.add_argument("--attn-registers", type=int,
+                   help="learned register slots per attention head: keys and values with no position that a "
+                        "query may attend to instead of a pixel (default 0; models/attention.py)")
+    m.add_argument("--attn-null", choices=["on", "off"],
+                   help="a null slot (logit 0, value 0): a query may attend to nothing (default off)")
+    m.add_argument("--attn-whiten", choices=["on", "off"],
+                   help="subtract each image's mean query: the map keeps what differs between pixels "
+                        "(the disentangled block's pairwise term; default off)")
+    m.add_argument("--attn-context", choices=["on", "off"],
+                   help="a global-context path beside attention (GCNet; the disentangled block's unary term), "
+                        "with its own gamma_ctx (default off)")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     t.add_argument("--init-from", help="start G from this model directory's generator where the stages match "
@@ -179,7 +190,9 @@ def cmd_data(args) -> None:
 
 MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width", "d_width": "d_width",
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind", "kind": "kind",
-               "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle"}
+               "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle",
+               "attn_registers": "attn_registers", "attn_null": "attn_null", "attn_whiten": "attn_whiten",
+               "attn_context": "attn_context"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
@@ -197,7 +210,7 @@ def cmd_train(args) -> None:
     from ..training.state import CHECKPOINT, read_configs
 
     model_given = _given(args, MODEL_FLAGS)
-    for flag in ("attn_pool", "g_sle"):          # on/off -> bool
+    for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context"):   # on/off -> bool
         if flag in model_given:
             model_given[flag] = model_given[flag] == "on"
     train_given = _given(args, {k: k for k in TRAIN_FLAGS})

@@ -14,6 +14,24 @@ and the network learns how much non-local evidence to mix in. With several
 heads the q/k/v channels are split between them (multi-head attention), each
 head with its own map.
 
+Options that free the map from carrying one summary for every pixel (docs/ATTENTION.md,
+"Query-dependent maps"; all off by default, so older models load unchanged):
+
+    registers R   R learned key/value slots per head with no position (Darcet et al. 2024):
+                  a query can put attention there instead of on a background cell
+    null          one extra slot whose logit is 0 and whose value is 0 ("off-by-one"
+                  softmax): a query can attend to nothing
+    whiten        queries minus their mean over the image (the whitened pairwise term of
+                  Yin et al. 2020's disentangled non-local block): what every query shares
+                  no longer decides the map; keys need no whitening (a per-query constant
+                  leaves a softmax row unchanged)
+    context       a global-context path beside the attention (GCNet, Cao et al. 2019; the
+                  unary term of the disentangled block): one softmax over key cells, the
+                  same for every pixel, pools the values; its own gamma_ctx mixes it in:
+                  y = x + gamma * Wo A v + gamma_ctx * Wc softmax(m) v
+
+A query's softmax runs over the Nk key cells, then the R registers, then the null slot.
+
 The dot kinds call `scaled_dot_product_attention`, which never builds the
 (N, Nk) matrix when a fused kernel applies. Additive attention has no such
 kernel: `attention_logits` computes it in query chunks of bounded memory
@@ -50,13 +68,20 @@ def attention_logits(q: torch.Tensor, k: torch.Tensor, kind: str, scale: float =
     return torch.cat(rows, dim=-2)
 
 
-def _additive_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """softmax_keys(w^T tanh(q + k)) v for a chunk of queries: (B, heads, c, dv)."""
-    return torch.softmax(attention_logits(q, k, "additive", w=w), dim=-1) @ v
+def _additive_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, w: torch.Tensor,
+                   null: bool = False) -> torch.Tensor:
+    """softmax_keys(w^T tanh(q + k)) v for a chunk of queries: (B, heads, c, dv). With `null`, one
+    more logit of 0 whose value is 0 joins each row's softmax."""
+    logits = attention_logits(q, k, "additive", w=w)
+    if null:
+        logits = F.pad(logits, (0, 1))             # (..., c, Nk + 1): the null slot's logit 0
+    p = torch.softmax(logits, dim=-1)
+    return (p[..., :-1] if null else p) @ v
 
 
 class SelfAttention2d(nn.Module):
-    def __init__(self, channels: int, heads: int = 1, pool: bool = True, kind: str = "dot"):
+    def __init__(self, channels: int, heads: int = 1, pool: bool = True, kind: str = "dot",
+                 registers: int = 0, null: bool = False, whiten: bool = False, context: bool = False):
         super().__init__()
         if channels % 8 or (channels // 8) % heads or (channels // 2) % heads:
             raise ValueError(f"{channels} channels do not split into {heads} heads")
@@ -74,6 +99,25 @@ class SelfAttention2d(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(()))
         # additive: the vector w of w^T tanh(q + k), one per head (given, not drawn: ones / sqrt(d))
         self.w = nn.Parameter(torch.full((heads, self.qk_dim), self.qk_dim ** -0.5)) if kind == "additive" else None
+        self.registers, self.null, self.whiten, self.context = int(registers), bool(null), bool(whiten), bool(context)
+        if self.registers:
+            # (heads, R, d): slots with no position, appended after the key cells
+            self.reg_k = nn.Parameter(torch.randn(heads, self.registers, self.qk_dim) * self.qk_dim ** -0.5)
+            self.reg_v = nn.Parameter(torch.randn(heads, self.registers, self.v_dim) * 0.1)
+        if self.context:
+            self.ctx_logit = sn_conv(channels, heads, kernel=1, bias=False)   # one salience per key cell and head
+            self.ctx_out = sn_conv(channels // 2, channels, kernel=1, bias=False)
+            self.gamma_ctx = nn.Parameter(torch.zeros(()))
+
+    @property
+    def fusable(self) -> bool:
+        """Whether inference may fuse this layer's projections (models/folding.py): the plain dot kinds."""
+        return self.kind != "additive" and not (self.registers or self.null or self.whiten or self.context)
+
+    @property
+    def extra_slots(self) -> int:
+        """Slots after the key cells in each softmax row: the registers, then the null slot."""
+        return self.registers + int(self.null)
 
     def key_grid(self, height: int, width: int) -> tuple[int, int]:
         """Size of the key/value grid for a (height, width) feature map."""
@@ -88,8 +132,30 @@ class SelfAttention2d(nn.Module):
         return F.max_pool2d(t, 2) if self.pool else t
 
     def queries_keys(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q: (B, heads, Nq, dk) rows are query pixels; k: (B, heads, Nk, dk) key cells."""
-        return self._heads(self.query(x)), self._heads(self._pool(self.key(x)))
+        """q: (B, heads, Nq, dk) rows are query pixels (whitened if the layer whitens);
+        k: (B, heads, Nk, dk) key cells."""
+        q = self._heads(self.query(x))
+        if self.whiten:
+            q = q - q.mean(dim=2, keepdim=True)     # each image's mean query, per head
+        return q, self._heads(self._pool(self.key(x)))
+
+    def unary(self, x: torch.Tensor) -> torch.Tensor:
+        """The global-context path's softmax over key cells, the same for every query: (B, heads, Nk)."""
+        m = self._heads(self._pool(self.ctx_logit(x)))          # (B, heads, Nk, 1)
+        return torch.softmax(m.squeeze(-1).float(), dim=-1).to(m.dtype)
+
+    def _with_slots(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values with the registers appended (and, for the dot kinds, the null slot as a
+        zero key with a zero value: its logit q.0 is exactly 0): (B, heads, Nk + extra, d)."""
+        b = k.shape[0]
+        ks, vs = [k], [v]
+        if self.registers:
+            ks.append(self.reg_k.to(k.dtype).expand(b, -1, -1, -1))
+            vs.append(self.reg_v.to(v.dtype).expand(b, -1, -1, -1))
+        if self.null and self.kind != "additive":
+            ks.append(k.new_zeros(b, self.heads, 1, k.shape[-1]))
+            vs.append(v.new_zeros(b, self.heads, 1, v.shape[-1]))
+        return (torch.cat(ks, dim=2), torch.cat(vs, dim=2)) if len(ks) > 1 else (k, v)
 
     def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """This layer's scores of queries q against keys k (from `queries_keys`): (..., Nq, Nk)."""
@@ -98,7 +164,8 @@ class SelfAttention2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         q, k = self.queries_keys(x)                # (B, heads, Nq, dk), (B, heads, Nk, dk)
-        v = self._heads(self._pool(self.value(x)))  # (B, heads, Nk, dv)
+        v_cells = self._heads(self._pool(self.value(x)))  # (B, heads, Nk, dv)
+        k, v = self._with_slots(k, v_cells)        # (B, heads, Nk + extra, d)
         if self.kind == "additive":
             o = self._additive(q, k, v)
         else:
@@ -109,7 +176,12 @@ class SelfAttention2d(nn.Module):
                 q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
             o = self._dot(q, k, v)                                          # (B, heads, Nq, dv)
         o = o.transpose(2, 3).reshape(b, self.heads * self.v_dim, h, w)
-        return x + self.gamma * self.out(o)
+        y = x + self.gamma * self.out(o)
+        if self.context:
+            u = self.unary(x)                                              # (B, heads, Nk)
+            c = (u.unsqueeze(-2) @ v_cells).reshape(b, self.heads * self.v_dim, 1, 1)   # pooled values
+            y = y + self.gamma_ctx * self.ctx_out(c)                       # the same for every pixel
+        return y
 
     def _dot(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The fused kernel; on a large canvas (more than SDPA_MAX_LOGITS scores) in query chunks,
@@ -131,7 +203,7 @@ class SelfAttention2d(nn.Module):
         for s in range(0, q.shape[2], step):
             chunk = q[:, :, s:s + step]
             if torch.is_grad_enabled() and (chunk.requires_grad or k.requires_grad):
-                out.append(checkpoint(_additive_rows, chunk, k, v, self.w, use_reentrant=False))
+                out.append(checkpoint(_additive_rows, chunk, k, v, self.w, self.null, use_reentrant=False))
             else:
-                out.append(_additive_rows(chunk, k, v, self.w))
+                out.append(_additive_rows(chunk, k, v, self.w, self.null))
         return torch.cat(out, dim=2)                # (B, heads, Nq, dv)

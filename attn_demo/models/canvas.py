@@ -80,8 +80,7 @@ class CanvasGenerator(nn.Module):
         for i in range(cfg.num_up):
             self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes, conv=tiling_conv))
             if sizes[i + 1] in cfg.g_attn:
-                self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], heads=cfg.heads, pool=cfg.attn_pool,
-                                                               kind=cfg.attn_kind)
+                self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], **cfg.attention_options())
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = tiling_conv(chans[-1], 3)
 

@@ -27,6 +27,7 @@ MODEL_KINDS = ("sagan", "canvas")
 MAX_WIDTH = 1024
 MAX_Z_DIM = 4096
 MAX_HEADS = 64
+MAX_REGISTERS = 64
 MAX_CLASSES = 100_000
 MAX_CLASS_NAME = 200
 
@@ -58,6 +59,15 @@ class ModelConfig:
         (MODEL_KINDS); for a canvas, resolution is the training crop size.
     z_local: a canvas generator's latent channels per cell (0 for "sagan";
         z_dim is then its global latent, broadcast to every cell).
+    attn_registers: learned register slots per attention head (keys and values
+        with no position, after the key cells in each softmax row; 0 = none).
+    attn_null: one more slot with logit 0 and value 0 ("off-by-one" softmax):
+        a query may attend to nothing.
+    attn_whiten: queries minus their image mean (the disentangled block's
+        whitened pairwise term).
+    attn_context: a global-context path (GCNet; the disentangled block's unary
+        term) beside each attention layer, with its own gamma_ctx.
+    (models/attention.py; all off in every config written before they existed.)
     """
 
     resolution: int = 32
@@ -74,6 +84,10 @@ class ModelConfig:
     kind: str = "sagan"
     z_local: int = 0
     g_sle: bool = False
+    attn_registers: int = 0
+    attn_null: bool = False
+    attn_whiten: bool = False
+    attn_context: bool = False
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -124,6 +138,11 @@ class ModelConfig:
             raise ConfigError(f"g_sle must be true or false, got {self.g_sle!r}")
         if self.g_sle and (self.kind != "sagan" or not self.sle_pairs()):
             raise ConfigError("skip-layer excitation (g_sle) is for image generators of 32 px and more")
+        if not _whole(self.attn_registers) or not 0 <= self.attn_registers <= MAX_REGISTERS:
+            raise ConfigError(f"attn_registers must be an integer in 0..{MAX_REGISTERS}, got {self.attn_registers!r}")
+        for name in ("attn_null", "attn_whiten", "attn_context"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -134,6 +153,12 @@ class ModelConfig:
                 f"into {self.heads} heads")
 
     # ----------------------------------------------------------- architecture
+    def attention_options(self) -> dict[str, Any]:
+        """Keyword arguments of every attention layer (models/attention.SelfAttention2d)."""
+        return {"heads": self.heads, "pool": self.attn_pool, "kind": self.attn_kind,
+                "registers": self.attn_registers, "null": self.attn_null, "whiten": self.attn_whiten,
+                "context": self.attn_context}
+
     @property
     def num_up(self) -> int:
         return int(math.log2(self.resolution // 4))

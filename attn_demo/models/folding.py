@@ -195,8 +195,9 @@ class FusedSelfAttention2d(nn.Module):
         super().__init__()
         if parametrize.is_parametrized(attn.query, "weight"):
             raise RuntimeError("fold spectral norm first (plain_copy): the fused matrices use the plain weights")
-        if attn.kind == "additive":
-            raise ValueError("additive attention has no fused form: it is served as trained (query chunks)")
+        if not attn.fusable:
+            raise ValueError("only the plain dot kinds have a fused form: additive attention, registers, the "
+                             "null slot, whitening and the context path are served as trained")
         self.source = attn
         self.heads, self.v_dim, self.pool, self.scale = attn.heads, attn.v_dim, attn.pool, attn.scale
         d, heads, qk = attn.v_dim, attn.heads, attn.qk_dim
@@ -280,7 +281,7 @@ class FoldedGenerator(nn.Module):
                           after=batchnorm_affine(plain.out_bn) if fold_out and i == last else None)
             for i, b in enumerate(plain.blocks))
         # the dot kinds fuse their projections; additive attention is served as trained (query chunks)
-        self.attn = nn.ModuleDict({k: a if "attention" in skip or a.kind == "additive" else FusedSelfAttention2d(a)
+        self.attn = nn.ModuleDict({k: a if "attention" in skip or not a.fusable else FusedSelfAttention2d(a)
                                    for k, a in plain.attn.items()})
         self.out_bn = nn.Identity() if fold_out else plain.out_bn
         self.out_conv = plain.out_conv

@@ -26,7 +26,7 @@ from .layers import DownBlock, UpBlock, _sn, sn_conv, sn_embedding, sn_linear, w
 
 
 def _attention(cfg: ModelConfig, channels: int) -> SelfAttention2d:
-    return SelfAttention2d(channels, heads=cfg.heads, pool=cfg.attn_pool, kind=cfg.attn_kind)
+    return SelfAttention2d(channels, **cfg.attention_options())
 
 
 class Generator(nn.Module):

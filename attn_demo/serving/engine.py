@@ -77,8 +77,16 @@ class MapSettings:
 
     def fixed_top(self, heat: AttentionMap) -> float | None:
         """The weight the top colour stands for when the scale is shared by every map ("uniform");
-        None when each map is scaled to its own maximum ("peak")."""
-        return UNIFORM_SPAN / (heat.key_grid[0] * heat.key_grid[1]) if self.norm == "uniform" else None
+        None when each map is scaled to its own maximum ("peak"). A row that puts part of its
+        attention on registers or the null slot (models/attention.py) is not stretched to full
+        colour: its peak is drawn at its share of the row, so a map that holds 10 % of the
+        attention looks faint, as it is."""
+        if self.norm == "uniform":
+            return UNIFORM_SPAN / (heat.key_grid[0] * heat.key_grid[1])
+        share = heat.pixel_share
+        if share is not None and share < 1.0 - 1e-6:
+            return heat.max_weight / max(share, 1e-6)
+        return None
 
     def vmax(self, heat: AttentionMap) -> float:
         """The attention weight at the top of the colour scale for this map."""

@@ -17,6 +17,12 @@ per-layer summary (mean attention distance and entropy of every query).
 `Capture.probe` answers a click in one call: the map of either mode and its
 statistics, as an `AttentionMap`.
 
+Layers with register slots or a null slot (models/attention.py) put part of each row's softmax
+outside the picture: the maps show the key cells' part as it is (not renormalised), and
+`AttentionMap.register_share` / `null_share` say how much went to the slots. A layer with a
+global-context path also has its unary map, one softmax over key cells shared by every pixel
+(`Capture.unary_map`), and its own gamma_ctx.
+
 Coordinates: (x, y) is a pixel of a picture `size` = (width, height) pixels
 showing the whole image (the generated image itself, or an upscaled copy of
 any size). Rows of q are query pixels in raster order (index = row * W + col).
@@ -38,6 +44,7 @@ LOOKS_AT = "looks-at"
 LOOKED_AT_BY = "looked-at-by"
 MODES = (LOOKS_AT, LOOKED_AT_BY)
 
+LOW_PIXEL_SHARE = 0.1      # below this share on the pixels, a map is said to be nearly empty
 _CHUNK_ELEMENTS = 1 << 22  # logits per chunk in the O(N * Nk) passes (16 MiB fp32)
 
 
@@ -96,16 +103,42 @@ class Capture:
     image_size: int | tuple[int, int]   # the generated image: a side, or (width, height) for a canvas
     kind: str = "dot"          # how a query scores a key (models/attention.py)
     w: torch.Tensor | None = None   # (heads, dk): the additive kind's vector
+    registers: torch.Tensor | None = None   # (heads, R, dk): register keys, after the key cells in a row
+    null: bool = False         # one more slot with logit 0 at the end of each row
+    unary: torch.Tensor | None = None       # (B, heads, Nk): the global-context path's softmax
+    gamma_ctx: float | None = None          # the context path's gamma
     _lse: torch.Tensor | None = field(default=None, repr=False)
     _summary: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_qk(cls, name, q, k, grid, key_grid, scale, gamma, image_size, kind="dot", w=None) -> "Capture":
+    def from_qk(cls, name, q, k, grid, key_grid, scale, gamma, image_size, kind="dot", w=None,
+                registers=None, null=False, unary=None, gamma_ctx=None) -> "Capture":
         # Clicks index single rows: cheaper on the CPU than as GPU kernel launches.
-        q, k = q.detach().float().cpu(), k.detach().float().cpu()
-        w = None if w is None else w.detach().float().cpu()
+        plain = [None if t is None else t.detach().float().cpu() for t in (q, k, w, registers, unary)]
         image_size = int(image_size) if isinstance(image_size, int) else tuple(map(int, image_size))
-        return cls(name, q, k, tuple(grid), tuple(key_grid), float(scale), float(gamma), image_size, kind, w)
+        return cls(name, plain[0], plain[1], tuple(grid), tuple(key_grid), float(scale), float(gamma), image_size,
+                   kind, plain[2], plain[3], bool(null), plain[4], None if gamma_ctx is None else float(gamma_ctx))
+
+    @property
+    def extra_slots(self) -> int:
+        """Slots after the key cells in each row: the registers, then the null slot."""
+        return (0 if self.registers is None else self.registers.shape[1]) + int(self.null)
+
+    def row_logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """`logits` with the registers' and the null slot's scores appended:
+        (..., heads, nq, nk + extra_slots)."""
+        logits = self.logits(q, k)
+        if self.registers is not None:
+            regs = self.registers.expand(*q.shape[:-2], *self.registers.shape[-2:])
+            logits = torch.cat([logits, self.logits(q, regs)], dim=-1)
+        return torch.nn.functional.pad(logits, (0, 1)) if self.null else logits
+
+    def unary_map(self, head=None, b=0) -> torch.Tensor | None:
+        """The global-context path's map over the key grid (the same for every pixel), or None."""
+        if self.unary is None:
+            return None
+        b, head = self._check_b(b), _check_head(head, self.heads)
+        return _select_head(self.unary[b], head).reshape(self.key_grid)
 
     def logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """This layer's scores of queries against keys: (..., heads, nq, d), (..., heads, nk, d) ->
@@ -130,7 +163,7 @@ class Capture:
     @property
     def nbytes(self) -> int:
         """Memory this capture holds (linear in N)."""
-        held = [self.q, self.k] + ([self._lse] if self._lse is not None else [])
+        held = [t for t in (self.q, self.k, self._lse, self.registers, self.unary) if t is not None]
         return sum(t.numel() * t.element_size() for t in held)
 
     @property
@@ -147,17 +180,31 @@ class Capture:
             raise InputError(f"image index must be in 0..{self.batch - 1}, got {b!r}")
         return int(b)
 
-    def looks_at(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
-        """Attention row of the query under (x, y): (Hk, Wk), sums to 1."""
+    def row(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
+        """The whole softmax row of the query under (x, y): (Nk + extra_slots,), sums to 1: the key
+        cells in raster order, then the registers, then the null slot."""
         b, head = self._check_b(b), _check_head(head, self.heads)
         cx, cy = pixel_to_cell(x, y, self._size(size), self.grid)
         qi = cy * self.grid[1] + cx
-        if self.kind == "additive":
-            logits = self.logits(self.q[b, :, qi:qi + 1], self.k[b])[:, 0]           # (heads, Nk), O(Nk * d)
+        if self.kind == "additive" or self.extra_slots:
+            logits = self.row_logits(self.q[b, :, qi:qi + 1], self.k[b])[:, 0]       # (heads, Nk + extra)
         else:
             logits = (self.k[b] @ self.q[b, :, qi, :, None]).squeeze(-1) * self.scale  # (heads, Nk)
-        row = torch.softmax(logits, dim=-1)
-        return _select_head(row, head).reshape(self.key_grid)
+        return _select_head(torch.softmax(logits, dim=-1), head)
+
+    def looks_at(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
+        """Attention row of the query under (x, y) over the key cells: (Hk, Wk); sums to 1 less
+        what the row puts on registers and the null slot."""
+        nk = self.key_grid[0] * self.key_grid[1]
+        return self.row(x, y, size, head, b)[:nk].reshape(self.key_grid)
+
+    def slot_shares(self, x, y, size=None, head=None, b=0) -> tuple[float, float]:
+        """(registers, null): the shares of the query's row on the register slots and the null slot."""
+        if not self.extra_slots:
+            return 0.0, 0.0
+        r = self.row(x, y, size, head, b)
+        nk, null = self.key_grid[0] * self.key_grid[1], float(r[-1]) if self.null else 0.0
+        return float(r[nk:nk + self.extra_slots - int(self.null)].sum()), null
 
     def looked_at_by(self, x, y, size=None, head=None, b=0) -> torch.Tensor:
         """Attention column of the key cell under (x, y) across all queries: (H, W).
@@ -188,9 +235,10 @@ class Capture:
         total = float(heat.sum())
         p = heat.reshape(-1) / max(total, 1e-30)
         distance = float((p * (self.cell_centres(to_grid) - origin).norm(dim=1)).sum())
+        shares = self.slot_shares(x, y, size, head, b) if mode == LOOKS_AT and self.extra_slots else (None, None)
         return AttentionMap(heat, self.name, mode, head, x, y, size, (cx, cy), self.grid, self.key_grid,
                             self.gamma, float(entropy(p)), float(math.log(p.numel())), distance,
-                            float(heat.max()), total)
+                            float(heat.max()), total, *shares, self.gamma_ctx, self.extra_slots > 0)
 
     def flow(self, weights: torch.Tensor, head=None, b=0) -> torch.Tensor:
         """sum_i weights[i] * row_i: where a distribution over the query pixels (H, W) gathers from,
@@ -200,9 +248,10 @@ class Capture:
         weights = weights.reshape(-1)
         out = torch.zeros(self.k.shape[2])
         step = _chunk(self.k.shape[2] * self.heads)
+        nk = self.k.shape[2]
         for s in range(0, weights.numel(), step):
-            rows = torch.softmax(self.logits(self.q[b, :, s:s + step], self.k[b]), dim=-1)   # (heads, c, Nk)
-            out += weights[s:s + step] @ _select_head(rows, head)
+            rows = torch.softmax(self.row_logits(self.q[b, :, s:s + step], self.k[b]), dim=-1)[..., :nk]
+            out += weights[s:s + step] @ _select_head(rows, head)                         # (heads, c, Nk)
         (h, w), (hk, wk) = self.grid, self.key_grid
         fy, fx = h // hk, w // wk
         return out.reshape(hk, wk).repeat_interleave(fy, 0).repeat_interleave(fx, 1) / (fy * fx)
@@ -256,6 +305,17 @@ class AttentionMap:
     mean_distance_px: float
     max_weight: float
     total_weight: float
+    register_share: float | None = None  # looks-at on a layer with slots: the row's share on the registers
+    null_share: float | None = None      # ... and on the null slot ("no pixel"); None otherwise
+    gamma_ctx: float | None = None       # the layer's global-context gamma, if it has that path
+    has_slots: bool = False              # the layer's rows reach registers or a null slot
+
+    @property
+    def pixel_share(self) -> float | None:
+        """looks-at: the share of the row on the picture's key cells (1 without slots)."""
+        if self.register_share is None:
+            return None
+        return max(0.0, 1.0 - self.register_share - self.null_share)
 
     @property
     def entropy_norm(self) -> float:
@@ -264,12 +324,18 @@ class AttentionMap:
 
     def stats(self) -> dict[str, Any]:
         """The statistics as JSON values (the API's answer, exports' metadata)."""
-        return {"layer": self.layer, "mode": self.mode, "head": "mean" if self.head is None else self.head,
-                "x": self.x, "y": self.y, "size": list(self.size), "gamma": self.gamma, "cell": list(self.cell),
-                "grid": list(self.grid), "key_grid": list(self.key_grid), "entropy_nats": self.entropy_nats,
-                "uniform_entropy_nats": self.uniform_entropy_nats, "entropy_norm": self.entropy_norm,
-                "mean_distance_px": self.mean_distance_px, "max_weight": self.max_weight,
-                "total_weight": self.total_weight}
+        out = {"layer": self.layer, "mode": self.mode, "head": "mean" if self.head is None else self.head,
+               "x": self.x, "y": self.y, "size": list(self.size), "gamma": self.gamma, "cell": list(self.cell),
+               "grid": list(self.grid), "key_grid": list(self.key_grid), "entropy_nats": self.entropy_nats,
+               "uniform_entropy_nats": self.uniform_entropy_nats, "entropy_norm": self.entropy_norm,
+               "mean_distance_px": self.mean_distance_px, "max_weight": self.max_weight,
+               "total_weight": self.total_weight}
+        if self.has_slots:       # only layers that have them: older models answer as before
+            out.update(register_share=self.register_share, null_share=self.null_share,
+                       pixel_share=self.pixel_share)
+        if self.gamma_ctx is not None:
+            out["gamma_ctx"] = self.gamma_ctx
+        return out
 
     def describe(self, markdown: bool = False) -> str:
         """One or two lines for people: the CLI prints them, the studio shows them under the map."""
@@ -278,9 +344,28 @@ class AttentionMap:
         numbers = (f"γ (gamma) = {self.gamma:+.4f} · entropy {self.entropy_nats:.2f} nats "
                    f"({100 * self.entropy_norm:.0f}% of uniform) · mean distance {self.mean_distance_px:.1f} px "
                    f"· peak weight {self.max_weight:.3f}")
+        if self.gamma_ctx is not None:
+            numbers += f" · γ context {self.gamma_ctx:+.4f}"
+        slots = self.slots_sentence()
         if markdown:
-            return f"**{self.layer}**, head {head}: the pixel {verb} this map.  \n{numbers}"
-        return f"{self.layer}, head {head}, cell {self.cell}: the pixel {verb} this map. {numbers}"
+            return f"**{self.layer}**, head {head}: the pixel {verb} this map.  \n{numbers}" + (
+                f"  \n{slots}" if slots else "")
+        return f"{self.layer}, head {head}, cell {self.cell}: the pixel {verb} this map. {numbers}" + (
+            f" {slots}" if slots else "")
+
+    def slots_sentence(self) -> str:
+        """What the row puts outside the picture, in words ('' when nothing can go there)."""
+        if self.pixel_share is None or self.pixel_share > 1.0 - 5e-3:
+            return ""
+        parts = []
+        if self.null_share:
+            parts.append(f"{100 * self.null_share:.0f}% on no pixel (the null slot)")
+        if self.register_share:
+            parts.append(f"{100 * self.register_share:.0f}% on the registers")
+        text = "This pixel puts " + " and ".join(parts) + f"; the map holds the other {100 * self.pixel_share:.0f}%."
+        if self.pixel_share < LOW_PIXEL_SHARE:
+            text += " Nearly all of its attention leaves the picture: the map is what little is left."
+        return text
 
 
 def rollout(captures, x, y, size=None, head=None, b=0) -> torch.Tensor:
@@ -325,7 +410,7 @@ def _row_logsumexp(cap: Capture) -> torch.Tensor:
     # (3 GB for a 2048² canvas's layer, measured 2026-12-06).
     out = q.new_empty(q.shape[:3])
     for s in range(0, q.shape[2], step):
-        out[:, :, s:s + step] = torch.logsumexp(cap.logits(q[:, :, s:s + step], k), dim=-1)
+        out[:, :, s:s + step] = torch.logsumexp(cap.row_logits(q[:, :, s:s + step], k), dim=-1)
     return out
 
 
@@ -337,12 +422,13 @@ def entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def _row_statistics(cap: Capture, head: int | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
     qpos = cap.cell_centres(cap.grid)       # (Nq, 2)
     kpos = cap.cell_centres(cap.key_grid)   # (Nk, 2)
-    n, nk = qpos.shape[0], kpos.shape[0]
+    n, nk = qpos.shape[0], kpos.shape[0]   # the key cells come first in every row
     mean_dist, ent = torch.empty(n), torch.empty(n)
     step = _chunk(nk * cap.heads)
     for s in range(0, n, step):
-        logits = cap.logits(cap.q[b, :, s:s + step], cap.k[b])         # (heads, n_c, Nk)
-        p = _select_head(torch.softmax(logits, dim=-1), head)          # (n_c, Nk)
+        logits = cap.row_logits(cap.q[b, :, s:s + step], cap.k[b])     # (heads, n_c, Nk + extra)
+        p = _select_head(torch.softmax(logits, dim=-1)[..., :nk], head)   # (n_c, Nk): the key cells' part
+        p = p / p.sum(-1, keepdim=True).clamp_min(1e-30)               # statistics of the map as drawn
         dist = torch.cdist(qpos[s:s + step], kpos)                      # (n_c, Nk)
         mean_dist[s:s + step] = (p * dist).sum(-1)
         ent[s:s + step] = entropy(p)
@@ -388,8 +474,11 @@ class AttentionRecorder:
             x = inputs[0]
             with torch.no_grad():
                 q, k = module.queries_keys(x)  # recomputes two 1x1 convs; the forward stays pure
+                unary = module.unary(x) if getattr(module, "context", False) else None
             grid = (x.shape[-2], x.shape[-1])
             self.captures[name] = Capture.from_qk(
                 name, q, k, grid, module.key_grid(*grid), module.scale,
-                float(module.gamma.detach()), self.image_size, module.kind, module.w)
+                float(module.gamma.detach()), self.image_size, module.kind, module.w,
+                getattr(module, "reg_k", None), getattr(module, "null", False), unary,
+                module.gamma_ctx.detach() if unary is not None else None)
         return hook
