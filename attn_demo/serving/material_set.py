@@ -261,6 +261,12 @@ def write_zip(mat: MaterialSet, target, stem: str | None = None) -> Path:
     return write_atomic(target, write)
 
 
+def read_manifest(path) -> dict:
+    """A material zip's material.json."""
+    with zipfile.ZipFile(path) as z:
+        return json.loads(z.read(MANIFEST))
+
+
 def read_zip(path) -> tuple[dict, dict[str, np.ndarray]]:
     """A material zip back: (manifest, maps). For tests and tools."""
     with zipfile.ZipFile(path) as z:

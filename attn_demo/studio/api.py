@@ -1,4 +1,5 @@
-"""Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid.
+"""Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid (and, for canvas
+models, /material and /material_glb: studio/material.py).
 
 Each takes explicit arguments through hidden components. Every numeric
 input is bounded in its component (Gradio refuses out-of-range values before
@@ -24,6 +25,7 @@ from ..serving.engine import MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
 from .core import MAX_GRID, Studio
 from .guard import GROUP, gpu, guard
+from .material import add_material_api
 from .view import View
 
 ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
@@ -215,3 +217,4 @@ def add_api(studio: Studio) -> None:
                      **GROUP)
     buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
                      **GROUP)
+    add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/material.py)
