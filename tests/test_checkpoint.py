@@ -150,3 +150,22 @@ def test_engine_swaps_to_a_good_model(model_dir, tmp_path):
     engine.load(other)
     assert engine.name == "other"
     assert not np.array_equal(engine.render(RenderArgs(seed=1)).image, before)
+
+
+def test_the_same_tensors_and_metadata_save_to_the_same_bytes(tmp_path):
+    """safetensors writes its metadata in a hash map's order, new on every save: a rebuilt index of
+    the same data (or a re-export of the same run) came out with new bytes. The header is sorted now."""
+    from safetensors import safe_open
+    from attn_demo.models.checkpoint import read_tensors, save_tensors
+    tensors = {"b": torch.arange(6.0).view(2, 3), "a": torch.ones(5, dtype=torch.int16)}
+    meta = {k: f"value {i} é" for i, k in enumerate("qwertyuiop")}
+    blobs = set()
+    for i in range(4):
+        save_tensors(tmp_path / f"{i}.safetensors", tensors, meta)
+        blobs.add((tmp_path / f"{i}.safetensors").read_bytes())
+    assert len(blobs) == 1
+    back, got = read_tensors(tmp_path / "0.safetensors")
+    assert got == meta and torch.equal(back["b"], tensors["b"]) and torch.equal(back["a"], tensors["a"])
+    with safe_open(tmp_path / "0.safetensors", "pt") as f:           # the library's own reader agrees
+        assert f.metadata() == meta and torch.equal(f.get_tensor("b"), tensors["b"])
+    assert (8 + int.from_bytes(blobs.pop()[:8], "little")) % 8 == 0  # the data stay 8-byte aligned

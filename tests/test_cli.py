@@ -163,3 +163,34 @@ def test_eval_on_a_small_folder_names_the_option_that_lowers_its_need(model_dir,
     assert "--n 20" in err and "2000 real images" in err and "40" in err, err
     assert main(["eval", "--weights", str(model_dir), "--data", str(data), "--no-write", "--n", "20",
                  "--seeds", "1"]) == 0
+
+
+def test_index_keeps_an_up_to_date_index_and_cards_name_no_absolute_path(model_dir, tmp_path, capsys):
+    """`index` of the same data with the same feature net rewrote the shipped index files with new
+    bytes; an absolute --weights went into the card's commands."""
+    import shutil
+    model = tmp_path / "m" / "tinyidx"
+    shutil.copytree(model_dir, model)
+    data = _picture_folder(tmp_path / "pics", 40)
+    argv = ["index", "--weights", str(model.resolve()), "--data", str(data), "--n", "12"]
+    assert main(argv) == 0
+    files = [model / "neighbours.safetensors", model / "neighbours.json"]
+    before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in files]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in files] == before      # not even rewritten
+    assert main(argv + ["--force"]) == 0                                           # rebuilt: the same bytes
+    assert [p.read_bytes() for p in files] == [b for b, _ in before]
+    card = (model / "README.md").read_text()
+    assert str(tmp_path) not in card and "--weights weights/tinyidx" in card
+
+
+def test_published_paths_are_relative_to_the_repository():
+    from attn_demo.cli.common import REPO
+    from attn_demo.training.publish import portable_path
+    assert portable_path(REPO / "weights" / "emoji32") == "weights/emoji32"
+    assert portable_path("weights/emoji32") == "weights/emoji32"
+    assert portable_path("/somewhere/else/mine") == "weights/mine"
+    assert portable_path(REPO / "data" / "emoji", home=None) == "data/emoji"
+    assert portable_path("/somewhere/else/pics", home=None) == "/somewhere/else/pics"

@@ -37,6 +37,8 @@ def register(command) -> None:
     p.add_argument("--data", type=Path, required=True, help="the image folder the model was trained on")
     p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
     p.add_argument("--n", type=int, default=1000, help="samples for the report on nearest-neighbour distances")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild an index that is up to date (the same images, feature net and --n)")
     p.set_defaults(run=cmd_index)
 
     p = command("dataset", "Write a labelled synthetic image set: a folder per class, labels.csv, manifest.json.")
@@ -108,6 +110,20 @@ def cmd_dataset(args) -> None:
     print(f"{total} images of {len(plan.classes)} class(es) from {engine.name} (psi {plan.psi:g}); wrote {where}")
 
 
+def _up_to_date(model_dir: Path, meta: dict, n: int) -> str | None:
+    """The report's table, where the index beside the model was built from these very images (by
+    content, wherever the folder lies) with this feature net and the report from n samples."""
+    from ..errors import CheckpointError
+    from ..quality.neighbours import REPORT_FILE, load_index
+    try:
+        index = load_index(model_dir)
+        report = json.loads((model_dir / REPORT_FILE).read_text())
+    except (CheckpointError, OSError, ValueError):
+        return None
+    same = index is not None and all(index.meta.get(k) == str(v) for k, v in meta.items() if k != "data")
+    return report.get("table") if same and report.get("samples", {}).get("n") == n else None
+
+
 def cmd_index(args) -> None:
     """An image model indexes its training images; a canvas model the grid crops of its textures
     (the crops it trained on), with whole textures held out for the report."""
@@ -115,7 +131,7 @@ def cmd_index(args) -> None:
     from ..quality.neighbours import (build_index, distance_report, grid_crops, index_meta, sample_images,
                                       save_index, write_report)
     from ..imaging.folders import load_folder
-    from ..training.publish import write_card
+    from ..training.publish import portable_path, write_card
     from .quality import load_textures
     engine = engine_of(args, canvas_ok=True)
     net = load_feature_net(args.features).eval()
@@ -126,7 +142,13 @@ def cmd_index(args) -> None:
     else:
         data = load_folder(args.data, engine.cfg.resolution, unconditional=not engine.cfg.num_classes)
         images, labels, groups = data.images, data.labels, None
-    meta = {**index_meta(data, args.features), "crops": str(engine.cfg.resolution) if canvas else ""}
+    meta = {**index_meta(data, args.features), "crops": str(engine.cfg.resolution) if canvas else "",
+            "data": portable_path(args.data, home=None)}
+    table = None if args.force else _up_to_date(args.weights, meta, args.n)
+    if table is not None:        # rebuilding would write the same index in new bytes (thread counts move floats)
+        print(f"{args.weights}'s index and report are up to date (the same images, feature net and --n): "
+              f"kept; --force rebuilds them\n{table}")
+        return
     index = build_index(net, images, labels, meta)
     path = save_index(args.weights, index)
     what = f"grid crops of {len(data)} textures" if canvas else "training images"

@@ -91,7 +91,22 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"refusing to save non-finite values in {name}")
         out[name] = t
-    atomic_write(path, st_save(out, metadata=metadata))
+    atomic_write(path, _sorted_header(st_save(out, metadata=metadata)))
+
+
+def _sorted_header(blob: bytes) -> bytes:
+    """safetensors writes the header from hash maps, in an order new on every save: the same tensors
+    and metadata gave new bytes each time (a rebuilt index of the same data, a re-export of the same
+    run). The header rewritten with sorted keys (and padded to 8 bytes as the library pads it) makes
+    a file a function of its content; the data after the header are untouched."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    meta = header.pop("__metadata__", None)
+    ordered = {"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}
+    ordered.update(sorted(header.items()))
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + blob[8 + n:]
 
 
 def save_pretrained(model_dir: Path, generator: Generator, card: str | None = None,

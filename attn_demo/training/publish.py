@@ -27,6 +27,19 @@ TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
 KEPT_REASON = "kept"             # training.json's stop_reason for an export of a kept checkpoint
 NOTES_FILE = "NOTES.md"          # a model directory's hand-kept findings, quoted in its card
+REPO = Path(__file__).resolve().parents[2]
+
+
+def portable_path(path, home: str | None = "weights") -> str:
+    """A folder as a published file (a model card, an index's header) names it: relative to the
+    repository where it lies inside it, as typed where it was typed relative, and elsewhere as
+    HOME/NAME (a model directory: weights/NAME, where the studio finds models), so no machine's
+    absolute path is shipped; with home None an absolute path outside the repository stays."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return f"{home}/{path.name}" if path.is_absolute() and home else path.as_posix()
 
 
 @torch.no_grad()
@@ -118,6 +131,7 @@ def write_card(model_dir: Path) -> str:
     """(Re)write README.md of a model directory from what lies beside the weights (and NOTES.md,
     where one is kept: findings that no file beside the weights records)."""
     model_dir = Path(model_dir)
+    shown = portable_path(model_dir)
     cfg = load_config(model_dir)
     training = _read_json(model_dir / TRAINING_FILE)
     metrics = _read_json(model_dir / METRICS_FILE)
@@ -131,13 +145,13 @@ def write_card(model_dir: Path) -> str:
                  f"self-attention without position (at {attn} of a {cfg.resolution}-px crop, i.e. 1/"
                  f"{cfg.resolution // cfg.g_attn[0]} of any canvas){conditional}, width {cfg.g_width}. It paints any "
                  f"size in multiples of {cell} px that tiles in both axes, in x only (a band) or not at all: "
-                 f"`python -m attn_demo generate --weights {model_dir} --seed 7 --width 1024 --height 1024 "
+                 f"`python -m attn_demo generate --weights {shown} --seed 7 --width 1024 --height 1024 "
                  "--tile both --out tile.png`, or the studio's Textures tab.")
     else:
         intro = (f"A SAGAN-style generator ({cfg.resolution}x{cfg.resolution}, z_dim {cfg.z_dim}, "
                  f"width {cfg.g_width}, self-attention at {attn}{conditional}), "
                  "trained with attn-demo. Load it with `Engine.from_pretrained` or "
-                 f"`python -m attn_demo generate --weights {model_dir}`.")
+                 f"`python -m attn_demo generate --weights {shown}`.")
     lines = [f"# {model_dir.name}", "", intro, ""]
     if cfg.class_names:
         lines += ["Classes: " + ", ".join(cfg.class_names), ""]
