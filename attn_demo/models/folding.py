@@ -273,8 +273,10 @@ class FoldedGenerator(nn.Module):
         plain = plain_copy(generator)
         self.cfg = plain.cfg
         self.stem = plain.stem if "stem" in skip else input_major_linear(plain.stem)
-        # The output BatchNorm folds into the last block unless an attention layer sits between them.
-        fold_out = str(self.cfg.g_sizes()[-1]) not in plain.attn
+        # The output BatchNorm folds into the last block unless an attention layer or a skip-layer
+        # excitation's gate (a product: the norm does not commute with it) sits between them.
+        last_size = str(self.cfg.g_sizes()[-1])
+        fold_out = last_size not in plain.attn and last_size not in plain.sle
         last = len(plain.blocks) - 1
         self.blocks = nn.ModuleList(
             FoldedUpBlock(b, norms="norms" not in skip, phases="phases" not in skip,
