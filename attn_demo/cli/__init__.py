@@ -3,6 +3,7 @@
 One module of verbs per area registers its commands here: images.py (a
 trained model: generate, probe, info), pictures.py (your own pictures:
 invert), materials.py (material: a PBR set and a GLB from a canvas),
+surgery.py (intervene on attention, d-attention),
 training.py (data, train, export,
 directions, convert) and quality.py (features, eval). Every verb uses the
 same Engine and validators as the studio. A user error (bad argument, bad
@@ -14,10 +15,10 @@ import sys
 
 from ..errors import AttnDemoError
 from ..machine import keep_freed_memory
-from . import images, materials, pictures, quality, training
+from . import images, materials, pictures, quality, surgery, training
 from .common import Formatter, Parser
 
-AREAS = (images, materials, pictures, training, quality)
+AREAS = (images, materials, pictures, surgery, training, quality)
 
 
 def build_parser() -> Parser:

@@ -86,7 +86,7 @@ def image_tensor(image, resolution: int) -> torch.Tensor:
     if a.shape[:2] != (resolution, resolution):
         raise InputError(f"the image is {a.shape[1]}x{a.shape[0]}; this discriminator takes "
                          f"{resolution}x{resolution} pictures (resize it first)")
-    t = torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).float()
+    t = torch.from_numpy(np.array(a[..., :3])).permute(2, 0, 1).float()      # a copy: a read-only array is fine
     return (t / 127.5 - 1.0)[None]
 
 

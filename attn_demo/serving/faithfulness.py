@@ -24,7 +24,7 @@ import torch
 
 from ..checks import check_whole
 from ..errors import InputError
-from .probe import _check_head
+from .probe import _check_head, pixel_to_cell
 from .surgery import Edit, Surgery, SurgeryResult, images_result, run_edits
 
 MAX_DRAWS = 64
@@ -145,6 +145,7 @@ def faithfulness(surgery: Surgery, x, y, k=5, draws=8, head=None, curve: bool = 
         per = changes[1 + draws:].view(len(counts), 1 + draws)
         table = {"removed": counts, "in_map_order": per[:, 0].tolist(), "at_random": per[:, 1:].mean(1).tolist()}
     result = images_result("faithfulness", surgery.layer, images, {"removed_cells": k}, t0)
+    result.click = pixel_to_cell(x, y, surgery.size, (res, res))
     return Faithfulness(surgery.layer, int(x), int(y), k, head, (x0, y0, x1, y1), order[:k].tolist(), top, rand,
                         result, table)
 

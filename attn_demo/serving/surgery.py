@@ -278,6 +278,8 @@ class SurgeryResult:
     delta: np.ndarray                  # (R, R, 3) float32, signed, grey levels
     touched: dict = field(default_factory=dict)     # how many query rows / key cells the edit changed
     timings: dict[str, float] = field(default_factory=dict)   # milliseconds
+    click: tuple[int, int] | None = None             # the clicked image pixel, marked on the pictures
+    regions: tuple[tuple[str, np.ndarray], ...] = ()  # (what, mask): brush and target, outlined
 
     @property
     def change(self) -> np.ndarray:
@@ -305,11 +307,28 @@ class SurgeryResult:
         pal = np.frombuffer(draw.palette(draw.colormap(cmap)), np.uint8).reshape(256, 3)
         return draw.upscale_nearest(pal[levels], scale), top
 
+    def _marked(self, image: np.ndarray, scale: int) -> np.ndarray:
+        """The image upscaled, each region's bounding box outlined (brush cyan, target magenta) and
+        the click marked."""
+        from PIL import Image, ImageDraw
+        pic = Image.fromarray(np.ascontiguousarray(draw.upscale_nearest(image, scale)))
+        d = ImageDraw.Draw(pic)
+        for what, mask in self.regions:
+            ys, xs = np.nonzero(mask)
+            colour = draw.MARKER_COLORS[1] if what == "target" else draw.MARKER_COLORS[0]
+            d.rectangle([xs.min() * scale, ys.min() * scale, (xs.max() + 1) * scale - 1, (ys.max() + 1) * scale - 1],
+                        outline=colour, width=max(1, scale // 4))
+        out = np.asarray(pic)
+        if self.click is not None:
+            out = draw.draw_marker(out.copy(), (self.click[0] + 0.5) * scale, (self.click[1] + 0.5) * scale,
+                                   draw.MARKER_COLORS[0], max(3, scale))
+        return out
+
     def picture(self, scale: int = 8, cmap: str = "inferno") -> np.ndarray:
         """before | after | difference, labelled, with the difference's colour bar in grey levels."""
         diff, top = self.difference_picture(scale, cmap)
         s = self.stats()
-        tiles = [[draw.upscale_nearest(self.before, scale), draw.upscale_nearest(self.after, scale), diff]]
+        tiles = [[self._marked(self.before, scale), self._marked(self.after, scale), diff]]
         grid = draw.labelled_grid(tiles, [f"{self.layer} {self.action}"], ["before", "after", "|after - before|"])
         bar = draw.colour_bar(cmap, top, [(s["mean_change_grey"], f"mean {s['mean_change_grey']:.2f}"),
                                           (top, f"{top:.1f}"), (0.0, "0")],
@@ -378,10 +397,18 @@ class Surgery:
         """(Nk + extra,) bool: the given key cells, and the registers / null slot if `slots`."""
         return torch.cat([cells, torch.full((self.slots - self.nk,), slots, dtype=torch.bool)])
 
-    def run(self, action: str, edit: Edit, touched: dict) -> SurgeryResult:
+    def run(self, action: str, edit: Edit, touched: dict, pixel=None, **regions) -> SurgeryResult:
+        """The unedited and the edited image in one batch; the click and the regions (picture masks)
+        kept, on the image's pixels, for the pictures."""
         t0 = time.perf_counter()
         images = run_edits(self.engine.generator, self.entry, [Edit(), edit])
-        return images_result(action, self.layer, images, touched, t0)
+        out = images_result(action, self.layer, images, touched, t0)
+        side = images.shape[-1]
+        if pixel is not None:
+            out.click = pixel_to_cell(*pixel, self.size, (side, side))
+        out.regions = tuple((what, cells_under(np.asarray(m, bool), (side, side)).reshape(side, side).numpy())
+                            for what, m in regions.items() if m is not None)
+        return out
 
     # the actions
     def switch_off(self, pixel=None, brush=None) -> SurgeryResult:
@@ -392,7 +419,7 @@ class Surgery:
             raise InputError("the brush covers every pixel of the layer: to switch the whole layer off, "
                              "give no brush and no pixel")
         scope = "layer" if pixel is None and brush is None else "pixel" if pixel is not None else "brush"
-        return self.run("off", Edit(off=rows), {"scope": scope, "queries": int(rows.sum())})
+        return self.run("off", Edit(off=rows), {"scope": scope, "queries": int(rows.sum())}, pixel, brush=brush)
 
     def hide(self, region) -> SurgeryResult:
         """The key cells under `region` removed from every query's softmax; the rest (and the slots)
@@ -402,7 +429,7 @@ class Surgery:
             raise InputError("the region covers every key cell: nothing would be left to attend to "
                              "(to remove the layer's attention, switch it off)")
         rule = (torch.ones(self.nq, dtype=torch.bool), self.keep(~cells, True))
-        return self.run("hide", Edit(rules=(rule,)), {"hidden_cells": int(cells.sum())})
+        return self.run("hide", Edit(rules=(rule,)), {"hidden_cells": int(cells.sum())}, brush=region)
 
     def redirect(self, target, pixel=None, brush=None) -> SurgeryResult:
         """The clicked or brushed queries attend only to the key cells under `target`."""
@@ -414,4 +441,5 @@ class Surgery:
             raise InputError("the target covers the whole image: a redirect there changes nothing; "
                              "paint a smaller target")
         rule = (rows, self.keep(cells, False))
-        return self.run("redirect", Edit(rules=(rule,)), {"queries": int(rows.sum()), "target_cells": int(cells.sum())})
+        return self.run("redirect", Edit(rules=(rule,)), {"queries": int(rows.sum()), "target_cells": int(cells.sum())},
+                        pixel, brush=brush, target=target)
