@@ -117,20 +117,20 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
         rng = np.random.default_rng(0)
         for i in range(clicks + 2):
             x, y = g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10)
-            page.evaluate("() => window.__attn.arm()")
+            page.evaluate("() => window.attnDemo.timers.click.arm()")
             page.mouse.click(x, y)
-            page.wait_for_function("() => window.__attn.done !== null", timeout=30000)
+            page.wait_for_function("() => window.attnDemo.timers.click.done !== null", timeout=30000)
             if i >= 2:                                  # the first two warm the path up
-                lat.append(page.evaluate("() => window.__attn.done - window.__attn.t0"))
+                lat.append(page.evaluate("() => { const w = window.attnDemo.timers.click; return w.done - w.t0; }"))
         moves = _live_moves(page, g, rng, 40 if clicks < 20 else 200)
         page.evaluate(_WATCH_SEED_JS)
         steps = []
         for i in range(steps_count + 1):   # "next" to the next seed's image decoded, through the queue
-            page.evaluate("() => window.__seed.arm()")
+            page.evaluate("() => window.attnDemo.timers.seed.arm()")
             page.click("#next_btn")
-            page.wait_for_function("() => window.__seed.done !== null", timeout=30000)
+            page.wait_for_function("() => window.attnDemo.timers.seed.done !== null", timeout=30000)
             if i >= 1:
-                steps.append(page.evaluate("() => window.__seed.done - window.__seed.t0"))
+                steps.append(page.evaluate("() => { const w = window.attnDemo.timers.seed; return w.done - w.t0; }"))
             time.sleep(0.5)                             # let the events that follow a render finish
         browser.close()
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
@@ -146,17 +146,18 @@ def _live_moves(page, g, rng, count: int) -> list[float]:
     five (which decode the queries and keys and read the image) left out."""
     page.wait_for_function("() => { const t = document.querySelector('#view_data textarea'); "
                            "return t && t.value.includes('\"live\":{'); }", timeout=30000)
-    page.evaluate("() => { window.__attnLive.times.length = 0; }")
+    page.evaluate("() => { window.attnDemo.live.times.length = 0; }")
     for _ in range(count + 5):
         page.mouse.move(g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10))
-    page.wait_for_function(f"() => window.__attnLive.times.length >= {count + 5}", timeout=30000)
-    return page.evaluate("() => window.__attnLive.times.slice(5)")
+    page.wait_for_function(f"() => window.attnDemo.live.times.length >= {count + 5}", timeout=30000)
+    return page.evaluate("() => window.attnDemo.live.times.slice(5)")
 
 
 def _watch_js(name: str, trigger: str, target: str) -> str:
-    """An in-page timer window.<name>: from the mousedown on `trigger` to a new image in `target` decoded."""
+    """An in-page timer window.attnDemo.timers.<name> (the page's namespace, studio/web/): from the mousedown on `trigger` to a new image in `target` decoded."""
     return """() => {
-  const w = window.NAME = {t0: null, done: null, old: null};
+  const ns = window.attnDemo = window.attnDemo || {};
+  const w = (ns.timers = ns.timers || {}).NAME = {t0: null, done: null, old: null};
   w.arm = () => { w.t0 = null; w.done = null; w.old = document.querySelector('TARGET img').src; };
   document.querySelector('TRIGGER').addEventListener('mousedown', () => { w.t0 = performance.now(); }, true);
   new MutationObserver(() => {
@@ -168,10 +169,10 @@ def _watch_js(name: str, trigger: str, target: str) -> str:
 }""".replace("NAME", name).replace("TRIGGER", trigger).replace("TARGET", target)
 
 
-_WATCH_JS = _watch_js("__attn", "#gen_img", "#attn_img")          # a click to its overlay
+_WATCH_JS = _watch_js("click", "#gen_img", "#attn_img")          # a click to its overlay
 
 
-_WATCH_SEED_JS = _watch_js("__seed", "#next_btn", "#gen_img")     # "next" to the next seed's image
+_WATCH_SEED_JS = _watch_js("seed", "#next_btn", "#gen_img")     # "next" to the next seed's image
 
 
 def _free_port() -> int:

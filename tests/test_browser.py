@@ -35,7 +35,7 @@ def page(browser, app_url):
 
 def wait_ready(page, timeout=30.0) -> None:
     """Until the page's first view has set every widget (the load chain's last step, events.wire)."""
-    page.wait_for_function("() => window.__attnReady === true", timeout=timeout * 1000)
+    page.wait_for_function("() => window.attnDemo && window.attnDemo.ready === true", timeout=timeout * 1000)
 
 
 def wait_text(page, prefix, timeout=20.0):

@@ -16,7 +16,7 @@ def wait_seed(page, seed: int, timeout=20000):
 
 
 def wait_history(page, count: int, timeout=20000):
-    page.wait_for_function(f"() => window.__attnKeep && window.__attnKeep.history.entries.length === {count}",
+    page.wait_for_function(f"() => window.attnDemo?.keep && window.attnDemo.keep.history.entries.length === {count}",
                            timeout=timeout)
 
 
@@ -49,15 +49,15 @@ def test_back_and_forward_walk_the_views_and_survive_a_reload(page, app_url):
     page.click("#keep_forward")
     wait_seed(page, 43)
     wait_query(page, "seed=43")
-    assert page.evaluate("() => window.__attnKeep.history.index") == 1, page.evaluate("() => JSON.stringify(window.__attnKeep.history.entries.map(e => e.query))")
+    assert page.evaluate("() => window.attnDemo.keep.history.index") == 1, page.evaluate("() => JSON.stringify(window.attnDemo.keep.history.entries.map(e => e.query))")
     # a new view after going back drops the views ahead, as a browser's history does
     page.fill("#seed input", "7")
     page.press("#seed input", "Enter")
     wait_query(page, "seed=7")
-    page.wait_for_function("() => window.__attnKeep.history.entries.length === 3 && "
-                           "window.__attnKeep.history.entries[2].query.includes('seed=7&')")
+    page.wait_for_function("() => window.attnDemo.keep.history.entries.length === 3 && "
+                           "window.attnDemo.keep.history.entries[2].query.includes('seed=7&')")
     assert [e.split("seed=")[1].split("&")[0] for e in
-            page.evaluate("() => window.__attnKeep.history.entries.map(e => e.query)")] == ["42", "43", "7"]
+            page.evaluate("() => window.attnDemo.keep.history.entries.map(e => e.query)")] == ["42", "43", "7"]
     page.reload()
     page.wait_for_selector("#keep_history .keep-tile")
     wait_ready(page)
@@ -68,7 +68,7 @@ def test_a_favourite_keeps_the_view_and_its_click_and_opens_it_again(page):
     fresh(page)
     page.click("#keep_fav")
     page.wait_for_selector("#keep_favourites .keep-tile img")
-    fav = page.evaluate("() => window.__attnKeep.favourites[0]")
+    fav = page.evaluate("() => window.attnDemo.keep.favourites[0]")
     assert "seed=42" in fav["query"] and "x=256&y=256" in fav["query"] and fav["thumb"].startswith("data:image/jpeg")
     page.click("#keep_fav")                                     # the same view twice: kept once
     page.wait_for_function("() => document.getElementById('keep_note').textContent.includes('already')")
@@ -83,7 +83,7 @@ def test_a_favourite_keeps_the_view_and_its_click_and_opens_it_again(page):
     wait_seed(page, 42)
     wait_text(page, "x=256, y=256")
     page.click("#keep_favourites .keep-remove")
-    page.wait_for_function("() => window.__attnKeep.favourites.length === 0")
+    page.wait_for_function("() => window.attnDemo.keep.favourites.length === 0")
     assert page.evaluate("() => localStorage.getItem('attn-demo.favourites')") == "[]"
 
 
@@ -93,6 +93,6 @@ def test_storage_another_tool_broke_is_set_aside(page):
     page.reload()
     wait_history(page, 1)
     wait_ready(page)
-    assert page.evaluate("() => window.__attnKeep.favourites.length") == 0
+    assert page.evaluate("() => window.attnDemo.keep.favourites.length") == 0
     page.click("#keep_fav")
-    page.wait_for_function("() => window.__attnKeep.favourites.length === 1")
+    page.wait_for_function("() => window.attnDemo.keep.favourites.length === 1")

@@ -25,7 +25,7 @@ def hover_pixel(page, px, py, selector="#gen_img img"):
 
 def wait_live(page, count: int, timeout=20.0) -> None:
     """Until the page has drawn `count` live maps in all."""
-    page.wait_for_function(f"() => window.__attnLive && window.__attnLive.times.length >= {count}",
+    page.wait_for_function(f"() => window.attnDemo?.live && window.attnDemo.live.times.length >= {count}",
                            timeout=timeout * 1000)
 
 
@@ -63,7 +63,7 @@ def test_the_live_map_is_the_servers_map_of_the_pixel_under_the_pointer(page, ap
         hover_pixel(page, px, py)
         wait_live(page, i + 1)
         assert page.evaluate("() => document.getElementById('live_canvas').style.display") == "block"
-        heat = np.asarray(page.evaluate(f"() => Array.from(window.__attnLive.heat({px}, {py}))"))
+        heat = np.asarray(page.evaluate(f"() => Array.from(window.attnDemo.live.heat({px}, {py}))"))
         engine = studio.engine(view.model)
         expected = engine.capture(studio.render(view.model, view.args), view.map.layer).probe(
             px, py, (DISPLAY, DISPLAY), view.map.head, view.map.mode).heat.numpy().reshape(-1)
@@ -95,7 +95,7 @@ def test_the_click_map_comes_back_when_the_pointer_leaves_and_live_can_be_off(pa
     hover_pixel(page, 200, 200)
     time.sleep(0.5)
     assert page.evaluate("() => document.getElementById('live_canvas').style.display") == "none"
-    assert page.evaluate("() => window.__attnLive.times.length") == 1
+    assert page.evaluate("() => window.attnDemo.live.times.length") == 1
 
 
 def test_a_model_too_large_for_the_page_answers_the_pointer_on_the_server(page, studio):
@@ -111,13 +111,13 @@ def test_a_model_too_large_for_the_page_answers_the_pointer_on_the_server(page, 
         wait_text(page, "x=123, y=321")
         hover_pixel(page, 400, 20)
         wait_text(page, "x=400, y=20")
-        assert page.evaluate("() => window.__attnLive.times.length") == 0
+        assert page.evaluate("() => window.attnDemo.live.times.length") == 0
     finally:
         studio.live_limit = limit
 
 
 def test_a_forged_pointer_position_is_refused_in_the_click_line(page):
     for forged in ("999,3", "a,b", "1.5,2", "3"):
-        page.evaluate("(v) => { window.__attnLive.point = v; document.querySelector('#live_go').click(); }", forged)
+        page.evaluate("(v) => { window.attnDemo.live.point = v; document.querySelector('#live_go').click(); }", forged)
         wait_text(page, "⚠")
         page.evaluate("() => { document.querySelector('#click_info textarea').value = ''; }")

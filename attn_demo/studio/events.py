@@ -10,7 +10,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs
 
 from ._gradio import gr
-from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_seeds
+from ..checks import check_finite, check_seed, check_whole, parse_head, parse_seeds
 from ..errors import AttnDemoError
 from ..models.latents import SLIDER_RANGE
 from ..serving.engine import MapSettings, RenderArgs
@@ -19,6 +19,7 @@ from .exports import state_from_png
 from .files import jpeg_data_url, png_data_url
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
+from . import web
 from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets
 
 
@@ -70,7 +71,7 @@ class Handlers:
 
     def on_refused(self, v: View) -> list:
         """After a refused value: every widget back to the View on screen (values_of), except the
-        seed box, which the page itself puts back when it is left (_RESTORE_SEED_JS): a late answer
+        seed box, which the page itself puts back when it is left (web.RESTORE_SEED): a late answer
         from here must not undo a seed step the user took meanwhile."""
         values = self.values_of(v)
         values[1] = gr.skip()
@@ -251,32 +252,12 @@ class Handlers:
         return v.args.seed
 
 
-# The page keeps the last valid seed its box held (window.__attnSeed: the seed on screen, as every
-# valid seed renders), so that prev / next step from it while the box holds an invalid value.
-_VALID_SEED_JS = f"(s) => Number.isInteger(s) && s >= 0 && s <= {SEED_MAX}"
-_TRACK_SEED_JS = f"(s) => {{ if (({_VALID_SEED_JS})(s)) window.__attnSeed = s; }}"
-# Leaving a seed box that holds no valid seed (emptied, or text) puts the seed on screen back in it,
-# in the page, before a click elsewhere (prev / next) reads the box.
-_RESTORE_SEED_JS = (f"(s) => ({_VALID_SEED_JS})(s) || window.__attnSeed === undefined ? s : window.__attnSeed")
-
-
-# A link's query string -> the whole link, with the page's own address (a Space's or localhost).
-_LINK_JS = "(q) => q && q.startsWith('?') ? window.location.origin + window.location.pathname + q : q"
-
-
-def _step_seed_js(step: int) -> str:
-    """Browser-side seed +-1, clamped to [0, SEED_MAX], from the box's seed or, when the box holds
-    anything but a whole number in range, from the last valid one (the seed on screen)."""
-    return (f"(s) => {{ const ok = {_VALID_SEED_JS}; const from = ok(s) ? s : window.__attnSeed; "
-            f"return ok(from) ? Math.min({SEED_MAX}, Math.max(0, from + ({step}))) : s; }}")
-
-
 def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # the first view, then the widgets set to show it (a link may name another than the opening one)
     demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW).then(guard(h.widgets_for), [w.view], w.restored,
                                                                    **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(
-        None, None, None, js="() => { window.__attnReady = true; }", **PRIVATE)   # the first view is in place
-    demo.load(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
+        None, None, None, js=web.READY, **PRIVATE)   # the first view is in place
+    demo.load(None, [w.seed], None, js=web.TRACK_SEED, **PRIVATE)
     on_change = gpu(guard(h.on_change))
     refused = guard(h.on_refused)       # a refused value: the widgets go back to the View on screen
     for trigger in (w.seed.change, w.label.input, w.psi.release, *[s.release for s in w.sliders]):
@@ -298,11 +279,11 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
     # one queue round trip instead of two. (A seed the box holds that is not a whole number in
     # range stays as it is, and the render says why.)
-    w.seed.change(None, [w.seed], None, js=_TRACK_SEED_JS, **PRIVATE)
-    w.seed.blur(None, [w.seed], [w.seed], js=_RESTORE_SEED_JS, **PRIVATE)
-    w.prev_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(-1), **PRIVATE)
-    w.next_btn.click(None, [w.seed], [w.seed], js=_step_seed_js(+1), **PRIVATE)
-    w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})", **PRIVATE)
+    w.seed.change(None, [w.seed], None, js=web.TRACK_SEED, **PRIVATE)
+    w.seed.blur(None, [w.seed], [w.seed], js=web.RESTORE_SEED, **PRIVATE)
+    w.prev_btn.click(None, [w.seed], [w.seed], js=web.step_seed(-1), **PRIVATE)
+    w.next_btn.click(None, [w.seed], [w.seed], js=web.step_seed(+1), **PRIVATE)
+    w.rand_btn.click(None, None, [w.seed], js=web.RANDOM_SEED, **PRIVATE)
     w.reset_btn.click(lambda: [0.0] * MAX_SLIDERS, None, w.sliders, **PRIVATE).then(
         on_change, w.settings, w.shown, **SHOWN)
 
@@ -315,14 +296,14 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
         guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE).then(
         guard(h.on_neighbours), [w.view], [w.nn_features, w.nn_pixels], **PRIVATE)
     w.live_toggle.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
-    # a view the page kept (keep.js puts its query in window.__attnOpen and presses the hidden button)
-    w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js="(q) => [window.__attnOpen || q]",
+    # a view the page kept (keep.js puts its query in attnDemo.open and presses the hidden button)
+    w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js=web.OPEN,
                     **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(on_change, w.settings, w.shown,
                                                                                   **SHOWN_SLOW)
     # live mode for a model too large to ship to the page: the pointer's pixel, answered as a click
     # (live.js presses the hidden button; this function, run in the page first, hands over the pixel)
     w.live_go.click(click_guard(h.on_live_point), [w.live_xy, w.view], w.shown_map, queue=False,
-                    js="(xy, v) => [window.__attnLive ? window.__attnLive.point : xy, v]", **SHOWN)
+                    js=web.LIVE_POINT, **SHOWN)
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),
@@ -331,7 +312,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
     w.ds_btn.click(gpu(guard(h.on_dataset)), [w.ds_count, w.view], [w.ds_file], **BATCH)
     w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(
-        None, [w.share_link], [w.share_link], js=_LINK_JS, **PRIVATE)
+        None, [w.share_link], [w.share_link], js=web.LINK, **PRIVATE)
     w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, w.view],
                          **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(on_change, w.settings, w.shown,
                                                                                         **SHOWN_SLOW)

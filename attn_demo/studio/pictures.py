@@ -2,7 +2,7 @@
 
 The result becomes the studio's view (sliders, clicks, exports and the gallery work on it). The
 button starts an inversion, and a second click cancels it: the page keeps whether one runs
-(window.__attnInverting) and presses one of two hidden buttons. Inversions run in a concurrency
+(attnDemo.inverting, studio/web/) and presses one of two hidden buttons. Inversions run in a concurrency
 group of their own (two at once), so they never hold up clicks and renders.
 """
 from __future__ import annotations
@@ -15,20 +15,12 @@ import numpy as np
 from ._gradio import gr
 from ..errors import AttnDemoError
 from ..imaging import draw
+from . import web
 from .core import Studio
 from .guard import PRIVATE, guard
 from .view import View
 
 INVERT = {"concurrency_id": "invert", "concurrency_limit": 2, "api_visibility": "private"}
-_TOGGLE_JS = """() => {
-    const running = window.__attnInverting === true;
-    window.__attnInverting = !running;             // a cancel is asked for: the next click starts anew
-    document.getElementById(running ? 'inv_stop' : 'inv_go').click();
-    const b = document.getElementById('inv_btn');
-    if (b) b.innerText = running ? 'Find it in the model' : 'Cancel';
-}"""
-_DONE_JS = """() => { window.__attnInverting = false;
-    const b = document.getElementById('inv_btn'); if (b) b.innerText = 'Find it in the model'; }"""
 
 
 @dataclass
@@ -95,9 +87,9 @@ class PictureHandlers:
 
 def wire_pictures(w: PictureWidgets, h: PictureHandlers, view: gr.State, then_show) -> None:
     """then_show(event): chain the main view's refresh (widgets, seed, render) after the inversion."""
-    w.button.click(None, None, None, js=_TOGGLE_JS, **PRIVATE)
+    w.button.click(None, None, None, js=web.TOGGLE_INVERT, **PRIVATE)
     event = w.go.click(guard(h.on_invert), [w.file, view], [view, w.result, w.info],
                        **INVERT)
-    event.then(None, None, None, js=_DONE_JS, **PRIVATE)
+    event.then(None, None, None, js=web.INVERT_DONE, **PRIVATE)
     then_show(event.success)
     w.stop.click(guard(h.on_cancel), None, None, queue=False, **PRIVATE)

@@ -20,6 +20,7 @@ from ..imaging import draw
 from ..serving import materials
 from ..serving.canvas import MAX_REROLL_SHARE
 from ..serving.engine import MapSettings
+from . import web
 from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
 from .core import ANIMATION_FORMATS
 from .exports import state_from_png
@@ -302,7 +303,7 @@ def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> Non
     for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.submit,
                     *[s.release for s in w.sliders]):
         then_nn(trigger(paint, w.settings, w.shown, **PAINT))
-    then_nn(w.rand_btn.click(None, None, [w.seed], js=f"() => Math.floor(Math.random() * {SEED_MAX + 1})",
+    then_nn(w.rand_btn.click(None, None, [w.seed], js=web.RANDOM_SEED,
                              **PRIVATE).then(paint, w.settings, w.shown, **PAINT))
     then_nn(w.model.input(guard(h.on_model), [w.model, w.view], w.restored, **PRIVATE).then(
         paint, w.settings, w.shown, **PAINT))

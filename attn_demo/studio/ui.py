@@ -15,7 +15,8 @@ from .pictures import PictureHandlers, wire_pictures
 from .guard import CONCURRENCY
 from .textures import TextureHandlers, wire_textures
 from .view import DISPLAY, View
-from .widgets import CSS, JS, layout
+from .web import CSS, JS
+from .widgets import layout
 
 __all__ = ["build_demo", "CSS", "JS", "CONCURRENCY", "SESSIONS"]
 

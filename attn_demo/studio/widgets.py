@@ -7,7 +7,6 @@ On a narrow screen the columns stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from ._gradio import gr
 from ..checks import SEED_MAX
@@ -41,61 +40,6 @@ a nearly flat map looks flat and maps can be compared.
   the map is smoothed over the image with bilinear interpolation.
 """
 
-CSS = """
-#gen_img img, #attn_img img { image-rendering: pixelated; }
-/* On a phone the gallery's 8 columns of at least 100 px would scroll sideways out of sight. */
-@media (max-width: 720px) { #gallery .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; } }
-/* Gradio leaves an empty button bar over the image's top-right corner that swallows clicks. */
-#gen_img .icon-button-wrapper { display: none !important; }
-.attn-stats { font-variant-numeric: tabular-nums; min-height: 3em; }
-/* Boxes that carry data between the page's scripts and the server, never shown. */
-.attn-carrier { display: none !important; }
-.keep-row { display: flex; gap: 6px; margin: 4px 0; }
-.keep-btn { padding: 2px 10px; border-radius: 6px; border: 1px solid var(--border-color-primary); }
-.keep-btn:disabled { opacity: .4; }
-.keep-strip { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin: 4px 0; }
-.keep-label { font-size: .85em; opacity: .75; width: 5.5em; }
-.keep-tile { padding: 0; border: 2px solid transparent; border-radius: 4px; line-height: 0; }
-.keep-tile img { width: 40px; height: 40px; image-rendering: auto; border-radius: 2px; }
-.keep-current { border-color: #0cc; }
-.keep-fav { position: relative; display: inline-block; }
-.keep-remove { position: absolute; top: -6px; right: -6px; width: 16px; height: 16px; line-height: 14px; font-size: 12px;
-  border-radius: 50%; background: #333; color: #fff; padding: 0; }
-.keep-note { font-size: .85em; color: #d70; min-height: 1em; }
-"""
-
-
-# Run once in the page (launch(js=JS)):
-# - Enter in a number box (seed, truncation, opacity, a slider's box) applies it, as clicking away does;
-# - a ring marks the clicked pixel on the image itself (not only on the map). It follows the click line
-#   ("x=.., y=.." in display pixels, which every click, render and state load sets), drawn by the page
-#   over the image: no server work and no extra bytes per click;
-# - live mode (live.js): the map under the pointer, drawn by the page;
-# - history and favourites (keep.js), kept in the browser's localStorage.
-JS = """() => {
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && e.target instanceof HTMLInputElement && e.target.type === "number") e.target.blur();
-  }, true);
-  const ring = document.createElement("div");
-  ring.id = "click_marker";
-  ring.style.cssText = "position:absolute; width:14px; height:14px; margin:-9px 0 0 -9px; border:2px solid #0ff;"
-    + "border-radius:50%; box-shadow:0 0 0 2px rgba(0,0,0,.8); pointer-events:none; display:none; z-index:50";
-  document.body.appendChild(ring);
-  let last = "";
-  const place = () => {
-    const t = document.querySelector("#click_info textarea"), img = document.querySelector("#gen_img img");
-    const m = t && /^x=(\\d+), y=(\\d+)/.exec(t.value);
-    if (!m || !img || !img.naturalWidth) { ring.style.display = "none"; return; }
-    const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
-    const x = r.left + window.scrollX + (r.width - img.naturalWidth * s) / 2 + (Number(m[1]) + 0.5) * s;
-    const y = r.top + window.scrollY + (r.height - img.naturalHeight * s) / 2 + (Number(m[2]) + 0.5) * s;
-    const key = x + "," + y;
-    if (key !== last || ring.style.display === "none") {
-      last = key; ring.style.left = x + "px"; ring.style.top = y + "px"; ring.style.display = "block";
-    }
-  };
-  setInterval(place, 100);
-""" + "\n".join((Path(__file__).parent / name).read_text() for name in ("live.js", "keep.js")) + "\n}"
 
 
 @dataclass

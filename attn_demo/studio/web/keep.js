@@ -4,7 +4,7 @@
   // #view_data box after every render and map change; the clicked pixel comes from the click line.
   // Opening a kept view hands its query to the server (the hidden #open_go button; events.on_open).
   const HISTORY = "attn-demo.history", FAVOURITES = "attn-demo.favourites", MAX_HISTORY = 50, THUMB = 56;
-  const keep = window.__attnKeep = {history: {entries: [], index: -1}, favourites: [], message: ""};
+  const keep = attn.keep = {history: {entries: [], index: -1}, favourites: [], message: ""};
   const load = (key, fallback, valid) => {
     try { const v = JSON.parse(localStorage.getItem(key)); return valid(v) ? v : fallback; }
     catch (err) { return fallback; }       // unreadable (another tool wrote it): start afresh
@@ -55,7 +55,7 @@
     const go = document.querySelector("#open_go");
     if (!go) return;
     keep.pending = {base: baseOf(query), since: performance.now()};   // views on the way there are not new
-    window.__attnOpen = query;
+    attn.open = query;
     go.click();
   };
   const step = (by) => {

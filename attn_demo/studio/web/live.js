@@ -1,7 +1,7 @@
 {
   // Live mode (studio/live.py): the map under the pointer, computed here from the render's queries
   // and keys and drawn on a canvas over the attention view, as the server draws a click's map.
-  const live = window.__attnLive = {times: [], work: [], text: "", payload: null, lse: null, base: null, baseSrc: "",
+  const live = attn.live = {times: [], work: [], text: "", payload: null, lse: null, base: null, baseSrc: "",
                                     sentAt: 0, sentKey: ""};
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const floats = (b64) => new Float32Array(bytes(b64).buffer);
