@@ -84,7 +84,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ui_weights(tmp_path_factory):
-    """Two tiny models: unconditional (one layer) and conditional (two layers, two heads, sliders)."""
+    """Tiny models: unconditional (one layer), conditional (two layers, two heads, sliders), a canvas,
+    and one with attention slots."""
     from attn_demo.models.checkpoint import load_pretrained, save_directions
     from attn_demo.training.directions import compute_directions
     root = tmp_path_factory.mktemp("weights")
@@ -93,6 +94,8 @@ def ui_weights(tmp_path_factory):
                           g_attn=(8, 16))
     save_directions(cond, compute_directions(load_pretrained(cond), k=3, samples=300))
     save_pretrained(root / "tinytex", tiny_canvas())
+    # registers, a null slot, whitened queries and the context path (models/attention.py)
+    make_model_dir(root / "tinyslots", attn_registers=2, attn_null=True, attn_whiten=True, attn_context=True)
     return root
 
 

@@ -53,6 +53,10 @@ def open_view(page, app_url, query: str) -> None:
      View("tinycond", RenderArgs(7, 0.5, "dog"), click=(100, 50), map=MapSettings("G8", 1))),
     ("?model=tinycond&seed=3&class=cat&psi=1&x=10&y=10&mode=looked-at-by",
      View("tinycond", RenderArgs(3, 1.0, "cat"), click=(10, 10), map=MapSettings(None, None, LOOKED_AT_BY))),
+    # registers and a null slot: the row's softmax reaches past the picture; the map is drawn at its share
+    ("?model=tinyslots&seed=5&psi=0.8&x=300&y=200", View("tinyslots", RenderArgs(5, 0.8), click=(300, 200))),
+    ("?model=tinyslots&seed=5&psi=0.8&x=300&y=200&mode=looked-at-by",
+     View("tinyslots", RenderArgs(5, 0.8), click=(300, 200), map=MapSettings(None, None, LOOKED_AT_BY))),
 ])
 def test_the_live_map_is_the_servers_map_of_the_pixel_under_the_pointer(page, app_url, studio, query, view):
     if query:

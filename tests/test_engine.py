@@ -152,7 +152,7 @@ def test_colour_scale_each_map_to_its_peak_or_one_scale_relative_to_uniform(engi
 def test_a_model_with_attention_slots_shows_their_shares(tmp_path):
     """Registers and a null slot: /inspect's statistics say what each click's row puts outside the
     picture, the map is drawn at its share (not stretched to full colour), the page's live map
-    leaves such a model to the server, and models without slots answer with the keys they always had."""
+    gets the register keys and the null slot, and models without slots answer with the keys they always had."""
     from attn_demo.studio.live import payload
     from attn_demo.studio.view import View
     from conftest import make_model_dir
@@ -167,4 +167,5 @@ def test_a_model_with_attention_slots_shows_their_shares(tmp_path):
     assert MapSettings().vmax(m) == pytest.approx(m.max_weight / m.pixel_share)
     col = engine.inspect(result, 10, 20, MapSettings(mode="looked-at-by"), size=(32, 32))
     assert col.stats["register_share"] is None and col.map.slots_sentence() == ""
-    assert payload(engine, result, View("slots", RenderArgs(seed=3)))["server"] is True
+    live = payload(engine, result, View("slots", RenderArgs(seed=3)))
+    assert live["server"] is False and live["null"] is True and live["registers"]

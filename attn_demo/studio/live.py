@@ -40,11 +40,10 @@ def payload(engine: Engine, result: RenderResult, view: View, limit: int = LIVE_
               "alpha": settings.alpha, "norm": settings.norm, "span": UNIFORM_SPAN}
     if q.size + k.size > limit:
         return {**common, "server": True, "reason": f"{q.size + k.size:,} floats of queries and keys"}
-    if cap.extra_slots:        # the page's softmax knows no register or null slots: the server answers
-        return {**common, "server": True, "reason": "attention slots outside the picture (registers, null)"}
     return {**common, "server": False, "kind": cap.kind, "scale": cap.scale, "heads": int(q.shape[0]),
             "d": int(q.shape[2]), "grid": list(cap.grid), "key_grid": list(cap.key_grid),
             "q": _b64(q), "k": _b64(k), "w": None if cap.w is None else _b64(cap.w.numpy()),
+            "registers": None if cap.registers is None else _b64(cap.registers.numpy()), "null": cap.null,
             "palette": base64.b64encode(draw.palette(settings.cmap)).decode("ascii")}
 
 

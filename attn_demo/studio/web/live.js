@@ -22,6 +22,9 @@
           if (!p.server) {
             p.q = floats(p.q); p.k = floats(p.k); p.w = p.w ? floats(p.w) : null; p.palette = bytes(p.palette);
             p.nq = p.grid[0] * p.grid[1]; p.nk = p.key_grid[0] * p.key_grid[1];
+            p.regs = p.registers ? floats(p.registers) : null;     // (heads, R, d): register keys
+            p.nr = p.regs ? p.regs.length / (p.heads * p.d) : 0;
+            p.nrow = p.nk + p.nr + (p.null ? 1 : 0);                // a row: key cells, registers, null slot
             p.wy = resizeWeights(p.mode === "looks-at" ? p.key_grid[0] : p.grid[0], p.display);
             p.wx = resizeWeights(p.mode === "looks-at" ? p.key_grid[1] : p.grid[1], p.display);
           }
@@ -52,21 +55,24 @@
     return {taps, idx, wts};
   }
 
-  // models/attention.attention_logits for one (query, key) pair of head h.
+  // models/attention.attention_logits for one (query, key) pair of head h: j < nk a key cell, then
+  // the registers (keys without position), then the null slot (logit 0): serving/probe.row_logits.
   const logit = (p, h, i, j) => {
-    const d = p.d, qo = (h * p.nq + i) * d, ko = (h * p.nk + j) * d;
+    const d = p.d, qo = (h * p.nq + i) * d;
+    if (j >= p.nk + p.nr) return 0;
+    const keys = j < p.nk ? p.k : p.regs, ko = j < p.nk ? (h * p.nk + j) * d : (h * p.nr + j - p.nk) * d;
     let s = 0;
-    if (p.kind === "additive") { for (let t = 0; t < d; t++) s += p.w[h * d + t] * Math.tanh(p.q[qo + t] + p.k[ko + t]); }
-    else { for (let t = 0; t < d; t++) s += p.q[qo + t] * p.k[ko + t]; s *= p.scale; }
+    if (p.kind === "additive") { for (let t = 0; t < d; t++) s += p.w[h * d + t] * Math.tanh(p.q[qo + t] + keys[ko + t]); }
+    else { for (let t = 0; t < d; t++) s += p.q[qo + t] * keys[ko + t]; s *= p.scale; }
     return s;
   };
   const logSumExps = (p) => {     // each query's softmax normaliser, once per payload (columns need them)
-    const out = new Float64Array(p.heads * p.nq), row = new Float64Array(p.nk);
+    const out = new Float64Array(p.heads * p.nq), row = new Float64Array(p.nrow);
     for (let h = 0; h < p.heads; h++) for (let i = 0; i < p.nq; i++) {
       let m = -Infinity;
-      for (let j = 0; j < p.nk; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
+      for (let j = 0; j < p.nrow; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
       let s = 0;
-      for (let j = 0; j < p.nk; j++) s += Math.exp(row[j] - m);
+      for (let j = 0; j < p.nrow; j++) s += Math.exp(row[j] - m);
       out[h * p.nq + i] = m + Math.log(s);
     }
     return out;
@@ -79,11 +85,11 @@
     const D = p.display, heads = p.head === null ? [...Array(p.heads).keys()] : [p.head];
     if (p.mode === "looks-at") {
       const i = Math.floor(y * p.grid[0] / D) * p.grid[1] + Math.floor(x * p.grid[1] / D);
-      const out = new Float64Array(p.nk), row = new Float64Array(p.nk);
+      const out = new Float64Array(p.nk), row = new Float64Array(p.nrow);
       for (const h of heads) {
         let m = -Infinity, s = 0;
-        for (let j = 0; j < p.nk; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
-        for (let j = 0; j < p.nk; j++) { row[j] = Math.exp(row[j] - m); s += row[j]; }
+        for (let j = 0; j < p.nrow; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
+        for (let j = 0; j < p.nrow; j++) { row[j] = Math.exp(row[j] - m); s += row[j]; }
         for (let j = 0; j < p.nk; j++) out[j] += row[j] / s / heads.length;
       }
       return out;
@@ -113,7 +119,13 @@
     if (base.length !== D * D * 4) return false;
     const rows = p.mode === "looks-at" ? p.key_grid[0] : p.grid[0], cols = heat.length / rows;
     let top = p.span / p.nk;
-    if (p.norm !== "uniform") { top = 0; for (const v of heat) if (v > top) top = v; }
+    if (p.norm !== "uniform") {
+      top = 0; for (const v of heat) if (v > top) top = v;
+      if (p.mode === "looks-at" && p.nrow > p.nk) {   // drawn at its share of the row (engine.MapSettings.fixed_top)
+        let share = 0; for (const v of heat) share += v;
+        if (share < 1 - 1e-6) top /= Math.max(share, 1e-6);
+      }
+    }
     const scaled = new Float32Array(heat.length);
     for (let n = 0; n < heat.length; n++) scaled[n] = top > 0 ? Math.min(Math.max(heat[n] * (255 / top), 0), 255) + 0.5 : 0;
     const across = new Float32Array(rows * D), wx = p.wx, wy = p.wy;   // scaled @ Wx^T
