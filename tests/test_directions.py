@@ -106,3 +106,45 @@ def test_a_directions_file_with_bad_ranges_is_refused(tmp_path):
                                                "spans": torch.tensor(spans)}, {"labels": '["a", "b"]'})
         with pytest.raises(CheckpointError, match="slider spans"):
             load_directions(model, 16)
+
+
+def test_directions_report_progress_in_each_phase(tmp_path):
+    """`directions` printed nothing for minutes (152 s; 570 s measuring ranges)."""
+    G = load_pretrained(make_model_dir(tmp_path / "m"))
+    torch.manual_seed(0)
+    net = FeatureNet(FeatureConfig(num_features=16, widths=(8, 16), num_classes=2, class_names=("a", "b"))).eval()
+    real = ((G(torch.randn(64, 16), None) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    seen = []
+    compute_directions(G, k=2, samples=300, batch=100, net=net, real_images=real,
+                       progress=lambda phase, done, total: seen.append((phase, done, total)))
+    phases = list(dict.fromkeys(p for p, _, _ in seen))
+    assert phases == ["sampling", "naming", "ranges"]
+    for phase in phases:
+        steps = [(d, t) for p, d, t in seen if p == phase]
+        assert steps[-1][0] == steps[-1][1] and all(a[0] <= b[0] for a, b in zip(steps, steps[1:]))
+    assert [d for p, d, _ in seen if p == "sampling"] == [0, 1, 2, 3]
+
+
+def test_directions_say_when_the_data_are_too_few_to_measure_a_range(tmp_path, capsys, monkeypatch):
+    """64 real images measured every range at the limit (+-5) without a word. (The measurement is
+    stubbed with what 30 pictures gave this model: +-5, in minutes.)"""
+    from PIL import Image
+    import attn_demo.training.directions as directions
+
+    def at_the_limit(G, d, net, real, progress, **kw):
+        progress("ranges", 0, 20)
+        progress("ranges", 20, 20)
+        return (5.0,) * len(d), []
+    monkeypatch.setattr(directions, "measure_ranges", at_the_limit)
+    model = make_model_dir(tmp_path / "m")
+    data = tmp_path / "few"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    assert main(["directions", "--weights", str(model), "--k", "1", "--samples", "300",
+                 "--feature-net", "weights/feature_net", "--data", str(data)]) == 0
+    out = capsys.readouterr()
+    assert "only 30 real images" in out.err and "too few" in out.err
+    assert "sampling" in out.err and "ranges" in out.err            # the progress bars
+    assert "±5: the limit, no edge found" in out.out

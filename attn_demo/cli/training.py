@@ -288,9 +288,28 @@ def cmd_export(args) -> None:
           + (f"; curves in {args.plot}" if args.plot else ""))
 
 
+def _progress_bars():
+    """A directions progress callback: one tqdm bar per phase (sampling, naming, ranges)."""
+    from tqdm import tqdm
+    bars = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[phase] = tqdm(total=total, desc=phase, unit="step", dynamic_ncols=True)
+        bars[phase].n = done
+        bars[phase].refresh()
+        if done >= total:
+            bars[phase].close()
+    return progress
+
+
 def cmd_directions(args) -> None:
+    import sys
     from ..models.checkpoint import load_pretrained, save_directions
-    from ..training.directions import compute_directions
+    from ..models.latents import SLIDER_RANGE
+    from ..training.directions import compute_directions, too_few_real
     from ..training.publish import TRAINING_FILE, write_card
     if not 1 <= args.k <= 32 or not 100 <= args.samples <= 200_000:
         raise AttnDemoError("--k must be in 1..32 and --samples in 100..200000")
@@ -306,6 +325,8 @@ def cmd_directions(args) -> None:
         from ..imaging.folders import load_folder
         net = load_feature_net(args.feature_net)
         real = load_folder(args.data, G.cfg.resolution, unconditional=not G.cfg.num_classes).images
+        if too_few_real(len(real)):
+            print(f"warning: {too_few_real(len(real))}", file=sys.stderr)
     if args.ranges_only:                     # the directions as they are; only their ranges measured
         from dataclasses import replace
         from ..models.checkpoint import load_directions
@@ -313,15 +334,17 @@ def cmd_directions(args) -> None:
         d = load_directions(weights, G.cfg.z_dim)
         if d is None or net is None:
             raise AttnDemoError("--ranges-only takes a model with directions, --feature-net and --data")
-        d = replace(d, spans=measure_ranges(G, d, net, real, seed=args.seed)[0])
+        d = replace(d, spans=measure_ranges(G, d, net, real, seed=args.seed, progress=_progress_bars())[0])
     else:
-        d = compute_directions(G, args.k, args.samples, args.seed, net=net, real_images=real)
+        d = compute_directions(G, args.k, args.samples, args.seed, net=net, real_images=real,
+                               progress=_progress_bars())
     save_directions(weights, d)
     if (weights / TRAINING_FILE).exists():
         write_card(weights)
     for label, s, span in zip(d.labels, d.stds.tolist(), d.spans):
         print(f"{label}  (std {s:.2f}; slider range ±{span:g}"
-              + (")" if net is not None else ", not measured: no --feature-net and --data)"))
+              + (", not measured: no --feature-net and --data)" if net is None else
+                 ": the limit, no edge found within it)" if span >= SLIDER_RANGE[1] else ")"))
     print(f"saved {len(d)} directions to {args.weights}/directions.safetensors")
 
 

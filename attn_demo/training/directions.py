@@ -29,9 +29,10 @@ they map the components back to z by linear regression. We do the same:
 """
 from __future__ import annotations
 
-import torch
-
+from collections.abc import Callable
 from dataclasses import replace
+
+import torch
 
 from ..models.latents import DEFAULT_SLIDER_SPAN, SLIDER_RANGE, Directions
 from ..models.networks import Generator
@@ -46,6 +47,26 @@ MIN_EFFECT = 0.5     # ... and by at least half its spread over samples
 KEEP = 0.9           # a slider's range ends where fewer of its samples stay on the real images' manifold
 NEIGHBOURS = 3       # k of the k-nearest-neighbour manifold estimate
 RANGE_STEP = 0.25
+MIN_REAL = 1000      # fewer real images than this cannot bound a slider's range (too_few_real)
+
+# progress(phase, done, total), phases "sampling", "naming", "ranges": minutes of work otherwise silent
+Progress = Callable[[str, int, int], None]
+
+
+def _silent(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def too_few_real(n: int) -> str | None:
+    """Why n real images cannot measure a slider's range, or None where they can. Each real image's
+    ball reaches its NEIGHBOURS-th nearest real neighbour; with few images those neighbours are far,
+    the balls are wide, and samples far off the images' manifold still fall inside one: every range
+    then runs to the limit (64 emoji images: every slider +-5, against 1.25 to 5 from 3,119)."""
+    if n >= MIN_REAL:
+        return None
+    return (f"only {n} real images: too few to measure the sliders' ranges (below about {MIN_REAL} the "
+            f"manifold estimate is so loose that ranges run to the limit ±{SLIDER_RANGE[1]:g}); give more "
+            f"images, or leave out --feature-net and --data (every range is then ±{DEFAULT_SLIDER_SPAN:g})")
 
 
 class GlobalLatent(torch.nn.Module):
@@ -111,7 +132,8 @@ def on_manifold(features: torch.Tensor, real: torch.Tensor, radii: torch.Tensor)
 
 @torch.no_grad()
 def measure_ranges(G: Generator, directions: Directions, net, real_images: torch.Tensor, samples: int = 256,
-                   seed: int = 0, keep: float = KEEP, batch: int = 128) -> tuple[tuple[float, ...], list[dict]]:
+                   seed: int = 0, keep: float = KEEP, batch: int = 128,
+                   progress: Progress = _silent) -> tuple[tuple[float, ...], list[dict]]:
     """Each slider's range (step 5 of the module docstring) and the measurements behind it: per
     direction, the share of samples on the real images' manifold at every offset tried (the worse
     of - and +), beside the share without the slider. `net`: the metrics' FeatureNet;
@@ -131,14 +153,18 @@ def measure_ranges(G: Generator, directions: Directions, net, real_images: torch
     base = share_on_manifold(torch.zeros(G.cfg.z_dim))
     spans, report = [], []
     steps = [RANGE_STEP * n for n in range(1, int(SLIDER_RANGE[1] / RANGE_STEP) + 1)]
+    total = len(directions) * len(steps)     # at most: a direction stops at its range's end
+    progress("ranges", 0, total)
     for i in range(len(directions)):
         unit = float(directions.stds[i]) * directions.vectors[i]
         span, tried = 0.0, {}
         for s in steps:
             tried[s] = min(share_on_manifold(sign * s * unit) for sign in (-1, 1))
+            progress("ranges", i * len(steps) + len(tried), total)
             if tried[s] < keep * base:
                 break
             span = s
+        progress("ranges", (i + 1) * len(steps), total)
         spans.append(max(span, RANGE_STEP))      # a slider that moves at all: its first step
         report.append({"direction": i + 1, "span": spans[-1], "on_manifold_without": base,
                        "on_manifold_at": tried})
@@ -147,14 +173,20 @@ def measure_ranges(G: Generator, directions: Directions, net, real_images: torch
 
 @torch.no_grad()
 def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int = 0,
-                       batch: int = 250, net=None, real_images: torch.Tensor | None = None) -> Directions:
+                       batch: int = 250, net=None, real_images: torch.Tensor | None = None,
+                       progress: Progress = _silent) -> Directions:
     G = G.eval()
     cfg = G.cfg
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, cfg.z_dim, generator=gen)
     y = _classes(G, samples, gen)
-    feats = torch.cat([_first_block_features(G, z[i:i + batch], None if y is None else y[i:i + batch])
-                       for i in range(0, samples, batch)])
+    starts = range(0, samples, batch)
+    progress("sampling", 0, len(starts))
+    feats = []
+    for j, i in enumerate(starts):
+        feats.append(_first_block_features(G, z[i:i + batch], None if y is None else y[i:i + batch]))
+        progress("sampling", j + 1, len(starts))
+    feats = torch.cat(feats)
     feats = feats - feats.mean(0)
     # PCA through the SVD of the centred activations (samples x features).
     _, s, vt = torch.linalg.svd(feats.double(), full_matrices=False)
@@ -164,14 +196,19 @@ def compute_directions(G: Generator, k: int = 6, samples: int = 4000, seed: int 
     U = torch.linalg.lstsq(coords, z.double()).solution
     vectors = (U / U.norm(dim=1, keepdim=True)).float()
     stds = (z @ vectors.T).std(0)                              # spread of z along each direction
-    effects = torch.stack([_effects(G, vectors[i], float(stds[i]), gen) for i in range(k)])
+    effects = []
+    progress("naming", 0, k)
+    for i in range(k):
+        effects.append(_effects(G, vectors[i], float(stds[i]), gen))
+        progress("naming", i + 1, k)
+    effects = torch.stack(effects)
     if isinstance(G, GlobalLatent):
         # a texture has no figure on a background: size and position say nothing; only colour names it
         effects[:, [STATS.index(n) for n in ("size", "left-right", "up-down")]] = 0
     directions = Directions(vectors, stds, name_directions(effects), (DEFAULT_SLIDER_SPAN,) * k)
     if net is None or real_images is None:
         return directions
-    spans, _ = measure_ranges(G, directions, net, real_images, seed=seed)
+    spans, _ = measure_ranges(G, directions, net, real_images, seed=seed, progress=progress)
     return replace(directions, spans=spans)
 
 
