@@ -56,7 +56,9 @@ class CanvasView:
 
 
 class CanvasDesk:
-    """Canvas models and everything the Textures tab does with them."""
+    """Canvas models and everything the Textures tab does with them (a desk: studio/desk.py)."""
+
+    STATE_KIND = STATE_KIND
 
     def __init__(self, engines: dict[str, CanvasEngine], files: ExportFolder, shelf: NeighbourShelf | None = None):
         self.engines = engines

@@ -41,6 +41,10 @@ ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
 class Studio:
+    """The image studio's desk (studio/desk.py): image models, a render cache and every view."""
+
+    STATE_KIND = "image"
+
     def __init__(self, model_dirs: list[Path], device: str = "auto", cache_size: int = 64,
                  export_dir: Path | None = None, live_limit: int = live.LIVE_MAX_FLOATS):
         if not model_dirs:
@@ -77,8 +81,11 @@ class Studio:
         return max(1, side // self.engine(model).cfg.resolution)
 
     # ------------------------------------------------------------ rendering
-    def render(self, model: str, args: RenderArgs) -> RenderResult:
-        """Cached: the same model and settings never run the generator twice."""
+    def render(self, model: str | View, args: RenderArgs | None = None) -> RenderResult:
+        """Cached: the same model and settings never run the generator twice. Takes a View (the
+        desk's shape, studio/desk.py) or its model and render arguments."""
+        if isinstance(model, View):
+            model, args = model.model, model.args
         engine = self.engine(model)
         return self._renders.get((model, engine.weights_sha256, _args_key(args)), lambda: engine.render(args))
 
@@ -275,8 +282,9 @@ class Studio:
     def state_dict(self, view: View) -> dict:
         return state_dict(view, self.engine(view.model).weights_sha256)
 
-    def parse_state(self, text: str | bytes) -> tuple[View, list[str]]:
-        """A state JSON -> View, validated; warnings (e.g. other weights) returned alongside."""
+    def parse_state(self, text: str | bytes | dict) -> tuple[View, list[str]]:
+        """A state (JSON, or desk.read_state's dict) -> View, validated; warnings (e.g. other
+        weights) returned alongside."""
         return parse_state(text, self.engines)
 
     def export(self, view: View, size: str = "native") -> list[Path]:

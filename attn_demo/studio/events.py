@@ -15,7 +15,7 @@ from ..errors import AttnDemoError
 from ..models.latents import SLIDER_RANGE
 from ..serving.engine import MapSettings, RenderArgs
 from .core import Studio
-from .exports import state_from_png
+from .desk import check_kind, read_state
 from .files import jpeg_data_url, png_data_url
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
@@ -231,11 +231,8 @@ class Handlers:
         return [str(p) for p in self.studio.export(v, size)]
 
     def on_import(self, data):
-        if data is None:
-            raise AttnDemoError("no file")
-        if bytes(data[:8]) == b"\x89PNG\r\n\x1a\n":          # an exported PNG carries its view's state
-            data = state_from_png(bytes(data))
-        new, warnings = self.studio.parse_state(data)
+        """A state file or an exported PNG (desk.read_state; a textures state says where it loads)."""
+        new, warnings = self.studio.parse_state(check_kind(read_state(data), self.studio))
         for w in warnings:
             gr.Warning(w)
         return [*self.widgets_for(new), new]

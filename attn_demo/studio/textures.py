@@ -10,7 +10,6 @@ those clicks.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from ._gradio import gr
@@ -23,7 +22,7 @@ from ..serving.engine import MapSettings
 from . import web
 from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
 from .core import ANIMATION_FORMATS
-from .exports import state_from_png
+from .desk import check_kind, read_state
 from .guard import PRIVATE, guard
 from .view import MAX_SLIDERS, MODE_LABELS
 
@@ -244,18 +243,8 @@ class TextureHandlers:
         return [str(p) for p in self.desk.export(v)]
 
     def on_import(self, data):
-        if data is None:
-            raise AttnDemoError("no file")
-        data = bytes(data)
-        if data[:8] == b"\x89PNG\r\n\x1a\n":
-            data = state_from_png(data)
-        try:
-            state = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise AttnDemoError(f"not a valid state file (JSON): {e}") from None
-        if not isinstance(state, dict) or state.get("app") != "attn-demo" or state.get("kind") != "canvas":
-            raise AttnDemoError("not a canvas state: load image-model states in the Export / import tab")
-        v, warnings = self.desk.parse_state(state)
+        """A state file or an exported PNG (desk.read_state; an image state says where it loads)."""
+        v, warnings = self.desk.parse_state(check_kind(read_state(data), self.desk))
         for w in warnings:
             gr.Warning(w)
         return [*self.widgets_for(v), *self.show(v)]

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..models.latents import check_latent
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
+from .desk import read_state
 
 DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
@@ -56,15 +57,10 @@ def state_dict(view: View, weights_sha256: str) -> dict:
             **({"latent": list(view.args.latent)} if view.args.latent is not None else {})}
 
 
-def parse_state(text: str | bytes, engines: dict[str, Engine]) -> tuple[View, list[str]]:
-    """A state JSON -> View, validated against the models in `engines`; warnings (e.g. other weights)
-    returned alongside."""
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"not a valid state file (JSON): {e}") from None
-    if not isinstance(data, dict) or data.get("app") != "attn-demo":
-        raise InputError("not an attn-demo state file")
+def parse_state(text: str | bytes | dict, engines: dict[str, Engine]) -> tuple[View, list[str]]:
+    """A state (its JSON, or the dict desk.read_state made of it) -> View, validated against the
+    models in `engines`; warnings (e.g. other weights) returned alongside."""
+    data = text if isinstance(text, dict) else read_state(text)
     if data.get("version") != STATE_VERSION:
         raise InputError(f"state version {data.get('version')!r} is not supported")
     model = data.get("model")

@@ -1,0 +1,82 @@
+"""The shape every tab's desk has, and the one reader of state files.
+
+A desk is a tab's logic without Gradio: the image studio (`core.Studio`, its view `view.View`)
+and the textures desk (`canvas.CanvasDesk`, its view `canvas.CanvasView`). The page's handlers,
+the named API and the tests call the same verbs on either:
+
+    render(view)              the picture the view shows (cached: a click never renders again)
+    inspect(view, x, y)       a click: the map of that pixel from the cached render
+    export(view, ...)         every file the view makes, a zip of them first
+    state_dict(view)          the view as a JSON state (every export carries it)
+    parse_state(state)        a state (a dict from read_state) -> (view, warnings)
+
+A state file says which desk it belongs to in its "kind" ("image" where it is missing: every
+image state written so far); `read_state` reads one from a JSON file or an exported PNG, once
+for every tab, and `check_kind` says where a state of another kind loads.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import InputError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# a state's "kind" -> the tab that loads it (the textures desk writes "canvas": its model kind's name)
+TABS = {"image": "the Export / import tab", "canvas": "the Textures tab"}
+
+
+@runtime_checkable
+class Desk(Protocol):
+    """One tab's logic, without Gradio (see the module's docstring)."""
+
+    STATE_KIND: str
+
+    @property
+    def models(self) -> list[str]: ...
+
+    def engine(self, model: str) -> Any: ...
+
+    def render(self, view) -> Any: ...
+
+    def inspect(self, view, x: int, y: int) -> Any: ...
+
+    def export(self, view) -> list[Path]: ...
+
+    def state_dict(self, view) -> dict: ...
+
+    def parse_state(self, state: dict) -> tuple[Any, list[str]]: ...
+
+
+def read_state(data: bytes | str | None) -> dict:
+    """A state's JSON, from a .json file or the text chunk of a PNG the studio exported, as a dict
+    that is an attn-demo state (its fields are the desk's to check)."""
+    if data is None:
+        raise InputError("no file")
+    if not isinstance(data, str):
+        data = bytes(data)
+        if data[:8] == PNG_SIGNATURE:                    # an exported PNG carries its view's state
+            from .exports import state_from_png          # exports -> view -> desk: read when needed
+            data = state_from_png(data)
+    try:
+        state = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"not a valid state file (JSON): {e}") from None
+    if not isinstance(state, dict) or state.get("app") != "attn-demo":
+        raise InputError("not an attn-demo state file")
+    return state
+
+
+def state_kind(state: dict) -> str:
+    return state.get("kind", "image")
+
+
+def check_kind(state: dict, desk: Desk) -> dict:
+    """The state, if it is `desk`'s kind; otherwise an error that names the tab that loads it."""
+    kind = state_kind(state)
+    if kind != desk.STATE_KIND:
+        where = TABS.get(kind)
+        raise InputError(f"this is {'an' if kind[0] in 'aeiou' else 'a'} {kind!r} state: "
+                         + (f"load it in {where}" if where else "no tab loads it"))
+    return state
