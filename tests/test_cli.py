@@ -194,3 +194,32 @@ def test_published_paths_are_relative_to_the_repository():
     assert portable_path("/somewhere/else/mine") == "weights/mine"
     assert portable_path(REPO / "data" / "emoji", home=None) == "data/emoji"
     assert portable_path("/somewhere/else/pics", home=None) == "/somewhere/else/pics"
+
+
+def test_readme_own_pictures_flow_uses_one_folder():
+    """The README trained on my_pictures/ and then measured slider ranges on data/mine, which does
+    not exist: every --data of the flow names the folder it trained on."""
+    from attn_demo.cli.common import REPO
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Train on your own pictures", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    folders = {line.split("--data ", 1)[1].split()[0] for line in block.splitlines() if "--data " in line}
+    assert folders == {"my_pictures/"}, folders
+
+
+def test_the_card_names_the_data_the_model_trained_on(model_dir, tmp_path):
+    """The card's directions command said `--data data/emoji` whatever folder was used."""
+    import shutil
+    from attn_demo.models.checkpoint import load_pretrained, save_directions
+    from attn_demo.training.directions import compute_directions
+    from attn_demo.training.publish import TRAINING_FILE, write_card
+    model = tmp_path / "mine"
+    shutil.copytree(model_dir, model)
+    save_directions(model, compute_directions(load_pretrained(model), k=2, samples=300))
+    training = {"steps": 10, "images_seen": 640, "wall_time_s": 60.0, "hardware": "cpu", "stop_reason": "max_steps",
+                "torch": "2", "gamma": {"G16": 0.1}, "data": {"source": "my_pictures", "images": 40}}
+    (model / TRAINING_FILE).write_text(json.dumps(training))
+    card = write_card(model)
+    assert "--data my_pictures`" in card and "data/emoji" not in card
+    (model / TRAINING_FILE).unlink()                    # no record of the data: the card says DIR
+    card = write_card(model)
+    assert "--data DIR`" in card and "data/emoji" not in card

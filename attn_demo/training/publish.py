@@ -188,11 +188,14 @@ def write_card(model_dir: Path) -> str:
                   "`neighbours.safetensors`). Samples much closer than held-out real images would be copies.",
                   "", neighbours["table"], ""]
     if (model_dir / DIRECTIONS_FILE).exists():
+        # the folder this model trained on (training.json), not one demo set's: the ranges are measured on it
+        source = training.get("data", {}).get("source")
+        data = portable_path(source, home=None) if source else "DIR"
         lines += ["## Slider directions", "",
                   "`directions.safetensors` holds principal directions of the generator "
                   "(GANSpace-style, `python -m attn_demo directions`), each with its slider's range: "
                   "where the samples stay on the real images' manifold (training/directions.py, "
-                  "`--feature-net weights/feature_net --data data/emoji`; ±2 where not measured).", ""]
+                  f"`--feature-net weights/feature_net --data {data}`; ±2 where not measured).", ""]
         directions = load_directions(model_dir, cfg.z_dim)
         lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
