@@ -218,3 +218,5 @@ def add_api(studio: Studio) -> None:
     buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
                      **GROUP)
     add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/material.py)
+    from .intervene import add_intervene_api
+    add_intervene_api(studio)       # /intervene and /d_attention (studio/intervene.py)
