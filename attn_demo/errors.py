@@ -23,3 +23,7 @@ class InputError(AttnDemoError):
 
 class DataError(AttnDemoError):
     """A training data folder that cannot be used."""
+
+
+class BusyError(AttnDemoError):
+    """The server refuses a heavy request for now (too many of its kind at once): try again later."""

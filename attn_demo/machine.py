@@ -59,3 +59,22 @@ def keep_freed_memory() -> bool:
     """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply."""
     mallopt = _mallopt()
     return mallopt is not None and all(mallopt(k, v) == 1 for k, v in TUNED.items())
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None."""
+    if _mallopt() is None:
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    trim = libc.malloc_trim
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def give_back_freed_memory() -> bool:
+    """Return the free memory of every malloc arena to the system (malloc_trim(0)), e.g. after a
+    large render: keep_freed_memory keeps it otherwise, each thread's arena at its own peak. False
+    where it does not apply."""
+    trim = _malloc_trim()
+    return trim is not None and bool(trim(0))

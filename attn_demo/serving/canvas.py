@@ -30,6 +30,7 @@ from ..models.checkpoint import load_directions, load_pretrained
 from ..models.latents import PSI_RANGE, Directions, make_latent, resolve_class, z_from_seed
 from ..imaging import draw
 from .engine import InspectResult, MapSettings, ServedModel, pick_device
+from .gate import LARGE
 from .probe import LOOKS_AT, AttentionRecorder, Capture
 
 MAX_SIDE = 4096
@@ -194,7 +195,7 @@ class CanvasEngine(ServedModel):
         size = (f.shape[2] * self.cell, f.shape[1] * self.cell)
         t0 = time.perf_counter()
         recorder = AttentionRecorder(self.generator, image_size=size)
-        with self._lock:
+        with LARGE.hold(*size), self._lock:      # a bound on large renders at once (serving/gate.py)
             image = paint(self.generator, f[None], y, tiling, recorder)[0]
         return CanvasResult(image, f.clone(), y, tiling, recorder.captures,
                             {"render_ms": (time.perf_counter() - t0) * 1e3})
