@@ -149,3 +149,22 @@ def test_frozen_copied_stages_hold_until_their_step_across_a_resume(tmp_path, ca
     assert main(["train", "--data", "shapes", "--out", str(tmp_path / "r2"), "--freeze-copied", "3",
                  "--steps", "1"]) != 0
     assert "init_from" in capsys.readouterr().err
+
+
+def test_open_sle_gates_start_as_the_identity():
+    """--sle open: a generator with skip-layer excitation whose gates start open paints exactly what
+    the same weights paint without SLE, so a warm start's copied stages are not halved at step 0;
+    FastGAN's sigmoid gates do change it (they start at 0.5)."""
+    import torch
+    from attn_demo.models.config import ModelConfig
+    from attn_demo.models.networks import Generator
+    base = dict(resolution=64, z_dim=16, g_width=16, d_width=16, g_attn=(32,), d_attn=(32,))
+    torch.manual_seed(0)
+    plain = Generator(ModelConfig(**base)).eval()
+    z = torch.randn(2, 16)
+    for gate, same in (("open", True), ("sigmoid", False)):
+        sle = Generator(ModelConfig(**base, g_sle=True, sle_gate=gate)).eval()
+        missing = sle.load_state_dict(plain.state_dict(), strict=False).missing_keys
+        assert missing and all(k.startswith("sle.") for k in missing)
+        with torch.no_grad():
+            assert torch.allclose(sle(z), plain(z), atol=1e-6) is same

@@ -33,6 +33,11 @@ def _csv_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _in_repo_text(text: str) -> str:
+    """in_repo for an argument kept as text ('shapes' is not a path)."""
+    return str(in_repo(text))
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return () if text.strip().lower() == "none" else tuple(v.strip() for v in text.split(",") if v.strip())
 
@@ -52,14 +57,14 @@ def register(command) -> None:
     t.add_argument("--cache", type=Path, default=Path("data/raw"), help="where the download goes")
     t.add_argument("--keep-downloads", action="store_true", help="keep the .deb and the zip (4.6 GB)")
     c = sub.add_parser("check", help="report what a training folder holds and what would be skipped")
-    c.add_argument("folder", type=Path)
+    c.add_argument("folder", type=in_repo)
     c.add_argument("--size", type=int, default=64)
     c.add_argument("--unconditional", action="store_true", help="ignore class sub-folders")
     c.add_argument("--verbose", action="store_true", help="list every skipped file with its reason")
     p.set_defaults(run=cmd_data)
 
     p = command("train", "Train the SAGAN on an image folder (one sub-folder per class, optional).")
-    p.add_argument("--data", help="image folder, or 'shapes' for the procedural set")
+    p.add_argument("--data", type=_in_repo_text, help="image folder, or 'shapes' for the procedural set")
     p.add_argument("--out", type=Path, help="run directory (checkpoint, log.jsonl, samples/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--force", action="store_true", help="resume although the config or data changed")
@@ -78,9 +83,9 @@ def register(command) -> None:
     m.add_argument("--kind", choices=["sagan", "canvas"],
                    help="sagan (one image per z, default) or canvas (a tiling field generator: models/canvas.py)")
     m.add_argument("--z-local", type=int, help="a canvas model's latent channels per cell (e.g. 16)")
-    m.add_argument("--sle", dest="g_sle", choices=["on", "off"],
+    m.add_argument("--sle", dest="g_sle", choices=["on", "off", "open"],
                    help="skip-layer excitation in G (FastGAN: 8-px features gate the 32-px channels, 16 the 64; "
-                        "default off)")
+                        "default off); open: gates that start at exactly 1, for a warm start (--init-from)")
     m.add_argument("--attn-pool", choices=["on", "off"],
                    help="max-pool attention keys and values 2x2 (default on, SAGAN's); off: 4x the keys, 4x the cost")
     m.add_argument("--attn-kind", choices=["dot", "scaled-dot", "additive"],
@@ -98,8 +103,9 @@ def register(command) -> None:
                         "with its own gamma_ctx (default off)")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
-    t.add_argument("--init-from", help="start G from this model directory's generator where the stages match "
-                                       "(a warm start, e.g. a 64-px run from weights/emoji32: training/grow.py)")
+    t.add_argument("--init-from", type=_in_repo_text,
+                   help="start G from this model directory's generator where the stages match "
+                        "(a warm start, e.g. a 64-px run from weights/emoji32: training/grow.py)")
     t.add_argument("--r1", type=float, help="lazy R1 penalty weight on real images (default 0: off; training/levers.py)")
     t.add_argument("--r1-every", type=int, help="D steps between R1 penalties (default 16)")
     t.add_argument("--recon", type=float,
@@ -141,32 +147,32 @@ def register(command) -> None:
     p.set_defaults(run=cmd_train)
 
     p = command("export", "Write a run's EMA generator as a model directory with a model card.")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=in_repo)
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
     p.add_argument("--step", type=int, default=None,
                    help="export the checkpoint kept at this step (train --keep-every) instead of the latest")
-    p.add_argument("--data", type=Path, default=None, help="data folder (for its attribution)")
+    p.add_argument("--data", type=in_repo, default=None, help="data folder (for its attribution)")
     p.add_argument("--grid", type=Path, default=None, help="also save a sample grid PNG here (seeds 0..63)")
     p.add_argument("--grid-psi", type=float, default=1.0, help="truncation of the sample grid")
     p.add_argument("--plot", type=Path, default=None, help="also plot the losses and gammas (PNG) here")
     p.set_defaults(run=cmd_export)
 
     p = command("directions", "Compute GANSpace slider directions for a model and save them beside it.")
-    p.add_argument("--weights", required=True, help="model directory")
+    p.add_argument("--weights", type=in_repo, required=True, help="model directory")
     p.add_argument("--k", type=int, default=6, help="number of directions (sliders)")
     p.add_argument("--samples", type=int, default=4000, help="random samples for the PCA")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--feature-net", type=in_repo, default=None,
                    help="the metrics' feature net (weights/feature_net) to measure each slider's range: where "
                         "the samples stay on the real images' manifold; without it every range is ±2")
-    p.add_argument("--data", type=Path, default=None, help="the real images' folder (with --feature-net)")
+    p.add_argument("--data", type=in_repo, default=None, help="the real images' folder (with --feature-net)")
     p.add_argument("--ranges-only", action="store_true",
                    help="keep the model's directions as they are and measure only their ranges")
     p.set_defaults(run=cmd_directions)
 
     p = command("convert", "Convert a .pt/.pth generator state dict (safe load only) to safetensors.")
-    p.add_argument("checkpoint", type=Path, help="the .pt/.pth file (a state_dict of the Generator)")
-    p.add_argument("--config", type=Path, required=True, help="config.json describing its architecture")
+    p.add_argument("checkpoint", type=in_repo, help="the .pt/.pth file (a state_dict of the Generator)")
+    p.add_argument("--config", type=in_repo, required=True, help="config.json describing its architecture")
     p.add_argument("--out", type=Path, required=True, help="model directory to write")
     p.set_defaults(run=cmd_convert)
 
@@ -210,6 +216,8 @@ def cmd_train(args) -> None:
     from ..training.state import CHECKPOINT, read_configs
 
     model_given = _given(args, MODEL_FLAGS)
+    if model_given.get("g_sle") == "open":      # SLE whose gates start at 1 (models/networks.SkipExcitation)
+        model_given.update(g_sle="on", sle_gate="open")
     for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context"):   # on/off -> bool
         if flag in model_given:
             model_given[flag] = model_given[flag] == "on"

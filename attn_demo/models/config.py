@@ -28,6 +28,9 @@ MAX_WIDTH = 1024
 MAX_Z_DIM = 4096
 MAX_HEADS = 64
 MAX_REGISTERS = 64
+# Skip-layer excitation's gates: FastGAN's sigmoid (0.5 at the start: it halves the gated features),
+# or "open": 1 + mix * tanh(.) with mix learned from 0, the identity at the start (for warm starts).
+SLE_GATES = ("sigmoid", "open")
 MAX_CLASSES = 100_000
 MAX_CLASS_NAME = 200
 
@@ -59,6 +62,9 @@ class ModelConfig:
         (MODEL_KINDS); for a canvas, resolution is the training crop size.
     z_local: a canvas generator's latent channels per cell (0 for "sagan";
         z_dim is then its global latent, broadcast to every cell).
+    sle_gate: with g_sle, how a gate is formed (SLE_GATES): "sigmoid" as in
+        FastGAN, or "open" (exactly 1 at the start, so a warm start's copied
+        stages are not halved; networks.SkipExcitation).
     attn_registers: learned register slots per attention head (keys and values
         with no position, after the key cells in each softmax row; 0 = none).
     attn_null: one more slot with logit 0 and value 0 ("off-by-one" softmax):
@@ -84,6 +90,7 @@ class ModelConfig:
     kind: str = "sagan"
     z_local: int = 0
     g_sle: bool = False
+    sle_gate: str = "sigmoid"
     attn_registers: int = 0
     attn_null: bool = False
     attn_whiten: bool = False
@@ -136,6 +143,8 @@ class ModelConfig:
             raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
         if not isinstance(self.g_sle, bool):
             raise ConfigError(f"g_sle must be true or false, got {self.g_sle!r}")
+        if self.sle_gate not in SLE_GATES:
+            raise ConfigError(f"sle_gate must be one of {', '.join(SLE_GATES)}, got {self.sle_gate!r}")
         if self.g_sle and (self.kind != "sagan" or not self.sle_pairs()):
             raise ConfigError("skip-layer excitation (g_sle) is for image generators of 32 px and more")
         if not _whole(self.attn_registers) or not 0 <= self.attn_registers <= MAX_REGISTERS:

@@ -42,7 +42,7 @@ class Generator(nn.Module):
             if sizes[i + 1] in cfg.g_attn:
                 self.attn[str(sizes[i + 1])] = _attention(cfg, chans[i + 1])
         # skip-layer excitation (FastGAN, off unless cfg.g_sle): the low-res features gate the high-res channels
-        self.sle = nn.ModuleDict({str(hi): SkipExcitation(chans[sizes.index(lo)], chans[sizes.index(hi)])
+        self.sle = nn.ModuleDict({str(hi): SkipExcitation(chans[sizes.index(lo)], chans[sizes.index(hi)], cfg.sle_gate)
                                   for lo, hi in (cfg.sle_pairs() if cfg.g_sle else [])})
         self.out_bn = nn.BatchNorm2d(chans[-1])
         self.out_conv = sn_conv(chans[-1], 3)
@@ -83,16 +83,24 @@ class Generator(nn.Module):
 
 class SkipExcitation(nn.Module):
     """FastGAN's skip-layer excitation: low-res features -> per-channel gates in (0, 1) for a
-    high-res map (4x4 average pool, 4x4 conv to 1x1, LeakyReLU, 1x1 conv, sigmoid)."""
+    high-res map (4x4 average pool, 4x4 conv to 1x1, LeakyReLU, 1x1 conv, sigmoid).
 
-    def __init__(self, cin: int, cout: int):
+    gate="open" forms the gate as 1 + mix * tanh(.) with a learned scalar mix that starts at 0, as
+    attention's gamma does: the identity at step 0, so a warm start keeps its copied stages' output
+    (the sigmoid gate starts at 0.5 and halves them), gates in (1 - |mix|, 1 + |mix|) after."""
+
+    def __init__(self, cin: int, cout: int, gate: str = "sigmoid"):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.conv1 = _sn(nn.Conv2d(cin, cout, 4))
         self.conv2 = _sn(nn.Conv2d(cout, cout, 1))
+        self.gate = gate
+        if gate == "open":
+            self.mix = nn.Parameter(torch.zeros(()))
 
     def forward(self, low: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.conv2(F.leaky_relu(self.conv1(self.pool(low)), 0.1)))
+        t = self.conv2(F.leaky_relu(self.conv1(self.pool(low)), 0.1))     # (B, C, 1, 1)
+        return 1 + self.mix * torch.tanh(t) if self.gate == "open" else torch.sigmoid(t)
 
 
 class FadeIn(nn.Module):
