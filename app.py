@@ -12,6 +12,7 @@ On a Hugging Face Space this file is the entry point (README front matter).
 import gc
 import os
 import signal
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Gradio reads matplotlib's backend around every event; left to auto-detect, the first
 # event imports pyplot to resolve it, which delays the first image. A server draws headless.
 os.environ.setdefault("MPLBACKEND", "agg")
+# ... and that import makes matplotlib's config folder, ~/.config/matplotlib: on a Space, outside
+# the app's folder. It goes to the temp directory instead (scripts/space/rehearse.py checks that
+# the app writes nowhere else).
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "attn-demo-matplotlib"))
 
 import torch  # noqa: E402
 
