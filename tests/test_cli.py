@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -127,7 +128,8 @@ def test_out_suffix_picks_the_format_or_is_refused(model_dir, tmp_path, capsys):
     for bad in ("e.gif", "f"):
         err = _error(capsys, ["generate", "--weights", model_dir, "--seed", 1, "--out", tmp_path / bad])
         assert ".png, .jpg" in err and not (tmp_path / bad).exists()
-    err = _error(capsys, ["probe", "--weights", model_dir, "--seed", 1, "--x", 3, "--y", 3, "--out", tmp_path / "o.bmp"])
+    err = _error(capsys, ["probe", "--weights", model_dir, "--seed", 1, "--x", 3, "--y", 3,
+                          "--out", tmp_path / "o.bmp"])
     assert ".png, .jpg" in err
 
 
@@ -223,3 +225,26 @@ def test_the_card_names_the_data_the_model_trained_on(model_dir, tmp_path):
     (model / TRAINING_FILE).unlink()                    # no record of the data: the card says DIR
     card = write_card(model)
     assert "--data DIR`" in card and "data/emoji" not in card
+
+
+def test_repository_paths_resolve_from_any_directory(tmp_path, monkeypatch, capsys):
+    """Outside the repository root `--weights weights/emoji32` and `--data data/emoji` failed: a
+    relative input that is not there from the working directory is the repository's."""
+    from attn_demo.cli import build_parser
+    from attn_demo.cli.common import REPO
+    monkeypatch.chdir(tmp_path)
+    parse = build_parser().parse_args
+    w, d = REPO / "weights" / "emoji32", REPO / "data" / "emoji"
+    assert parse(["info", "--weights", "weights/emoji32"]).weights == w
+    assert parse(["generate", "--weights", "weights/emoji32", "--seed", "1", "--out", "x.png"]).weights == w
+    assert parse(["eval", "--weights", "weights/emoji32", "--data", "data/emoji"]).data == d
+    assert parse(["index", "--weights", "weights/emoji32", "--data", "data/emoji"]).data == d
+    a = parse(["directions", "--weights", "weights/emoji32", "--data", "data/emoji"])
+    assert (a.weights, a.data) == (w, d)
+    a = parse(["train", "--data", "data/emoji", "--out", "runs/x", "--init-from", "weights/emoji32"])
+    assert (a.data, a.init_from, a.out) == (str(d), str(w), Path("runs/x"))     # outputs stay where typed
+    assert parse(["train", "--data", "shapes"]).data == "shapes"
+    assert parse(["data", "check", "data/emoji"]).folder == d
+    assert parse(["features", "--data", "data/emoji"]).data == d
+    assert main(["info", "--weights", "weights/emoji32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "emoji32"

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def in_repo(text: str) -> Path:
     """A relative path that is not there from the working directory but is in the repository (a
-    shipped feature net, say): the repository's, so the commands work from any directory."""
+    shipped model or feature net, the emoji data): the repository's, so the commands work from any
+    directory. Every input path takes this type; outputs stay where they are typed."""
     path = Path(text)
     if not path.is_absolute() and not path.exists() and (REPO / path).exists():
         return REPO / path
@@ -59,7 +60,7 @@ def arg_type(parse):
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
+    p.add_argument("--weights", type=in_repo, required=True, help="model directory (config.json + model.safetensors)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
 
 

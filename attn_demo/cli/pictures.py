@@ -34,7 +34,7 @@ def register(command) -> None:
 
     p = command("index", "Build the nearest-training-image index that ships beside a model, and its card's report.")
     add_model_args(p)
-    p.add_argument("--data", type=Path, required=True, help="the image folder the model was trained on")
+    p.add_argument("--data", type=in_repo, required=True, help="the image folder the model was trained on")
     p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
     p.add_argument("--n", type=int, default=1000, help="samples for the report on nearest-neighbour distances")
     p.add_argument("--force", action="store_true",

@@ -20,7 +20,7 @@ EXAMPLES = {
 
 def register(command) -> None:
     p = command("features", "Train the small feature net behind FID-emoji and KID-emoji.")
-    p.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per class")
+    p.add_argument("--data", type=in_repo, required=True, help="image folder with one sub-folder per class")
     p.add_argument("--out", type=Path, default=Path("weights/feature_net"), help="feature-net directory")
     p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--seed", type=int, default=0,
@@ -32,8 +32,8 @@ def register(command) -> None:
     p.set_defaults(run=cmd_features)
 
     p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
-    p.add_argument("--weights", type=Path, required=True, help="model directory (config.json + model.safetensors)")
-    p.add_argument("--data", type=Path, required=True, help="the real image folder the model was trained on")
+    p.add_argument("--weights", type=in_repo, required=True, help="model directory (config.json + model.safetensors)")
+    p.add_argument("--data", type=in_repo, required=True, help="the real image folder the model was trained on")
     p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
     p.add_argument("--n", type=int, default=1000,
                    help="images per side; the real-vs-real baseline takes twice as many real images, so a "

@@ -111,7 +111,8 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
         "attribution": attribution, "data_source": manifest.get("package", manifest.get("source", "")),
         "gamma": {n: float(m.gamma.detach()) for n, m in G_ema.attention_layers().items()},
         **({"fade_alpha": fade} if fade is not None else {}),
-        "run_command": f"python -m attn_demo train --data {data_info.get('source', 'DATA')} --out {run_dir}",
+        "run_command": f"python -m attn_demo train --data {portable_path(data_info.get('source', 'DATA'), None)} "
+                       f"--out {portable_path(run_dir, None)}",
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / TRAINING_FILE, (json.dumps(training, indent=2) + "\n").encode())
@@ -190,12 +191,12 @@ def write_card(model_dir: Path) -> str:
     if (model_dir / DIRECTIONS_FILE).exists():
         # the folder this model trained on (training.json), not one demo set's: the ranges are measured on it
         source = training.get("data", {}).get("source")
-        data = portable_path(source, home=None) if source else "DIR"
+        folder = portable_path(source, home=None) if source else "DIR"
         lines += ["## Slider directions", "",
                   "`directions.safetensors` holds principal directions of the generator "
                   "(GANSpace-style, `python -m attn_demo directions`), each with its slider's range: "
                   "where the samples stay on the real images' manifold (training/directions.py, "
-                  f"`--feature-net weights/feature_net --data {data}`; ±2 where not measured).", ""]
+                  f"`--feature-net weights/feature_net --data {folder}`; ±2 where not measured).", ""]
         directions = load_directions(model_dir, cfg.z_dim)
         lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
