@@ -111,14 +111,16 @@ class Handlers:
             raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
         return self.show_map(replace(v, click=(x, y)))
 
-    def model_updates(self, name: str, sliders=(), layer=None, head=None) -> list:
+    def model_updates(self, name: str, sliders=(), layer=None, head=None, label=None) -> list:
+        """The model-dependent widgets for model `name`; the class `label` stays where the model has it."""
         engine = self.studio.engine(name)
         names = engine.class_names if engine.cfg.num_classes else []
+        label = label if label in names else (names[0] if names else None)
         labels = list(engine.directions.labels) if engine.directions is not None else []
         spans = list(engine.directions.spans) if engine.directions is not None else []
         spans += [SLIDER_RANGE[1]] * (MAX_SLIDERS - len(spans))
         values = list(sliders) + [0.0] * MAX_SLIDERS
-        return [gr.update(choices=names, value=names[0] if names else None, visible=bool(names)),
+        return [gr.update(choices=names, value=label, visible=bool(names)),
                 gr.update(choices=engine.layers, value=layer or engine.layers[-1]),
                 gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
                           value="mean" if head is None else str(head)),
@@ -146,8 +148,12 @@ class Handlers:
             raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}") from None
         return self.show_map(replace(v, click=check_point(point)))
 
-    def on_model(self, name):
-        return self.model_updates(name)
+    def on_model(self, name, v: View):
+        """Another model: its classes, layers, heads and sliders. The list opened and closed again (or
+        the same model picked) changes nothing; a model with the session's class keeps it."""
+        if name == v.model:
+            return [gr.skip()] * (3 + MAX_SLIDERS)
+        return self.model_updates(name, label=v.args.label)
 
     def on_load(self, request: gr.Request):
         """The page's first view: the one its link names (?seed=..&x=..), else the studio's opening."""
@@ -271,7 +277,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
     w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN).then(
         all_maps, [w.view], [w.all_img], **PRIVATE)
-    w.model.input(guard(h.on_model), [w.model], w.model_dependent, **PRIVATE).then(
+    w.model.input(guard(h.on_model), [w.model, w.view], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **SHOWN_SLOW)
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
     # one queue round trip instead of two. (A seed the box holds that is not a whole number in
