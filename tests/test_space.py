@@ -97,7 +97,6 @@ def test_readme_command_is_the_one_the_upload_list_builds():
 def test_hf_upload_sends_exactly_the_upload_list(monkeypatch):
     """The README's command through the real `hf` CLI and HfApi.upload_folder, stopped where the
     commit would go out: the files it would send are upload_list(), which the rehearsal runs."""
-    import huggingface_hub._upload_pipeline as pipeline
     import huggingface_hub.cli.upload as cli_upload
     from huggingface_hub import HfApi
     from huggingface_hub.cli.hf import app
@@ -121,7 +120,11 @@ def test_hf_upload_sends_exactly_the_upload_list(monkeypatch):
         return "https://huggingface.co/spaces/" + repo_id
 
     monkeypatch.setattr(cli_upload, "get_hf_api", lambda token=None: Api(token=False))
-    monkeypatch.setattr(pipeline, "pipelined_upload", pipelined)
+    try:                                 # with hf_xet (2.4.0): a pipeline of commits
+        import huggingface_hub._upload_pipeline as pipeline
+        monkeypatch.setattr(pipeline, "pipelined_upload", pipelined)
+    except ImportError:                  # a client without it makes one create_commit
+        pass
     args = shlex.split(uploads.command("someone/attn-demo"))
     assert args[:2] == ["hf", "upload"]
     monkeypatch.chdir(ROOT)
@@ -207,4 +210,5 @@ def test_rehearsal_fails_when_the_list_leaves_out_a_file_the_app_needs():
     rehearse = _load("rehearse")
     short = [f for f in upload_list() if f != "weights/textures64/model.safetensors"]
     report = rehearse.rehearse(short, browser=False, fail_fast=True, log=lambda *a: None)
-    assert report["failures"] and any("textures64" in f for f in report["failures"]), report["failures"]
+    assert report["failures"] and any("textures64" in f for f in report["failures"]), \
+        (report["failures"], report.get("server_log_tail", "")[-1500:])
