@@ -16,16 +16,14 @@ canvas's mean colour for each.
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attn_demo.checks import parse_seeds  # noqa: E402
-from attn_demo.models.checkpoint import load_config  # noqa: E402
+from attn_demo.checks import parse_seeds
+from attn_demo.models.checkpoint import load_config
 
 
 def renderer(weights: Path, side: int):

@@ -14,16 +14,14 @@ image (32x32 for the emoji models).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attn_demo.imaging import draw  # noqa: E402
-from attn_demo.serving.engine import Engine, MapSettings, RenderArgs  # noqa: E402
+from attn_demo.imaging import draw
+from attn_demo.serving.engine import Engine, MapSettings, RenderArgs
 
 CLICKS = ("eye", "edge", "background")
 

@@ -17,15 +17,13 @@ import argparse
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attn_demo.serving.engine import Engine, RenderArgs  # noqa: E402
-from attn_demo.checks import parse_seeds  # noqa: E402
+from attn_demo.serving.engine import Engine, RenderArgs
+from attn_demo.checks import parse_seeds
 
 
 def spread(cap, head=None) -> dict[str, float]:

@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from attn_demo.quality.feature_net import load_feature_net  # noqa: E402
-from attn_demo.imaging import draw  # noqa: E402
-from attn_demo.serving.engine import Engine  # noqa: E402
-from attn_demo.serving.invert import invert  # noqa: E402
-from attn_demo.imaging.folders import load_folder  # noqa: E402
+from attn_demo.quality.feature_net import load_feature_net
+from attn_demo.imaging import draw
+from attn_demo.serving.engine import Engine
+from attn_demo.serving.invert import invert
+from attn_demo.imaging.folders import load_folder
 
 SWEEP = [(50, 4), (100, 8), (150, 8), (300, 8), (150, 16)]
 

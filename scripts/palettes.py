@@ -7,15 +7,13 @@ at start-up; tests/test_draw.py checks them against matplotlib's colormaps.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from attn_demo.imaging.draw import COLORMAPS, PALETTES_FILE  # noqa: E402
+from attn_demo.imaging.draw import COLORMAPS, PALETTES_FILE
 
 
 def matplotlib_palette(name: str) -> np.ndarray:

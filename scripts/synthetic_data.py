@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from attn_demo.quality.feature_net import accuracy, train_feature_net  # noqa: E402
-from attn_demo.serving.dataset import folder_name  # noqa: E402
-from attn_demo.imaging.folders import ImageSet, load_folder  # noqa: E402
+from attn_demo.quality.feature_net import accuracy, train_feature_net
+from attn_demo.serving.dataset import folder_name
+from attn_demo.imaging.folders import ImageSet, load_folder
 
 BATCH = 128
 

@@ -16,6 +16,9 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+# the package itself, editable (pyproject.toml): importable from anywhere, no sys.path edits. No
+# dependencies here (requirements.txt has them, torch pinned) and no build download: the venv's setuptools.
+.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 # Chromium was installed above: browser tests must run, never skip.

@@ -9,14 +9,12 @@ Top: one column per surface class, fixed seeds (0, 1, 2), each a 128 x 128 tile.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from attn_demo.imaging import draw  # noqa: E402
-from attn_demo.serving.canvas import CanvasEngine  # noqa: E402
+from attn_demo.imaging import draw
+from attn_demo.serving.canvas import CanvasEngine
 
 PAD = 4
 

@@ -14,19 +14,12 @@ tests/test_reliability.py calls the same functions with sizes of a few seconds.
 Server goals (sustained-load, long-run, overload, api-fuzz, path-probes) start the real app (python app.py) as a
 subprocess on the models of --weights (default weights/).
 """
-import sys
-
-from .common import REPO
-
-if str(REPO) not in sys.path:           # attn_demo is imported from the repository, not installed
-    sys.path.insert(0, str(REPO))
-
-from .api_fuzz import api_fuzz, path_probes  # noqa: E402
-from .ckpt_fuzz import checkpoint_fuzz  # noqa: E402
-from .determinism import determinism  # noqa: E402
-from .load import sustained_load, long_run, overload  # noqa: E402
-from .report import write_report  # noqa: E402
-from .training import crash_and_resume, bad_data_folders, nan_injection  # noqa: E402
+from .api_fuzz import api_fuzz, path_probes
+from .ckpt_fuzz import checkpoint_fuzz
+from .determinism import determinism
+from .load import sustained_load, long_run, overload
+from .report import write_report
+from .training import crash_and_resume, bad_data_folders, nan_injection
 
 GOALS = {"sustained-load": sustained_load, "long-run": long_run, "overload": overload, "api-fuzz": api_fuzz,
          "checkpoint-fuzz": checkpoint_fuzz, "path-probes": path_probes, "crash-and-resume": crash_and_resume,
