@@ -1,4 +1,4 @@
-"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas,invert].
+"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas,invert,surgery].
 
 Every figure is a median over repeated runs after warm-up, measured in one
 process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
@@ -31,6 +31,7 @@ from .common import REFERENCE, ROUNDS, cpu_times, machine, matmul_peak, median_r
 from .generator import (_inference_generator, bench_ablation, bench_compiled_generator, bench_generator,
                         generator_flops)
 from .report import OVERHEAD_NAME, write_report
+from .surgery import bench_surgery
 from .training import bench_train_variant, train_runs
 
 
@@ -138,12 +139,18 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
         r = results["invert"]
         log(f"  inversion ({r['model']}, {r['steps']} steps x {r['restarts']} restarts): median {r['median_s']:.1f} s, "
             f"max {r['max_s']:.1f} s")
+    if "surgery" in only and shipped:
+        probe("surgery")
+        results["surgery"] = [bench_surgery(p, quick) for p in find_models(weights)]
+        for r in results["surgery"]:
+            log(f"  surgery {r['model']} {r['layer']}: full render {r['full_render']['median_ms']:.1f} ms, switch-off "
+                f"{r['switch_off']['median_ms']:.1f} ms, faithfulness {r['faithfulness']['median_ms']:.1f} ms")
     results["machine"]["load_average_end"] = os.getloadavg()[0]
     results["machine"]["cpu_steal_percent"] = steal_percent(times_start, cpu_times())
     return results
 
 
-PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas", "invert")
+PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas", "invert", "surgery")
 
 
 def _keys(part: str) -> tuple[str, ...]:
@@ -158,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
     p.add_argument("--only", default=",".join(PARTS),
-                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas,invert")
+                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas,invert,surgery")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")
