@@ -30,3 +30,42 @@ def test_1_a_model_with_the_same_classes_keeps_the_class(studio, monkeypatch):
     monkeypatch.setitem(studio.engines, "tinycond2", engine)           # the same classes, another name
     assert h.on_model("tinycond2", v)[0]["value"] == "fish"
     assert h.on_model("tinycond", View("tiny32", RenderArgs(1)))[0]["value"] == "cat"   # no class before
+
+
+@pytest.fixture(scope="module")
+def demo(studio):
+    from attn_demo.studio.ui import build_demo
+    return build_demo(studio)
+
+
+def dependencies(demo, elem_id: str, event: str) -> list[dict]:
+    """The config's events that `event` of the component with `elem_id` starts."""
+    ids = {b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id}
+    return [d for d in demo.config["dependencies"] if any(t[0] in ids and t[1] == event for t in d["targets"])]
+
+
+def after(demo, dep: dict) -> list[dict]:
+    return [d for d in demo.config["dependencies"] if d.get("trigger_after") == dep["id"]]
+
+
+def test_2_the_picture_button_says_find_again_after_a_refused_picture(demo):
+    from attn_demo.studio import web
+    (go,) = dependencies(demo, "inv_go", "click")
+    done = [d for d in after(demo, go) if d.get("js") == web.INVERT_DONE]
+    # Gradio runs .then only after a success: a refused picture (a bomb, not an image) needs .failure
+    assert any(d.get("trigger_only_on_failure") for d in done)
+    assert any(not d.get("trigger_only_on_failure") for d in done)
+
+
+def test_7_a_cancel_asked_for_is_news_not_an_error(studio, monkeypatch):
+    from attn_demo.serving.invert import Cancelled
+    from attn_demo.studio.pictures import PictureHandlers
+    infos = []
+    monkeypatch.setattr(gr, "Info", lambda msg, *a, **k: infos.append(msg))
+
+    def cancelled(*a, **k):
+        raise Cancelled("inversion cancelled")
+    monkeypatch.setattr(studio, "invert", cancelled)
+    v = View("tiny32", RenderArgs(1))
+    view, picture, text = PictureHandlers(studio).on_invert(b"png", v, progress=lambda *a, **k: None)
+    assert skipped(view) and skipped(picture) and "cancelled" in text and infos == ["inversion cancelled"]

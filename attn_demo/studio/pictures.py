@@ -15,6 +15,7 @@ import numpy as np
 from ._gradio import gr
 from ..errors import AttnDemoError
 from ..imaging import draw
+from ..serving.invert import Cancelled
 from . import web
 from .core import Studio
 from .guard import PRIVATE, guard
@@ -65,6 +66,10 @@ class PictureHandlers:
             self._running[key] = cancel
         try:
             new, out = self.studio.invert(v, bytes(data), lambda p: progress(p, desc="inverting"), cancel)
+        except Cancelled:
+            # asked for: news, not an error; the view on screen stays (its refresh renders it again)
+            gr.Info("inversion cancelled")
+            return gr.skip(), gr.skip(), "Inversion cancelled: the view on screen stays as it was."
         finally:
             with self._lock:
                 if self._running.get(key) is cancel:
@@ -90,6 +95,9 @@ def wire_pictures(w: PictureWidgets, h: PictureHandlers, view: gr.State, then_sh
     w.button.click(None, None, None, js=web.TOGGLE_INVERT, **PRIVATE)
     event = w.go.click(guard(h.on_invert), [w.file, view], [view, w.result, w.info],
                        **INVERT)
+    # the button says "Find it" again however the search ended (Gradio's .then runs only after a
+    # success: a refused picture needs .failure as well)
     event.then(None, None, None, js=web.INVERT_DONE, **PRIVATE)
+    event.failure(None, None, None, js=web.INVERT_DONE, **PRIVATE)
     then_show(event.success)
     w.stop.click(guard(h.on_cancel), None, None, queue=False, **PRIVATE)
