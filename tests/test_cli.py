@@ -137,6 +137,7 @@ def test_help_never_shows_an_empty_default_beside_its_own():
     r = run("dataset", "--help")
     assert r.returncode == 0 and "(default: )" not in r.stdout
     assert r.stdout.count("default: every class") == 1
+    assert "the first seed (default: 0)" in " ".join(r.stdout.split())     # 0 is a default, not "none"
 
 
 def test_dry_run_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):

@@ -19,8 +19,9 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
 
     def _get_help_string(self, action):
         # an empty default says nothing, and a help that names its default needs no second one
-        if (action.default in (None, False, (), "", argparse.SUPPRESS) or action.required
-                or "default" in (action.help or "")):
+        # (`is`, not `in`: 0 == False, and a default of 0 is worth showing)
+        empty = action.default is None or action.default is False or action.default in ((), "", argparse.SUPPRESS)
+        if empty or action.required or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
