@@ -25,7 +25,7 @@ import torch
 from ..checks import check_whole
 from ..errors import InputError
 from .probe import _check_head, pixel_to_cell
-from .surgery import Edit, Surgery, SurgeryResult, images_result, run_edits
+from .surgery import Edit, Surgery, SurgeryResult, images_result
 
 MAX_DRAWS = 64
 CURVE_POINTS = 32          # counts of removed cells on a deletion curve, at most
@@ -134,7 +134,7 @@ def faithfulness(surgery: Surgery, x, y, k=5, draws=8, head=None, curve: bool = 
     counts = _curve_counts(surgery.nk if surgery.slots > surgery.nk else surgery.nk - 1) if curve else []
     for m in counts:
         edits += [removing(order[:m])] + [removing(r[:m]) for r in randoms]
-    images = run_edits(surgery.engine.generator, surgery.entry, edits)
+    images = surgery.run_edits(edits)
     res = images.shape[-1]
     x0, y0, x1, y1 = window(surgery, query, res)
     # mean |after - before| over the window and the channels, in grey levels

@@ -25,6 +25,7 @@ each edit with the whole attention matrix edited by hand and the trained G run f
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -362,11 +363,23 @@ class Surgery:
         G = engine.generator
         z = result.z[None].to(engine.device, torch.float32)
         y = None if result.class_index is None else torch.tensor([result.class_index], device=engine.device)
-        self.entry = enter(G, z, y, self.layer)
+        with self.lock:
+            self.entry = enter(G, z, y, self.layer)
         cap = result.captures[self.layer]
         self.grid, self.key_grid = cap.grid, cap.key_grid
         self.nq, self.nk = self.grid[0] * self.grid[1], self.key_grid[0] * self.key_grid[1]
         self.slots = slot_count(G.attention_layers()[self.layer], self.nk)
+
+    @property
+    def lock(self):
+        """The engine's model lock: a render elsewhere records with hooks on the same modules, and a
+        re-render through them would write into its captures (serving/engine.py)."""
+        return getattr(self.engine, "_lock", contextlib.nullcontext())
+
+    def run_edits(self, edits: Sequence[Edit]) -> torch.Tensor:
+        """`run_edits` on this render's entry, holding the engine's lock."""
+        with self.lock:
+            return run_edits(self.engine.generator, self.entry, edits)
 
     # where: a click or a brush, on the query grid or the key grid
     def query_cell(self, x, y) -> int:
@@ -401,7 +414,7 @@ class Surgery:
         """The unedited and the edited image in one batch; the click and the regions (picture masks)
         kept, on the image's pixels, for the pictures."""
         t0 = time.perf_counter()
-        images = run_edits(self.engine.generator, self.entry, [Edit(), edit])
+        images = self.run_edits([Edit(), edit])
         out = images_result(action, self.layer, images, touched, t0)
         side = images.shape[-1]
         if pixel is not None:
