@@ -69,3 +69,38 @@ def test_7_a_cancel_asked_for_is_news_not_an_error(studio, monkeypatch):
     v = View("tiny32", RenderArgs(1))
     view, picture, text = PictureHandlers(studio).on_invert(b"png", v, progress=lambda *a, **k: None)
     assert skipped(view) and skipped(picture) and "cancelled" in text and infos == ["inversion cancelled"]
+
+
+class Click:
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def test_3_the_texture_seed_box_paints_when_left_or_entered(demo):
+    paints = [d for d in dependencies(demo, "tex_paint", "click")]
+    assert paints
+    # page.js turns Enter in a number box into leaving it: leaving the box must paint as the button does
+    left = dependencies(demo, "tex_seed", "blur")
+    assert left and left[0]["inputs"] == paints[0]["inputs"] and left[0]["outputs"] == paints[0]["outputs"]
+
+
+def test_4_a_click_on_a_texture_updates_its_numbers(studio):
+    from attn_demo.studio.textures import ACTIONS, TextureHandlers
+    desk = studio.canvas
+    h = TextureHandlers(desk)
+    v = desk.view(desk.default_view(), "tinytex", 7, 64, 64, "both", 1.0, "sand")
+    scale = desk.display_scale(v)
+    overlay, info, new = h.on_inspect(Click(10 * scale, 20 * scale), ACTIONS[0], v)
+    assert new.click == (10, 20)
+    assert "Clicked (10, 20)" in info and "γ" in info and "64 × 64 px" in info
+
+
+def test_7_undo_is_disabled_when_there_is_nothing_to_undo(studio):
+    from attn_demo.studio.textures import TextureHandlers
+    desk = studio.canvas
+    h = TextureHandlers(desk)
+    v = desk.view(desk.default_view(), "tinytex", 7, 64, 64, "both", 1.0, "sand")
+    assert h.undo_state(v)["interactive"] is False
+    assert all(skipped(u) for u in h.on_undo(v))                     # a late second press: no red error
+    edited = desk.reroll_brush(v, 10, 10, 1, 5)
+    assert h.undo_state(edited)["interactive"] is True

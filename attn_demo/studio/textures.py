@@ -116,7 +116,7 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             brush = gr.Slider(0, 8, value=1, step=1, label="Brush radius (latent cells)", elem_id="tex_brush")
             share = gr.Slider(0.1, MAX_REROLL_SHARE, value=0.5, step=0.05, elem_id="tex_share",
                               label="Re-roll the cells holding this share of the pixel's attention")
-            undo_btn = gr.Button("Undo the last re-roll", size="sm", elem_id="tex_undo")
+            undo_btn = gr.Button("Undo the last re-roll", size="sm", elem_id="tex_undo", interactive=False)
         with gr.Column(scale=2, min_width=300):
             image = gr.Image(elem_id="tex_img", format="png", show_label=False, interactive=False, type="numpy",
                              buttons=["download"])
@@ -180,11 +180,14 @@ class TextureHandlers:
         # the preview and the map are served as JPEG files, as the image studio's maps are
         preview = self.desk.files.jpeg_path(materials.tiled_preview(result.image, v.tiling, max_side=1024))
         overlay, text = self._map(v)
-        rows, cols = self.desk.field_of(v).shape[1:]
+        return picture, preview, overlay, self._info(v, result, text), v
+
+    def _info(self, v: CanvasView, result, text: str) -> str:
+        """The line under the canvas: its size, cells, tiling and paint time, then the click's numbers."""
+        rows, cols = result.field.shape[1:]
         rerolled = f" · {len(v.edited)} cells re-rolled" if v.edited else ""
-        info = (f"{v.width} × {v.height} px ({cols} × {rows} latent cells), tiling **{v.tiling}**, painted in "
+        return (f"{v.width} × {v.height} px ({cols} × {rows} latent cells), tiling **{v.tiling}**, painted in "
                 f"{result.timings['render_ms']:.0f} ms{rerolled}. {text}")
-        return picture, preview, overlay, info, v
 
     def _map(self, v: CanvasView):
         if v.click is None:
@@ -210,12 +213,13 @@ class TextureHandlers:
         return x, y
 
     def on_inspect(self, evt: gr.SelectData, action, v: CanvasView):
-        """A click that inspects: the map from the cached render (no painting)."""
+        """A click that inspects: the map from the cached render (no painting), and the click's numbers
+        in the line under the canvas (where the page draws its ring, web/page.js)."""
         if action != ACTIONS[0]:
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
         v = replace(v, click=self._pixel(evt, v))
-        overlay, _ = self._map(v)
-        return overlay, v
+        overlay, text = self._map(v)
+        return overlay, self._info(v, self.desk.render(v), text), v
 
     def on_reroll(self, evt: gr.SelectData, action, brush, share, v: CanvasView):
         """A click that re-rolls: the cells under the brush, or those the pixel attends to."""
@@ -237,7 +241,13 @@ class TextureHandlers:
         return gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True)
 
     def on_undo(self, v: CanvasView):
+        if not v.undo:           # a second press before the button was disabled (undo_state): nothing to do
+            return (gr.skip(),) * 5
         return self.show(self.desk.undo(v))
+
+    def undo_state(self, v: CanvasView):
+        """Undo is pressable only when there is a re-roll to undo (no red "nothing to undo")."""
+        return gr.update(interactive=bool(v.undo))
 
     def on_export(self, v: CanvasView):
         return [str(p) for p in self.desk.export(v)]
@@ -284,12 +294,16 @@ def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> Non
     nn = guard(h.on_neighbours)
 
     def then_nn(event):
-        """After anything that changes the canvas or the click: the window's nearest training crops."""
+        """After anything that changes the canvas or the click: the window's nearest training crops,
+        and whether there is a re-roll to undo."""
         event.then(nn, [w.view], [w.nn_features, w.nn_pixels], **PRIVATE)
+        event.then(h.undo_state, [w.view], [w.undo_btn], **PRIVATE)
 
     then_nn(demo.load(guard(lambda v: h.widgets_for(v)), [w.view], w.restored, **PRIVATE).then(
         paint, w.settings, w.shown, **PAINT))
-    for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.submit,
+    # the seed box paints when it is left (page.js turns Enter in a number box into leaving it, so
+    # .submit never fires)
+    for trigger in (w.paint_btn.click, w.tiling.input, w.label.input, w.psi.release, w.seed.blur,
                     *[s.release for s in w.sliders]):
         then_nn(trigger(paint, w.settings, w.shown, **PAINT))
     then_nn(w.rand_btn.click(None, None, [w.seed], js=web.RANDOM_SEED,
@@ -298,7 +312,7 @@ def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> Non
         paint, w.settings, w.shown, **PAINT))
     for trigger in (w.layer.input, w.head.input, w.mode.input):
         trigger(guard(h.on_map), w.settings, [w.overlay, w.view], **PRIVATE)
-    then_nn(w.image.select(guard(h.on_inspect), [w.action, w.view], [w.overlay, w.view], **PRIVATE))
+    then_nn(w.image.select(guard(h.on_inspect), [w.action, w.view], [w.overlay, w.info, w.view], **PRIVATE))
     then_nn(w.image.select(guard(h.on_reroll), [w.action, w.brush, w.share, w.view], w.shown, **PAINT))
     then_nn(w.undo_btn.click(guard(h.on_undo), [w.view], w.shown, **PAINT))
     w.export_btn.click(guard(h.on_export), [w.view], [w.export_files], **PAINT)

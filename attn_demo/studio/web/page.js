@@ -29,4 +29,19 @@
     }
   };
   setInterval(place, 100);
+  // The Textures tab: the same ring over the canvas at its clicked pixel ("Clicked (x, y)" in canvas pixels
+  // under it; "W × H px" there gives the canvas's width, so the display scale).
+  const texRing = ring.cloneNode();
+  texRing.id = "tex_marker";
+  document.body.appendChild(texRing);
+  setInterval(() => {
+    const t = document.querySelector("#tex_info"), img = document.querySelector("#tex_img img");
+    const text = t ? t.innerText : "", m = /Clicked \((\d+), (\d+)\)/.exec(text), w = /(\d+) × \d+ px/.exec(text);
+    if (!m || !w || !img || !img.naturalWidth || !img.offsetParent) { texRing.style.display = "none"; return; }
+    const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
+    const k = img.naturalWidth / Number(w[1]) * s;                  // screen px per canvas px
+    texRing.style.left = r.left + window.scrollX + (r.width - img.naturalWidth * s) / 2 + (Number(m[1]) + 0.5) * k + "px";
+    texRing.style.top = r.top + window.scrollY + (r.height - img.naturalHeight * s) / 2 + (Number(m[2]) + 0.5) * k + "px";
+    texRing.style.display = "block";
+  }, 100);
 }

@@ -1,0 +1,36 @@
+"""The walkthrough's bugs that live in the page (issue #33): focus and blur, markers, overlaps."""
+import pytest
+
+from test_browser_textures import click_canvas, picture, tex_page as tex_page  # noqa: F401
+from test_browser import image_src
+
+pytestmark = pytest.mark.browser
+
+
+def test_3_a_typed_texture_seed_paints_on_enter(tex_page, studio):
+    page = tex_page
+    old = image_src(page, "#tex_img img")
+    box = page.locator("#tex_seed input")
+    box.fill("12")
+    box.press("Enter")
+    shown = picture(page, "#tex_img img", old)
+    desk = studio.canvas
+    v = desk.view(desk.default_view(), "tinytex", 12, 128, 128, "both", 1.0, "sand")
+    scale = desk.display_scale(v)
+    assert (shown[::scale, ::scale] == desk.render(v).image).all()
+
+
+def test_4_a_click_on_a_texture_draws_a_ring_there(tex_page, studio):
+    page = tex_page
+    scale = studio.canvas.display_scale(studio.canvas.default_view())
+    click_canvas(page, scale * 30 + 1, scale * 50 + 1)
+    page.wait_for_function("() => document.querySelector('#tex_info').innerText.includes('Clicked (30, 50)')",
+                           timeout=20000)
+    page.wait_for_function("() => document.querySelector('#tex_marker').style.display === 'block'", timeout=5000)
+    ring = page.locator("#tex_marker").bounding_box()
+    img = page.evaluate("""() => {const i = document.querySelector('#tex_img img'), r = i.getBoundingClientRect();
+        const s = Math.min(r.width / i.naturalWidth, r.height / i.naturalHeight, 1);
+        return {x: r.x + (r.width - i.naturalWidth * s) / 2, y: r.y + (r.height - i.naturalHeight * s) / 2, s}}""")
+    cx, cy = ring["x"] + ring["width"] / 2, ring["y"] + ring["height"] / 2      # 18 px, margin -9 px
+    want_x, want_y = img["x"] + (30.5 * scale) * img["s"], img["y"] + (50.5 * scale) * img["s"]
+    assert abs(cx - want_x) <= 3 and abs(cy - want_y) <= 3, (cx, cy, want_x, want_y)
