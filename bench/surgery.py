@@ -10,7 +10,8 @@ from attn_demo.models.networks import Discriminator
 from attn_demo.serving.discriminator import discriminator_view
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.serving.faithfulness import faithfulness
-from attn_demo.serving.surgery import Surgery, box_mask
+from attn_demo.serving.regions import box_mask
+from attn_demo.serving.surgery import Surgery
 
 from .common import timings
 

@@ -9,7 +9,8 @@ from attn_demo.cli import main
 from attn_demo.models.networks import Discriminator
 from attn_demo.serving.discriminator import save_discriminator
 from attn_demo.serving.engine import Engine, RenderArgs
-from attn_demo.serving.surgery import Surgery, box_mask
+from attn_demo.serving.regions import box_mask
+from attn_demo.serving.surgery import Surgery
 
 
 def intervene(model_dir, out, *extra):

@@ -7,7 +7,8 @@ import torch
 from attn_demo.errors import InputError
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.serving.faithfulness import curve_picture, faithfulness
-from attn_demo.serving.surgery import Surgery, box_mask, parse_box
+from attn_demo.serving.regions import box_mask, parse_box
+from attn_demo.serving.surgery import Surgery
 
 from conftest import tiny_generator
 from naive import naive_rows_with_slots

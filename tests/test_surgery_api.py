@@ -5,7 +5,8 @@ from PIL import Image
 
 from attn_demo.errors import InputError
 from attn_demo.serving.engine import RenderArgs
-from attn_demo.serving.surgery import Surgery, box_mask
+from attn_demo.serving.regions import box_mask
+from attn_demo.serving.surgery import Surgery
 from attn_demo.studio.intervene import Intervention
 
 

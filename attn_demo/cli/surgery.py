@@ -79,7 +79,7 @@ def _click(args):
 
 
 def _box(text, flag, size):
-    from ..serving.surgery import box_mask, parse_box
+    from ..serving.regions import box_mask, parse_box
     return None if text is None else box_mask(parse_box(text, flag), size, flag)
 
 

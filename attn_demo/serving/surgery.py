@@ -20,7 +20,7 @@ difference of exactly zero.
 
 Coordinates are a picture's pixels as everywhere in the engine: a click (x, y) and brushes
 (H, W) boolean masks of a picture of `size` = (width, height), the image by default. A grid cell
-is under a brush when any of its pixels is (`cells_under`). tests/test_surgery.py compares
+is under a brush when any of its pixels is (serving/regions.py). tests/test_surgery.py compares
 each edit with the whole attention matrix edited by hand and the trained G run from the start.
 """
 from __future__ import annotations
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_whole
 from ..errors import InputError
 from ..imaging import draw
 from .probe import check_pixel, pixel_to_cell
+from .regions import cells_under, check_mask
 
 ACTIONS = ("off", "hide", "redirect", "faithfulness")
 _CHUNK = 1 << 22            # masked logits per query chunk (B x heads x rows x slots), 16 MiB fp32
@@ -206,65 +206,6 @@ def run_edits(G, entry: Entry, edits: Sequence[Edit], batch: int = 64) -> torch.
         part = entry.part(s, s + len(edits[s:s + batch]))
         out.append(finish(G, part, edited_attention(layer, part.h, edits[s:s + batch])).float().cpu())
     return torch.cat(out)
-
-
-# ------------------------------------------------------------------ regions of a picture
-def box_mask(box, size: tuple[int, int], what: str = "brush") -> np.ndarray:
-    """The (height, width) mask of a rectangle x0, y0, x1, y1 of a (width, height) picture: pixels
-    x0 <= x < x1, y0 <= y < y1. Refused when it is empty or reaches outside the picture."""
-    try:
-        x0, y0, x1, y1 = box
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be four numbers x0, y0, x1, y1, got {box!r}") from None
-    width, height = size
-    x0, x1 = (check_whole(f"{what} x", v) for v in (x0, x1))
-    y0, y1 = (check_whole(f"{what} y", v) for v in (y0, y1))
-    if not (0 <= x0 and 0 <= y0 and x1 <= width and y1 <= height):
-        raise InputError(f"{what} {x0},{y0},{x1},{y1} reaches outside the {width}x{height} image: "
-                         f"keep 0 <= x0 < x1 <= {width} and 0 <= y0 < y1 <= {height}")
-    if x1 <= x0 or y1 <= y0:
-        raise InputError(f"{what} {x0},{y0},{x1},{y1} covers no pixel: x1 must exceed x0 and y1 exceed y0")
-    mask = np.zeros((height, width), bool)
-    mask[y0:y1, x0:x1] = True
-    return mask
-
-
-def parse_box(text, what: str = "brush") -> tuple[int, ...]:
-    """'x0,y0,x1,y1' -> four whole numbers (the picture checks them: `box_mask`)."""
-    parts = [p.strip() for p in str(text).split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != 4:
-        raise InputError(f"{what} must look like x0,y0,x1,y1 (pixels x0 <= x < x1, y0 <= y < y1), got {text!r}")
-    return tuple(check_whole(what, v) for v in values)
-
-
-def check_mask(mask, size: tuple[int, int], what: str = "brush") -> np.ndarray:
-    """A brush: a (height, width) boolean (or 0/1) array of a (width, height) picture, not empty."""
-    m = np.asarray(mask)
-    width, height = size
-    if m.shape != (height, width):
-        raise InputError(f"{what} must be a {height}x{width} mask of the picture, got shape {m.shape}")
-    if m.dtype != bool:
-        if not np.issubdtype(m.dtype, np.number) or not np.isfinite(m).all() or not np.isin(m, (0, 1)).all():
-            raise InputError(f"{what} must hold only 0 and 1 (or True and False)")
-        m = m.astype(bool)
-    if not m.any():
-        raise InputError(f"the {what} covers no pixel: paint the region first")
-    return m
-
-
-def cells_under(mask: np.ndarray, grid: tuple[int, int]) -> torch.Tensor:
-    """(rows * cols,) bool in raster order: the cells of `grid` that any pixel of the mask falls in
-    (pixel (x, y) of a (W, H) picture is in cell (x * cols // W, y * rows // H): `pixel_to_cell`)."""
-    height, width = mask.shape
-    rows, cols = grid
-    ys, xs = np.nonzero(mask)
-    cells = np.zeros(rows * cols, bool)
-    cells[(ys * rows // height) * cols + xs * cols // width] = True
-    return torch.from_numpy(cells)
 
 
 # ------------------------------------------------------------------ the result

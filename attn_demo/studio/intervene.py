@@ -28,7 +28,8 @@ from ..checks import SEED_MAX, check_whole, parse_head
 from ..errors import InputError
 from ..imaging import draw
 from ..serving.faithfulness import MAX_DRAWS, Faithfulness, faithfulness
-from ..serving.surgery import ACTIONS, Surgery, SurgeryResult, box_mask, parse_box
+from ..serving.regions import box_mask, parse_box
+from ..serving.surgery import ACTIONS, Surgery, SurgeryResult
 
 NO_CLICK = -1
 

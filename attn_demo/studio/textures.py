@@ -24,6 +24,7 @@ from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
 from .core import ANIMATION_FORMATS
 from .desk import check_kind, read_state
 from .guard import PRIVATE, guard
+from .material import MaterialWidgets, material_layout, wire_material, zoom_button
 from .view import MAX_SLIDERS, MODE_LABELS
 
 TILING_LABELS = {"tile: wraps both ways": "both", "band: wraps left-right (360° around the viewer)": "x",
@@ -70,6 +71,7 @@ class TextureWidgets:
     loop_file: gr.File
     nn_features: gr.Gallery
     nn_pixels: gr.Gallery
+    material: MaterialWidgets | None = None     # the material set and 3-D preview (studio/material.py)
 
     @property
     def settings(self) -> list:
@@ -121,6 +123,7 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             image = gr.Image(elem_id="tex_img", format="png", show_label=False, interactive=False, type="numpy",
                              buttons=["download"])
             info = gr.Markdown(elem_id="tex_info")
+            zoom_btn = zoom_button()
             with gr.Accordion("Is this a copy? The nearest training crops of the window around the clicked pixel "
                               "(distance · surface)", open=False, elem_id="tex_nn_panel"):
                 nn_features = gr.Gallery(label="By the feature net's features", columns=8, height="auto",
@@ -156,6 +159,7 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
         with gr.Row():
             loop_img = gr.Image(type="filepath", show_label=False, interactive=False, elem_id="tex_loop_img")
             loop_file = gr.File(label="The loop file", interactive=False, elem_id="tex_loop_file")
+    material = material_layout(desk, zoom_btn)
     return TextureWidgets(**{k: val for k, val in locals().items() if k in TextureWidgets.__dataclass_fields__})
 
 
@@ -319,3 +323,4 @@ def wire_textures(demo: gr.Blocks, w: TextureWidgets, h: TextureHandlers) -> Non
     then_nn(w.import_file.upload(guard(h.on_import), [w.import_file], [*w.restored, *w.shown], **PAINT))
     w.loop_btn.click(guard(h.on_loop), [w.loop_seed, w.loop_frames, w.loop_fps, w.loop_format, w.loop_follow, w.view],
                      [w.loop_img, w.loop_file], **PAINT)
+    wire_material(w.material, w.view, w.width, w.height, h.desk)
