@@ -16,6 +16,9 @@ are ignored (Gradio drops them).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ._gradio import gr
 from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head, parse_numbers, parse_seeds
 from ..models.latents import PSI_RANGE
@@ -73,8 +76,33 @@ def described(component, description: str, example, whole: bool = False):
     return component
 
 
-def add_api(studio: Studio) -> None:
-    """Create the hidden components and the four named events (inside a gr.Blocks)."""
+@dataclass
+class ApiInputs:
+    """The API's hidden input and output components (Gradio reads each endpoint's inputs from them)."""
+    model: Any
+    seed: Any
+    psi: Any
+    label: Any
+    sliders: Any
+    x: Any
+    y: Any
+    size: Any
+    layer: Any
+    head: Any
+    mode: Any
+    seeds: Any
+    frames: Any
+    count: Any
+    route: Any
+    fmt: Any
+    image_out: Any
+    info_out: Any
+    file_out: Any
+    buttons: Any
+
+
+def api_inputs(studio: Studio) -> ApiInputs:
+    """The hidden components, described and with examples for the "Use via API" page (inside a gr.Blocks)."""
     first = studio.models[0]
     engine = studio.engine(first)
     a_class = engine.class_names[0] if engine.cfg.num_classes else ""
@@ -112,13 +140,18 @@ def add_api(studio: Studio) -> None:
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="animation")
         buttons = [gr.Button(visible=False) for _ in range(4)]
+    return ApiInputs(**{k: v for k, v in locals().items() if k in ApiInputs.__dataclass_fields__})
 
-    def args_of(model, seed, truncation, label, sliders) -> RenderArgs:
-        studio.engine(model)                            # unknown model -> clear error first
-        return RenderArgs(check_seed(seed), check_finite("truncation", truncation), label or None,
-                          parse_numbers("sliders", sliders))
 
-    # The parameter names and docstrings below are what the app's "Use via API" page shows.
+def args_of(studio: Studio, model, seed, truncation, label, sliders) -> RenderArgs:
+    studio.engine(model)                            # unknown model -> clear error first
+    return RenderArgs(check_seed(seed), check_finite("truncation", truncation), label or None,
+                      parse_numbers("sliders", sliders))
+
+
+# The endpoints' parameter names and docstrings are what the app's "Use via API" page shows.
+def render_endpoints(studio: Studio):
+    """/generate and /grid: one image, or a grid of seeds."""
     @gpu
     @guard
     def generate(model, seed, truncation, label, sliders):
@@ -132,10 +165,31 @@ def add_api(studio: Studio) -> None:
             sliders: comma-separated offsets along the model's slider directions, e.g. "1, 0, -1", each
                 within its slider's range; "" for none
         """
-        result = studio.render(model, args_of(model, seed, truncation, label, sliders))
+        result = studio.render(model, args_of(studio, model, seed, truncation, label, sliders))
         return result.image, {"model": model, "seed": result.args.seed, "class": result.class_index,
                               "timings_ms": result.timings}
 
+    @gpu
+    @guard
+    def grid(model, seed, count, truncation, label, sliders):
+        """A grid of samples for seeds seed, seed + 1, ... Returns the grid and {"seeds": [...]}.
+
+        Args:
+            model: a model name, e.g. "emoji32"
+            seed: the first seed, a whole number in 0..4294967295
+            count: how many images, 1..64
+            truncation: psi in [0, 1]
+            label: a class name or index; "" for unconditional models
+            sliders: comma-separated slider offsets; "" for none
+        """
+        tiles = studio.grid(model, args_of(studio, model, seed, truncation, label, sliders), check_whole("count", count))
+        return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
+
+    return generate, grid
+
+
+def inspect_endpoint(studio: Studio):
+    """/inspect: one pixel's map (or every layer's, or the rollout)."""
     @gpu
     @guard
     def inspect(model, seed, truncation, label, sliders, x, y, size, layer, head, mode):
@@ -157,7 +211,7 @@ def add_api(studio: Studio) -> None:
         """
         engine = studio.engine(model)
         side = check_whole("size", size) or engine.cfg.resolution
-        args = args_of(model, seed, truncation, label, sliders)
+        args = args_of(studio, model, seed, truncation, label, sliders)
         x, y, result = check_whole("x", x), check_whole("y", y), studio.render(model, args)
         if layer in (ALL_LAYERS, ROLLOUT):
             settings = MapSettings(None, parse_head(head), mode or LOOKS_AT).checked()
@@ -175,6 +229,11 @@ def add_api(studio: Studio) -> None:
         out = engine.inspect(result, x, y, settings, size=(side, side), scale=studio.scale(model))
         return out.overlay, {**out.stats, "map": out.heat.tolist()}
 
+    return inspect
+
+
+def interpolate_endpoint(studio: Studio):
+    """/interpolate: an animation through latent space."""
     @gpu
     @guard
     def interpolate(model, seeds, truncation, label, frames, path="slerp", format="gif"):
@@ -189,34 +248,25 @@ def add_api(studio: Studio) -> None:
             path: "slerp" (seed to seed) or "circle" (the exact loop a cos t + b sin t through two seeds)
             format: "gif", "mp4" or "webp"
         """
-        view = View(model, args_of(model, 0, truncation, label, ""))
+        view = View(model, args_of(studio, model, 0, truncation, label, ""))
         return str(studio.interpolate(view, parse_seeds(seeds), check_whole("frames", frames), path=path or "slerp",
                                       fmt=format or "gif"))
 
-    @gpu
-    @guard
-    def grid(model, seed, count, truncation, label, sliders):
-        """A grid of samples for seeds seed, seed + 1, ... Returns the grid and {"seeds": [...]}.
+    return interpolate
 
-        Args:
-            model: a model name, e.g. "emoji32"
-            seed: the first seed, a whole number in 0..4294967295
-            count: how many images, 1..64
-            truncation: psi in [0, 1]
-            label: a class name or index; "" for unconditional models
-            sliders: comma-separated slider offsets; "" for none
-        """
-        tiles = studio.grid(model, args_of(model, seed, truncation, label, sliders), check_whole("count", count))
-        return image_grid([t for t, _ in tiles], nrow=8), {"seeds": [s for _, s in tiles]}
 
-    common = [model, seed, psi, label, sliders]
-    buttons[0].click(generate, common, [image_out, info_out], api_name="generate", **GROUP)
-    buttons[1].click(inspect, [*common, x, y, size, layer, head, mode], [image_out, info_out], api_name="inspect",
-                     **GROUP)
-    buttons[2].click(interpolate, [model, seeds, psi, label, frames, route, fmt], [file_out], api_name="interpolate",
-                     **GROUP)
-    buttons[3].click(grid, [model, seed, count, psi, label, sliders], [image_out, info_out], api_name="grid",
-                     **GROUP)
+def add_api(studio: Studio) -> None:
+    """Create the hidden components and the four named events (inside a gr.Blocks)."""
+    w = api_inputs(studio)
+    (generate, grid), inspect, interpolate = render_endpoints(studio), inspect_endpoint(studio), \
+        interpolate_endpoint(studio)
+    common, shown = [w.model, w.seed, w.psi, w.label, w.sliders], [w.image_out, w.info_out]
+    w.buttons[0].click(generate, common, shown, api_name="generate", **GROUP)
+    w.buttons[1].click(inspect, [*common, w.x, w.y, w.size, w.layer, w.head, w.mode], shown, api_name="inspect",
+                       **GROUP)
+    w.buttons[2].click(interpolate, [w.model, w.seeds, w.psi, w.label, w.frames, w.route, w.fmt], [w.file_out],
+                       api_name="interpolate", **GROUP)
+    w.buttons[3].click(grid, [w.model, w.seed, w.count, w.psi, w.label, w.sliders], shown, api_name="grid", **GROUP)
     add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/material.py)
     from .intervene import add_intervene_api
     add_intervene_api(studio)       # /intervene and /d_attention (studio/intervene.py)

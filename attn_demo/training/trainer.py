@@ -15,7 +15,9 @@ import json
 import math
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tqdm import tqdm
@@ -25,7 +27,7 @@ from ..models.config import ModelConfig, TrainConfig
 from ..imaging import draw
 from .grow import fade_alpha, set_fade
 from ..imaging.folders import ImageSet
-from .runtime import (TrainingError, agree, barrier, describe_hardware,
+from .runtime import (Runtime, TrainingError, agree, barrier, describe_hardware,
                       setup_runtime, step_modules)
 from .state import (CHECKPOINT, KEPT_DIR, TrainState, keep_checkpoint, load_train_state, save_train_state,
                     set_aside_kept_after)
@@ -118,28 +120,16 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     barrier(rt)
 
     G, D = step_modules(st, rt)
-    batches = Batches(data, cfg, rt, st.data_gen, crop=model_cfg.resolution)
-    log_file = (run_dir / "log.jsonl").open("a") if rt.main else None
-    session_start, elapsed0 = time.monotonic(), st.elapsed
-    bar = tqdm(total=cfg.max_steps, initial=st.step, disable=not (progress and rt.main),
-               dynamic_ncols=True, unit="it")
-
-    def clock() -> float:  # training seconds over all sessions of this run
-        return elapsed0 + time.monotonic() - session_start
-
-    def checkpoint():
-        st.elapsed = clock()
-        if rt.main:
-            save_train_state(ckpt, st, model_cfg, cfg)
-            if cfg.keep_every and st.step % cfg.keep_every == 0:
-                keep_checkpoint(run_dir, st.step)
-        barrier(rt)
-
+    run = Session(st, G, D, Batches(data, cfg, rt, st.data_gen, crop=model_cfg.resolution), model_cfg, cfg, rt,
+                  run_dir, log_file=(run_dir / "log.jsonl").open("a") if rt.main else None,
+                  bar=tqdm(total=cfg.max_steps, initial=st.step, disable=not (progress and rt.main),
+                           dynamic_ncols=True, unit="it"),
+                  log=log, inject_nan_at=inject_nan_at, elapsed0=st.elapsed)
+    bar, log_file = run.bar, run.log_file
     try:
-        stop_reason = _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, clock,
-                            inject_nan_at, log)
+        stop_reason = _loop(run)
         bar.close()
-        checkpoint()
+        run.checkpoint()
         if rt.main:
             _save_samples(run_dir, st)
     except OSError as e:  # disk full, folder removed...: the last checkpoint is intact (atomic saves)
@@ -158,8 +148,47 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
     return summary
 
 
-def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, clock, inject_nan_at, log):
+@dataclass
+class Session:
+    """One training session of a run: the state, the modules that step it, and where it writes.
+    The loop (`_loop`) reads and moves everything through this one object."""
+    st: TrainState
+    G: Any                                   # the stepped modules (DDP-wrapped or compiled where on)
+    D: Any
+    batches: Batches
+    model_cfg: ModelConfig
+    cfg: TrainConfig
+    rt: Runtime
+    run_dir: Path
+    log_file: Any = None                     # log.jsonl (rank 0), else None
+    bar: Any = None                          # the tqdm bar
+    log: Callable = print
+    inject_nan_at: int | None = None         # fault injection (tests)
+    elapsed0: float = 0.0                    # training seconds before this session
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def ckpt(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def clock(self) -> float:
+        """Training seconds over all sessions of this run."""
+        return self.elapsed0 + time.monotonic() - self.started
+
+    def checkpoint(self) -> None:
+        st, cfg = self.st, self.cfg
+        st.elapsed = self.clock()
+        if self.rt.main:
+            save_train_state(self.ckpt, st, self.model_cfg, cfg)
+            if cfg.keep_every and st.step % cfg.keep_every == 0:
+                keep_checkpoint(self.run_dir, st.step)
+        barrier(self.rt)
+
+
+def _loop(run: Session) -> str:
     """Steps until max_steps, the time budget, a signal or divergence; returns why it stopped."""
+    st, G, D, batches, cfg, rt, ckpt = run.st, run.G, run.D, run.batches, run.cfg, run.rt, run.ckpt
+    log_file, bar, log, inject_nan_at = run.log_file, run.bar, run.log, run.inject_nan_at
     session_start, rollbacks, injected = time.monotonic(), 0, False
     window_t, window_images = time.perf_counter(), 0
     last, shown = None, None                     # the last logged record, the bar's text from it
@@ -203,7 +232,7 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
                 now = time.perf_counter()
                 rate = window_images / max(now - window_t, 1e-9)
                 window_t, window_images = now, 0
-                record = {"step": st.step, "time": round(clock(), 2),
+                record = {"step": st.step, "time": round(run.clock(), 2),
                           **{k: round(v, 5) for k, v in values.items()},
                           **{f"gamma_{k}": round(v, 5) for k, v in gammas(st).items()},
                           **({"fade_alpha": round(fade_alpha(st.step, cfg.fade_in), 4)} if cfg.fade_in else {}),
@@ -215,9 +244,9 @@ def _loop(st, G, D, batches, cfg, rt, ckpt, run_dir, log_file, bar, checkpoint, 
                 bar.set_postfix_str(text)
                 shown = text
             if st.step % cfg.sample_every == 0 and rt.main:
-                _save_samples(run_dir, st)
+                _save_samples(run.run_dir, st)
             if st.step % cfg.ckpt_every == 0 or (cfg.keep_every and st.step % cfg.keep_every == 0):
-                checkpoint()
+                run.checkpoint()
                 rollbacks = 0
     return "max_steps"
 
