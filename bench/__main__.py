@@ -1,4 +1,4 @@
-"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas,invert,surgery].
+"""Benchmarks: python -m bench [--quick] [--only gen,flops,ablation,click,train,cold,browser,canvas,material,invert,surgery].
 
 Every figure is a median over repeated runs after warm-up, measured in one
 process on this machine, and written as JSON plus docs/PERFORMANCE.md (the
@@ -25,6 +25,7 @@ from attn_demo.serving.loader import find_models
 
 from .app import bench_browser, bench_cold_start
 from .canvas import bench_canvas
+from .material import bench_material, bench_view3d
 from .invert import bench_invert
 from .click import bench_click, bench_served_overlay
 from .common import REFERENCE, ROUNDS, cpu_times, machine, matmul_peak, median_row, steal_percent
@@ -133,6 +134,16 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
             log(f"  canvas {r['model']} {r['side']}² (attention at {r['attention_at']}): render {r['render_ms']:.0f} ms, "
                 f"click {r['click_ms']:.1f} ms (map {r['looks_at_click_ms']:.2f} ms), first looked-at-by "
                 f"{r['first_looked_at_by_ms']:.0f} ms, peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "material" in only:
+        probe("material")
+        canvases = find_models(weights, kind="canvas")
+        results["material"] = {"sets": bench_material(quick, weights=canvases[0] if canvases else None),
+                               "view3d": bench_view3d(weights, shows=1 if quick else 3)
+                               if canvases and Path("/usr/bin/chromium").exists() else None}
+        for r in results["material"]["sets"]:
+            log(f"  {r['what']}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.items() if k.endswith("_ms")))
+        if results["material"]["view3d"]:
+            log(f"  3-D preview: first paint {results['material']['view3d']['first_paint_s']:.2f} s from the click")
     if "invert" in only and shipped:
         probe("invert")
         results["invert"] = bench_invert(find_models(weights)[0], weights / "feature_net", pictures=2 if quick else 5)
@@ -150,7 +161,7 @@ def run(weights: Path, only: set[str], quick: bool, log=print) -> dict:
     return results
 
 
-PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas", "invert", "surgery")
+PARTS = ("gen", "flops", "ablation", "click", "train", "cold", "browser", "canvas", "material", "invert", "surgery")
 
 
 def _keys(part: str) -> tuple[str, ...]:
@@ -165,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "and a report.")
     p.add_argument("--weights", type=Path, default=Path("weights"), help="folder of shipped models")
     p.add_argument("--only", default=",".join(PARTS),
-                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas,invert,surgery")
+                   help="comma-separated subset of gen,flops,ablation,click,train,cold,browser,canvas,material,invert,surgery")
     p.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for reporting)")
     p.add_argument("--json", type=Path, default=Path("docs/performance.json"), help="where the figures go")
     p.add_argument("--md", default="docs/PERFORMANCE.md", help="the report (rewritten); '' for none")
