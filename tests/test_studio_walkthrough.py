@@ -104,3 +104,15 @@ def test_7_undo_is_disabled_when_there_is_nothing_to_undo(studio):
     assert all(skipped(u) for u in h.on_undo(v))                     # a late second press: no red error
     edited = desk.reroll_brush(v, 10, 10, 1, 5)
     assert h.undo_state(edited)["interactive"] is True
+
+
+def test_6_gamma_in_the_all_layers_labels_is_a_glyph_not_a_box():
+    import numpy as np
+    from attn_demo.imaging import draw
+    tile = [np.zeros((16, 16, 3), np.uint8)]
+
+    def label(text):
+        return draw.labelled_grid([tile], [text], [""], label_width=40)[:, :40]
+    missing = label("\u0378")                       # an unassigned code point: the font's missing-glyph box
+    assert not np.array_equal(label("γ"), missing)
+    assert not np.array_equal(label("γ"), label("y"))

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import InputError
 
@@ -170,6 +170,19 @@ def draw_marker(img: np.ndarray, x: float, y: float, color=(0, 255, 255), radius
     return np.asarray(pil)
 
 
+@functools.lru_cache(maxsize=4)
+def label_font(size: int = 11):
+    """The labels' font: one with Greek (the γ of "G16  γ +0.42"), matplotlib's DejaVu Sans (found
+    without importing matplotlib); Pillow's default where it is missing (which draws γ as a box)."""
+    import importlib.util
+    spec = importlib.util.find_spec("matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if path.is_file():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size)
+
+
 def labelled_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str],
                   pad: int = 4, label_height: int = 16, label_width: int = 120) -> np.ndarray:
     """Tiles (HxWx3 uint8, all the same size) in rows, each row labelled on its left and each
@@ -181,10 +194,10 @@ def labelled_grid(rows: list[list[np.ndarray]], row_labels: list[str], col_label
     out = Image.new("RGB", (width, height), (24, 24, 28))
     d = ImageDraw.Draw(out)
     for j, text in enumerate(col_labels[:ncol]):
-        d.text((label_width + pad + j * (w + pad), 2), text, fill=(230, 230, 230))
+        d.text((label_width + pad + j * (w + pad), 2), text, fill=(230, 230, 230), font=label_font())
     for i, (tiles, text) in enumerate(zip(rows, row_labels)):
         y = label_height + pad + i * (h + pad)
-        d.text((4, y + h // 2 - 6), text, fill=(230, 230, 230))
+        d.text((4, y + h // 2 - 6), text, fill=(230, 230, 230), font=label_font())
         for j, tile in enumerate(tiles):
             out.paste(Image.fromarray(tile), (label_width + pad + j * (w + pad), y))
     return np.asarray(out)
