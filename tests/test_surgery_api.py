@@ -88,3 +88,23 @@ def test_intervention_state_round_trip_and_forgeries():
                             ({"action": "off", "draws": 10 ** 6}, "draws")]:
         with pytest.raises(InputError, match=message):
             Intervention.from_dict(forged)
+
+
+def test_from_view_uses_the_views_click_layer_and_head(studio):
+    from attn_demo.serving.engine import MapSettings
+    from attn_demo.studio.intervene import from_view, intervene
+    from attn_demo.studio.view import DISPLAY, View
+    view = View("tinycond", RenderArgs(7, 1.0, "cat"), click=(300, 100), map=MapSettings("G8", 1))
+    spec = from_view(view, "faithfulness", k=3, draws=2)
+    assert (spec.x, spec.y, spec.layer, spec.head, spec.size) == (300, 100, "G8", 1, DISPLAY)
+    engine = studio.engine("tinycond")
+    out, faith = intervene(engine, studio.render("tinycond", view.args), spec)
+    assert faith is not None and faith.layer == "G8" and out.click == (300 * 32 // DISPLAY, 100 * 32 // DISPLAY)
+    off = from_view(view, "off", scope="layer")
+    assert off.x is None and off.brush is None
+    hide = from_view(view, "hide", scope="layer", brush=(0, 0, 256, 512))
+    assert hide.brush == (0, 0, 256, 512) and hide.x is None
+    with pytest.raises(InputError, match="click a pixel"):
+        from_view(View("tinycond", RenderArgs(7)), "off")
+    with pytest.raises(InputError, match="scope must be"):
+        from_view(view, "off", scope="everything")

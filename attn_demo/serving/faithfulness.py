@@ -168,7 +168,8 @@ def curve_picture(f: Faithfulness, width: int = 480, height: int = 240) -> np.nd
 
     for values, colour in ((rand, (160, 160, 160)), (ours, (255, 170, 40))):
         d.line([point(n, v) for n, v in zip(xs, values)], fill=colour, width=2)
-    d.text((4, 4), f"{f.layer} ({f.x}, {f.y}): change around the pixel (grey levels) vs cells removed", fill=(230, 230, 230))
+    d.text((4, 4), f"{f.layer} ({f.x}, {f.y}): change around the pixel (grey levels) vs cells removed",
+           fill=(230, 230, 230))
     d.text((left, down + 6), f"1 .. {xs[-1]} cells removed:  map's order (orange)  random (grey)",
            fill=(230, 230, 230))
     d.text((4, up), f"{top:.1f}", fill=(230, 230, 230))

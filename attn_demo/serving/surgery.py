@@ -395,5 +395,5 @@ class Surgery:
             raise InputError("the target covers the whole image: a redirect there changes nothing; "
                              "paint a smaller target")
         rule = (rows, self.keep(cells, False))
-        return self.run("redirect", Edit(rules=(rule,)), {"queries": int(rows.sum()), "target_cells": int(cells.sum())},
-                        pixel, brush=brush, target=target)
+        touched = {"queries": int(rows.sum()), "target_cells": int(cells.sum())}
+        return self.run("redirect", Edit(rules=(rule,)), touched, pixel, brush=brush, target=target)

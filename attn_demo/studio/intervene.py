@@ -80,6 +80,24 @@ class Intervention:
             raise InputError(f"the intervention in this state is malformed: {e}") from None
 
 
+SCOPES = ("layer", "click", "brush")     # whose attention an "off" or a "redirect" changes, in the page
+
+
+def from_view(view, action: str, scope: str = "click", brush=None, target=None, k: int = 5,
+              draws: int = 8) -> Intervention:
+    """The intervention the page asks for on a view (studio/view.View): its layer and head, and, with
+    scope "click", its clicked pixel (DISPLAY px; boxes are in the same picture's pixels)."""
+    from .view import DISPLAY
+    if scope not in SCOPES:
+        raise InputError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    click = view.click if scope == "click" or action == "faithfulness" else None
+    if click is None and (scope == "click" or action == "faithfulness"):
+        raise InputError("click a pixel of the image first")
+    region = brush if scope == "brush" or action == "hide" else None
+    return Intervention(action, view.map.layer, *(click or (None, None)), region, target, k, draws, view.map.head,
+                        DISPLAY).checked()
+
+
 def intervene(engine, result, spec: Intervention) -> tuple[SurgeryResult, Faithfulness | None]:
     """Run an intervention on a render: its surgery result, and the faithfulness test if that was asked."""
     spec = spec.checked()
