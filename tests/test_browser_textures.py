@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_demo.studio.canvas import CanvasView
+from attn_demo.studio.textures.desk import CanvasView
 from test_browser import click_pixel, image_bytes, image_src, wait_ready
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ from attn_demo.errors import InputError
 from attn_demo.serving.canvas import CanvasEngine, render_canvas
 from attn_demo.serving.engine import MapSettings
 from attn_demo.serving import materials
-from attn_demo.studio.canvas import CanvasDesk, CanvasView
+from attn_demo.studio.textures.desk import CanvasDesk, CanvasView
 from attn_demo.studio.files import ExportFolder
 
 from conftest import tiny_canvas

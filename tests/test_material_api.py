@@ -5,7 +5,7 @@ import pytest
 
 from attn_demo.serving import glb
 from attn_demo.serving import material_set as M
-from attn_demo.studio.material import export_material, view_material
+from attn_demo.studio.textures.material import export_material, view_material
 
 from test_material_set import parse_glb
 

@@ -13,7 +13,7 @@ from attn_demo.errors import AttnDemoError, BusyError
 from attn_demo.serving import gate
 from attn_demo.serving.canvas import CanvasEngine
 from attn_demo.studio.cache import RenderCache, render_nbytes
-from attn_demo.studio.canvas import CanvasDesk
+from attn_demo.studio.textures.desk import CanvasDesk
 from attn_demo.studio.files import ExportFolder
 from conftest import tiny_canvas
 

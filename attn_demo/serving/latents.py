@@ -1,7 +1,7 @@
 """Latent paths: the routes an animation takes through latent space (torch only).
 
 Used by every loop the studio makes (studio/core.Studio.interpolate for image models,
-studio/canvas.CanvasDesk.loop for canvas fields) and open to the CLI:
+studio/textures/desk.CanvasDesk.loop for canvas fields) and open to the CLI:
 
 - `slerp_path`: spherical interpolation from latent to latent, optionally closed back to the
   first, which keeps Gaussian latents at a typical norm;

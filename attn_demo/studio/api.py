@@ -1,5 +1,5 @@
 """Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid (and, for canvas
-models, /material and /material_glb: studio/material.py).
+models, /material and /material_glb: studio/textures/material.py).
 
 Each takes explicit arguments through hidden components. Every numeric
 input is bounded in its component (Gradio refuses out-of-range values before
@@ -28,7 +28,7 @@ from ..serving.engine import MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
 from .core import MAX_GRID, Studio
 from .guard import GROUP, gpu, guard
-from .material import add_material_api
+from .textures.material import add_material_api
 from .view import View
 
 ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
@@ -267,6 +267,6 @@ def add_api(studio: Studio) -> None:
     w.buttons[2].click(interpolate, [w.model, w.seeds, w.psi, w.label, w.frames, w.route, w.fmt], [w.file_out],
                        api_name="interpolate", **GROUP)
     w.buttons[3].click(grid, [w.model, w.seed, w.count, w.psi, w.label, w.sliders], shown, api_name="grid", **GROUP)
-    add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/material.py)
+    add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/textures/material.py)
     from .intervene import add_intervene_api
     add_intervene_api(studio)       # /intervene and /d_attention (studio/intervene.py)

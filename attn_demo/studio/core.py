@@ -26,7 +26,7 @@ from ..serving.canvas import CanvasEngine
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
 from .cache import RenderCache
-from .canvas import CanvasDesk
+from .textures.desk import CanvasDesk
 from .files import ExportFolder
 from .neighbours import NeighbourShelf
 from .view import DISPLAY, View, check_point, parse_state, state_dict
@@ -54,7 +54,7 @@ class Studio:
         loaded = load_engines(model_dirs, device, self.problems)     # serving/loader: by each config's kind
         self.engines: dict[str, Engine] = {n: e for n, e in loaded.items() if isinstance(e, Engine)}
         self.files = ExportFolder(export_dir)
-        # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/canvas.py)
+        # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/textures/)
         self.shelf = NeighbourShelf(lambda: self.feature_net)     # "is this a copy?" (studio/neighbours.py)
         self.canvas = CanvasDesk({n: e for n, e in loaded.items() if isinstance(e, CanvasEngine)},
                                  self.files, self.shelf)

@@ -1,7 +1,7 @@
 """The shape every tab's desk has, and the one reader of state files.
 
 A desk is a tab's logic without Gradio: the image studio (`core.Studio`, its view `view.View`)
-and the textures desk (`canvas.CanvasDesk`, its view `canvas.CanvasView`). The page's handlers,
+and the textures desk (`textures.desk.CanvasDesk`, its view `CanvasView`). The page's handlers,
 the named API and the tests call the same verbs on either:
 
     render(view)              the picture the view shows (cached: a click never renders again)

@@ -18,17 +18,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checks import check_finite, check_seed, check_whole
-from ..errors import InputError
-from ..serving import materials
-from ..serving.canvas import CanvasEngine, CanvasResult, check_tiling
-from ..serving.engine import InspectResult, MapSettings
-from ..serving.latents import loop_angles, loop_point
-from ..serving.probe import LOOKS_AT
-from . import exports
-from .cache import RenderCache
-from .files import ExportFolder
-from .neighbours import NeighbourShelf
+from ...checks import check_finite, check_seed, check_whole
+from ...errors import InputError
+from ...serving import materials
+from ...serving.canvas import CanvasEngine, CanvasResult, check_tiling
+from ...serving.engine import InspectResult, MapSettings
+from ...serving.latents import loop_angles, loop_point
+from ...serving.probe import LOOKS_AT
+from .. import exports
+from ..cache import RenderCache
+from ..files import ExportFolder
+from ..neighbours import NeighbourShelf
 
 STATE_KIND = "canvas"
 STATE_VERSION = 1

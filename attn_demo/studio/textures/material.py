@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checks import SEED_MAX
-from ..models.latents import PSI_RANGE
-from ..serving import glb, material_set
-from ..serving.canvas import MAX_SIDE
-from ..serving.material_set import LIMITS, MaterialSet, Strengths
-from .canvas import CanvasDesk, CanvasView
+from ...checks import SEED_MAX
+from ...models.latents import PSI_RANGE
+from ...serving import glb, material_set
+from ...serving.canvas import MAX_SIDE
+from ...serving.material_set import LIMITS, MaterialSet, Strengths
+from .desk import CanvasDesk, CanvasView
 
 
 def view_material(desk: CanvasDesk, v: CanvasView, strengths: Strengths = Strengths()) -> MaterialSet:
@@ -52,10 +52,10 @@ def export_material(desk: CanvasDesk, v: CanvasView, strengths: Strengths = Stre
 
 def add_material_api(studio) -> None:
     """/material and /material_glb (inside a gr.Blocks), where the studio has a canvas model."""
-    from ._gradio import gr
-    from .api import ApiNumber, ApiText, described
-    from .guard import gpu, guard
-    from .textures import PAINT
+    from .._gradio import gr
+    from ..api import ApiNumber, ApiText, described
+    from ..guard import gpu, guard
+    from .tab import PAINT
 
     desk: CanvasDesk = studio.canvas
     if not desk.models:
@@ -155,7 +155,7 @@ def add_material_api(studio) -> None:
 
 
 # ---------------------------------------------------------------- the Textures tab's panel
-WEB = Path(__file__).parent / "web"
+WEB = Path(__file__).parent.parent / "web"            # studio/web/
 VENDOR = WEB / "vendor" / "three"          # scripts/vendor_three.sh: three.js from npm, served by the app
 SHAPE_CHOICES = [("sphere", "sphere"), ("cube", "cube"), ("plane", "plane"),
                  ("surround: the band around you, seen from inside (360°)", "surround")]
@@ -194,14 +194,14 @@ class MaterialWidgets:
 
 def zoom_button():
     """The 1:1 toggle, placed under the canvas (inside the Textures tab's layout)."""
-    from ._gradio import gr
+    from .._gradio import gr
     return gr.Button("1:1 zoom (toggle)", size="sm", elem_id="tex_zoom")
 
 
 def material_layout(desk: CanvasDesk, zoom_btn) -> MaterialWidgets:
     """The material panel (call inside the Textures tab): strengths, object, repeat, the button that
     makes the set and its GLB, and the 3-D view."""
-    from ._gradio import gr
+    from .._gradio import gr
     gr.set_static_paths([VENDOR])              # three.js, from the app itself (adds to the static paths)
     defaults = Strengths()
     steps = {"normal_strength": 0.5, "ao_strength": 0.5, "roughness": 0.05, "roughness_contrast": 0.05}
@@ -229,8 +229,8 @@ def material_layout(desk: CanvasDesk, zoom_btn) -> MaterialWidgets:
 
 def wire_material(w: MaterialWidgets, view, width, height, desk: CanvasDesk) -> None:
     """The panel's events: the set and GLB are made in the painting group, then the page loads the GLB."""
-    from .guard import guard
-    from .textures import PAINT
+    from ..guard import guard
+    from .tab import PAINT
 
     def on_show(v: CanvasView, *values):
         *strengths, shape, repeat = values

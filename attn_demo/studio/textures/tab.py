@@ -1,4 +1,4 @@
-"""The Textures tab: canvas models (studio/canvas.py) in the page, with its widgets, handlers and wiring.
+"""The Textures tab: canvas models (textures/desk.py) in the page, with its widgets, handlers and wiring.
 
 Paint a canvas of any size and tiling, judge its seams in a 3 x 3 preview, click it to see
 where its attention looks (or what looks at a pixel), re-roll the cells under a brush or the
@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ._gradio import gr
-from ..checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head
-from ..errors import AttnDemoError
-from ..imaging import draw
-from ..serving import materials
-from ..serving.canvas import MAX_REROLL_SHARE
-from ..serving.engine import MapSettings
-from . import web
-from .canvas import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
-from .core import ANIMATION_FORMATS
-from .desk import check_kind, read_state
-from .guard import PRIVATE, guard
+from .._gradio import gr
+from ...checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head
+from ...errors import AttnDemoError
+from ...imaging import draw
+from ...serving import materials
+from ...serving.canvas import MAX_REROLL_SHARE
+from ...serving.engine import MapSettings
+from .. import web
+from .desk import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
+from ..core import ANIMATION_FORMATS
+from ..desk import check_kind, read_state
+from ..guard import PRIVATE, guard
 from .material import MaterialWidgets, material_layout, wire_material, zoom_button
-from .view import MAX_SLIDERS, MODE_LABELS
+from ..view import MAX_SLIDERS, MODE_LABELS
 
 TILING_LABELS = {"tile: wraps both ways": "both", "band: wraps left-right (360° around the viewer)": "x",
                  "none: no wrap": "none"}
@@ -71,7 +71,7 @@ class TextureWidgets:
     loop_file: gr.File
     nn_features: gr.Gallery
     nn_pixels: gr.Gallery
-    material: MaterialWidgets | None = None     # the material set and 3-D preview (studio/material.py)
+    material: MaterialWidgets | None = None     # the material set and 3-D preview (material.py)
 
     @property
     def settings(self) -> list:
