@@ -25,8 +25,11 @@ def test_endpoints_are_described(client):
 
 
 def test_intervene_matches_the_engine(client, studio):
-    picture, info, npy = client.predict("tinycond", 7, 1.0, "cat", "", "off", "G8", -1, -1, 0, "2, 2, 20, 14", "",
-                                        5, 8, "mean", api_name="/intervene")
+    picture, info, files = client.predict("tinycond", 7, 1.0, "cat", "", "off", "G8", -1, -1, 0, "2, 2, 20, 14", "",
+                                          5, 8, "mean", 0, api_name="/intervene")
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    assert [n.rsplit("_", 1)[-1] for n in names] == ["before.png", "after.png", "difference.png", "difference.npy"]
+    npy = files[-1]
     engine = studio.engine("tinycond")
     ref = Surgery(engine, engine.render(RenderArgs(7, 1.0, "cat")), "G8").switch_off(
         brush=box_mask((2, 2, 20, 14), (32, 32)))
@@ -37,9 +40,12 @@ def test_intervene_matches_the_engine(client, studio):
 
 
 def test_faithfulness_with_its_sentence_and_curve(client):
-    _, info, _ = client.predict("tinycond", 7, 1.0, "dog", "", "faithfulness", "", 100, 300, 512, "", "", 3, 4, "1",
+    _, info, _ = client.predict("tinycond", 7, 1.0, "dog", "", "faithfulness", "", 100, 300, 512, "", "", 3, 4, "1", 1,
                                 api_name="/intervene")
     assert "3 brightest cells" in info["sentence"] and info["head"] == 1 and info["curve"]["removed"][0] == 1
+    _, info, _ = client.predict("tinycond", 7, 1.0, "dog", "", "faithfulness", "", 100, 300, 512, "", "", 3, 4, "1", 0,
+                                api_name="/intervene")
+    assert "curve" not in info and "sentence" in info
 
 
 @pytest.mark.parametrize("args, message", [
@@ -53,12 +59,12 @@ def test_faithfulness_with_its_sentence_and_curve(client):
 ])
 def test_bad_input_is_a_message(client, args, message):
     with pytest.raises(Exception, match=message):
-        client.predict("tinycond", 7, 1.0, "cat", "", *args, 5, 8, "mean", api_name="/intervene")
+        client.predict("tinycond", 7, 1.0, "cat", "", *args, 5, 8, "mean", 0, api_name="/intervene")
 
 
 def test_k_beyond_the_key_grid(client):
     with pytest.raises(Exception, match="does not fit the key grid"):
-        client.predict("tiny32", 7, 1.0, "", "", "faithfulness", "", 3, 3, 0, "", "", 64, 8, "mean",
+        client.predict("tiny32", 7, 1.0, "", "", "faithfulness", "", 3, 3, 0, "", "", 64, 8, "mean", 0,
                        api_name="/intervene")
 
 
@@ -85,7 +91,8 @@ def test_intervention_state_round_trip_and_forgeries():
     for forged, message in [({"action": "off", "evil": 1}, "unknown fields"), ([1], "not an object"),
                             ({"action": "off", "x": 1.5, "y": 1}, "whole number"),
                             ({"action": "off", "brush": [0, 0, "a", 1]}, "x0,y0,x1,y1"),
-                            ({"action": "off", "draws": 10 ** 6}, "draws")]:
+                            ({"action": "off", "draws": 10 ** 6}, "draws"),
+                            ({"action": "off", "curve": 2}, "curve")]:
         with pytest.raises(InputError, match=message):
             Intervention.from_dict(forged)
 

@@ -10,8 +10,8 @@ Named endpoints (gradio_client):
 
     from gradio_client import Client
     c = Client("http://127.0.0.1:7860/")
-    picture, info, npy = c.predict("emoji32", 42, 1.0, "Smileys & Emotion", "", "off", "G16", -1, -1, 0,
-                                   "", "", 5, 8, "mean", api_name="/intervene")
+    picture, info, files = c.predict("emoji32", 42, 1.0, "Smileys & Emotion", "", "off", "G16", -1, -1, 0,
+                                     "", "", 5, 8, "mean", 0, api_name="/intervene")
     overlays, info = c.predict("mymodel", handle_file("cat.png"), 16, 12, "cat", "mean", api_name="/d_attention")
 
 /d_attention answers only for a model directory that holds discriminator.safetensors (the
@@ -49,6 +49,7 @@ class Intervention:
     draws: int = 8
     head: int | None = None
     size: int = 0
+    curve: bool = False            # faithfulness: also the deletion curve (a few hundred re-renders)
 
     def checked(self) -> "Intervention":
         if self.action not in ACTIONS:
@@ -61,7 +62,8 @@ class Intervention:
                             None if self.x is None else check_whole("x", self.x, 0),
                             None if self.y is None else check_whole("y", self.y, 0), box[0], box[1],
                             check_whole("k", self.k, 1), check_whole("draws", self.draws, 1, MAX_DRAWS),
-                            parse_head(self.head), check_whole("size", self.size, 0, 8192))
+                            parse_head(self.head), check_whole("size", self.size, 0, 8192),
+                            check_flag("curve", self.curve))
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -84,7 +86,7 @@ SCOPES = ("layer", "click", "brush")     # whose attention an "off" or a "redire
 
 
 def from_view(view, action: str, scope: str = "click", brush=None, target=None, k: int = 5,
-              draws: int = 8) -> Intervention:
+              draws: int = 8, curve: bool = False) -> Intervention:
     """The intervention the page asks for on a view (studio/view.View): its layer and head, and, with
     scope "click", its clicked pixel (DISPLAY px; boxes are in the same picture's pixels)."""
     from .view import DISPLAY
@@ -95,7 +97,14 @@ def from_view(view, action: str, scope: str = "click", brush=None, target=None, 
         raise InputError("click a pixel of the image first")
     region = brush if scope == "brush" or action == "hide" else None
     return Intervention(action, view.map.layer, *(click or (None, None)), region, target, k, draws, view.map.head,
-                        DISPLAY).checked()
+                        DISPLAY, curve).checked()
+
+
+def check_flag(name: str, value) -> bool:
+    """True/False, or 1/0 (an API number); anything else is refused."""
+    if isinstance(value, bool):
+        return value
+    return bool(check_whole(name, value, 0, 1))
 
 
 def intervene(engine, result, spec: Intervention) -> tuple[SurgeryResult, Faithfulness | None]:
@@ -118,7 +127,7 @@ def intervene(engine, result, spec: Intervention) -> tuple[SurgeryResult, Faithf
         return surgery.hide(brush), None
     if spec.action == "redirect":
         return surgery.redirect(target, pixel, brush), None
-    f = faithfulness(surgery, *pixel, k=spec.k, draws=spec.draws, head=spec.head, curve=True)
+    f = faithfulness(surgery, *pixel, k=spec.k, draws=spec.draws, head=spec.head, curve=spec.curve)
     return f.surgery, f
 
 
@@ -178,10 +187,13 @@ def add_intervene_api(studio) -> None:
                           f"faithfulness: draws of k random cells, 1..{MAX_DRAWS}", 8, whole=True)
         head = described(ApiText(label="head", value="mean"), "faithfulness: 'mean' or a head index: the map "
                          "whose order is tested", "mean")
+        curve = described(ApiNumber(label="curve", minimum=0, maximum=1, value=0),
+                          "faithfulness: 1 = also the deletion curve (cells removed in the map's order vs at "
+                          "random; about a second on a 32-px model), 0 = the ratio only", 0, whole=True)
         image_in = gr.Image(type="numpy", label="image", image_mode="RGB")
         picture_out = gr.Image(format="png", type="numpy", label="picture")
         info_out = gr.JSON(label="info")
-        file_out = gr.File(label="difference .npy")
+        file_out = gr.File(label="before, after, difference (.png) and the difference (.npy)", file_count="multiple")
         buttons = [gr.Button(visible=False) for _ in range(2)]
 
     def click_of(x, y):
@@ -193,11 +205,11 @@ def add_intervene_api(studio) -> None:
     @gpu
     @guard
     def intervene_api(model, seed, truncation, label, sliders, action, layer, x, y, size, brush, target, k,
-                      draws, head):
+                      draws, head, curve=0):
         """Edit one attention layer of a render and re-render from that layer. Returns before | after |
         difference (a heat map in grey levels with its colour bar), the numbers (mean and largest change
-        and where; for faithfulness the ratio, its sentence and the deletion curve) and the raw
-        difference after - before as .npy.
+        and where; for faithfulness the ratio, its sentence and the deletion curve) and the files:
+        before, after and difference PNGs and the raw difference after - before as .npy.
 
         Args:
             model: a model name, e.g. "emoji32"
@@ -215,6 +227,7 @@ def add_intervene_api(studio) -> None:
             k: faithfulness: key cells removed
             draws: faithfulness: draws of k random cells
             head: faithfulness: "mean" or a head index
+            curve: faithfulness: 1 = also the deletion curve, 0 = the ratio only
         """
         studio.engine(model)
         args = RenderArgs(check_seed(seed), check_finite("truncation", truncation), label or None,
@@ -222,14 +235,14 @@ def add_intervene_api(studio) -> None:
         cx, cy = click_of(x, y)
         spec = Intervention(action or "off", layer or None, cx, cy, brush.strip() or None if brush else None,
                             target.strip() or None if target else None, k, draws, head or "mean",
-                            check_whole("size", size, 0))
+                            check_whole("size", size, 0), check_flag("curve", curve))
         engine = studio.engine(model)
         out, faith = intervene(engine, studio.render(model, args), spec)
         info = faith.stats() if faith is not None else out.stats()
         info["intervention"] = spec.checked().to_dict()
         folder = studio.files.new_folder()
-        npy = export_files(folder, f"{model}_{args.seed}_{out.layer}_{out.action}", out)[-1]
-        return out.picture(studio.scale(model)), info, str(npy)
+        files = export_files(folder, f"{model}_{args.seed}_{out.layer}_{out.action}", out)
+        return out.picture(studio.scale(model)), info, [str(f) for f in files]
 
     @gpu
     @guard
@@ -262,7 +275,7 @@ def add_intervene_api(studio) -> None:
         return draw.labelled_grid([tiles], [f"D {view.score:+.2f}"], [m.layer for m in view.maps]), view.stats()
 
     buttons[0].click(intervene_api, [model, seed, psi, label, sliders, action, layer, x, y, size, brush, target,
-                                     k, draws, head], [picture_out, info_out, file_out], api_name="intervene",
+                                     k, draws, head, curve], [picture_out, info_out, file_out], api_name="intervene",
                      **GROUP)
     buttons[1].click(d_attention, [model, image_in, x, y, label, head], [picture_out, info_out],
                      api_name="d_attention", **GROUP)
