@@ -84,7 +84,7 @@ def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
     page.click("#tex_export")
     page.wait_for_selector("#tex_files a[href$='_normal.png']", timeout=30000)
     links = page.eval_on_selector_all("#tex_files a", "els => els.map(e => e.href)")
-    tile = next(u for u in links if u.endswith("_seed7.png"))
+    tile = next(u for u in links if u.endswith("_sand_seed7_psi1.00.png"))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(page.request.get(tile).body()))), desk.render(v).image)
     assert any(u.endswith("_height16.png") for u in links) and any(u.endswith("_state.json") for u in links)
 

@@ -116,3 +116,27 @@ def test_6_gamma_in_the_all_layers_labels_is_a_glyph_not_a_box():
     missing = label("\u0378")                       # an unassigned code point: the font's missing-glyph box
     assert not np.array_equal(label("γ"), missing)
     assert not np.array_equal(label("γ"), label("y"))
+
+
+def test_9_export_names_say_the_image_size_and_the_maps_their_own(studio):
+    v = View("tinycond", RenderArgs(seed=4, psi=0.9, label="fish"), click=(100, 200), map=MapSettings("G8", 1))
+    names = [f.name for f in studio.export(v, "x4 pixel")]          # 32 px x 4 = 128 px; maps at 512 px
+    assert all("_128px" in n for n in names), names
+    assert all("512px" not in n for n in names if "_map512px_" not in n), names
+    assert [n for n in names if "_map512px_" in n] == [names[2], names[3]]
+    smooth = [f.name for f in studio.export(v, "x4 smooth")]
+    assert all("_128px-smooth" in n for n in smooth), smooth
+
+
+def test_9_texture_export_names_carry_the_surface_psi_and_the_reroll(studio):
+    desk = studio.canvas
+    v = desk.view(desk.default_view(), "tinytex", 7, 64, 64, "both", 1.0, "sand")
+    names = {}
+    for key, view in {"sand": v, "rock": replace(v, label="rock"), "psi": replace(v, psi=0.7),
+                      "a": desk.reroll_brush(v, 10, 10, 1, 5), "b": desk.reroll_brush(v, 10, 10, 1, 6)}.items():
+        names[key] = {f.name for f in desk.export(view)}
+    assert all("_sand_seed7_psi1.00" in n for n in names["sand"])
+    assert all("_psi0.70" in n for n in names["psi"])
+    everything = [n for group in names.values() for n in group]
+    assert len(everything) == len(set(everything))               # never one name for two canvases
+    assert all("_edited" in n for n in names["a"] | names["b"])

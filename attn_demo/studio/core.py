@@ -296,18 +296,20 @@ class Studio:
         state = self.state_dict(view)
         info = exports.png_info(state)
         side = exports.export_side(engine.cfg.resolution, size)
-        stem = exports.image_stem(view, side, smooth=size.endswith("smooth") and side != engine.cfg.resolution)
+        smooth = size.endswith("smooth") and side != engine.cfg.resolution
+        stem = exports.image_stem(view, side, smooth)
         files = [self.files.new_file(f"{stem}.png")]
         Image.fromarray(exports.sized(result.image, size)).save(files[0], pnginfo=info)
         if view.click is not None:
             # the map's pictures at the export size, never smaller than the studio shows them
             scale = max(1, max(side, DISPLAY) // engine.cfg.resolution)
             out = self.inspect(view, *view.click, scale=scale)
-            mstem = exports.map_stem(view, out.overlay.shape[0])
-            heat = exports.heat_rgba(out.heat, out.overlay.shape[0], view.map.cmap,
-                                     view.map.fixed_top(out.map))
+            # every name says the image's side; the map's pictures add their own (never below DISPLAY)
+            mstem, mside = exports.map_stem(view, side, smooth), out.overlay.shape[0]
+            heat = exports.heat_rgba(out.heat, mside, view.map.cmap, view.map.fixed_top(out.map))
             folder = self.files.new_folder()                  # the map's files together
-            files += [folder / f"{mstem}_overlay.png", folder / f"{mstem}_heatmap.png", folder / f"{mstem}.npy"]
+            files += [folder / f"{mstem}_map{mside}px_overlay.png", folder / f"{mstem}_map{mside}px_heatmap.png",
+                      folder / f"{mstem}.npy"]
             Image.fromarray(out.overlay).save(files[-3], pnginfo=info)
             Image.fromarray(heat, "RGBA").save(files[-2], pnginfo=info)
             np.save(files[-1], out.heat)

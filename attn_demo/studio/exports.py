@@ -71,12 +71,13 @@ def image_stem(view: View, side: int, smooth: bool = False) -> str:
         ("-smooth" if smooth else "")
 
 
-def map_stem(view: View, side: int) -> str:
-    """The image's name plus the map's layer, mode, head, click and a hash of how it is drawn."""
+def map_stem(view: View, side: int, smooth: bool = False) -> str:
+    """The image's name (its side and resampling: the map's pictures may be larger, and say so
+    themselves) plus the map's layer, mode, head, click and a hash of how it is drawn."""
     m, (x, y) = view.map, view.click
     head = "mean" if m.head is None else f"h{m.head}"
     look = _short_hash([m.alpha, m.cmap, m.norm])
-    return f"{image_stem(view, side)}_{_slug(m.layer or 'last')}_{m.mode}_{head}_x{x}y{y}_{look}"
+    return f"{image_stem(view, side, smooth)}_{_slug(m.layer or 'last')}_{m.mode}_{head}_x{x}y{y}_{look}"
 
 
 def png_info(state: dict) -> PngImagePlugin.PngInfo:

@@ -55,6 +55,16 @@ class CanvasView:
     undo: tuple = ()                              # earlier (field, edited), newest last
 
 
+def export_stem(v: CanvasView, kind: str, field: torch.Tensor | None = None) -> str:
+    """model_tile_WxH_surface_seedN_psiP[_sliders][_editedK-hash]: what the canvas is, in its name, so
+    two surfaces, truncations or re-rolls of one seed never share one (the hash is of the re-rolled
+    field, `field`, needed when v.edited)."""
+    sliders = "" if not any(v.sliders) else "_sl" + exports._short_hash([round(float(s), 6) for s in v.sliders])
+    stem = f"{v.model}_{kind}_{v.width}x{v.height}_{exports._slug(v.label)}_seed{v.seed}_psi{v.psi:.2f}{sliders}"
+    if v.edited:
+        stem += f"_edited{len(v.edited)}-" + hashlib.sha1(field.numpy().tobytes()).hexdigest()[:6]
+    return stem
+
 class CanvasDesk:
     """Canvas models and everything the Textures tab does with them (a desk: studio/desk.py)."""
 
@@ -253,7 +263,7 @@ class CanvasDesk:
         result = self.render(v)
         state = self.state_dict(v)
         kind = {"both": "tile", "x": "band", "none": "canvas"}[v.tiling]
-        stem = f"{v.model}_{kind}_{v.width}x{v.height}_seed{v.seed}" + (f"_edited{len(v.edited)}" if v.edited else "")
+        stem = export_stem(v, kind, self.field_of(v) if v.edited else None)
         folder = self.files.new_folder()
         height = materials.height_map(result.image)
         files = [folder / f"{stem}.png", folder / f"{stem}_height16.png", folder / f"{stem}_normal.png",
