@@ -25,6 +25,7 @@ from ..serving.loader import load_engines
 from ..serving.canvas import CanvasEngine
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
+from .desk import Models
 from .cache import RenderCache
 from .textures.desk import CanvasDesk
 from .files import ExportFolder
@@ -40,7 +41,7 @@ LOOP_PATHS = ("slerp", "circle")
 ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
-class Studio:
+class Studio(Models):
     """The image studio's desk (studio/desk.py): image models, a render cache and every view."""
 
     STATE_KIND = "image"
@@ -67,16 +68,7 @@ class Studio:
         self._renders = RenderCache(cache_size)
         self.live_limit = live_limit     # the largest q + k (floats) shipped to the page for live mode
 
-    # ------------------------------------------------------------ models
-    @property
-    def models(self) -> list[str]:
-        return list(self.engines)
-
-    def engine(self, model: str) -> Engine:
-        if not isinstance(model, str) or model not in self.engines:
-            raise InputError(f"unknown model {model!r}; choose one of {', '.join(self.engines)}")
-        return self.engines[model]
-
+    # ------------------------------------------------------------ models (desk.Models: models, engine)
     def scale(self, model: str, side: int = DISPLAY) -> int:
         return max(1, side // self.engine(model).cfg.resolution)
 

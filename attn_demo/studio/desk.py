@@ -49,6 +49,23 @@ class Desk(Protocol):
     def parse_state(self, state: dict) -> tuple[Any, list[str]]: ...
 
 
+class Models:
+    """A desk's models by name, the part both desks share: `engines` (set by the desk), `models`,
+    and `engine(model)`, which refuses an unknown name with the names it knows."""
+
+    engines: dict
+    WHAT = "model"                 # how the refusal names them ("canvas model" on the Textures tab)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.engines)
+
+    def engine(self, model: str):
+        if not isinstance(model, str) or model not in self.engines:
+            raise InputError(f"unknown {self.WHAT} {model!r}; choose one of {', '.join(self.engines) or 'none'}")
+        return self.engines[model]
+
+
 def read_state(data: bytes | str | None) -> dict:
     """A state's JSON, from a .json file or the text chunk of a PNG the studio exported, as a dict
     that is an attn-demo state (its fields are the desk's to check)."""

@@ -27,6 +27,7 @@ from ...serving.latents import loop_angles, loop_point
 from ...serving.probe import LOOKS_AT
 from .. import exports
 from ..cache import RenderCache
+from ..desk import Models
 from ..files import ExportFolder
 from ..neighbours import NeighbourShelf
 
@@ -65,25 +66,17 @@ def export_stem(v: CanvasView, kind: str, field: torch.Tensor | None = None) -> 
         stem += f"_edited{len(v.edited)}-" + hashlib.sha1(field.numpy().tobytes()).hexdigest()[:6]
     return stem
 
-class CanvasDesk:
+class CanvasDesk(Models):
     """Canvas models and everything the Textures tab does with them (a desk: studio/desk.py)."""
 
     STATE_KIND = STATE_KIND
+    WHAT = "canvas model"
 
     def __init__(self, engines: dict[str, CanvasEngine], files: ExportFolder, shelf: NeighbourShelf | None = None):
         self.engines = engines
         self.files = files
         self.shelf = shelf            # the models' neighbour indexes ("is this a copy?"), where there are any
         self._renders = RenderCache(CACHE)
-
-    @property
-    def models(self) -> list[str]:
-        return list(self.engines)
-
-    def engine(self, model: str) -> CanvasEngine:
-        if not isinstance(model, str) or model not in self.engines:
-            raise InputError(f"unknown canvas model {model!r}; choose one of {', '.join(self.engines) or 'none'}")
-        return self.engines[model]
 
     def default_view(self) -> CanvasView:
         engine = self.engine(self.models[0])
