@@ -137,6 +137,26 @@ def write_card(model_dir: Path) -> str:
     training = _read_json(model_dir / TRAINING_FILE)
     metrics = _read_json(model_dir / METRICS_FILE)
     tc = TrainConfig.from_dict(training["train_config"]) if "train_config" in training else None
+    lines = [f"# {model_dir.name}", "", _card_intro(cfg, shown), ""]
+    if cfg.class_names:
+        lines += ["Classes: " + ", ".join(cfg.class_names), ""]
+    lines += _card_training(training, tc)
+    if metrics:
+        lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
+    lines += _card_neighbours(model_dir)
+    lines += _card_directions(model_dir, cfg, training)
+    if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
+        lines += ["## Notes", "", (model_dir / NOTES_FILE).read_text().strip(), ""]
+    lines += _card_licence(training)
+    lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
+              f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
+    text = "\n".join(lines)
+    atomic_write(model_dir / CARD_FILE, text.encode())
+    return text
+
+
+def _card_intro(cfg: ModelConfig, shown: str) -> str:
+    """The card's first paragraph: what the model is and how to run it."""
     conditional = f", conditional on {cfg.num_classes} classes" if cfg.num_classes else ""
     attn = ", ".join(f"{r}x{r}" for r in cfg.g_attn)
     if cfg.kind == "canvas":
@@ -153,65 +173,76 @@ def write_card(model_dir: Path) -> str:
                  f"width {cfg.g_width}, self-attention at {attn}{conditional}), "
                  "trained with attn-demo. Load it with `Engine.from_pretrained` or "
                  f"`python -m attn_demo generate --weights {shown}`.")
-    lines = [f"# {model_dir.name}", "", intro, ""]
-    if cfg.class_names:
-        lines += ["Classes: " + ", ".join(cfg.class_names), ""]
-    if training:
-        data = training.get("data", {})
-        lines += ["## Training", "",
-                  f"- data: {data.get('images', '?')} images from `{training.get('data_source') or data.get('source', '?')}`"
-                  f" (content hash {data.get('sha256', '?')})",
-                  f"- steps: {training['steps']:,} at batch {tc.batch_size if tc else '?'} "
-                  f"({training['images_seen']:,} images seen)",
-                  f"- wall time: {training['wall_time_s'] / 3600:.2f} h on {training['hardware']} "
-                  + (f"(a checkpoint kept along a longer run; torch {training['torch']})"
-                     if training['stop_reason'] == KEPT_REASON else
-                     f"(stopped by {training['stop_reason']}; torch {training['torch']})"),
-                  ]
-        if tc:
-            lines.append(f"- hinge loss, Adam G {tc.lr_g:g} / D {tc.lr_d:g}, betas ({tc.beta1:g}, {tc.beta2:g}), "
-                         f"EMA {tc.ema_decay:g} from step {tc.ema_start}, DiffAugment {', '.join(tc.diffaug) or 'off'}")
-        lines.append("- final attention gamma: " + ", ".join(f"{k} {v:+.4f}" for k, v in training["gamma"].items()))
-        lines.append("")
-    if metrics:
-        lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
+    return intro
+
+
+def _card_training(training: dict, tc: TrainConfig | None) -> list[str]:
+    """## Training: the data, steps, time and hyper-parameters of the run (none for an imported model)."""
+    if not training:
+        return []
+    data = training.get("data", {})
+    lines = ["## Training", "",
+             f"- data: {data.get('images', '?')} images from `{training.get('data_source') or data.get('source', '?')}`"
+             f" (content hash {data.get('sha256', '?')})",
+             f"- steps: {training['steps']:,} at batch {tc.batch_size if tc else '?'} "
+             f"({training['images_seen']:,} images seen)",
+             f"- wall time: {training['wall_time_s'] / 3600:.2f} h on {training['hardware']} "
+             + (f"(a checkpoint kept along a longer run; torch {training['torch']})"
+                if training['stop_reason'] == KEPT_REASON else
+                f"(stopped by {training['stop_reason']}; torch {training['torch']})"),
+             ]
+    if tc:
+        lines.append(f"- hinge loss, Adam G {tc.lr_g:g} / D {tc.lr_d:g}, betas ({tc.beta1:g}, {tc.beta2:g}), "
+                     f"EMA {tc.ema_decay:g} from step {tc.ema_start}, DiffAugment {', '.join(tc.diffaug) or 'off'}")
+    lines.append("- final attention gamma: " + ", ".join(f"{k} {v:+.4f}" for k, v in training["gamma"].items()))
+    lines.append("")
+    return lines
+
+
+def _card_neighbours(model_dir: Path) -> list[str]:
+    """## Does it copy its training images? (where `index` wrote neighbours.json)"""
     neighbours = _read_json(model_dir / "neighbours.json")
-    if neighbours.get("table"):
-        crops = neighbours.get("unit") == "crops"
-        what = ("grid crops of the training textures (crops of whole textures are held out together; the "
-                "samples are crop-size canvases)" if crops else "images")
-        lines += ["## Does it copy its training images?", "",
-                  "The feature distance (the feature net's normalised features) from each image to its nearest "
-                  f"training image, for {neighbours['samples']['n']} samples and for {neighbours['held_out']} real "
-                  f"{what} held out of an index of the other {neighbours['index_images']} "
-                  "(`python -m attn_demo index --weights DIR --data DIR`; the studio shows the nearest "
-                  "training images of any image, or of the window around a canvas's clicked pixel, from "
-                  "`neighbours.safetensors`). Samples much closer than held-out real images would be copies.",
-                  "", neighbours["table"], ""]
-    if (model_dir / DIRECTIONS_FILE).exists():
-        # the folder this model trained on (training.json), not one demo set's: the ranges are measured on it
-        source = training.get("data", {}).get("source")
-        folder = portable_path(source, home=None) if source else "DIR"
-        lines += ["## Slider directions", "",
-                  "`directions.safetensors` holds principal directions of the generator "
-                  "(GANSpace-style, `python -m attn_demo directions`), each with its slider's range: "
-                  "where the samples stay on the real images' manifold (training/directions.py, "
-                  f"`--feature-net weights/feature_net --data {folder}`; ±2 where not measured).", ""]
-        directions = load_directions(model_dir, cfg.z_dim)
-        lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
-    if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
-        lines += ["## Notes", "", (model_dir / NOTES_FILE).read_text().strip(), ""]
-    if training.get("attribution"):
-        share_alike = "BY-SA" in training["attribution"].upper().replace(" ", "-")
-        lines += ["## Licence and attribution", "", f"Training images: {training['attribution']}",
-                  "The weights are released under CC BY-SA 3.0, as the training images' licence asks of what is "
-                  "made from them (share alike); credit the images' authors above." if share_alike else
-                  "The weights are released under the MIT licence.", ""]
-    lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
-              f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
-    text = "\n".join(lines)
-    atomic_write(model_dir / CARD_FILE, text.encode())
-    return text
+    if not neighbours.get("table"):
+        return []
+    crops = neighbours.get("unit") == "crops"
+    what = ("grid crops of the training textures (crops of whole textures are held out together; the "
+            "samples are crop-size canvases)" if crops else "images")
+    return ["## Does it copy its training images?", "",
+            "The feature distance (the feature net's normalised features) from each image to its nearest "
+            f"training image, for {neighbours['samples']['n']} samples and for {neighbours['held_out']} real "
+            f"{what} held out of an index of the other {neighbours['index_images']} "
+            "(`python -m attn_demo index --weights DIR --data DIR`; the studio shows the nearest "
+            "training images of any image, or of the window around a canvas's clicked pixel, from "
+            "`neighbours.safetensors`). Samples much closer than held-out real images would be copies.",
+            "", neighbours["table"], ""]
+
+
+def _card_directions(model_dir: Path, cfg: ModelConfig, training: dict) -> list[str]:
+    """## Slider directions and their measured ranges (where directions.safetensors lies)."""
+    if not (model_dir / DIRECTIONS_FILE).exists():
+        return []
+    # the folder this model trained on (training.json), not one demo set's: the ranges are measured on it
+    source = training.get("data", {}).get("source")
+    folder = portable_path(source, home=None) if source else "DIR"
+    lines = ["## Slider directions", "",
+             "`directions.safetensors` holds principal directions of the generator "
+             "(GANSpace-style, `python -m attn_demo directions`), each with its slider's range: "
+             "where the samples stay on the real images' manifold (training/directions.py, "
+             f"`--feature-net weights/feature_net --data {folder}`; ±2 where not measured).", ""]
+    directions = load_directions(model_dir, cfg.z_dim)
+    lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
+    return lines
+
+
+def _card_licence(training: dict) -> list[str]:
+    """## Licence and attribution, as the training images' licence asks."""
+    if not training.get("attribution"):
+        return []
+    share_alike = "BY-SA" in training["attribution"].upper().replace(" ", "-")
+    return ["## Licence and attribution", "", f"Training images: {training['attribution']}",
+            "The weights are released under CC BY-SA 3.0, as the training images' licence asks of what is "
+            "made from them (share alike); credit the images' authors above." if share_alike else
+            "The weights are released under the MIT licence.", ""]
 
 
 def read_log(run_dir: Path) -> list[dict]:
