@@ -92,8 +92,9 @@ def bench_cold_start(weights: Path, runs: int = 3) -> dict:
 
 def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: Path = ROOT,
                   latency_ms: float = 0) -> dict:
-    """Playwright on localhost: mouse click on the image to the new overlay loaded, timed in the
-    page, against `python app.py` as a user starts it; then the "next" seed button to the new
+    """Playwright on localhost: mouse click on the image to the new overlay loaded (the server's
+    answer) and to the clicked map drawn in the page (live.js, at pointer-down), timed in the page,
+    against `python app.py` as a user starts it; then the "next" seed button to the new
     image loaded (a render through the queue). `root`: the checkout whose app.py runs
     (scripts/browser_ab.py compares two); `latency_ms`: Chromium adds this much to every request
     and limits the link to 10 / 5 Mbit/s down / up, as a Space far away would."""
@@ -115,6 +116,7 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
         g = page.evaluate("() => {const r=document.querySelector('#gen_img img').getBoundingClientRect();"
                           "return [r.x, r.y, r.width, r.height]}")
         rng = np.random.default_rng(0)
+        _wait_payload(page)                             # the page draws a click's map from it (live.js)
         for i in range(clicks + 2):
             x, y = g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10)
             page.evaluate("() => window.attnDemo.timers.click.arm()")
@@ -122,6 +124,8 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
             page.wait_for_function("() => window.attnDemo.timers.click.done !== null", timeout=30000)
             if i >= 2:                                  # the first two warm the path up
                 lat.append(page.evaluate("() => { const w = window.attnDemo.timers.click; return w.done - w.t0; }"))
+        # the same clicks drawn in the page at pointer-down (live.js), the first two left out as above
+        drawn = page.evaluate("() => window.attnDemo.live.clicks.slice(2)")
         moves = _live_moves(page, g, rng, 40 if clicks < 20 else 200)
         page.evaluate(_WATCH_SEED_JS)
         steps = []
@@ -135,6 +139,8 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
         browser.close()
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
             "min_ms": min(lat), "max_ms": max(lat),
+            **({"page_clicks": len(drawn), "page_click_median_ms": statistics.median(drawn),
+                "page_click_p90_ms": sorted(drawn)[int(0.9 * len(drawn))]} if drawn else {}),
             "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps),
             "live_moves": len(moves), "live_median_ms": statistics.median(moves),
             "live_p90_ms": sorted(moves)[int(0.9 * len(moves))]}
@@ -144,13 +150,18 @@ def _live_moves(page, g, rng, count: int) -> list[float]:
     """Live mode: the pointer moved to `count` random pixels of the image, one step each; the page's
     own timings (live.js: the move event's time stamp to its map drawn on the canvas), the first
     five (which decode the queries and keys and read the image) left out."""
-    page.wait_for_function("() => { const t = document.querySelector('#view_data textarea'); "
-                           "return t && t.value.includes('\"live\":{'); }", timeout=30000)
+    _wait_payload(page)
     page.evaluate("() => { window.attnDemo.live.times.length = 0; }")
     for _ in range(count + 5):
         page.mouse.move(g[0] + 5 + rng.uniform(0, g[2] - 10), g[1] + 5 + rng.uniform(0, g[3] - 10))
     page.wait_for_function(f"() => window.attnDemo.live.times.length >= {count + 5}", timeout=30000)
     return page.evaluate("() => window.attnDemo.live.times.slice(5)")
+
+
+def _wait_payload(page) -> None:
+    """Until the page holds the live payload (the render's queries and keys: studio/live.py)."""
+    page.wait_for_function("() => { const t = document.querySelector('#view_data textarea'); "
+                           "return t && t.value.includes('\"live\":{'); }", timeout=30000)
 
 
 def _watch_js(name: str, trigger: str, target: str) -> str:

@@ -17,7 +17,9 @@ TARGETS = [
     ("training, reference at 64x64", lambda r: _train(r, "reference-64")["images_per_s"], ">=", 35, "img/s"),
     ("the same with `--amp bf16` (a CPU with native bf16)",
      lambda r: _train(r, "reference-64", "bf16")["images_per_s"], ">=", 35, "img/s"),
-    ("browser click to overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
+    ("browser click to its map on screen, drawn in the page (median)", lambda r: r["browser"]["page_click_median_ms"],
+     "<=", 50, "ms"),
+    ("browser click to the server's overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
     ("live mode: pointer move to the map drawn (median)", lambda r: r["browser"]["live_median_ms"], "<=", 16, "ms"),
     ("cold start to first image", lambda r: r["cold_start"]["to_first_image_s"], "<=", 6, "s"),
     ("canvas model: a 1024² canvas", lambda r: _canvas(r, 1024)["render_ms"], "<=", 2000, "ms"),
@@ -215,6 +217,11 @@ def write_report(r: dict, path: Path) -> str:
         lines.append(f"- browser (Playwright, headless Chromium, localhost), mouse-down on the image to the new "
                      f"overlay decoded: median {b['median_ms']:.0f} ms, p90 {b['p90_ms']:.0f} ms, "
                      f"min {b['min_ms']:.0f}, max {b['max_ms']:.0f} ({b['clicks']} clicks).")
+        if "page_click_median_ms" in b:
+            lines.append(f"- browser, the same clicks to the clicked map on screen, drawn in the page from the live "
+                         f"payload (studio/live.js; pointer-down's time stamp to the frame that shows it; the server's "
+                         f"overlay above confirms it): median {b['page_click_median_ms']:.1f} ms, "
+                         f"p90 {b['page_click_p90_ms']:.1f} ms.")
         if "seed_step_median_ms" in b:
             lines.append(f"- browser, mouse-down on \"next\" to the next seed's image decoded (a render through "
                          f"the queue, no target): median {b['seed_step_median_ms']:.0f} ms ({b['seed_steps']} steps).")

@@ -125,3 +125,59 @@ def test_a_forged_pointer_position_is_refused_in_the_click_line(page):
         page.evaluate("(v) => { window.attnDemo.live.point = v; document.querySelector('#live_go').click(); }", forged)
         wait_text(page, "⚠")
         page.evaluate("() => { document.querySelector('#click_info textarea').value = ''; }")
+
+
+@pytest.mark.parametrize("query, view", [
+    ("?model=tinycond&seed=7&class=dog&psi=0.5&x=100&y=50&layer=G8&head=1",
+     View("tinycond", RenderArgs(7, 0.5, "dog"), click=(100, 50), map=MapSettings("G8", 1))),
+    ("?model=tinycond&seed=3&class=cat&psi=1&x=10&y=10&mode=looked-at-by",
+     View("tinycond", RenderArgs(3, 1.0, "cat"), click=(10, 10), map=MapSettings(None, None, LOOKED_AT_BY))),
+    ("?model=tinyslots&seed=5&psi=0.8&x=300&y=200", View("tinyslots", RenderArgs(5, 0.8), click=(300, 200))),
+])
+def test_the_pixel_line_and_the_numbers_follow_the_pointer(page, app_url, studio, query, view):
+    """γ, entropy, distance and peak under the pointer are the server's numbers of that pixel (#33)."""
+    open_view(page, app_url, query)
+    engine = studio.engine(view.model)
+    res = engine.cfg.resolution
+    for i, (px, py) in enumerate([(40, 470), (300, 100), (511, 0), (256, 257)]):
+        hover_pixel(page, px, py)
+        wait_live(page, i + 1)
+        got = page.evaluate(f"() => window.attnDemo.live.shown")
+        assert (got["x"], got["y"]) == (px, py)
+        want = engine.capture(studio.render(view.model, view.args), view.map.layer).probe(
+            px, py, (DISPLAY, DISPLAY), view.map.head, view.map.mode).stats()
+        assert got["cell"] == want["cell"]
+        for key in ("gamma", "entropy_nats", "uniform_entropy_nats", "mean_distance_px", "max_weight", "total_weight",
+                    *(("register_share", "null_share") if "null_share" in want else ())):
+            assert math.isclose(got[key], want[key], rel_tol=1e-4, abs_tol=1e-6), (key, got[key], want[key])
+        line = page.input_value("#click_info textarea")
+        assert line == (f"pointer x={px}, y={py} → image pixel ({px * res // DISPLAY}, {py * res // DISPLAY}), "
+                        f"attention cell ({want['cell'][0]}, {want['cell'][1]})")
+        shown = page.inner_text("#live_numbers")
+        assert f"γ (gamma) = {want['gamma']:+.4f}" in shown and f"mean distance {want['mean_distance_px']:.1f} px" in shown
+    page.mouse.move(5, 5)                         # off the image: the clicked point's line comes back
+    page.wait_for_function("() => document.querySelector('#click_info textarea').value.startsWith('x=')")
+    assert page.input_value("#click_info textarea").startswith(f"x={view.click[0]}, y={view.click[1]}")
+
+
+def test_a_click_draws_its_map_in_the_page_at_once_and_the_server_confirms(page, studio):
+    """A click's map is on screen before the server's answer: drawn from the payload at pointer-down,
+    held until the server's overlay replaces the old one (#33: click to overlay)."""
+    wait_payload(page)
+    old = page.evaluate("() => document.querySelector('#attn_img img').src")
+    hover_pixel(page, 60, 400)
+    page.mouse.down()
+    page.wait_for_function("() => window.attnDemo.live.clicks.length >= 1")
+    page.mouse.up()
+    page.mouse.move(5, 5)                         # leave at once: the clicked map stays until the answer
+    assert page.evaluate(f"() => document.getElementById('live_canvas').style.display === 'block' "
+                         f"|| document.querySelector('#attn_img img').src !== {old!r}")
+    drawn = canvas_pixels(page).astype(int)       # (a hidden canvas keeps its picture)
+    v = View("tiny32", RenderArgs(42, 0.8), click=(60, 400))
+    server = studio.inspect(v, 60, 400).overlay
+    diff = np.abs(drawn - server.astype(int))[away_from(60, 400)].max(axis=1)
+    assert (diff > 0).mean() < 1e-3 and diff.mean() < 0.05
+    wait_text(page, "x=60, y=400")                # the server's answer
+    page.wait_for_function(f"() => document.querySelector('#attn_img img').src !== {old!r}")
+    page.wait_for_function("() => document.getElementById('live_canvas').style.display === 'none'")
+    assert page.evaluate("() => window.attnDemo.live.clicks[0]") < 1000

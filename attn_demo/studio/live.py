@@ -11,6 +11,9 @@ the pointer's pixel to the server instead (a click without the click; at most on
 The page draws what the server would (engine.inspect): the map scaled to its peak or to the shared
 uniform scale, resized bilinearly to the view (imaging/draw.resize_weights), coloured by the
 palette and blended over the image; tests compare both.
+It also writes the pixel line and the numbers under the map (γ, entropy, mean distance, peak weight:
+probe.AttentionMap.describe) for the pixel under the pointer, and on a click draws the clicked
+pixel's map at once, before the server's answer (the overlay image) comes back to confirm it.
 """
 from __future__ import annotations
 
@@ -44,7 +47,10 @@ def payload(engine: Engine, result: RenderResult, view: View, limit: int = LIVE_
             "d": int(q.shape[2]), "grid": list(cap.grid), "key_grid": list(cap.key_grid),
             "q": _b64(q), "k": _b64(k), "w": None if cap.w is None else _b64(cap.w.numpy()),
             "registers": None if cap.registers is None else _b64(cap.registers.numpy()), "null": cap.null,
-            "palette": base64.b64encode(draw.palette(settings.cmap)).decode("ascii")}
+            "palette": base64.b64encode(draw.palette(settings.cmap)).decode("ascii"),
+            # the numbers under the map (probe.AttentionMap) and the pixel line, computed in the page too
+            "gamma": cap.gamma, "gamma_ctx": cap.gamma_ctx, "picture": list(cap.picture),
+            "resolution": engine.cfg.resolution}
 
 
 def page_data(engine: Engine, result: RenderResult, view: View, live: bool, limit: int = LIVE_MAX_FLOATS) -> str:

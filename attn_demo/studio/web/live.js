@@ -1,8 +1,9 @@
 {
   // Live mode (studio/live.py): the map under the pointer, computed here from the render's queries
   // and keys and drawn on a canvas over the attention view, as the server draws a click's map.
-  const live = attn.live = {times: [], work: [], text: "", payload: null, lse: null, base: null, baseSrc: "",
-                                    sentAt: 0, sentKey: ""};
+  // times / work: pointer moves; clicks: a click's pointer-down to the frame that shows its map
+  const live = attn.live = {times: [], work: [], clicks: [], text: "", payload: null, lse: null, base: null,
+                            baseSrc: "", sentAt: 0, sentKey: "", hovering: false, held: null};
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const floats = (b64) => new Float32Array(bytes(b64).buffer);
   const canvas = document.createElement("canvas");
@@ -86,12 +87,16 @@
     if (p.mode === "looks-at") {
       const i = Math.floor(y * p.grid[0] / D) * p.grid[1] + Math.floor(x * p.grid[1] / D);
       const out = new Float64Array(p.nk), row = new Float64Array(p.nrow);
+      let regs = 0, nul = 0;
       for (const h of heads) {
         let m = -Infinity, s = 0;
         for (let j = 0; j < p.nrow; j++) { row[j] = logit(p, h, i, j); if (row[j] > m) m = row[j]; }
         for (let j = 0; j < p.nrow; j++) { row[j] = Math.exp(row[j] - m); s += row[j]; }
         for (let j = 0; j < p.nk; j++) out[j] += row[j] / s / heads.length;
+        for (let j = p.nk; j < p.nk + p.nr; j++) regs += row[j] / s / heads.length;
+        if (p.null) nul += row[p.nrow - 1] / s / heads.length;
       }
+      if (p.nrow > p.nk) { out.register_share = regs; out.null_share = nul; }   // probe.Capture.slot_shares
       return out;
     }
     if (!live.lse) live.lse = logSumExps(p);
@@ -99,6 +104,79 @@
     const out = new Float64Array(p.nq);
     for (const h of heads) for (let i = 0; i < p.nq; i++) out[i] += Math.exp(logit(p, h, i, j) - live.lse[h * p.nq + i]) / heads.length;
     return out;
+  };
+
+  // The numbers of the map of display pixel (x, y), as serving/probe.Capture.probe computes them
+  // (AttentionMap): the cell, entropy of the normalised map, mean distance (image pixels) from the
+  // cell's centre, peak and total weight, the row's shares outside the picture.
+  live.stats = (x, y, heat) => {
+    const p = read();
+    if (!p || p.server) return null;
+    heat = heat || live.heat(x, y);
+    const D = p.display, [W, H] = p.picture;
+    const [from, to] = p.mode === "looks-at" ? [p.grid, p.key_grid] : [p.key_grid, p.grid];
+    const cx = Math.floor(x * from[1] / D), cy = Math.floor(y * from[0] / D);
+    const ox = (cx + 0.5) * W / from[1], oy = (cy + 0.5) * H / from[0];
+    let total = 0, top = 0;
+    for (const v of heat) { total += v; if (v > top) top = v; }
+    const t = Math.max(total, 1e-30);
+    let ent = 0, dist = 0;
+    for (let r = 0; r < to[0]; r++) for (let c = 0; c < to[1]; c++) {
+      const q = heat[r * to[1] + c] / t;
+      ent -= q * Math.log(Math.max(q, 1e-30));
+      dist += q * Math.hypot((c + 0.5) * W / to[1] - ox, (r + 0.5) * H / to[0] - oy);
+    }
+    const u = Math.log(heat.length), out = {x, y, cell: [cx, cy], gamma: p.gamma, entropy_nats: ent,
+      uniform_entropy_nats: u, entropy_norm: u > 0 ? ent / u : 0, mean_distance_px: dist, max_weight: top,
+      total_weight: total, gamma_ctx: p.gamma_ctx};
+    if (heat.register_share !== undefined) {
+      out.register_share = heat.register_share; out.null_share = heat.null_share;
+      out.pixel_share = Math.max(0, 1 - heat.register_share - heat.null_share);
+    }
+    return out;
+  };
+  // probe.AttentionMap.describe(markdown=True), as HTML, and the click line of events.Handlers.show_map
+  const signed = (v, n) => (v < 0 ? "-" : "+") + Math.abs(v).toFixed(n);
+  const describe = (p, s) => {
+    const verb = p.mode === "looks-at" ? "looks at" : "is looked at by", head = p.head === null ? "mean" : p.head;
+    let numbers = `γ (gamma) = ${signed(s.gamma, 4)} · entropy ${s.entropy_nats.toFixed(2)} nats `
+      + `(${(100 * s.entropy_norm).toFixed(0)}% of uniform) · mean distance ${s.mean_distance_px.toFixed(1)} px `
+      + `· peak weight ${s.max_weight.toFixed(3)}`;
+    if (s.gamma_ctx !== null && s.gamma_ctx !== undefined) numbers += ` · γ context ${signed(s.gamma_ctx, 4)}`;
+    let slots = "";
+    if (s.pixel_share !== undefined && s.pixel_share <= 1 - 5e-3) {
+      const parts = [];
+      if (s.null_share) parts.push(`${(100 * s.null_share).toFixed(0)}% on no pixel (the null slot)`);
+      if (s.register_share) parts.push(`${(100 * s.register_share).toFixed(0)}% on the registers`);
+      slots = `<br>This pixel puts ${parts.join(" and ")}; the map holds the other ${(100 * s.pixel_share).toFixed(0)}%.`;
+    }
+    const line = `pointer x=${s.x}, y=${s.y} → image pixel (${Math.floor(s.x * p.resolution / p.display)}, `
+      + `${Math.floor(s.y * p.resolution / p.display)}), attention cell (${s.cell[0]}, ${s.cell[1]})`;
+    return {line, html: `<b>${p.layer}</b>, head ${head}: the pixel ${verb} this map.<br>${numbers}${slots}`};
+  };
+
+  // The pixel line and the numbers follow the pointer: the line in the click box (the server's line
+  // comes back when the pointer leaves), the numbers in #live_numbers over the server's (dimmed).
+  const numbers = {saved: null, written: null};
+  const dim = (on) => { const s = document.querySelector(".attn-stats"); if (s) s.style.opacity = on ? ".45" : ""; };
+  const showNumbers = (p, x, y, heat) => {
+    const s = live.stats(x, y, heat), text = describe(p, s), box = document.querySelector("#click_info textarea");
+    live.shown = s;
+    if (box) {
+      if (box.value !== numbers.written) numbers.saved = box.value;   // the server's line, kept for later
+      box.value = numbers.written = text.line;
+    }
+    const el = document.getElementById("live_numbers");
+    if (el) { el.innerHTML = text.html; el.style.visibility = "visible"; }
+    dim(true);
+  };
+  const restoreNumbers = () => {
+    const box = document.querySelector("#click_info textarea");
+    if (box && numbers.written !== null && box.value === numbers.written && numbers.saved !== null) box.value = numbers.saved;
+    numbers.written = null;
+    const el = document.getElementById("live_numbers");
+    if (el) el.style.visibility = "hidden";
+    dim(false);
   };
 
   const baseImage = (img) => {    // the image's pixels at the view's size, read once per image
@@ -175,7 +253,18 @@
     canvas.style.width = nw * s + "px"; canvas.style.height = nh * s + "px";
     return true;
   };
-  const hide = () => { canvas.style.display = "none"; };
+  // A click's map stays on screen until the server's overlay replaces the one it was drawn over.
+  const overlaySrc = () => { const o = document.querySelector("#attn_img img"); return o ? o.src : ""; };
+  const holding = () => !!live.held && performance.now() < live.held.until && overlaySrc() === live.held.src;
+  const hide = () => {
+    live.hovering = false;
+    if (holding()) return;
+    live.held = null;
+    canvas.style.display = "none";
+    restoreNumbers();
+  };
+  new MutationObserver(() => { if (live.held && !holding() && !live.hovering) hide(); }).observe(
+    document.body, {subtree: true, attributes: true, attributeFilter: ["src"]});
 
   // The pixel of the view (display pixels, as a click's) under the pointer, or null off the image.
   const pixelAt = (img, e) => {
@@ -203,16 +292,40 @@
     if (wait <= 0) send(); else live.timer = setTimeout(send, wait);
   };
 
+  const show = (p, img, at) => {  // the map of pixel `at` on the canvas, its numbers beside it
+    const heat = live.heat(at[0], at[1]);
+    if (!place() || !draw(p, heat, img, at[0], at[1])) return false;
+    canvas.style.display = "block";
+    live.hovering = true;
+    showNumbers(p, at[0], at[1], heat);
+    return true;
+  };
+  const imageUnder = (e) => e.target instanceof HTMLImageElement && e.target.closest("#gen_img") ? e.target : null;
+
+  // A click (pointer down, as a finger's tap): the clicked pixel's map drawn here at once, before the
+  // server's answer; it stays until the server's overlay replaces the one on screen (at most 5 s).
+  document.addEventListener("pointerdown", (e) => {
+    const img = imageUnder(e);
+    if (e.button !== 0 || !img || !enabled()) return;
+    const p = read(), at = pixelAt(img, e);
+    if (!p || p.server || !at) return;
+    live.held = {src: overlaySrc(), until: performance.now() + 5000};
+    if (!show(p, img, at)) { live.held = null; return; }
+    const t0 = e.timeStamp;
+    requestAnimationFrame(() => {
+      live.clicks.push(performance.now() - t0);
+      if (live.clicks.length > 2000) live.clicks.splice(0, 1000);
+    });
+  }, {passive: true});
+
   document.addEventListener("pointermove", (e) => {
     const start = performance.now();
-    const img = e.target instanceof HTMLImageElement && e.target.closest("#gen_img") ? e.target : null;
+    const img = imageUnder(e);
     if (!img || !enabled()) { hide(); return; }
     const p = read(), at = pixelAt(img, e);
     if (!p || !at) { hide(); return; }
     if (p.server) { askServer(at[0], at[1]); return; }
-    const heat = live.heat(at[0], at[1]);
-    if (!place() || !draw(p, heat, img, at[0], at[1])) { hide(); return; }
-    canvas.style.display = "block";
+    if (!show(p, img, at)) { hide(); return; }
     const end = performance.now();
     live.times.push(end - e.timeStamp);          // the move's time stamp to its map drawn
     live.work.push(end - start);                 // of which this handler's own work

@@ -18,6 +18,7 @@
   let last = "";
   const place = () => {
     const t = document.querySelector("#click_info textarea"), img = document.querySelector("#gen_img img");
+    if (t && t.value.startsWith("pointer ")) return;     // live.js shows the pointer's line: the ring stays
     const m = t && /^x=(\d+), y=(\d+)/.exec(t.value);
     if (!m || !img || !img.naturalWidth) { ring.style.display = "none"; return; }
     const r = img.getBoundingClientRect(), s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
