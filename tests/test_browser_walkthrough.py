@@ -2,7 +2,7 @@
 import pytest
 
 from test_browser_textures import click_canvas, picture, tex_page as tex_page  # noqa: F401
-from test_browser import image_src
+from test_browser import image_src, page as page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -34,3 +34,13 @@ def test_4_a_click_on_a_texture_draws_a_ring_there(tex_page, studio):
     cx, cy = ring["x"] + ring["width"] / 2, ring["y"] + ring["height"] / 2      # 18 px, margin -9 px
     want_x, want_y = img["x"] + (30.5 * scale) * img["s"], img["y"] + (50.5 * scale) * img["s"]
     assert abs(cx - want_x) <= 3 and abs(cy - want_y) <= 3, (cx, cy, want_x, want_y)
+
+
+@pytest.mark.parametrize("elem_id, typed, message", [("ds_count", 100000, "at most 256 images per class"),
+                                                     ("grid_count", 1000, "at most 64 images in the gallery")])
+def test_8_a_typed_count_beyond_the_range_says_it_was_clamped(page, elem_id, typed, message):
+    page.get_by_role("tab", name="Gallery").click()
+    box = page.locator(f"#{elem_id} input[type='number']")
+    box.fill(str(typed))
+    box.press("Tab")
+    page.wait_for_selector(f"text={message}", timeout=20000)

@@ -140,3 +140,12 @@ def test_9_texture_export_names_carry_the_surface_psi_and_the_reroll(studio):
     everything = [n for group in names.values() for n in group]
     assert len(everything) == len(set(everything))               # never one name for two canvases
     assert all("_edited" in n for n in names["a"] | names["b"])
+
+
+def test_8_a_typed_count_beyond_the_range_is_named(monkeypatch):
+    from attn_demo.studio.events import clamp_note
+    said = []
+    monkeypatch.setattr(gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    clamp_note(256, "images per class")(100000)
+    clamp_note(256, "images per class")(200)
+    assert said == ["at most 256 images per class: 100000 was set to 256"]

@@ -14,7 +14,7 @@ from ..checks import check_finite, check_seed, check_whole, parse_head, parse_se
 from ..errors import AttnDemoError
 from ..models.latents import SLIDER_RANGE
 from ..serving.engine import MapSettings, RenderArgs
-from .core import Studio
+from .core import MAX_DATASET_PER_CLASS, MAX_GRID, Studio
 from .desk import check_kind, read_state
 from .files import jpeg_data_url, png_data_url
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
@@ -255,6 +255,15 @@ class Handlers:
         return v.args.seed
 
 
+def clamp_note(top: int, what: str):
+    """A count slider's release: a typed count beyond its range is clamped by the page (to `top`),
+    so say so (the release carries the value as typed)."""
+    def note(value):
+        if isinstance(value, (int, float)) and value > top:
+            gr.Warning(f"at most {top} {what}: {value:g} was set to {top}")
+    return note
+
+
 def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     # the first view, then the widgets set to show it (a link may name another than the opening one)
     demo.load(guard(h.on_load), None, w.shown, **SHOWN_SLOW).then(guard(h.widgets_for), [w.view], w.restored,
@@ -308,6 +317,11 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.live_go.click(click_guard(h.on_live_point), [w.live_xy, w.view], w.shown_map, queue=False,
                     js=web.LIVE_POINT, **SHOWN)
     w.grid_btn.click(gpu(guard(h.on_grid)), [w.grid_count, w.view], [w.gallery], **PRIVATE)
+    # (preprocess=False: Gradio would refuse the typed value before the note could name it)
+    w.grid_count.release(clamp_note(MAX_GRID, "images in the gallery"), [w.grid_count], None, preprocess=False,
+                         **PRIVATE)
+    w.ds_count.release(clamp_note(MAX_DATASET_PER_CLASS, "images per class"), [w.ds_count], None,
+                       preprocess=False, **PRIVATE)
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),
                        [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.interp_path,

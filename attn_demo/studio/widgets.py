@@ -12,7 +12,7 @@ from ._gradio import gr
 from ..checks import SEED_MAX
 from ..models.latents import PSI_RANGE, SLIDER_RANGE
 from ..imaging.draw import COLORMAPS
-from .core import ANIMATION_FORMATS, MAX_DATASET_PER_CLASS, Studio
+from .core import ANIMATION_FORMATS, MAX_DATASET_PER_CLASS, MAX_GRID, Studio
 from .exports import EXPORT_SIZES
 from .pictures import PictureWidgets, picture_layout
 from .textures import TextureWidgets, texture_layout
@@ -232,7 +232,8 @@ def layout(studio: Studio, default: View) -> Widgets:
     with gr.Tabs():
         with gr.Tab("Gallery"):
             with gr.Row():
-                grid_count = gr.Slider(4, 64, value=16, step=4, label="Images (seeds from the current one on)")
+                grid_count = gr.Slider(4, MAX_GRID, value=16, step=4, label="Images (seeds from the current one on)",
+                                       elem_id="grid_count")
                 grid_btn = gr.Button("Show samples", variant="secondary")
             gallery = gr.Gallery(elem_id="gallery", columns=8, height="auto", allow_preview=False,
                                  show_label=False, format="png")   # never lossy WEBP (the default)
