@@ -11,18 +11,17 @@ the named API and the tests call the same verbs on either:
     parse_state(state)        a state (a dict from read_state) -> (view, warnings)
 
 A state file says which desk it belongs to in its "kind" ("image" where it is missing: every
-image state written so far); `read_state` reads one from a JSON file or an exported PNG, once
+image state written so far); `read_state` (studio/state.py) reads one from a JSON file or an exported PNG, once
 for every tab, and `check_kind` says where a state of another kind loads.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import InputError
+from .state import read_state, state_kind  # noqa: F401 - read_state: the tabs' import
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # a state's "kind" -> the tab that loads it (the textures desk writes "canvas": its model kind's name)
 TABS = {"image": "the Export / import tab", "canvas": "the Textures tab"}
 
@@ -64,29 +63,6 @@ class Models:
         if not isinstance(model, str) or model not in self.engines:
             raise InputError(f"unknown {self.WHAT} {model!r}; choose one of {', '.join(self.engines) or 'none'}")
         return self.engines[model]
-
-
-def read_state(data: bytes | str | None) -> dict:
-    """A state's JSON, from a .json file or the text chunk of a PNG the studio exported, as a dict
-    that is an attn-demo state (its fields are the desk's to check)."""
-    if data is None:
-        raise InputError("no file")
-    if not isinstance(data, str):
-        data = bytes(data)
-        if data[:8] == PNG_SIGNATURE:                    # an exported PNG carries its view's state
-            from .exports import state_from_png          # exports -> view -> desk: read when needed
-            data = state_from_png(data)
-    try:
-        state = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"not a valid state file (JSON): {e}") from None
-    if not isinstance(state, dict) or state.get("app") != "attn-demo":
-        raise InputError("not an attn-demo state file")
-    return state
-
-
-def state_kind(state: dict) -> str:
-    return state.get("kind", "image")
 
 
 def check_kind(state: dict, desk: Desk) -> dict:

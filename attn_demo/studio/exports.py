@@ -9,7 +9,6 @@ maps also the layer, mode, head and click, plus a short hash of the map's drawin
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import zipfile
@@ -20,11 +19,10 @@ from PIL import Image, PngImagePlugin
 
 from ..errors import InputError
 from ..imaging import draw
+from .state import MAX_STATE_PNG_PIXELS, STATE_KEY, state_from_png  # noqa: F401 - exports' names
 from .view import View
 
 EXPORT_SIZES = ("native", "x4 pixel", "x4 smooth", "1024 pixel", "1024 smooth")
-STATE_KEY = "attn-demo-state"
-MAX_STATE_PNG_PIXELS = 4096 * 4096      # an exported PNG is at most 1024 px; anything far larger is not ours
 
 
 def export_side(native: int, size: str) -> int:
@@ -94,26 +92,6 @@ def write_zip(target: Path, files: list[Path]) -> Path:
             z.write(f, arcname=f.name)
     tmp.replace(target)
     return target
-
-
-def state_from_png(data: bytes) -> str:
-    """The view's JSON state an exported PNG carries, or a clear error. Only the PNG's header and
-    text chunks are read (no pixels are decoded), and only from a PNG of a sane size."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.format != "PNG":
-                raise InputError("not a PNG: load a state .json or a PNG exported by attn-demo")
-            if im.width * im.height > MAX_STATE_PNG_PIXELS:
-                raise InputError("this PNG is far larger than any attn-demo export")
-            state = im.info.get(STATE_KEY)
-    except InputError:
-        raise
-    except Exception as e:                                # noqa: BLE001 - a broken upload of any kind
-        raise InputError(f"cannot read this image ({type(e).__name__}): load a state .json or an exported PNG") \
-            from None
-    if not isinstance(state, str):
-        raise InputError("this PNG carries no attn-demo state: export it from the studio first")
-    return state
 
 
 def write_animation(frames: list, target: Path, fps: float) -> Path:

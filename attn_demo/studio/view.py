@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..models.latents import check_latent
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
-from .desk import read_state
+from .state import read_state
 
 DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
