@@ -31,6 +31,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "attn-
 
 import torch  # noqa: E402
 
+from attn_demo.imaging.folders import UPLOAD_MB  # noqa: E402
 from attn_demo.machine import keep_freed_memory  # noqa: E402
 from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
 from attn_demo.serving.probe import LOOKS_AT  # noqa: E402
@@ -66,5 +67,6 @@ def _stop(signum, frame):
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _stop)
     # Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (a Space sets them).
-    demo.launch(css=CSS, js=JS, max_file_size="1mb", footer_links=["gradio", "settings", "api"],
+    # uploads up to UPLOAD_MB (a phone photo for "Your picture"); Gradio refuses larger ones (HTTP 413)
+    demo.launch(css=CSS, js=JS, max_file_size=f"{UPLOAD_MB}mb", footer_links=["gradio", "settings", "api"],
                 state_session_capacity=SESSIONS)

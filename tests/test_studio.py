@@ -251,7 +251,7 @@ def test_space_settings(studio):
                or (isinstance(b, gradio.Image) and b.type == "numpy")]
     assert encoded and all(b.format == "png" for b in encoded)
     app_src = open(os.path.join(os.path.dirname(__file__), "..", "app.py")).read()
-    assert 'max_file_size="1mb"' in app_src and "queue_size=QUEUE_SIZE" in app_src
+    assert 'max_file_size=f"{UPLOAD_MB}mb"' in app_src and "queue_size=QUEUE_SIZE" in app_src
     # the bounded queue is set inside build_demo (before the Blocks closes: one app build less)
     assert demo._queue.max_size == 32 and demo._queue.default_concurrency_limit == ui.CONCURRENCY
     assert build_demo(studio, queue_size=5)._queue.max_size == 5

@@ -32,6 +32,8 @@ from ..errors import DataError, InputError
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 MAX_PIXELS = 40_000_000       # our own decompression-bomb cap (Pillow's is 2x 89 Mpx)
 MIN_SIDE = 8
+UPLOAD_MB = 20                 # a picture handed over in the studio ("Your picture"): a phone photo
+UPLOAD_PIXELS = Image.MAX_IMAGE_PIXELS or MAX_PIXELS   # ... up to Pillow's own decompression-bomb limit (89 Mpx)
 MAX_ASPECT = 4.0
 FEW_IMAGES = 1000             # below this, warn: GANs memorise or collapse on small sets
 BACKGROUND = (255, 255, 255)
@@ -114,20 +116,24 @@ def square_resize(im: Image.Image, size: int) -> Image.Image:
     return im.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
 
 
-def load_image(path: Path, size: int) -> np.ndarray:
-    """One file -> (size, size, 3) uint8. Raises DataError with a short reason."""
+def load_image(path: Path, size: int, max_pixels: int = MAX_PIXELS, draft: bool = False) -> np.ndarray:
+    """One file -> (size, size, 3) uint8. Raises DataError with a short reason. `draft`: a JPEG is
+    decoded at the smallest of 1/2, 1/4, 1/8 of its size that still covers `size` (a phone photo
+    in a fraction of the time and memory; load_upload)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=FORMATS) as im:
                 w, h = im.size
-                if w * h > MAX_PIXELS:
+                if w * h > max_pixels:
                     raise DataError("decompression bomb or huge image")
                 if min(w, h) < MIN_SIDE:
                     raise DataError("too small")
                 if max(w, h) / min(w, h) > MAX_ASPECT:
                     raise DataError("extreme aspect ratio")
                 im.seek(0)                          # first frame of an animation
+                if draft and im.format == "JPEG":
+                    im.draft("RGB", (size, size))   # downscaled while decoding, before the crop
                 im = ImageOps.exif_transpose(im)    # orientation before cropping
                 im.load()
                 rgb = to_rgb(im)
@@ -147,16 +153,20 @@ def load_image(path: Path, size: int) -> np.ndarray:
 def load_upload(data: bytes | str | Path, size: int) -> np.ndarray:
     """A picture a user hands over (bytes, or a path) through the same checks as a training image:
     (size, size, 3) uint8, or an InputError that says why not (not an image, truncated, a bomb, too
-    small, ...)."""
+    small, ...) and what is taken. A phone photo (12 to 48 Mpx, up to UPLOAD_MB) is taken: its pixels
+    up to Pillow's own decompression-bomb limit, a JPEG downscaled as it is decoded."""
     try:
         if isinstance(data, (bytes, bytearray)):
+            if len(data) > UPLOAD_MB << 20:
+                raise DataError(f"{len(data) / (1 << 20):.1f} MB is too large")
             with tempfile.NamedTemporaryFile(suffix=".img") as f:
                 f.write(bytes(data))
                 f.flush()
-                return load_image(Path(f.name), size)
-        return load_image(Path(data), size)
+                return load_image(Path(f.name), size, UPLOAD_PIXELS, draft=True)
+        return load_image(Path(data), size, UPLOAD_PIXELS, draft=True)
     except DataError as e:
-        raise InputError(f"cannot use this picture: {e}") from None
+        raise InputError(f"cannot use this picture: {e} (taken: PNG, JPEG or WebP up to {UPLOAD_MB} MB and "
+                         f"{UPLOAD_PIXELS / 1e6:.0f} megapixels, as a phone photo)") from None
 
 
 # ------------------------------------------------------------- a folder

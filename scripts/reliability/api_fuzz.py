@@ -278,7 +278,7 @@ def queue_call(url: str, fn_index: int, trigger: int, data: list, timeout: float
 
 def path_probes(weights: Path = Path("weights"), log=print) -> dict:
     """R7: /gradio_api/file= (and the older /file/) refuse every server path; FileData inputs
-    pointing at server paths are refused; an upload over max_file_size (1 MB) gets 413."""
+    pointing at server paths are refused; an upload over max_file_size (20 MB) gets 413."""
     models = models_in(weights)
     m = models[0]
     rows = []
@@ -322,7 +322,7 @@ def path_probes(weights: Path = Path("weights"), log=print) -> dict:
             res = queue_call(app.url, event[0], event[1], [fd])
             control = {"upload_status": up.status_code, "success": res.get("success"),
                        "reached_handler": "not a valid state file" in res.get("text", "")}
-        big = http.post(f"{app.url}gradio_api/upload", files={"files": ("big.json", b"{" + b" " * (2 << 20) + b"}")})
+        big = http.post(f"{app.url}gradio_api/upload", files={"files": ("big.json", b"{" + b" " * (21 << 20) + b"}")})
         small = http.post(f"{app.url}gradio_api/upload", files={"files": ("small.json", b"{}")})
         alive = app.alive()
 
@@ -339,7 +339,7 @@ def path_probes(weights: Path = Path("weights"), log=print) -> dict:
                   not fd_bad and event is not None),
         criterion("R7", "control: an uploaded file reaches the handler", "yes", control,
                   bool(control and control["reached_handler"])),
-        criterion("R7", "upload over max_file_size (2 MB > 1 MB)", "413", big.status_code, big.status_code == 413),
+        criterion("R7", "upload over max_file_size (21 MB > 20 MB)", "413", big.status_code, big.status_code == 413),
         criterion("R7", "control: a small upload", "200", small.status_code, small.status_code == 200),
         criterion("R7", "server alive", "yes", alive, alive),
     ]
