@@ -249,6 +249,17 @@ class CanvasEngine(ServedModel):
         c = self.cell
         return [(r, q) for r in range(y0 // c, (y1 - 1) // c + 1) for q in range(x0 // c, (x1 - 1) // c + 1)]
 
+    def patch_cells(self, result: CanvasResult, x, y, settings: MapSettings = MapSettings(),
+                    radius: int = 1) -> list[tuple[int, int]]:
+        """A local patch where pixel (x, y) looks: the cells within `radius` of the one its attention row
+        weighs most (the row summed over each cell). The default re-roll of "what this pixel looks at":
+        a flat map spreads any share of its weight over cells all across the canvas (#33)."""
+        settings = settings.checked()
+        heat = self.capture(result, settings.layer).probe(x, y, result.size, settings.head, LOOKS_AT).heat
+        rows, cols = result.field.shape[1:]
+        r, c = divmod(int(torch.argmax(_sum_to_grid(heat.float(), rows, cols).reshape(-1))), cols)
+        return self.brush_cells(result, c * self.cell + self.cell // 2, r * self.cell + self.cell // 2, radius)
+
     def attended_cells(self, result: CanvasResult, x, y, settings: MapSettings = MapSettings(),
                        share: float = 0.5) -> list[tuple[int, int]]:
         """The latent cells that pixel (x, y)'s attention row weighs most: the fewest cells holding

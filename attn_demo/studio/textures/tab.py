@@ -116,8 +116,11 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             paint_btn = gr.Button("Paint", variant="primary", elem_id="tex_paint")
             action = gr.Radio(list(ACTIONS), value=ACTIONS[0], label="A click on the canvas", elem_id="tex_action")
             brush = gr.Slider(0, 8, value=1, step=1, label="Brush radius (latent cells)", elem_id="tex_brush")
-            share = gr.Slider(0.1, MAX_REROLL_SHARE, value=0.5, step=0.05, elem_id="tex_share",
-                              label="Re-roll the cells holding this share of the pixel's attention")
+            # 0, the default: a local patch (the brush around the cell the pixel looks at most); a share of a
+            # flat map spreads over cells all across the canvas
+            share = gr.Slider(0, MAX_REROLL_SHARE, value=0, step=0.05, elem_id="tex_share",
+                              label="Re-roll the cells holding this share of the pixel's attention "
+                                    "(0: the brush around the cell it looks at most)")
             undo_btn = gr.Button("Undo the last re-roll", size="sm", elem_id="tex_undo", interactive=False)
         with gr.Column(scale=2, min_width=300):
             image = gr.Image(elem_id="tex_img", format="png", show_label=False, interactive=False, type="numpy",
@@ -233,8 +236,12 @@ class TextureHandlers:
         seed = (v.seed * 1_000_003 + 7919 * (len(v.undo) + 1) + x * 31 + y) % (SEED_MAX + 1)
         if action == ACTIONS[1]:
             v = self.desk.reroll_brush(v, x, y, check_whole("brush radius", brush), seed)
-        else:
-            v = self.desk.reroll_attended(v, x, y, seed, check_finite("share", share))
+        elif check_finite("share", share) > 0:
+            v = self.desk.reroll_attended(v, x, y, seed, share)
+        else:                   # a local patch where the pixel looks most (serving/canvas.patch_cells)
+            cells = self.desk.engine(v.model).patch_cells(self.desk.render(v), x, y, v.map,
+                                                          check_whole("brush radius", brush))
+            v = self.desk.reroll(v, cells, seed)
         return self.show(v)
 
     def on_neighbours(self, v: CanvasView):
