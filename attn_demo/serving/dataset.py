@@ -14,6 +14,7 @@ too is written under a temporary name).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -35,6 +36,7 @@ from .engine import Engine, RenderArgs
 
 MANIFEST = "manifest.json"
 LABELS = "labels.csv"
+LOCK = ".export.lock"       # held while an export writes into its folder (issue #37)
 MAX_PER_CLASS = 100_000
 BATCH = 64
 DISK_MARGIN = 1.5
@@ -139,17 +141,46 @@ def _prepare(out: Path, plan: DatasetPlan, force: bool) -> None:
             old = {}
         if old.get("plan") == asdict(plan):
             return                                   # the same export: resume (or verify) it
-    if any(out.iterdir()) and not force:
+    if any(p.name != LOCK for p in out.iterdir()) and not force:
         raise InputError(f"{out} is not empty: choose an empty folder, or --force to write into it")
+
+
+@contextlib.contextmanager
+def _only_writer(out: Path):
+    """One export at a time per folder (a lock file, flock: other processes and threads alike). A
+    second export into the same folder used to delete the first one's temporary files as a killed
+    run's leftovers, and the first then failed with FileNotFoundError (issue #37)."""
+    try:
+        import fcntl
+    except ImportError:          # pragma: no cover - not POSIX
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another export is writing into {out} right now: wait for it to finish, "
+                             "or choose another folder") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
 
 
 def export_dataset(engine: Engine, plan: DatasetPlan, out: Path, force: bool = False, progress=None,
                    zip_to: Path | None = None) -> Path:
     """Write (or finish) the data set of `plan` into folder `out` (or into a zip `zip_to`, built in
-    `out`); returns the folder or the zip."""
+    `out`); returns the folder or the zip. A second export into a folder being written is refused."""
     out = Path(out)
     if zip_to is not None and Path(zip_to).exists() and not force:
         raise InputError(f"{zip_to} exists: --force to replace it")
+    with _only_writer(out):
+        return _export(engine, plan, out, force, progress, zip_to)
+
+
+def _export(engine: Engine, plan: DatasetPlan, out: Path, force: bool, progress, zip_to: Path | None) -> Path:
     _prepare(out, plan, force)
     files = plan.files()
     missing = [f for f in files if not (out / f[0]).is_file()]

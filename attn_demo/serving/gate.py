@@ -7,7 +7,7 @@ and peak about as high). `LARGE` lets `slots` of them run at once and `waiting` 
 slot (up to `wait_s` seconds each); a request beyond those is refused at once with a message that
 says why and what to do (BusyError, which the studio shows as it shows any of our errors).
 
-After a large render the freed memory goes back to the system (machine.give_back_freed_memory):
+After every canvas render the freed memory goes back to the system (machine.give_back_freed_memory):
 app.py keeps freed blocks in malloc's arenas for speed (machine.keep_freed_memory), and without the
 trim each handler thread's arena would keep its own large render's peak for good (measured: a
 768² render left +270 MB resident per thread that painted one; malloc_trim gave back ~290 MB).
@@ -47,7 +47,10 @@ class RenderGate:
         """A slot for a width x height render: at once for small ones; for a large one, a free
         slot, else a place among the waiting (BusyError when none is left or the wait times out)."""
         if width * height <= self.large:
-            yield
+            try:
+                yield
+            finally:           # a canvas and its material set leave tens of MB free in a thread's arena
+                give_back_freed_memory()
             return
         with self._cond:
             if self._running >= self.slots:

@@ -87,10 +87,13 @@ def png_info(state: dict) -> PngImagePlugin.PngInfo:
 def write_zip(target: Path, files: list[Path]) -> Path:
     """Every file in one zip, written to a temp name and renamed: never a half-written zip."""
     tmp = target.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for f in files:
-            z.write(f, arcname=f.name)
-    tmp.replace(target)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, arcname=f.name)
+        tmp.replace(target)
+    finally:                  # a full disk or an error half-way: no half-written zip left either (issue #37)
+        tmp.unlink(missing_ok=True)
     return target
 
 

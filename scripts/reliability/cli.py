@@ -59,8 +59,32 @@ GOALS = {
         ("--at", "at", lambda s: tuple(int(v) for v in s.split(",")), "steps to inject a NaN at, comma-separated")]),
     "determinism": ("R11 determinism", [
         ("--pairs", "pairs", int, "(seed, sliders) pairs"), ("--steps", "steps", int, "steps of the training check")]),
+    # issue #37: every model in the mix, and the surfaces built since 2026-11-21 (surfaces.py, memory.py)
+    "mixed-memory": ("R2 flat memory with every model in the mix, with the memory probe", [
+        ("--seconds", "seconds", float, "how long the clients run"), ("--clients", "clients", int, "client threads"),
+        ("--sample-every", "sample_every", float, "seconds between RSS samples"),
+        ("--canvas-every", "canvas_every", int, "every n-th request is a /material of a canvas model"),
+        ("--canvas-side", "canvas_side", int, "side of those canvases (px)"),
+        ("--frames", "frames", int, "tracemalloc frames (0: off)"),
+        ("--arena-max", "arena_max", int, "MALLOC_ARENA_MAX for the app (0: glibc's default)"),
+        ("--sessions", "sessions", str, "per-call or per-client (see sustained-load)")]),
+    "uploads": ("Uploads and inversion: hostile files, phone-size photos, cancel under load", [
+        ("--model", "model", str, "image model (default: the first)"),
+        ("--load-threads", "load_threads", int, "render threads running during the inversions")]),
+    "exports": ("Data-set exports: full disk half-way, a second export into one folder, interrupted zips", [
+        ("--model", "model", str, "image model (default: the first)"),
+        ("--per-class", "per_class", int, "images per class of the data sets"),
+        ("--disk-kb", "disk_kb", int, "size of the tmpfs that fills up")]),
+    "textures": ("Texture and material exports on a full disk; large canvases at once", [
+        ("--side", "side", int, "canvas side of the exports (default: 4 cells)"),
+        ("--clients", "clients", int, "users asking for a large canvas at once"),
+        ("--large-side", "large_side", int, "side of their canvases (default: 4x the gate's threshold)")]),
+    "links": ("Share links, kept views and canvas states, forged", [
+        ("--queries", "queries", int, "forged queries"), ("--states", "states", int, "forged canvas states"),
+        ("--seed", "seed", int, "fuzzing seed")]),
 }
-USES_WEIGHTS = {"sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "determinism"}
+USES_WEIGHTS = {"sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "determinism",
+                "mixed-memory", "uploads", "exports", "textures", "links"}
 
 
 def _default(fn, name):
@@ -68,7 +92,8 @@ def _default(fn, name):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import GOALS as FUNCS
+    from .surfaces import all_goals
+    FUNCS = all_goals()
     p = argparse.ArgumentParser(prog="python scripts/reliability", description=__doc__, epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="goal", required=True)
@@ -94,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_goal(goal: str, kwargs: dict, out: Path, argv) -> bool:
-    from . import GOALS as FUNCS
+    from .surfaces import all_goals
+    FUNCS = all_goals()
     res = FUNCS[goal](**kwargs)
     path = write_result(res, out, argv)
     print("\n".join(summary_lines(res)))

@@ -9,7 +9,8 @@ from pathlib import Path
 from .common import REPO, RESULTS_DIR
 
 ORDER = ["sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "crash-and-resume",
-         "bad-data-folders", "nan-injection", "determinism"]
+         "bad-data-folders", "nan-injection", "determinism",
+         "mixed-memory", "uploads", "exports", "textures", "links"]      # issue #37
 FA, API, CK, DA, TR, ST, EN, PR, LA, BR, RE = ("test_failure_cases.py", "test_api.py", "test_checkpoint.py",
                                                 "test_data.py", "test_train.py", "test_studio.py", "test_engine.py",
                                                 "test_probe.py", "test_latents.py", "test_browser.py",
