@@ -241,20 +241,42 @@ def test_seed_buttons_step_and_roll_in_the_page_and_clamp(page, studio):
     assert shown == draw.encode_png(picture, compress_level=1)
 
 
-def test_all_layers_and_heads_tab_follows_the_click(page, studio):
+def test_all_layers_and_heads_tab_follows_the_click(page, app_url, studio):
     """The clicked pixel's map in every layer and head (and the rollout) for the View on screen."""
+    page.goto(app_url + "?model=tinycond&seed=42&psi=0.8&class=cat&x=256&y=256")
+    page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_ready(page)
     page.click("button[role='tab']:has-text('All layers & heads')")
+    page.wait_for_function("() => { const i = document.querySelector('#all_img img'); return i && i.src; }")
     old = image_src(page, "#all_img img")
     click_pixel(page, 200, 300)
     wait_text(page, "x=200, y=300")
-    expected = draw.encode_jpeg(studio.all_maps(View("tiny32", DEFAULT.args, click=(200, 300),
-                                                      map=MapSettings("G16"))))
+    expected = draw.encode_jpeg(studio.all_maps(View("tinycond", RenderArgs(42, 0.8, "cat", (0.0, 0.0, 0.0)),
+                                                      click=(200, 300))))
     shown = wait_new_image(page, "#all_img img", old)
     deadline = time.time() + 20          # the page's first render may land its own picture first
     while shown != expected and time.time() < deadline:
         time.sleep(0.1)
         shown = image_bytes(page, image_src(page, "#all_img img"))
     assert shown == expected
+
+
+def test_controls_with_one_possible_value_are_hidden(page, app_url):
+    """A one-layer, one-head model shows no Layer list, no Head choice and no grid of identical tiles;
+    a model with two layers and two heads shows all three (#33)."""
+    def shown(selector):
+        return page.evaluate(f"() => {{ const e = document.querySelector({selector!r}); "
+                             "return !!e && e.offsetParent !== null; }")
+
+    def tab_shown():
+        return page.locator("button[role='tab']:has-text('All layers & heads')").count() > 0
+    assert not shown("#layer_dd") and not shown("#head_dd") and not tab_shown()
+    page.goto(app_url + "?model=tinycond&seed=42&psi=0.8&class=cat&x=256&y=256")
+    page.wait_for_selector("#gen_img img", timeout=30000)
+    wait_ready(page)
+    page.wait_for_function("() => { const e = document.querySelector('#layer_dd'); return e && e.offsetParent; }")
+    assert shown("#head_dd")
+    page.wait_for_selector("button[role='tab']:has-text('All layers & heads')", timeout=20000)
 
 
 def test_one_colour_scale_relative_to_uniform(page, studio):

@@ -344,10 +344,13 @@ def test_exports_pins_gallery_and_gifs_use_the_view_on_screen(studio, monkeypatc
     used = []
     monkeypatch.setattr(studio, "interpolate",
                         lambda v, seeds, frames, follow, fps, progress, path, fmt: used.append(v) or f"x.{fmt}")
-    assert h.on_interpolate("1, 7", 4, 12, True, "slerp", "gif", shown, progress=lambda *a, **k: None) == \
-        ("x.gif", "x.gif")
-    assert h.on_interpolate("1, 7", 4, 12, True, "circle", "mp4", shown, progress=lambda *a, **k: None) == \
-        (None, "x.mp4")
+    # the picture for GIF and WebP, the looping video player for MP4 (#33), and the file
+    image, video, file = h.on_interpolate("1, 7", 4, 12, True, "slerp", "gif", shown, progress=lambda *a, **k: None)
+    assert (image["value"], image["visible"], video["value"], video["visible"], file) == ("x.gif", True, None, False,
+                                                                                          "x.gif")
+    image, video, file = h.on_interpolate("1, 7", 4, 12, True, "circle", "mp4", shown, progress=lambda *a, **k: None)
+    assert (image["value"], image["visible"], video["value"], video["visible"], file) == (None, False, "x.mp4", True,
+                                                                                          "x.mp4")
     assert used == [shown, shown]
 
 

@@ -20,7 +20,7 @@ from .files import jpeg_data_url, png_data_url
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
 from . import web
-from .widgets import MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets
+from .widgets import ALL_TAB, MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets, has_grid
 
 
 def inline_image(url: str, name: str) -> dict:
@@ -121,9 +121,9 @@ class Handlers:
         spans += [SLIDER_RANGE[1]] * (MAX_SLIDERS - len(spans))
         values = list(sliders) + [0.0] * MAX_SLIDERS
         return [gr.update(choices=names, value=label, visible=bool(names)),
-                gr.update(choices=engine.layers, value=layer or engine.layers[-1]),
+                gr.update(choices=engine.layers, value=layer or engine.layers[-1], visible=len(engine.layers) > 1),
                 gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
-                          value="mean" if head is None else str(head)),
+                          value="mean" if head is None else str(head), visible=engine.cfg.heads > 1),
                 *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
                             minimum=-spans[i], maximum=spans[i], value=values[i]) for i in range(MAX_SLIDERS)]]
 
@@ -199,10 +199,21 @@ class Handlers:
             return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
         return (gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True))
 
-    def on_all_maps(self, v: View):
-        """Every layer and head of the session's View's click (as on_summary, it reads only the View)."""
+    def on_all_maps(self, v: View, shown: bool = True):
+        """Every layer and head of the session's View's click (as on_summary, it reads only the View),
+        and whether its tab is there (not for one layer of one head: identical tiles). Drawn only
+        while the tab is open (`shown`): a click with the tab closed costs nothing more; opening the
+        tab draws it (on_view_tab)."""
+        tab = gr.update(visible=has_grid(self.studio.engine(v.model)))
+        if not shown:
+            return tab, gr.skip()
         picture = self.studio.all_maps(v)
-        return None if picture is None else self.studio.files.jpeg_path(picture)
+        return tab, None if picture is None else self.studio.files.jpeg_path(picture)
+
+    def on_view_tab(self, evt: gr.SelectData, v: View):
+        """A tab of the attention view opened: the "All layers & heads" grid is drawn when it opens."""
+        shown = evt.value == ALL_TAB
+        return shown, self.on_all_maps(v)[1] if shown else gr.skip()
 
     def on_compare(self, v: View):
         """The pinned points' maps for the session's View (as on_summary). It reads the View and
@@ -225,7 +236,9 @@ class Handlers:
                                        v.click if follow else None, check_finite("fps", fps),
                                        progress=lambda p: progress(p, desc="rendering frames"),
                                        path=PATH_LABELS.get(route, route), fmt=fmt)
-        return (None if fmt == "mp4" else str(path)), str(path)     # a page shows GIF and WebP, not MP4
+        video = fmt == "mp4"        # an <img> shows GIF and WebP; an MP4 loops in the video player
+        return (gr.update(value=None if video else str(path), visible=not video),
+                gr.update(value=str(path) if video else None, visible=video), str(path))
 
     def on_dataset(self, count, v: View, progress=gr.Progress()):
         """A zip of `count` images per class with the settings of the image on screen."""
@@ -276,16 +289,18 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
         trigger(on_change, w.settings, w.shown, **SHOWN).failure(refused, [w.view], w.values, **PRIVATE)
     summary, compare, all_maps = guard(h.on_summary), guard(h.on_compare), guard(h.on_all_maps)
     page_data = guard(h.on_page_data)
+    # the grid of every layer and head: drawn only while its tab is open (Handlers.on_all_maps)
+    all_maps_event = (all_maps, [w.view, w.all_open], [w.all_tab, w.all_img])
     for trigger in (w.layer.input, w.head.input, w.mode.input, w.alpha.release, w.cmap.input, w.norm.input):
         event = trigger(guard(h.on_map_change), w.settings, w.shown_map, **SHOWN)
         event.failure(refused, [w.view], w.values, **PRIVATE)
         event.then(summary, [w.summary_kind, w.view], [w.summary_img, w.summary_md], **PRIVATE).then(
-            compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
+            compare, [w.view], [w.compare_img], **PRIVATE).then(*all_maps_event, **PRIVATE).then(
             page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
     # A click is cheap (no generator pass), so it skips the queue: one HTTP round trip instead of
     # join + event stream, about half the browser latency (docs/PERFORMANCE.md).
     w.image.select(click_guard(h.on_click), [w.view], w.shown_map, queue=False, **SHOWN).then(
-        all_maps, [w.view], [w.all_img], **PRIVATE)
+        *all_maps_event, **PRIVATE)
     w.model.input(guard(h.on_model), [w.model, w.view], w.model_dependent, **PRIVATE).then(
         on_change, w.settings, w.shown, **SHOWN_SLOW)
     # Stepping or rolling the seed happens in the page: the change of the seed box then renders,
@@ -304,10 +319,11 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.pin_btn.click(guard(h.on_pin), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.clear_btn.click(lambda v: (None, replace(v, pins=[])), [w.view], [w.compare_img, w.view], **PRIVATE)
     w.image.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE).then(
-        compare, [w.view], [w.compare_img], **PRIVATE).then(all_maps, [w.view], [w.all_img], **PRIVATE).then(
+        compare, [w.view], [w.compare_img], **PRIVATE).then(*all_maps_event, **PRIVATE).then(
         guard(h.on_slider_previews), [w.view], [w.slider_img], **PRIVATE).then(
         guard(h.on_neighbours), [w.view], [w.nn_features, w.nn_pixels], **PRIVATE)
     w.live_toggle.change(page_data, [w.live_toggle, w.view], [w.view_data], **PRIVATE)
+    w.view_tabs.select(guard(h.on_view_tab), [w.view], [w.all_open, w.all_img], **PRIVATE)
     # a view the page kept (keep.js puts its query in attnDemo.open and presses the hidden button)
     w.open_go.click(guard(h.on_open), [w.open_query], [*w.restored, w.view], js=web.OPEN,
                     **PRIVATE).then(h.seed_of, [w.view], [w.seed], **PRIVATE).then(on_change, w.settings, w.shown,
@@ -325,7 +341,7 @@ def wire(demo: gr.Blocks, w: Widgets, h: Handlers) -> None:
     w.gallery.select(guard(h.on_pick), None, [w.seed], **PRIVATE)
     w.interp_btn.click(gpu(guard(h.on_interpolate)),
                        [w.interp_seeds, w.interp_frames, w.interp_fps, w.interp_follow, w.interp_path,
-                        w.interp_format, w.view], [w.interp_img, w.interp_file], **PRIVATE)
+                        w.interp_format, w.view], [w.interp_img, w.interp_video, w.interp_file], **PRIVATE)
     w.export_btn.click(guard(h.on_export), [w.export_size, w.view], [w.export_files], **PRIVATE)
     w.ds_btn.click(gpu(guard(h.on_dataset)), [w.ds_count, w.view], [w.ds_file], **BATCH)
     w.share_btn.click(guard(h.on_share), [w.view], [w.share_link], **PRIVATE).then(

@@ -20,6 +20,14 @@ from .view import DISPLAY, MAX_PINS, MAX_SLIDERS, MODE_LABELS, View
 
 PATH_LABELS = {"seed to seed (slerp; 3+ seeds loop back)": "slerp",
                "exact loop through 2 seeds: a·cos θ + b·sin θ (every frame a prior sample)": "circle"}
+ALL_TAB = "All layers & heads"
+
+
+def has_grid(engine) -> bool:
+    """Whether the "All layers & heads" grid shows more than one map: not for one layer of one head."""
+    return len(engine.layers) > 1 or engine.cfg.heads > 1
+
+
 NORM_LABELS = {"each map to its own maximum": "peak", "one scale: relative to uniform (1/Nk)": "uniform"}
 
 HELP = """
@@ -75,6 +83,9 @@ class Widgets:
     clear_btn: gr.Button
     compare_img: gr.Image
     all_img: gr.Image
+    view_tabs: gr.Tabs          # the attention view's tabs: the "All layers & heads" grid is drawn while open
+    all_tab: gr.Tab             # hidden for a model whose grid would be identical tiles (one layer, one head)
+    all_open: gr.State
     layer: gr.Dropdown
     head: gr.Dropdown
     cmap: gr.Dropdown
@@ -95,6 +106,7 @@ class Widgets:
     interp_format: gr.Radio
     interp_btn: gr.Button
     interp_img: gr.Image
+    interp_video: gr.Video      # an MP4 loops here (a page's <img> shows GIF and WebP, not MP4)
     interp_file: gr.File
     export_size: gr.Radio
     export_btn: gr.Button
@@ -144,8 +156,8 @@ def layout(studio: Studio, default: View) -> Widgets:
     view = gr.State(default)
     gr.Markdown("# attn-demo · self-attention GAN studio\nRoll seeds, move the sliders, and **click any "
                 "pixel** of the image to see where the generator's self-attention looks from there.")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=260):
+    with gr.Row(equal_height=False, elem_id="main_row"):
+        with gr.Column(scale=1, min_width=260, elem_id="controls_col"):
             model = gr.Dropdown(studio.models, value=default.model, label="Model", elem_id="model_dd")
             label = gr.Dropdown(classes, value=default.args.label, label="Class", interactive=True,
                                 visible=bool(classes))
@@ -167,7 +179,7 @@ def layout(studio: Studio, default: View) -> Widgets:
                 slider_img = gr.Image(elem_id="slider_img", label="Each slider one step down and up from here",
                                       format="png", buttons=[], interactive=False, type="numpy",
                                       visible=bool(directions))
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=2, min_width=300, elem_id="image_col"):
             image = gr.Image(elem_id="gen_img", format="png", show_label=False, buttons=[], interactive=False,
                              type="numpy", height=DISPLAY, width=DISPLAY)
             click_info = gr.Textbox(elem_id="click_info", show_label=False, interactive=False,
@@ -189,21 +201,24 @@ def layout(studio: Studio, default: View) -> Widgets:
                                        format="png", elem_id="nn_pixels")
             open_query = gr.Textbox(elem_id="open_query", elem_classes="attn-carrier", show_label=False)
             open_go = gr.Button("open kept view", elem_id="open_go", elem_classes="attn-carrier")
-        with gr.Column(scale=2, min_width=300):
-            with gr.Tabs():
+        with gr.Column(scale=2, min_width=300, elem_id="map_col"):
+            all_open = gr.State(False)
+            with gr.Tabs(elem_id="view_tabs", overflow_behavior="wrap") as view_tabs:
                 with gr.Tab("Attention"):
                     overlay = gr.Image(elem_id="attn_img", format="png", show_label=False, buttons=[],
                                        interactive=False, type="numpy", height=DISPLAY, width=DISPLAY)
                     legend = gr.Image(elem_id="attn_legend", format="png", show_label=False, buttons=[],
                                       interactive=False, type="numpy", height=44, width=DISPLAY)
                     stats = gr.Markdown(elem_classes="attn-stats")
+                    # the numbers of the map under the pointer (live.js writes them)
+                    gr.HTML('<div id="live_numbers"></div>', elem_id="live_html")
                 with gr.Tab("Layer summary"):
                     summary_kind = gr.Radio(["distance", "entropy"], value="distance",
                                             label="Per pixel: how far it looks (px), or how spread its attention is")
                     summary_img = gr.Image(elem_id="summary_img", format="png", show_label=False,
                                            buttons=["download"], interactive=False, type="numpy")
                     summary_md = gr.Markdown()
-                with gr.Tab("All layers & heads"):
+                with gr.Tab(ALL_TAB, elem_id="all_tab", visible=has_grid(engine)) as all_tab:
                     gr.Markdown("The clicked pixel's map in every attention layer (rows) and head (columns); "
                                 "with several layers, the last row is the attention *rollout*: where the pixel "
                                 "draws from through every layer, each mixed with its residual by γ "
@@ -217,10 +232,12 @@ def layout(studio: Studio, default: View) -> Widgets:
                     compare_img = gr.Image(elem_id="compare_img", format="png", show_label=False,
                                            buttons=["download"], interactive=False, type="numpy")
             with gr.Row():
+                # a list with one possible value is hidden (a one-layer model's Layer, a one-head model's Head)
                 layer = gr.Dropdown(engine.layers, value=default.map.layer or engine.layers[-1], label="Layer",
-                                    interactive=True, min_width=90, elem_id="layer_dd")
+                                    interactive=True, min_width=90, elem_id="layer_dd", visible=len(engine.layers) > 1)
                 head = gr.Dropdown(["mean"] + [str(h) for h in range(engine.cfg.heads)], value="mean",
-                                   label="Head", interactive=True, min_width=90)
+                                   label="Head", interactive=True, min_width=90, elem_id="head_dd",
+                                   visible=engine.cfg.heads > 1)
                 cmap = gr.Dropdown(list(COLORMAPS), value=default.map.cmap, label="Colormap", min_width=90)
             mode_label = next(label for label, m in MODE_LABELS.items() if m == default.map.mode)
             mode = gr.Radio(list(MODE_LABELS), value=mode_label, label="Mode", elem_id="mode_radio")
@@ -229,7 +246,7 @@ def layout(studio: Studio, default: View) -> Widgets:
             norm = gr.Radio(list(NORM_LABELS), value=norm_label, label="Colour scale", elem_id="norm_radio")
             with gr.Accordion("How to read the map", open=False):
                 gr.Markdown(HELP)
-    with gr.Tabs():
+    with gr.Tabs(elem_id="lower_tabs", overflow_behavior="wrap"):   # every tab in reach on a phone
         with gr.Tab("Gallery"):
             with gr.Row():
                 grid_count = gr.Slider(4, MAX_GRID, value=16, step=4, label="Images (seeds from the current one on)",
@@ -258,6 +275,8 @@ def layout(studio: Studio, default: View) -> Widgets:
             with gr.Row():
                 interp_img = gr.Image(type="filepath", show_label=False, interactive=False, buttons=["download"],
                                       elem_id="interp_img")
+                interp_video = gr.Video(show_label=False, interactive=False, autoplay=True, loop=True, visible=False,
+                                        elem_id="interp_video", buttons=["download"])
                 interp_file = gr.File(label="The animation file", interactive=False, elem_id="interp_file")
         with gr.Tab("Export / import"):
             with gr.Row():
