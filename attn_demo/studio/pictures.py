@@ -35,7 +35,7 @@ class PictureWidgets:
 
 
 def picture_layout() -> PictureWidgets:
-    gr.Markdown("Upload a picture (PNG, JPEG or WebP) and find the latent and class whose image is closest "
+    gr.Markdown("Upload a picture (PNG, JPEG or WebP, up to 20 MB: a phone photo is fine) and find the latent and class whose image is closest "
                 "to it: the result becomes the current view, to click, slide and export. Emoji-like pictures "
                 "come back recognisably; photos do not (the model only draws emoji). A second click cancels.")
     with gr.Row():
