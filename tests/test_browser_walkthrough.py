@@ -44,3 +44,25 @@ def test_8_a_typed_count_beyond_the_range_says_it_was_clamped(page, elem_id, typ
     box.fill(str(typed))
     box.press("Tab")
     page.wait_for_selector(f"text={message}", timeout=20000)
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_10_compare_and_the_slider_previews_keep_their_pictures_clear(page, app_url):
+    from test_browser import click_pixel, wait_ready
+    page.goto(app_url + "?model=tinycond&seed=3&class=cat&x=100&y=100")
+    wait_ready(page)
+    page.wait_for_selector("#slider_img img", timeout=30000)
+    label = page.locator("#slider_img [data-testid='block-label']").bounding_box()
+    assert not overlap(label, page.locator("#slider_img img").bounding_box())       # "direction 1" stays clear
+    page.get_by_role("tab", name="Compare").click()
+    for xy in [(100, 100), (300, 300)]:
+        click_pixel(page, *xy)
+        page.wait_for_timeout(1500)                  # the click's map and View (the line may follow the pointer)
+        page.click("#pin_btn")
+    page.wait_for_selector("#compare_img img", timeout=20000)
+    button = page.locator("#compare_img button[aria-label='Download']").bounding_box()
+    assert not overlap(button, page.locator("#compare_img img").bounding_box())      # the last tile stays clear

@@ -149,3 +149,14 @@ def test_8_a_typed_count_beyond_the_range_is_named(monkeypatch):
     clamp_note(256, "images per class")(100000)
     clamp_note(256, "images per class")(200)
     assert said == ["at most 256 images per class: 100000 was set to 256"]
+
+
+def test_10_a_fifth_pin_says_the_first_made_way(studio, monkeypatch):
+    said = []
+    monkeypatch.setattr(gr, "Warning", lambda msg, *a, **k: said.append(msg))
+    v = View("tiny32", RenderArgs(1), click=(50, 60), pins=[(1, 1), (2, 2), (3, 3), (4, 4)])
+    _, pinned = handlers(studio).on_pin(v)
+    assert pinned.pins == [(2, 2), (3, 3), (4, 4), (50, 60)] and len(said) == 1 and "at most 4 pins" in said[0]
+    said.clear()
+    handlers(studio).on_pin(replace(v, pins=[(1, 1)]))
+    assert said == []

@@ -183,6 +183,8 @@ class Handlers:
         hold a value the studio refused)."""
         if v.click is None:
             raise AttnDemoError("click the image first, then pin the point")
+        if len(v.pins) >= MAX_PINS:
+            gr.Warning(f"at most {MAX_PINS} pins: pin 1 made way for this one (Clear pins starts afresh)")
         v = replace(v, pins=(v.pins + [v.click])[-MAX_PINS:])
         return self.studio.files.jpeg_path(self.studio.compare(v)), v
 
