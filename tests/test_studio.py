@@ -30,9 +30,9 @@ def view():
 
 
 def test_find_models_skips_non_generators(tmp_path, ui_weights):
-    assert [p.name for p in find_models(ui_weights)] == ["tiny32", "tinycond"]
+    assert [p.name for p in find_models(ui_weights)] == ["tiny32", "tinycond", "tinyslots"]
     assert [p.name for p in find_models(ui_weights, kind="canvas")] == ["tinytex"]
-    assert [p.name for p in find_models(ui_weights, kind=None)] == ["tiny32", "tinycond", "tinytex"]
+    assert [p.name for p in find_models(ui_weights, kind=None)] == ["tiny32", "tinycond", "tinyslots", "tinytex"]
     (tmp_path / "feature_net").mkdir()
     (tmp_path / "feature_net" / "config.json").write_text("{}")
     from attn_demo.models.checkpoint import save_tensors
