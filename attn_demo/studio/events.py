@@ -55,7 +55,9 @@ class Handlers:
                           tuple(check_finite("slider", s) for s in sliders[:n]), latent)
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
                                check_finite("opacity", alpha), cmap, NORM_LABELS.get(norm, norm))
-        return replace(v, model=model, args=args, map=settings)
+        # an intervention ("What attention does") stays with its model; another model drops it
+        return replace(v, model=model, args=args, map=settings,
+                       intervention=v.intervention if model == v.model else None)
 
     def values_of(self, v: View) -> list:
         """The widget values (Widgets.values order) that show View `v`: after a refused value the

@@ -12,6 +12,7 @@ from .api import add_api
 from .core import Studio
 from .events import Handlers, show_view, wire
 from .pictures import PictureHandlers, wire_pictures
+from .surgery import SurgeryHandlers, wire_surgery
 from .guard import CONCURRENCY
 from .textures import TextureHandlers, wire_textures
 from .view import DISPLAY, View
@@ -46,6 +47,7 @@ def build_demo(studio: Studio, default: View | None = None, cache: tuple[int, in
         wire(demo, widgets, handlers)
         wire_pictures(widgets.pictures, PictureHandlers(studio), widgets.view,
                       lambda after: show_view(after, widgets, handlers))
+        wire_surgery(widgets.surgery, SurgeryHandlers(studio), widgets)
         if widgets.textures is not None:
             wire_textures(demo, widgets.textures, TextureHandlers(studio.canvas))
         add_api(studio)

@@ -20,6 +20,7 @@ from ..models.latents import check_latent
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 from .state import read_state
+from .surgery.link import check_intervention, intervention_from_text, intervention_to_text
 
 DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
@@ -37,6 +38,7 @@ class View:
     click: tuple[int, int] | None = None          # in DISPLAY pixels
     pins: list[tuple[int, int]] = field(default_factory=list)
     map: MapSettings = field(default_factory=MapSettings)
+    intervention: object = None                    # intervene.Intervention shown in "What attention does"
 
 
 def check_point(p, size: int = DISPLAY) -> tuple[int, int]:
@@ -54,7 +56,8 @@ def state_dict(view: View, weights_sha256: str) -> dict:
             "sliders": list(view.args.sliders), "click": list(view.click) if view.click else None,
             "pins": [list(p) for p in view.pins], "display_size": DISPLAY, "layer": m.layer, "head": m.head,
             "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap, "colour_scale": m.norm,
-            **({"latent": list(view.args.latent)} if view.args.latent is not None else {})}
+            **({"latent": list(view.args.latent)} if view.args.latent is not None else {}),
+            **({"intervention": view.intervention.to_dict()} if view.intervention is not None else {})}
 
 
 def parse_state(text: str | bytes | dict, engines: dict[str, Engine]) -> tuple[View, list[str]]:
@@ -90,11 +93,12 @@ def parse_state(text: str | bytes | dict, engines: dict[str, Engine]) -> tuple[V
     if settings.layer is not None and settings.layer not in engine.layers:
         raise InputError(f"unknown layer {settings.layer!r}")
     click = check_point(data["click"]) if data.get("click") is not None else None
-    return View(model, args, click, [check_point(p) for p in pins], settings), warnings
+    spec = check_intervention(data.get("intervention"), engine)     # states before #35 have none
+    return View(model, args, click, [check_point(p) for p in pins], settings, spec), warnings
 
 
 # A view in a URL's query string: ?model=emoji32&seed=10&class=...&psi=0.8&sliders=1.5,0&x=208&y=336
-URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode", "latent")
+URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode", "latent", "iv")
 
 
 def latent_to_text(latent) -> str:
@@ -131,6 +135,8 @@ def query_of(view: View) -> str:
         params["mode"] = m.mode
     if a.latent is not None:
         params["latent"] = latent_to_text(a.latent)
+    if view.intervention is not None:
+        params["iv"] = intervention_to_text(view.intervention)
     return "?" + urlencode(params)
 
 
@@ -166,4 +172,5 @@ def view_from_query(params, engines: dict[str, Engine], default: View) -> View |
     if settings.head is not None and settings.head >= engine.cfg.heads:
         raise InputError(f"head {settings.head} in the link: this model has {engine.cfg.heads} head(s), "
                          f"0..{engine.cfg.heads - 1}")
-    return View(model, args, click, [], settings)
+    spec = check_intervention(intervention_from_text(given["iv"]), engine) if "iv" in given else None
+    return View(model, args, click, [], settings, spec)

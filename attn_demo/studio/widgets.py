@@ -15,6 +15,7 @@ from ..imaging.draw import COLORMAPS
 from .core import ANIMATION_FORMATS, MAX_DATASET_PER_CLASS, MAX_GRID, Studio
 from .exports import EXPORT_SIZES
 from .pictures import PictureWidgets, picture_layout
+from .surgery import SurgeryWidgets, surgery_layout
 from .textures import TextureWidgets, texture_layout
 from .view import DISPLAY, MAX_PINS, MAX_SLIDERS, MODE_LABELS, View
 
@@ -116,6 +117,7 @@ class Widgets:
     share_link: gr.Textbox
     textures: TextureWidgets | None = None      # the Textures tab, when a canvas model is loaded
     pictures: PictureWidgets | None = None      # the "Your picture" tab
+    surgery: SurgeryWidgets | None = None       # the "What attention does" tab (studio/surgery/)
 
     @property
     def settings(self) -> list:
@@ -294,6 +296,9 @@ def layout(studio: Studio, default: View) -> Widgets:
                                   type="binary")
         with gr.Tab("Your picture", elem_id="inv_tab"):
             pictures = picture_layout()
+        with gr.Tab("What attention does", elem_id="surg_tab") as surgery_tab:
+            surgery = surgery_layout()
+            surgery.tab = surgery_tab
         textures = None
         if studio.canvas.models:
             with gr.Tab("Textures", elem_id="tex_tab"):

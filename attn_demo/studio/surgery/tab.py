@@ -1,0 +1,344 @@
+"""The "What attention does" tab: intervene on the image on screen and see what changes (issue #35).
+
+The tab works on the image studio's view (the session's View: its model, render, clicked pixel,
+layer and head). Switch attention off (the layer, the clicked pixel or a brush), hide a region
+from every pixel, or redirect the clicked pixel or the brush to a target region; see before,
+after and the difference with its scale in grey levels, and the numbers. Brushes and targets are
+rectangles: two clicks on the tab's picture (corners), or typed as x0, y0, x1, y1 in the picture's
+pixels (DISPLAY x DISPLAY, as clicks are). The faithfulness sentence and the deletion curve are
+on request (a button each: ~55 ms and ~1 s on a 32-px model), and so is D's view.
+
+The intervention run last is part of the view (`View.intervention`): its state, link, history and
+exports carry it (surgery/link.py), and a view that comes back with one (a link, a kept view, a
+dropped PNG) shows it again when the tab is open.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .._gradio import gr
+from ...checks import check_whole
+from ...errors import AttnDemoError, InputError
+from ...imaging import draw
+from ...serving.regions import box_mask, parse_box
+from .. import exports
+from ..core import Studio
+from ..guard import PRIVATE, gpu, guard
+from ..intervene import Intervention, export_files, from_view, intervene
+from ..view import DISPLAY, View
+
+TAB = "What attention does"
+ACTION_LABELS = {"switch attention off": "off", "hide the brush's region from every pixel": "hide",
+                 "redirect to the target region": "redirect"}
+SCOPE_LABELS = {"the whole layer": "layer", "the clicked pixel": "click", "the pixels under the brush": "brush"}
+PAINT_LABELS = {"brush": "brush", "target": "target"}
+# The page says whether the tab is on screen (a hidden tab's picture is not drawn after every render).
+TAB_OPEN = ("(open, v) => { const e = document.querySelector('#surg_sketch'); "
+            "return [e && e.offsetParent !== null ? 'open' : '', v]; }")
+INTRO = """Does the attention change the picture? Intervene on it and re-render: **switch it off** (the
+attention output is 0, so the features pass unchanged) for the whole layer, the pixel you clicked on the
+image or the pixels under a brush; **hide** the brush's region from every pixel; or **redirect** the
+clicked pixel (or the brush) to look only at a target region. The layer and head are the attention
+view's. Draw a brush or a target with two clicks on the picture below (opposite corners), or type
+`x0, y0, x1, y1` in its pixels (0..512)."""
+
+
+@dataclass
+class SurgeryWidgets:
+    tab_open: gr.Textbox
+    action: gr.Radio
+    scope: gr.Radio
+    paint: gr.Radio
+    brush: gr.Textbox
+    target: gr.Textbox
+    clear_btn: gr.Button
+    run_btn: gr.Button
+    sketch: gr.Image
+    corner: gr.State
+    picture: gr.Image
+    info: gr.Markdown
+    k: gr.Slider
+    faith_btn: gr.Button
+    curve_btn: gr.Button
+    faith: gr.Markdown
+    curve_img: gr.Image
+    d_btn: gr.Button
+    d_img: gr.Image
+    d_info: gr.Markdown
+    export_btn: gr.Button
+    export_files: gr.File
+    tab: gr.Tab | None = None
+
+    @property
+    def shown(self) -> list:
+        """What `SurgeryHandlers.on_refresh` sets: the picture to paint on, the result and the controls."""
+        return [self.sketch, self.picture, self.info, self.faith, self.curve_img, self.action, self.scope,
+                self.brush, self.target, self.k]
+
+
+def surgery_layout() -> SurgeryWidgets:
+    gr.Markdown(INTRO)
+    tab_open = gr.Textbox(elem_id="surg_open", elem_classes="attn-carrier", show_label=False)
+    corner = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=260):
+            action = gr.Radio(list(ACTION_LABELS), value=next(iter(ACTION_LABELS)), label="Action",
+                              elem_id="surg_action")
+            scope = gr.Radio(list(SCOPE_LABELS), value=next(iter(SCOPE_LABELS)), elem_id="surg_scope",
+                             label="Whose attention (switch off, redirect)")
+            paint = gr.Radio(list(PAINT_LABELS), value="brush", label="Two clicks on the picture draw the",
+                             elem_id="surg_paint")
+            brush = gr.Textbox(label="Brush x0, y0, x1, y1", placeholder="e.g. 128, 128, 384, 384",
+                               elem_id="surg_brush")
+            target = gr.Textbox(label="Target x0, y0, x1, y1 (redirect)", placeholder="e.g. 0, 300, 512, 512",
+                                elem_id="surg_target")
+            with gr.Row():
+                clear_btn = gr.Button("Clear brush and target", size="sm", elem_id="surg_clear")
+                run_btn = gr.Button("Intervene and re-render", variant="primary", elem_id="surg_run")
+        with gr.Column(scale=1, min_width=300):
+            sketch = gr.Image(elem_id="surg_sketch", format="png", buttons=[], interactive=False, type="numpy",
+                              height=DISPLAY, width=DISPLAY,
+                              label="The image on screen: brush (cyan), target (magenta), the click")
+    picture = gr.Image(elem_id="surg_img", format="png", type="numpy", interactive=False, buttons=["download"],
+                       label="before | after | the difference, in grey levels")
+    info = gr.Markdown(elem_id="surg_info")
+    with gr.Accordion("Is the map faithful? Delete what it points at", open=True):
+        with gr.Row():
+            k = gr.Slider(1, 64, value=5, step=1, label="k: key cells removed", elem_id="surg_k")
+            faith_btn = gr.Button("Test the clicked pixel's map", elem_id="surg_faith_btn")
+            curve_btn = gr.Button("… and draw the deletion curve", elem_id="surg_curve_btn")
+        faith = gr.Markdown(elem_id="surg_faith")
+        curve_img = gr.Image(elem_id="surg_curve", format="png", type="numpy", interactive=False,
+                             buttons=["download"], show_label=False, visible=False)
+    with gr.Accordion("The discriminator's view of this image", open=False):
+        d_btn = gr.Button("Where D's attention looks from the clicked pixel", elem_id="surg_d_btn")
+        d_info = gr.Markdown(elem_id="surg_d_info")
+        d_img = gr.Image(elem_id="surg_d_img", format="png", type="numpy", interactive=False,
+                         buttons=["download"], show_label=False)
+    with gr.Row():
+        export_btn = gr.Button("Export: before, after, difference (PNG, each carries the view) and the "
+                               "difference (.npy)", elem_id="surg_export_btn")
+    export_files_ = gr.File(elem_id="surg_export", label="Exports", file_count="multiple", interactive=False)
+    return SurgeryWidgets(tab_open, action, scope, paint, brush, target, clear_btn, run_btn, sketch, corner,
+                          picture, info, k, faith_btn, curve_btn, faith, curve_img, d_btn, d_img, d_info,
+                          export_btn, export_files_)
+
+
+def box_text(box) -> str:
+    return "" if box is None else ", ".join(str(int(v)) for v in box)
+
+
+def box_of(text, what: str):
+    """A typed or clicked rectangle, or None for an empty box."""
+    text = "" if text is None else str(text).strip()
+    return parse_box(text, what) if text else None
+
+
+def numbers(stats: dict) -> str:
+    s = stats
+    lines = [f"**{s['layer']} {s['action']}**: mean change **{s['mean_change_grey']:.2f}** grey levels, largest "
+             f"**{s['max_change_grey']:.1f}** at image pixel ({s['max_change_at'][0]}, {s['max_change_at'][1]}); "
+             f"{s['changed_pixels']} pixels changed by half a grey level or more"]
+    touched = {k: v for k, v in s.items() if k in ("scope", "queries", "hidden_cells", "target_cells",
+                                                   "removed_cells")}
+    if touched:
+        lines.append(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in touched.items()))
+    if "intervene_ms" in s.get("timings_ms", {}):
+        lines.append(f"re-rendered from the layer in {s['timings_ms']['intervene_ms']:.0f} ms")
+    return "  \n".join(lines)
+
+
+class SurgeryHandlers:
+    """The tab's handlers: the session's View in, pictures and numbers out (no widget state of its own
+    beyond the first corner of a rectangle being drawn)."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self._d: dict[str, object] = {}          # a model's discriminator, or the message why there is none
+
+    # ---------------------------------------------------------------- pictures
+    def sketch(self, v: View, brush=None, target=None, corner=None) -> np.ndarray:
+        """The image on screen at DISPLAY x DISPLAY, the brush and target outlined, the click and a
+        pending corner marked."""
+        image = self.studio.render(v.model, v.args).image
+        pic = Image.fromarray(np.ascontiguousarray(image)).resize((DISPLAY, DISPLAY), Image.NEAREST)
+        d = ImageDraw.Draw(pic)
+        for box, colour in ((brush, draw.MARKER_COLORS[0]), (target, draw.MARKER_COLORS[1])):
+            if box is not None:
+                d.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=tuple(colour), width=3)
+        out = np.asarray(pic)
+        for point, colour in ((v.click, draw.MARKER_COLORS[0]), (corner, draw.MARKER_COLORS[1])):
+            if point is not None:
+                out = draw.draw_marker(out.copy(), point[0] + 0.5, point[1] + 0.5, colour, 8)
+        return out
+
+    def run(self, v: View, spec: Intervention):
+        """The intervention on the view's render: (surgery result, faithfulness or None)."""
+        return intervene(self.studio.engine(v.model), self.studio.render(v.model, v.args), spec)
+
+    def shown(self, v: View, spec: Intervention) -> list:
+        """The result's picture, numbers, sentence and curve (SurgeryWidgets.shown[1:5])."""
+        out, faith = self.run(v, spec)
+        picture = out.picture(self.studio.scale(v.model, 256))
+        if faith is None:
+            return [picture, numbers(out.stats()), gr.skip(), gr.skip()]
+        from ...serving.faithfulness import curve_picture
+        curve = gr.update(value=curve_picture(faith), visible=True) if faith.curve is not None else \
+            gr.update(value=None, visible=False)
+        return [picture, numbers(out.stats()), f"**{faith.sentence()}** ({faith.layer}, image pixel "
+                f"({faith.x}, {faith.y}); window {faith.window})", curve]
+
+    # ---------------------------------------------------------------- handlers
+    def on_refresh(self, open_, v: View):
+        """The tab opened, or a new image while it is open: the picture to paint on, and the view's
+        intervention shown again (a link, a kept view, a dropped PNG, a new seed)."""
+        if open_ != "open":
+            return [gr.skip()] * 10
+        spec = v.intervention
+        if spec is None:
+            return [self.sketch(v)] + [gr.skip()] * 9
+        brush = spec.brush if spec.size == DISPLAY else None
+        target = spec.target if spec.size == DISPLAY else None
+        try:
+            result = self.shown(v, spec)
+        except AttnDemoError as e:                       # it no longer fits (the message says why)
+            result = [None, f"The view's intervention cannot be shown: {e}", gr.skip(), gr.skip()]
+        action = next((k for k, a in ACTION_LABELS.items() if a == spec.action), gr.skip())
+        scope = ("the clicked pixel" if spec.x is not None else
+                 "the pixels under the brush" if spec.brush is not None and spec.action != "hide" else
+                 "the whole layer")
+        return [self.sketch(v, brush, target), *result, action, scope, box_text(brush), box_text(target),
+                spec.k if spec.action == "faithfulness" else gr.skip()]
+
+    def on_corner(self, evt: gr.SelectData, paint, brush, target, corner, v: View):
+        """A click on the tab's picture: the first corner of a rectangle, then the opposite one."""
+        index = evt.index
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
+            raise AttnDemoError("click inside the picture")
+        x, y = (check_whole("click coordinate", c, 0, DISPLAY - 1) for c in index)
+        if corner is None:
+            return gr.skip(), gr.skip(), (x, y), self.sketch(v, box_of(brush, "brush"), box_of(target, "target"),
+                                                            (x, y))
+        (x0, y0) = corner
+        box = (min(x0, x), min(y0, y), max(x0, x) + 1, max(y0, y) + 1)
+        if PAINT_LABELS.get(paint, paint) == "target":
+            target = box_text(box)
+        else:
+            brush = box_text(box)
+        return brush, target, None, self.sketch(v, box_of(brush, "brush"), box_of(target, "target"))
+
+    def on_boxes(self, brush, target, v: View):
+        """A typed box: checked, and drawn."""
+        b, t = box_of(brush, "brush"), box_of(target, "target")
+        for box, what in ((b, "brush"), (t, "target")):
+            if box is not None:
+                box_mask(box, (DISPLAY, DISPLAY), what)                 # inside the picture, not empty
+        return self.sketch(v, b, t)
+
+    def on_clear(self, v: View):
+        return "", "", None, self.sketch(v)
+
+    def on_run(self, action, scope, brush, target, v: View):
+        """Switch off, hide or redirect on the view on screen; the view keeps the intervention."""
+        action = ACTION_LABELS.get(action, action)
+        scope = SCOPE_LABELS.get(scope, scope)
+        b, t = box_of(brush, "brush"), box_of(target, "target")
+        if action == "hide" and b is None:
+            raise InputError("hide needs a brush: draw the region to hide (two clicks on the picture)")
+        if action == "redirect" and t is None:
+            raise InputError("redirect needs a target: draw the region to look at (choose 'target', two clicks)")
+        if scope == "brush" and b is None:
+            raise InputError("draw a brush first (two clicks on the picture), or choose another scope")
+        spec = from_view(v, action, "brush" if action == "hide" else scope, b,
+                         t if action == "redirect" else None)
+        return [*self.shown(v, spec)[:2], replace(v, intervention=spec)]
+
+    def on_faithfulness(self, k, v: View, curve: bool = False):
+        """The clicked pixel's map tested: its k brightest key cells removed vs k random ones."""
+        spec = from_view(v, "faithfulness", "click", k=check_whole("k", k, 1), curve=curve)
+        return [*self.shown(v, spec), replace(v, intervention=spec)]
+
+    def on_curve(self, k, v: View):
+        return self.on_faithfulness(k, v, curve=True)
+
+    def discriminator(self, model: str):
+        """A model's D (loaded once), or the message why it has none."""
+        if model not in self._d:
+            from ...serving.discriminator import load_discriminator
+            engine = self.studio.engine(model)
+            try:
+                self._d[model] = load_discriminator(engine.path) if engine.path else \
+                    "this model ships no discriminator"
+            except InputError as e:
+                self._d[model] = str(e)
+        return self._d[model]
+
+    def on_d(self, v: View):
+        """D's attention from the clicked pixel in each of D's layers, and D's score; for a model
+        without D, the plain message."""
+        D = self.discriminator(v.model)
+        if isinstance(D, str):
+            return None, D[0].upper() + D[1:] + "."
+        if v.click is None:
+            raise InputError("click a pixel of the image first")
+        from ...serving.discriminator import discriminator_view
+        from ...serving.engine import MapSettings
+        image = self.studio.render(v.model, v.args).image
+        res = image.shape[0]
+        x, y = (c * res // DISPLAY for c in v.click)                   # the clicked image pixel
+        dv = discriminator_view(D, image, x, y, v.args.label, head=v.map.head)
+        side, scale, s = D.cfg.resolution, self.studio.scale(v.model, 256), MapSettings()
+        tiles = [draw.overlay_picture(image, m.heat.numpy(), scale, s.alpha, s.cmap,
+                                      (*draw.marker_point(m.x, m.y, (side, side), side * scale),
+                                       draw.MARKER_COLORS[0], max(4, side * scale // 48))) for m in dv.maps]
+        picture = draw.labelled_grid([tiles], [f"D {dv.score:+.2f}"], [m.layer for m in dv.maps])
+        return picture, dv.describe().replace("\n", "  \n")
+
+    def on_export(self, v: View):
+        """before, after, difference PNGs (each carrying the view's state: dropped on the Export /
+        import tab, they give this view back, intervention and all), the difference as .npy, the state."""
+        if v.intervention is None:
+            raise InputError("intervene first: nothing to export yet")
+        out, _ = self.run(v, v.intervention)
+        state = self.studio.state_dict(v)
+        folder = self.studio.files.new_folder()
+        stem = f"{exports.image_stem(v, self.studio.engine(v.model).cfg.resolution)}_{out.layer}_{out.action}"
+        files = export_files(folder, stem, out)
+        info = exports.png_info(state)
+        for f in files:
+            if f.suffix == ".png":
+                with Image.open(f) as im:
+                    im.load()
+                    im.save(f, pnginfo=info)
+        path = folder / f"{stem}_state.json"
+        path.write_text(json.dumps(state, indent=2) + "\n")
+        return [str(f) for f in files + [path]]
+
+
+def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
+    """The tab's events; `w` is the image studio's Widgets (its session View, image and page data)."""
+    view = w.view
+    refresh = (guard(h.on_refresh), [sw.tab_open, view], sw.shown)
+    if sw.tab is not None:
+        sw.tab.select(guard(lambda v: h.on_refresh("open", v)), [view], sw.shown, **PRIVATE)
+    w.image.change(*refresh, js=TAB_OPEN, **PRIVATE)
+
+    def page_data(live, v):       # the view's link, for history and favourites (keep.js)
+        return h.studio.page_data(v, bool(live))
+    sw.sketch.select(guard(h.on_corner), [sw.paint, sw.brush, sw.target, sw.corner, view],
+                     [sw.brush, sw.target, sw.corner, sw.sketch], **PRIVATE)
+    for box in (sw.brush, sw.target):
+        box.submit(guard(h.on_boxes), [sw.brush, sw.target, view], [sw.sketch], **PRIVATE)
+    sw.clear_btn.click(guard(h.on_clear), [view], [sw.brush, sw.target, sw.corner, sw.sketch], **PRIVATE)
+    sw.run_btn.click(gpu(guard(h.on_run)), [sw.action, sw.scope, sw.brush, sw.target, view],
+                     [sw.picture, sw.info, view], **PRIVATE).success(
+        guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
+    for button, fn in ((sw.faith_btn, h.on_faithfulness), (sw.curve_btn, h.on_curve)):
+        button.click(gpu(guard(fn)), [sw.k, view], [sw.picture, sw.info, sw.faith, sw.curve_img, view],
+                     **PRIVATE).success(guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
+    sw.d_btn.click(gpu(guard(h.on_d)), [view], [sw.d_img, sw.d_info], **PRIVATE)
+    sw.export_btn.click(gpu(guard(h.on_export)), [view], [sw.export_files], **PRIVATE)

@@ -1,0 +1,58 @@
+"""The "What attention does" tab in a real browser: a brush drawn with two clicks, one intervention run
+from the page, its picture the studio's, and the share link carrying it."""
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attn_demo.studio.intervene import Intervention, intervene
+from attn_demo.studio.view import DISPLAY
+from test_browser import DEFAULT, click_pixel, image_bytes, image_src, page as page  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def wait_box(page, selector, timeout=20.0) -> tuple:
+    """The rectangle a box shows once it holds one."""
+    deadline = time.time() + timeout
+    value = ""
+    while time.time() < deadline:
+        value = page.input_value(selector)
+        if value:
+            return tuple(int(v) for v in value.split(","))
+        time.sleep(0.05)
+    raise AssertionError(f"{selector} stayed empty")
+
+
+def test_switch_off_under_a_brush_from_the_page(page, studio):
+    page.get_by_role("tab", name="What attention does").click()
+    page.wait_for_function("() => { const i = document.querySelector('#surg_sketch img'); "
+                           "return i && i.complete && i.naturalWidth === %d; }" % DISPLAY, timeout=20000)
+    page.locator("#surg_sketch img").scroll_into_view_if_needed()
+    before = image_src(page, "#surg_sketch img")
+    click_pixel(page, 64, 96, "#surg_sketch img")                 # two corners: the brush
+    deadline = time.time() + 20                                   # the first corner is marked
+    while image_src(page, "#surg_sketch img") in (None, before) and time.time() < deadline:
+        time.sleep(0.05)
+    click_pixel(page, 255, 300, "#surg_sketch img")
+    brush = wait_box(page, "#surg_brush textarea, #surg_brush input")
+    # the page maps a click to the picture's pixel by rounding: within a pixel of the corner asked for
+    assert np.abs(np.subtract(brush, (64, 96, 256, 301))).max() <= 1, brush
+    page.get_by_label("the pixels under the brush").check()
+    page.click("#surg_run")
+    page.wait_for_function("() => document.querySelector('#surg_info').innerText.includes('grey levels')",
+                           timeout=30000)
+    assert "scope: brush" in page.inner_text("#surg_info")
+    deadline = time.time() + 20
+    while not image_src(page, "#surg_img img") and time.time() < deadline:
+        time.sleep(0.05)
+    shown = np.asarray(Image.open(io.BytesIO(image_bytes(page, image_src(page, "#surg_img img")))).convert("RGB"))
+    spec = Intervention("off", None, brush=brush, size=DISPLAY)
+    out, _ = intervene(studio.engine(DEFAULT.model), studio.render(DEFAULT.model, DEFAULT.args), spec)
+    assert np.array_equal(shown, out.picture(studio.scale(DEFAULT.model, 256)))
+    # the intervention is part of the view: its link carries it
+    page.get_by_role("tab", name="Export / import").click()
+    page.click("#share_btn")
+    page.wait_for_function("() => document.querySelector('#share_link textarea').value.includes('iv=')")
