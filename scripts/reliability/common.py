@@ -54,9 +54,22 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(["python", "scripts/reliability", *argv[1:]])
 
 
+def commit() -> str | None:
+    """The code's commit (git rev-parse HEAD), with "+changes" when the working tree differs from it."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+changes" if dirty else "")) or None
+
+
 def write_result(res: dict, out: Path, argv: list[str] | None = None) -> Path:
     res = {**res, "machine": machine(), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-           "command": command_line(argv)}
+           "command": command_line(argv), "commit": commit()}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2, default=_jsonable) + "\n")

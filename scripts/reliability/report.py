@@ -159,6 +159,10 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
         cores = f"{m.get('cores_usable', '?')}/{m.get('cores', '?')} cores"
         md.append(f"| [{goal}](#{goal}) | {res['title']} | {'PASS' if res['pass'] else '**FAIL**'} | "
                   f"{res.get('date', '')[:10]} | {m.get('cpu', '?')}, {cores} |")
+    if (Path(results_dir) / "NOTES.md").exists():
+        md += ["", "A date above is when that goal last ran, on the code of that day: see "
+               "[issue #37](#issue-37-what-was-re-run-on-2026-12-07-and-what-still-needs-a-quiet-machine) for "
+               "what was re-run on 2026-12-07 and which goals still need the quiet 10-minute runs."]
     for goal in ORDER:
         res = results.get(goal)
         if res is None:
@@ -166,6 +170,7 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
         m = res.get("machine", {})
         md += ["", f"## {goal}", "", f"**{res['title']}: {'PASS' if res['pass'] else 'FAIL'}**", "",
                f"Command: `{res.get('command', '')}`  ", f"Date: {res.get('date', '')}  ",
+               f"Commit: {res.get('commit') or 'not recorded'}  ",
                f"Machine: {m.get('cpu')}, {m.get('cores_usable')} of {m.get('cores')} cores usable, "
                f"{m.get('memory_gib')} GiB, load average {m.get('load_average')} at the end; torch {m.get('torch')}, "
                f"gradio {m.get('gradio')}", "",
@@ -177,6 +182,9 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
         md += _figures(res["figures"])
         for n in res.get("notes", []):
             md += ["", f"> {n}"]
+    notes = Path(results_dir) / "NOTES.md"          # hand-written: what the figures mean, what remains (issue #37)
+    if notes.exists():
+        md += ["", notes.read_text().rstrip()]
     defined = defined_tests()
     md += ["", "## Failure cases (section 4) and their tests", "",
            "Every name below was checked against `tests/` when this page was built; *missing* marks one that "

@@ -228,8 +228,9 @@ def uploads(weights: Path = Path("weights"), model: str | None = None, max_s: fl
     figures = {"cases": cases, "phone_photo": {"bytes": len(photo), "seconds": r(photo_s, 2), "outcome": kind},
                "phone_photo_q92_bytes": len(big), "renders_during_inversions": renders["n"],
                "progress_calls_before_cancel": cancel_after}
-    notes = [f"A phone photo as phones save it (4032 x 3024 at JPEG quality 92 here: {len(big) / MB:.1f} MB) is over "
-             "app.py's max_file_size of 1 MB: Gradio refuses its upload (HTTP 413, R7) before any handler runs."]
+    notes = [f"The phone-size photo here is synthetic and smooth ({len(photo) / MB:.2f} MB at quality 60, "
+             f"{len(big) / MB:.2f} MB at 92). A real phone JPEG of 2-5 MB is over app.py's max_file_size of 1 MB: "
+             "Gradio refuses its upload (HTTP 413, as path-probes/R7 checks) before any handler runs."]
     return result("uploads", "Uploads and inversion (issue #37)", crit, figures,
                   {"weights": str(weights), "model": model, "max_s": max_s, "max_mb": max_mb,
                    "load_threads": load_threads}, notes)
