@@ -160,3 +160,16 @@ def test_10_a_fifth_pin_says_the_first_made_way(studio, monkeypatch):
     said.clear()
     handlers(studio).on_pin(replace(v, pins=[(1, 1)]))
     assert said == []
+
+
+def test_11_an_inverted_picture_empties_the_seed_box_and_an_empty_box_keeps_it(studio):
+    engine = studio.engine("tiny32")
+    v = View("tiny32", RenderArgs(seed=9, psi=1.0, latent=tuple([0.25] * engine.cfg.z_dim)), click=(10, 10))
+    h = handlers(studio, v)
+    assert h.seed_of(v) is None                                       # not seed 9: the picture has none
+    values = h.values_of(v)
+    kept = h.view_from(v, values[0], None, *values[2:])               # the emptied box: the same view
+    assert kept.args.latent == v.args.latent
+    moved = h.view_from(v, values[0], 10, *values[2:])                # next: seed 10, no latent
+    assert moved.args.seed == 10 and moved.args.latent is None
+    assert h.seed_of(moved) == 10

@@ -267,9 +267,11 @@ class Handlers:
         values = self.values_of(v)
         return [values[0], values[2], *updates, *values[-4:]]
 
-    def seed_of(self, v: View) -> int:
-        """The seed box's value for View `v`, set after widgets_for (see Widgets.restored)."""
-        return v.args.seed
+    def seed_of(self, v: View) -> int | None:
+        """The seed box's value for View `v`, set after widgets_for (see Widgets.restored). A latent of
+        its own (an inverted picture) has no seed: the box is emptied, not left on the seed the search
+        started from, and an empty box keeps that view (view_from); prev / next step from the last seed."""
+        return None if v.args.latent is not None else v.args.seed
 
 
 def clamp_note(top: int, what: str):
