@@ -56,3 +56,23 @@ def test_switch_off_under_a_brush_from_the_page(page, studio):
     page.get_by_role("tab", name="Export / import").click()
     page.click("#share_btn")
     page.wait_for_function("() => document.querySelector('#share_link textarea').value.includes('iv=')")
+
+
+def test_a_link_with_an_intervention_shows_it(page, app_url, studio):
+    """A share link's intervention (iv=) comes back: the tab shows its picture and its controls."""
+    from dataclasses import replace
+    from attn_demo.studio.view import query_of
+    spec = Intervention("hide", None, brush=(0, 0, 256, 512), size=DISPLAY)
+    view = replace(DEFAULT, intervention=spec.checked())
+    page.goto(app_url.rstrip("/") + "/" + query_of(view))
+    page.wait_for_function("() => window.attnDemo && window.attnDemo.ready === true", timeout=30000)
+    page.get_by_role("tab", name="What attention does").click()
+    page.wait_for_function("() => document.querySelector('#surg_info').innerText.includes('hide')",
+                           timeout=30000)
+    assert page.input_value("#surg_brush textarea, #surg_brush input") == "0, 0, 256, 512"
+    out, _ = intervene(studio.engine(DEFAULT.model), studio.render(DEFAULT.model, DEFAULT.args), spec)
+    deadline = time.time() + 20
+    while not image_src(page, "#surg_img img") and time.time() < deadline:
+        time.sleep(0.05)
+    shown = np.asarray(Image.open(io.BytesIO(image_bytes(page, image_src(page, "#surg_img img")))).convert("RGB"))
+    assert np.array_equal(shown, out.picture(studio.scale(DEFAULT.model, 256)))
