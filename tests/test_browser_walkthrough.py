@@ -66,3 +66,22 @@ def test_10_compare_and_the_slider_previews_keep_their_pictures_clear(page, app_
     page.wait_for_selector("#compare_img img", timeout=20000)
     button = page.locator("#compare_img button[aria-label='Download']").bounding_box()
     assert not overlap(button, page.locator("#compare_img img").bounding_box())      # the last tile stays clear
+
+
+def test_5_the_copy_panel_shows_all_8_neighbours_with_whole_captions(page, studio, monkeypatch):
+    import numpy as np
+    thumbs = [(np.full((64, 64, 3), 30 * i, np.uint8), f"0.{i}23 · smiling-face-{i}") for i in range(8)]
+    monkeypatch.setattr(studio, "neighbours", lambda v, k=8: {"features": thumbs, "pixels": thumbs})
+    page.click("#nn_panel button, #nn_panel .label-wrap")
+    page.click("#next_btn")                                       # a new image asks for its neighbours
+    page.wait_for_function("() => document.querySelectorAll('#nn_features img').length === 8", timeout=30000)
+    page.wait_for_timeout(500)
+    shown = page.evaluate("""() => {
+        const g = document.querySelector('#nn_features').getBoundingClientRect();
+        return [...document.querySelectorAll('#nn_features img')].map(i => {
+            const r = i.getBoundingClientRect();
+            return r.width > 20 && r.height > 20 && r.right <= g.right + 1 && r.bottom <= g.bottom + 1; }); }""")
+    assert shown == [True] * 8
+    cut = page.evaluate("""() => [...document.querySelectorAll('#nn_features .caption-label, #nn_features figcaption')]
+        .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText)""")
+    assert cut == []

@@ -173,3 +173,12 @@ def test_11_an_inverted_picture_empties_the_seed_box_and_an_empty_box_keeps_it(s
     moved = h.view_from(v, values[0], 10, *values[2:])                # next: seed 10, no latent
     assert moved.args.seed == 10 and moved.args.latent is None
     assert h.seed_of(moved) == 10
+
+
+def test_5_a_model_without_an_index_says_why_its_panel_is_empty(studio):
+    from attn_demo.studio.textures import TextureHandlers
+    features, pixels = handlers(studio).on_neighbours(View("tiny32", RenderArgs(1)))
+    assert features["visible"] and "Nothing to compare" in features["label"] and pixels["visible"] is False
+    desk = studio.canvas
+    features, _ = TextureHandlers(desk).on_neighbours(desk.default_view())
+    assert features["visible"] and "Nothing to compare" in features["label"]

@@ -17,6 +17,7 @@ from ..serving.engine import MapSettings, RenderArgs
 from .core import MAX_DATASET_PER_CLASS, MAX_GRID, Studio
 from .desk import check_kind, read_state
 from .files import jpeg_data_url, png_data_url
+from .neighbours import LABELS as NN_LABELS
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
 from . import web
@@ -199,9 +200,11 @@ class Handlers:
     def on_neighbours(self, v: View):
         """The session's View's image's nearest training images (hidden for a model without an index)."""
         found = self.studio.neighbours(v)
-        if found is None:
-            return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
-        return (gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True))
+        if found is None:            # the panel says why it is empty (the first gallery's label)
+            why = self.studio.shelf.missing(v.model, self.studio.engine(v.model).path)
+            return gr.update(value=None, visible=True, label=f"Nothing to compare: {why}"), gr.update(visible=False)
+        return (gr.update(value=found["features"], visible=True, label=NN_LABELS[0]),
+                gr.update(value=found["pixels"], visible=True, label=NN_LABELS[1]))
 
     def on_all_maps(self, v: View, shown: bool = True):
         """Every layer and head of the session's View's click (as on_summary, it reads only the View),

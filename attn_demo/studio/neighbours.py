@@ -15,6 +15,7 @@ from ..imaging import draw
 
 log = logging.getLogger(__name__)
 THUMB_SCALE = 4          # thumbnails (16 px) are shown at 64 px
+LABELS = ("By the feature net's features", "By pixels")     # the panel's two galleries
 
 
 class NeighbourShelf:
@@ -34,6 +35,15 @@ class NeighbourShelf:
                     log.warning("no neighbour index for %s: %s", name, e)
                     self._indexes[name] = None
             return self._indexes[name]
+
+    def missing(self, name: str, path: Path | None) -> str:
+        """Why the panel has nothing for model `name` (find gave None), in the page's words."""
+        if self._feature_net() is None:
+            return "there is no feature net beside the models (weights/feature_net) to compare pictures with"
+        if self.index(name, path) is None:
+            return (f"{name} ships no neighbour index: build one beside it with "
+                    "python -m attn_demo index --weights <the model> --data <its training images>")
+        return ""
 
     def find(self, name: str, path: Path | None, image: np.ndarray, k: int = 8
              ) -> dict[str, list[tuple[np.ndarray, str]]] | None:

@@ -197,9 +197,9 @@ def layout(studio: Studio, default: View) -> Widgets:
             gr.HTML('<div id="keep_panel"></div>', elem_id="keep_html")
             with gr.Accordion("Is this a copy? The nearest training images (distance · class)", open=False,
                               elem_id="nn_panel"):
-                nn_features = gr.Gallery(label="By the feature net's features", columns=8, height="auto",
+                nn_features = gr.Gallery(label="By the feature net's features", columns=4, height="auto",
                                          allow_preview=False, format="png", elem_id="nn_features")
-                nn_pixels = gr.Gallery(label="By pixels", columns=8, height="auto", allow_preview=False,
+                nn_pixels = gr.Gallery(label="By pixels", columns=4, height="auto", allow_preview=False,
                                        format="png", elem_id="nn_pixels")
             open_query = gr.Textbox(elem_id="open_query", elem_classes="attn-carrier", show_label=False)
             open_go = gr.Button("open kept view", elem_id="open_go", elem_classes="attn-carrier")

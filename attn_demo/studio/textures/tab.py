@@ -24,6 +24,7 @@ from .desk import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
 from ..core import ANIMATION_FORMATS
 from ..desk import check_kind, read_state
 from ..guard import PRIVATE, guard
+from ..neighbours import LABELS as NN_LABELS
 from .material import MaterialWidgets, material_layout, wire_material, zoom_button
 from ..view import MAX_SLIDERS, MODE_LABELS
 
@@ -129,9 +130,9 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             zoom_btn = zoom_button()
             with gr.Accordion("Is this a copy? The nearest training crops of the window around the clicked pixel "
                               "(distance · surface)", open=False, elem_id="tex_nn_panel"):
-                nn_features = gr.Gallery(label="By the feature net's features", columns=8, height="auto",
+                nn_features = gr.Gallery(label="By the feature net's features", columns=4, height="auto",
                                          allow_preview=False, format="png", elem_id="tex_nn_features")
-                nn_pixels = gr.Gallery(label="By pixels", columns=8, height="auto", allow_preview=False,
+                nn_pixels = gr.Gallery(label="By pixels", columns=4, height="auto", allow_preview=False,
                                        format="png", elem_id="tex_nn_pixels")
         with gr.Column(scale=2, min_width=300):
             with gr.Tabs():
@@ -247,9 +248,12 @@ class TextureHandlers:
     def on_neighbours(self, v: CanvasView):
         """The nearest training crops of the window around the click (hidden for a model without an index)."""
         found = self.desk.neighbours(v)
-        if found is None:
-            return gr.update(value=None, visible=False), gr.update(value=None, visible=False)
-        return gr.update(value=found["features"], visible=True), gr.update(value=found["pixels"], visible=True)
+        if found is None:            # the panel says why it is empty (the first gallery's label)
+            why = self.desk.shelf.missing(v.model, self.desk.engine(v.model).path) if self.desk.shelf else \
+                f"{v.model} ships no neighbour index"
+            return gr.update(value=None, visible=True, label=f"Nothing to compare: {why}"), gr.update(visible=False)
+        return (gr.update(value=found["features"], visible=True, label=NN_LABELS[0]),
+                gr.update(value=found["pixels"], visible=True, label=NN_LABELS[1]))
 
     def on_undo(self, v: CanvasView):
         if not v.undo:           # a second press before the button was disabled (undo_state): nothing to do
