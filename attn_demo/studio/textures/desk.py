@@ -66,6 +66,7 @@ def export_stem(v: CanvasView, kind: str, field: torch.Tensor | None = None) -> 
         stem += f"_edited{len(v.edited)}-" + hashlib.sha1(field.numpy().tobytes()).hexdigest()[:6]
     return stem
 
+
 class CanvasDesk(Models):
     """Canvas models and everything the Textures tab does with them (a desk: studio/desk.py)."""
 
