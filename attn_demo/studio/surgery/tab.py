@@ -337,8 +337,8 @@ def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
     sw.run_btn.click(gpu(guard(h.on_run)), [sw.action, sw.scope, sw.brush, sw.target, view],
                      [sw.picture, sw.info, view], **PRIVATE).success(
         guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
-    for button, fn in ((sw.faith_btn, h.on_faithfulness), (sw.curve_btn, h.on_curve)):
-        button.click(gpu(guard(fn)), [sw.k, view], [sw.picture, sw.info, sw.faith, sw.curve_img, view],
+    for button, fn in ((sw.faith_btn, gpu(guard(h.on_faithfulness))), (sw.curve_btn, gpu(guard(h.on_curve)))):
+        button.click(fn, [sw.k, view], [sw.picture, sw.info, sw.faith, sw.curve_img, view],
                      **PRIVATE).success(guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
     sw.d_btn.click(gpu(guard(h.on_d)), [view], [sw.d_img, sw.d_info], **PRIVATE)
     sw.export_btn.click(gpu(guard(h.on_export)), [view], [sw.export_files], **PRIVATE)
