@@ -126,6 +126,7 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
                 lat.append(page.evaluate("() => { const w = window.attnDemo.timers.click; return w.done - w.t0; }"))
         # the same clicks drawn in the page at pointer-down (live.js), the first two left out as above
         drawn = page.evaluate("() => window.attnDemo.live.clicks.slice(2)")
+        frames = page.evaluate("() => window.attnDemo.live.clickFrames.slice(2)")
         moves = _live_moves(page, g, rng, 40 if clicks < 20 else 200)
         page.evaluate(_WATCH_SEED_JS)
         steps = []
@@ -140,7 +141,8 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
     return {"clicks": len(lat), "median_ms": statistics.median(lat), "p90_ms": sorted(lat)[int(0.9 * len(lat))],
             "min_ms": min(lat), "max_ms": max(lat),
             **({"page_clicks": len(drawn), "page_click_median_ms": statistics.median(drawn),
-                "page_click_p90_ms": sorted(drawn)[int(0.9 * len(drawn))]} if drawn else {}),
+                "page_click_p90_ms": sorted(drawn)[int(0.9 * len(drawn))],
+                "page_click_frame_median_ms": statistics.median(frames) if frames else None} if drawn else {}),
             "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps),
             "live_moves": len(moves), "live_median_ms": statistics.median(moves),
             "live_p90_ms": sorted(moves)[int(0.9 * len(moves))]}

@@ -218,10 +218,12 @@ def write_report(r: dict, path: Path) -> str:
                      f"overlay decoded: median {b['median_ms']:.0f} ms, p90 {b['p90_ms']:.0f} ms, "
                      f"min {b['min_ms']:.0f}, max {b['max_ms']:.0f} ({b['clicks']} clicks).")
         if "page_click_median_ms" in b:
-            lines.append(f"- browser, the same clicks to the clicked map on screen, drawn in the page from the live "
-                         f"payload (studio/live.js; pointer-down's time stamp to the frame that shows it; the server's "
-                         f"overlay above confirms it): median {b['page_click_median_ms']:.1f} ms, "
-                         f"p90 {b['page_click_p90_ms']:.1f} ms.")
+            frame = b.get("page_click_frame_median_ms")
+            lines.append(f"- browser, the same clicks to the clicked map drawn in the page from the live payload "
+                         f"(studio/live.js; from pointer-down's time stamp, as a pointer move's; the server's overlay "
+                         f"above confirms it): median {b['page_click_median_ms']:.1f} ms, "
+                         f"p90 {b['page_click_p90_ms']:.1f} ms"
+                         + (f"; to the start of the frame that shows it, median {frame:.1f} ms" if frame else "") + ".")
         if "seed_step_median_ms" in b:
             lines.append(f"- browser, mouse-down on \"next\" to the next seed's image decoded (a render through "
                          f"the queue, no target): median {b['seed_step_median_ms']:.0f} ms ({b['seed_steps']} steps).")

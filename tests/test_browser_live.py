@@ -180,4 +180,5 @@ def test_a_click_draws_its_map_in_the_page_at_once_and_the_server_confirms(page,
     wait_text(page, "x=60, y=400")                # the server's answer
     page.wait_for_function(f"() => document.querySelector('#attn_img img').src !== {old!r}")
     page.wait_for_function("() => document.getElementById('live_canvas').style.display === 'none'")
-    assert page.evaluate("() => window.attnDemo.live.clicks[0]") < 1000
+    assert 0 < page.evaluate("() => window.attnDemo.live.clicks[0]") < 1000
+    assert page.evaluate("() => window.attnDemo.live.clickFrames.length") == 1

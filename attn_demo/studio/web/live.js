@@ -1,8 +1,9 @@
 {
   // Live mode (studio/live.py): the map under the pointer, computed here from the render's queries
   // and keys and drawn on a canvas over the attention view, as the server draws a click's map.
-  // times / work: pointer moves; clicks: a click's pointer-down to the frame that shows its map
-  const live = attn.live = {times: [], work: [], clicks: [], text: "", payload: null, lse: null, base: null,
+  // times / work: pointer moves; clicks: a click's pointer-down to its map drawn, clickFrames: to the
+  // frame that shows it
+  const live = attn.live = {times: [], work: [], clicks: [], clickFrames: [], text: "", payload: null, lse: null, base: null,
                             baseSrc: "", sentAt: 0, sentKey: "", hovering: false, held: null};
   const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const floats = (b64) => new Float32Array(bytes(b64).buffer);
@@ -296,6 +297,7 @@
     const heat = live.heat(at[0], at[1]);
     if (!place() || !draw(p, heat, img, at[0], at[1])) return false;
     canvas.style.display = "block";
+    live.drawn = p; live.drawnAt = at[0] + "," + at[1];        // what the canvas shows
     live.hovering = true;
     showNumbers(p, at[0], at[1], heat);
     return true;
@@ -310,12 +312,13 @@
     const p = read(), at = pixelAt(img, e);
     if (!p || p.server || !at) return;
     live.held = {src: overlaySrc(), until: performance.now() + 5000};
-    if (!show(p, img, at)) { live.held = null; return; }
+    // a mouse has drawn this pixel's map already on its way here (the pointer move): it stays on screen
+    const drawn = live.drawn === p && live.drawnAt === at[0] + "," + at[1] && canvas.style.display === "block";
+    if (!drawn && !show(p, img, at)) { live.held = null; return; }
+    live.clicks.push(performance.now() - e.timeStamp);          // drawn (as live.times for a move)
     const t0 = e.timeStamp;
-    requestAnimationFrame(() => {
-      live.clicks.push(performance.now() - t0);
-      if (live.clicks.length > 2000) live.clicks.splice(0, 1000);
-    });
+    requestAnimationFrame(() => live.clickFrames.push(performance.now() - t0));   // its frame begins
+    if (live.clicks.length > 2000) { live.clicks.splice(0, 1000); live.clickFrames.splice(0, 1000); }
   }, {passive: true});
 
   document.addEventListener("pointermove", (e) => {
