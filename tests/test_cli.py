@@ -234,18 +234,19 @@ def test_repository_paths_resolve_from_any_directory(tmp_path, monkeypatch, caps
     from attn_demo.cli import build_parser
     from attn_demo.cli.common import REPO
     monkeypatch.chdir(tmp_path)
+    # assets/ stands in for a data folder: data/ is built on demand and absent from a fresh clone
     parse = build_parser().parse_args
-    w, d = REPO / "weights" / "emoji32", REPO / "data" / "emoji"
+    w, d = REPO / "weights" / "emoji32", REPO / "assets"
     assert parse(["info", "--weights", "weights/emoji32"]).weights == w
     assert parse(["generate", "--weights", "weights/emoji32", "--seed", "1", "--out", "x.png"]).weights == w
-    assert parse(["eval", "--weights", "weights/emoji32", "--data", "data/emoji"]).data == d
-    assert parse(["index", "--weights", "weights/emoji32", "--data", "data/emoji"]).data == d
-    a = parse(["directions", "--weights", "weights/emoji32", "--data", "data/emoji"])
+    assert parse(["eval", "--weights", "weights/emoji32", "--data", "assets"]).data == d
+    assert parse(["index", "--weights", "weights/emoji32", "--data", "assets"]).data == d
+    a = parse(["directions", "--weights", "weights/emoji32", "--data", "assets"])
     assert (a.weights, a.data) == (w, d)
-    a = parse(["train", "--data", "data/emoji", "--out", "runs/x", "--init-from", "weights/emoji32"])
+    a = parse(["train", "--data", "assets", "--out", "runs/x", "--init-from", "weights/emoji32"])
     assert (a.data, a.init_from, a.out) == (str(d), str(w), Path("runs/x"))     # outputs stay where typed
     assert parse(["train", "--data", "shapes"]).data == "shapes"
-    assert parse(["data", "check", "data/emoji"]).folder == d
-    assert parse(["features", "--data", "data/emoji"]).data == d
+    assert parse(["data", "check", "assets"]).folder == d
+    assert parse(["features", "--data", "assets"]).data == d
     assert main(["info", "--weights", "weights/emoji32", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "emoji32"

@@ -463,3 +463,19 @@ def test_a_kept_view_opens_every_widget_on_it(studio):
     view = out[-1]
     assert view == View("tinycond", RenderArgs(9, 0.5, "dog"), click=(10, 20), map=view.map)
     assert out[0] == "tinycond" and out[1] == 0.5          # the seed box is set after the rest
+
+
+def test_old_export_folders_with_folders_inside_are_pruned(tmp_path):
+    """A data-set export leaves a folder of folders (images/<class>/...); once it was older than
+    EXPORT_LIFETIME the next export crashed pruning it (IsADirectoryError, seen in a long test run)."""
+    import os
+    import time
+    from attn_demo.studio.files import EXPORT_LIFETIME, ExportFolder
+    files = ExportFolder(tmp_path)
+    old = files.new_folder()
+    (old / "images" / "cat").mkdir(parents=True)
+    (old / "images" / "cat" / "0.png").write_bytes(b"x")
+    then = time.time() - EXPORT_LIFETIME - 5
+    os.utime(old, (then, then))
+    fresh = files.new_file("next.gif")
+    assert not old.exists() and fresh.parent.is_dir()

@@ -85,7 +85,5 @@ class ExportFolder:
         now = time.time()
         for old in self.root.iterdir():
             if old.is_dir() and old.name != SERVED and now - old.stat().st_mtime > EXPORT_LIFETIME:
-                for f in old.iterdir():
-                    f.unlink(missing_ok=True)
-                old.rmdir()
+                shutil.rmtree(old, ignore_errors=True)    # a data-set export holds folders of its own
         return Path(tempfile.mkdtemp(dir=self.root))

@@ -190,7 +190,7 @@ def add_intervene_api(studio) -> None:
         curve = described(ApiNumber(label="curve", minimum=0, maximum=1, value=0),
                           "faithfulness: 1 = also the deletion curve (cells removed in the map's order vs at "
                           "random; about a second on a 32-px model), 0 = the ratio only", 0, whole=True)
-        image_in = gr.Image(type="numpy", label="image", image_mode="RGB")
+        image_in = gr.Image(format="png", type="numpy", label="image", image_mode="RGB")
         picture_out = gr.Image(format="png", type="numpy", label="picture")
         info_out = gr.JSON(label="info")
         file_out = gr.File(label="before, after, difference (.png) and the difference (.npy)", file_count="multiple")

@@ -318,6 +318,24 @@ def _image_loaded(frame, selector: str, old, timeout: float) -> bool:
         return False
 
 
+def in_own_thread(fn, *args):
+    """fn(*args) in a thread of its own, its exception raised here: Playwright's sync API refuses a
+    thread whose asyncio loop runs (a test session that already drives a browser has one)."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:                               # noqa: BLE001 - raised in the caller
+            box["error"] = e
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def check_browser(url: str, models: dict, report: dict, fail, timeout: float = 90.0) -> None:
     """The page in headless Chromium, as a visitor sees the Space (inside its huggingface.co page):
     the first view gets ready, a click on the image answers, each canvas model paints in the Textures
@@ -465,7 +483,7 @@ def rehearse(files: list[str] | None = None, root: Path = ROOT, port: int | None
                         report["cold_start_to_first_image_s"] = round(report.pop("_first_image_at") - t0, 2)
                     if browser and not (failures and fail_fast):
                         try:
-                            check_browser(url, expected, report, fail)
+                            in_own_thread(check_browser, url, expected, report, fail)
                         except Exception as e:                  # noqa: BLE001 - a timeout: reported
                             fail(f"the browser check stopped: {type(e).__name__}: {str(e)[:300]}")
                     time.sleep(1.0)
