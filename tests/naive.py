@@ -43,10 +43,12 @@ def naive_rows_with_slots(module, x):
     return torch.softmax(scores, dim=-1)
 
 
-def naive_forward_with_slots(module, x):
-    """y = x + gamma Wo A v (+ gamma_ctx Wc softmax(m) v), A from `naive_rows_with_slots`."""
+def naive_forward_with_slots(module, x, attn=None):
+    """y = x + gamma Wo A v (+ gamma_ctx Wc softmax(m) v), A from `naive_rows_with_slots` unless a
+    (hand-edited) matrix `attn` (B, heads, Nq, Nk + R + null) is given."""
     b, c, h, w = x.shape
-    attn = naive_rows_with_slots(module, x)
+    if attn is None:
+        attn = naive_rows_with_slots(module, x)
     v = module.value(x)
     if module.pool:
         v = F.max_pool2d(v, 2)

@@ -11,7 +11,7 @@ from attn_demo.serving.regions import box_mask, parse_box
 from attn_demo.serving.surgery import Surgery
 
 from conftest import tiny_generator
-from naive import naive_rows_with_slots
+from naive import naive_forward_with_slots, naive_rows_with_slots
 
 CONFIGS = {
     "dot": dict(attn_kind="dot"),
@@ -27,29 +27,11 @@ CONFIGS = {
 def naive_edited_forward(module, x, off, keep):
     """y with the matrix edited by hand: rows of queries in `off` zero; entries outside `keep` (Nq, S)
     zeroed and each row divided by what is left; then values, output conv, gamma, context."""
-    b, c, h, w = x.shape
     a = naive_rows_with_slots(module, x)                               # (B, heads, Nq, Nk + R + null)
     a = a * keep
     a = a / a.sum(-1, keepdim=True).clamp_min(1e-30)
     a = a.masked_fill(off[:, None, :, None], 0.0)
-    v = module.value(x)
-    if module.pool:
-        v = torch.nn.functional.max_pool2d(v, 2)
-    v = v.reshape(b, module.heads, module.v_dim, -1).transpose(2, 3)    # (B, heads, Nk, dv)
-    vs = [v]
-    if module.registers:
-        vs.append(module.reg_v.expand(b, -1, -1, -1))
-    if module.null:
-        vs.append(torch.zeros_like(v[:, :, :1]))
-    o = (a @ torch.cat(vs, dim=2)).transpose(2, 3).reshape(b, module.heads * module.v_dim, h, w)
-    y = x + module.gamma * module.out(o)
-    if module.context:
-        m = module.ctx_logit(x)
-        if module.pool:
-            m = torch.nn.functional.max_pool2d(m, 2)
-        u = torch.softmax(m.reshape(b, module.heads, -1), dim=-1)
-        y = y + module.gamma_ctx * module.ctx_out(torch.einsum("bhk,bhkd->bhd", u, v).reshape(b, -1, 1, 1))
-    return y
+    return naive_forward_with_slots(module, x, a)
 
 
 def naive_images(G, result, layer, off=None, keep=None):
