@@ -250,17 +250,13 @@ class SurgeryResult:
         return draw.upscale_nearest(pal[levels], scale), top
 
     def _marked(self, image: np.ndarray, scale: int) -> np.ndarray:
-        """The image upscaled, each region's bounding box outlined (brush cyan, target magenta) and
-        the click marked."""
-        from PIL import Image, ImageDraw
-        pic = Image.fromarray(np.ascontiguousarray(draw.upscale_nearest(image, scale)))
-        d = ImageDraw.Draw(pic)
+        """The image upscaled, each region outlined (brush cyan, target magenta: a rectangle's sides, a
+        painted mask's own edge) and the click marked."""
+        out = np.ascontiguousarray(draw.upscale_nearest(image, scale)).copy()
         for what, mask in self.regions:
-            ys, xs = np.nonzero(mask)
             colour = draw.MARKER_COLORS[1] if what == "target" else draw.MARKER_COLORS[0]
-            d.rectangle([xs.min() * scale, ys.min() * scale, (xs.max() + 1) * scale - 1, (ys.max() + 1) * scale - 1],
-                        outline=colour, width=max(1, scale // 4))
-        out = np.asarray(pic)
+            big = draw.upscale_nearest(np.asarray(mask, bool)[..., None], scale)[..., 0]
+            out[outline(big, max(1, scale // 4))] = colour
         if self.click is not None:
             out = draw.draw_marker(out.copy(), (self.click[0] + 0.5) * scale, (self.click[1] + 0.5) * scale,
                                    draw.MARKER_COLORS[0], max(3, scale))
@@ -277,6 +273,17 @@ class SurgeryResult:
                               f"change in grey levels (0-255), largest {s['max_change_grey']:.1f} at "
                               f"({s['max_change_at'][0]}, {s['max_change_at'][1]})", width=grid.shape[1])
         return np.concatenate([grid, bar], axis=0)
+
+
+def outline(mask: np.ndarray, width: int) -> np.ndarray:
+    """(H, W) bool: the pixels of `mask` within `width` pixels of its edge (outside it, or the picture's)."""
+    inside = np.pad(mask, width, constant_values=False)
+    core = np.ones_like(mask)
+    h, w = mask.shape
+    for dy in range(-width, width + 1):
+        for dx in range(-width, width + 1):
+            core &= inside[width + dy:width + dy + h, width + dx:width + dx + w]
+    return mask & ~core
 
 
 def images_result(action: str, layer: str, images: torch.Tensor, touched: dict, t0: float) -> SurgeryResult:

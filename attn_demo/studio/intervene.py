@@ -28,7 +28,7 @@ from ..checks import SEED_MAX, check_whole, parse_head
 from ..errors import InputError
 from ..imaging import draw
 from ..serving.faithfulness import MAX_DRAWS, Faithfulness, faithfulness
-from ..serving.regions import box_mask, parse_box
+from ..serving.regions import parse_region, region_mask
 from ..serving.surgery import ACTIONS, Surgery, SurgeryResult
 
 NO_CLICK = -1
@@ -43,8 +43,8 @@ class Intervention:
     layer: str | None = None
     x: int | None = None
     y: int | None = None
-    brush: tuple[int, int, int, int] | None = None
-    target: tuple[int, int, int, int] | None = None
+    brush: tuple[int, int, int, int] | str | None = None     # a box, or a painted "mask:N:BITS"
+    target: tuple[int, int, int, int] | str | None = None
     k: int = 5
     draws: int = 8
     head: int | None = None
@@ -56,7 +56,7 @@ class Intervention:
             raise InputError(f"action must be one of {', '.join(ACTIONS)}, got {self.action!r}")
         if (self.x is None) != (self.y is None):
             raise InputError("a click needs both x and y")
-        box = [None if b is None else parse_box(b if isinstance(b, str) else ",".join(map(str, b)), what)
+        box = [None if b is None else parse_region(b, what)
                for b, what in ((self.brush, "brush"), (self.target, "target"))]
         return Intervention(self.action, self.layer or None,
                             None if self.x is None else check_whole("x", self.x, 0),
@@ -113,8 +113,8 @@ def intervene(engine, result, spec: Intervention) -> tuple[SurgeryResult, Faithf
     side = spec.size or engine.cfg.resolution
     surgery = Surgery(engine, result, spec.layer, (side, side))
     pixel = None if spec.x is None else (spec.x, spec.y)
-    brush = None if spec.brush is None else box_mask(spec.brush, (side, side), "brush")
-    target = None if spec.target is None else box_mask(spec.target, (side, side), "target")
+    brush = None if spec.brush is None else region_mask(spec.brush, (side, side), "brush")
+    target = None if spec.target is None else region_mask(spec.target, (side, side), "target")
     needs = {"hide": (brush, "a brush: the region to hide"), "redirect": (target, "a target region to look at"),
              "faithfulness": (pixel, "a clicked pixel")}
     if spec.action in needs and needs[spec.action][0] is None:

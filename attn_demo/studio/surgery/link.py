@@ -17,7 +17,7 @@ from dataclasses import fields
 from ...errors import InputError
 from ..intervene import Intervention
 
-MAX_LINK_CHARS = 1000          # an intervention is a few dozen characters; anything far longer is not ours
+MAX_LINK_CHARS = 6000          # a few dozen characters; with painted masks (128 cells a side) up to ~5,500
 
 
 def intervention_to_text(spec: Intervention) -> str:
