@@ -17,8 +17,8 @@ TARGETS = [
     ("training, reference at 64x64", lambda r: _train(r, "reference-64")["images_per_s"], ">=", 35, "img/s"),
     ("the same with `--amp bf16` (a CPU with native bf16)",
      lambda r: _train(r, "reference-64", "bf16")["images_per_s"], ">=", 35, "img/s"),
-    ("browser click to its map on screen, drawn in the page (median)", lambda r: r["browser"]["page_click_median_ms"],
-     "<=", 50, "ms"),
+    ("browser click (a tap, held 80 ms) to the frame showing its map, drawn in the page (median)",
+     lambda r: r["browser"]["page_click_frame_median_ms"], "<=", 50, "ms"),
     ("browser click to the server's overlay (median)", lambda r: r["browser"]["median_ms"], "<=", 80, "ms"),
     ("live mode: pointer move to the map drawn (median)", lambda r: r["browser"]["live_median_ms"], "<=", 16, "ms"),
     ("cold start to first image", lambda r: r["cold_start"]["to_first_image_s"], "<=", 6, "s"),
@@ -219,11 +219,12 @@ def write_report(r: dict, path: Path) -> str:
                      f"min {b['min_ms']:.0f}, max {b['max_ms']:.0f} ({b['clicks']} clicks).")
         if "page_click_median_ms" in b:
             frame = b.get("page_click_frame_median_ms")
-            lines.append(f"- browser, the same clicks to the clicked map drawn in the page from the live payload "
-                         f"(studio/live.js; from pointer-down's time stamp, as a pointer move's; the server's overlay "
-                         f"above confirms it): median {b['page_click_median_ms']:.1f} ms, "
-                         f"p90 {b['page_click_p90_ms']:.1f} ms"
-                         + (f"; to the start of the frame that shows it, median {frame:.1f} ms" if frame else "") + ".")
+            lines.append(f"- browser, {b['page_clicks']} clicks made as a person makes them (the pointer arrives with the "
+                         f"press, held 80 ms: bench/app.py `_taps`), to the clicked map drawn in the page from the live "
+                         f"payload (studio/live.js; from pointer-down's time stamp; the server's overlay follows and "
+                         f"confirms it): median {b['page_click_median_ms']:.1f} ms, p90 {b['page_click_p90_ms']:.1f} ms"
+                         + (f"; to the start of the frame that shows it, median {frame:.1f} ms"
+                            f" (p90 {b.get('page_click_frame_p90_ms', float('nan')):.1f})" if frame else "") + ".")
         if "seed_step_median_ms" in b:
             lines.append(f"- browser, mouse-down on \"next\" to the next seed's image decoded (a render through "
                          f"the queue, no target): median {b['seed_step_median_ms']:.0f} ms ({b['seed_steps']} steps).")

@@ -195,8 +195,9 @@ def test_browser_bench_times_clicks_and_seed_steps_against_the_app(ui_weights):
     assert r["clicks"] == 2 and r["seed_steps"] == 2
     assert 0 < r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["seed_step_median_ms"] > 0
     assert r["live_moves"] == 40 and 0 < r["live_median_ms"] <= r["live_p90_ms"]
-    # the same clicks drawn in the page from the live payload at pointer-down (live.js)
+    # taps (pressed where the pointer lands, held) drawn in the page at pointer-down (live.js), and their frame
     assert r["page_clicks"] == 2 and 0 < r["page_click_median_ms"] <= r["page_click_p90_ms"]
+    assert r["page_click_median_ms"] <= r["page_click_frame_median_ms"] <= r["page_click_frame_p90_ms"]
     assert far["clicks"] == 2 and far["min_ms"] >= 40 and far["seed_step_median_ms"] >= 40
 
 
