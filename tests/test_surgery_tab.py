@@ -127,7 +127,7 @@ def test_the_intervention_is_part_of_the_view(handlers, studio):
     assert np.array_equal(shown[1], again.picture(studio.scale(v.model, 256)))
     assert shown[5:9] == ["redirect to the target region", "the pixels under the brush", "10, 10, 100, 100",
                           "300, 300, 512, 512"]
-    assert handlers.on_refresh("", back) == [handlers.on_refresh("", back)[0]] * 10       # closed: skipped
+    assert handlers.on_refresh("", back) == [handlers.on_refresh("", back)[0]] * 11       # closed: skipped
 
 
 def test_old_states_and_links_still_load(studio):

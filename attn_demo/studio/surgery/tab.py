@@ -4,13 +4,16 @@ The tab works on the image studio's view (the session's View: its model, render,
 layer and head). Switch attention off (the layer, the clicked pixel or a brush), hide a region
 from every pixel, or redirect the clicked pixel or the brush to a target region; see before,
 after and the difference with its scale in grey levels, and the numbers. Brushes and targets are
-rectangles: two clicks on the tab's picture (corners), or typed as x0, y0, x1, y1 in the picture's
-pixels (DISPLAY x DISPLAY, as clicks are). The faithfulness sentence and the deletion curve are
+rectangles (two clicks on the tab's picture: corners; or typed as x0, y0, x1, y1 in the picture's
+pixels, DISPLAY x DISPLAY as clicks are) or painted free hand on the layer's grid (a drag in the page,
+web/paint.js, or one cell per click; "mask:N:BITS", serving/regions.py). The faithfulness sentence and the deletion curve are
 on request (a button each: ~55 ms and ~1 s on a 32-px model), and so is D's view.
 
 The intervention run last is part of the view (`View.intervention`): its state, link, history and
 exports carry it (surgery/link.py), and a view that comes back with one (a link, a kept view, a
-dropped PNG) shows it again when the tab is open.
+dropped PNG) shows it again when the tab is open. The tab redraws whenever the session's View is
+set anew (the image kept, yet a click, a layer or an intervention changed), not only when the image
+changes: the picture it shows is always the view's.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from .._gradio import gr
 from ...checks import check_whole
 from ...errors import AttnDemoError, InputError
 from ...imaging import draw
-from ...serving.regions import box_mask, parse_box
+from ...serving.regions import is_mask_text, mask_from_text, mask_to_text, parse_region, region_mask
+from ...serving.surgery import outline
 from .. import exports
 from ..core import Studio
 from ..guard import PRIVATE, gpu, guard
@@ -35,16 +39,21 @@ TAB = "What attention does"
 ACTION_LABELS = {"switch attention off": "off", "hide the brush's region from every pixel": "hide",
                  "redirect to the target region": "redirect"}
 SCOPE_LABELS = {"the whole layer": "layer", "the clicked pixel": "click", "the pixels under the brush": "brush"}
-PAINT_LABELS = {"brush": "brush", "target": "target"}
+PAINT_LABELS = {"brush: two corners": "brush", "target: two corners": "target",
+                "brush: free hand": "brush-paint", "target: free hand": "target-paint"}
+MEMO = 8                   # results kept per handler: a view set anew shows them without re-running
 # The page says whether the tab is on screen (a hidden tab's picture is not drawn after every render).
 TAB_OPEN = ("(open, v) => { const e = document.querySelector('#surg_sketch'); "
             "return [e && e.offsetParent !== null ? 'open' : '', v]; }")
+TAB_OPEN_DRAWING = ("(open, v, b, t) => { const e = document.querySelector('#surg_sketch'); "
+                    "return [e && e.offsetParent !== null ? 'open' : '', v, b, t]; }")
 INTRO = """Does the attention change the picture? Intervene on it and re-render: **switch it off** (the
 attention output is 0, so the features pass unchanged) for the whole layer, the pixel you clicked on the
 image or the pixels under a brush; **hide** the brush's region from every pixel; or **redirect** the
 clicked pixel (or the brush) to look only at a target region. The layer and head are the attention
-view's. Draw a brush or a target with two clicks on the picture below (opposite corners), or type
-`x0, y0, x1, y1` in its pixels (0..512)."""
+view's. Draw a brush or a target with two clicks on the picture below (opposite corners), type
+`x0, y0, x1, y1` in its pixels (0..512), or choose *free hand* and paint it on the layer's grid (drag;
+Shift-drag erases; a click paints one cell)."""
 
 
 @dataclass
@@ -71,18 +80,22 @@ class SurgeryWidgets:
     d_info: gr.Markdown
     export_btn: gr.Button
     export_files: gr.File
+    grid: gr.Textbox | None = None           # the layer's grid side, for painting in the page (paint.js)
+    paint_go: gr.Button | None = None        # pressed by paint.js when a drag ends: the server draws it
     tab: gr.Tab | None = None
 
     @property
     def shown(self) -> list:
         """What `SurgeryHandlers.on_refresh` sets: the picture to paint on, the result and the controls."""
         return [self.sketch, self.picture, self.info, self.faith, self.curve_img, self.action, self.scope,
-                self.brush, self.target, self.k]
+                self.brush, self.target, self.k, self.grid]
 
 
 def surgery_layout() -> SurgeryWidgets:
     gr.Markdown(INTRO)
     tab_open = gr.Textbox(elem_id="surg_open", elem_classes="attn-carrier", show_label=False)
+    grid = gr.Textbox(elem_id="surg_grid", elem_classes="attn-carrier", show_label=False)
+    paint_go = gr.Button(elem_id="surg_paint_go", elem_classes="attn-carrier")
     corner = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
@@ -90,12 +103,12 @@ def surgery_layout() -> SurgeryWidgets:
                               elem_id="surg_action")
             scope = gr.Radio(list(SCOPE_LABELS), value=next(iter(SCOPE_LABELS)), elem_id="surg_scope",
                              label="Whose attention (switch off, redirect)")
-            paint = gr.Radio(list(PAINT_LABELS), value="brush", label="Two clicks on the picture draw the",
-                             elem_id="surg_paint")
-            brush = gr.Textbox(label="Brush x0, y0, x1, y1", placeholder="e.g. 128, 128, 384, 384",
-                               elem_id="surg_brush")
-            target = gr.Textbox(label="Target x0, y0, x1, y1 (redirect)", placeholder="e.g. 0, 300, 512, 512",
-                                elem_id="surg_target")
+            paint = gr.Radio(list(PAINT_LABELS), value=next(iter(PAINT_LABELS)), elem_id="surg_paint",
+                             label="The picture draws the")
+            brush = gr.Textbox(label="Brush x0, y0, x1, y1, or a painted mask:N:…",
+                               placeholder="e.g. 128, 128, 384, 384", elem_id="surg_brush")
+            target = gr.Textbox(label="Target x0, y0, x1, y1 (redirect), or a painted mask:N:…",
+                                placeholder="e.g. 0, 300, 512, 512", elem_id="surg_target")
             with gr.Row():
                 clear_btn = gr.Button("Clear brush and target", size="sm", elem_id="surg_clear")
                 run_btn = gr.Button("Intervene and re-render", variant="primary", elem_id="surg_run")
@@ -125,17 +138,20 @@ def surgery_layout() -> SurgeryWidgets:
     export_files_ = gr.File(elem_id="surg_export", label="Exports", file_count="multiple", interactive=False)
     return SurgeryWidgets(tab_open, action, scope, paint, brush, target, clear_btn, run_btn, sketch, corner,
                           picture, info, k, faith_btn, curve_btn, faith, curve_img, d_btn, d_img, d_info,
-                          export_btn, export_files_)
+                          export_btn, export_files_, grid, paint_go)
 
 
 def box_text(box) -> str:
-    return "" if box is None else ", ".join(str(int(v)) for v in box)
+    if box is None or isinstance(box, str):
+        return box or ""
+    return ", ".join(str(int(v)) for v in box)
 
 
 def box_of(text, what: str):
-    """A typed or clicked rectangle, or None for an empty box."""
+    """A typed or clicked rectangle (a tuple), a painted mask (its "mask:N:BITS" text, checked), or
+    None for an empty box."""
     text = "" if text is None else str(text).strip()
-    return parse_box(text, what) if text else None
+    return parse_region(text, what) if text else None
 
 
 def numbers(stats: dict) -> str:
@@ -159,6 +175,7 @@ class SurgeryHandlers:
     def __init__(self, studio: Studio):
         self.studio = studio
         self._d: dict[str, object] = {}          # a model's discriminator, or the message why there is none
+        self._memo: dict = {}                    # (model, weights, args, spec) -> shown: recent results
 
     # ---------------------------------------------------------------- pictures
     def sketch(self, v: View, brush=None, target=None, corner=None) -> np.ndarray:
@@ -167,9 +184,19 @@ class SurgeryHandlers:
         image = self.studio.render(v.model, v.args).image
         pic = Image.fromarray(np.ascontiguousarray(image)).resize((DISPLAY, DISPLAY), Image.NEAREST)
         d = ImageDraw.Draw(pic)
+        out = None
         for box, colour in ((brush, draw.MARKER_COLORS[0]), (target, draw.MARKER_COLORS[1])):
-            if box is not None:
+            if box is None:
+                continue
+            if not is_mask_text(box):
                 d.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=tuple(colour), width=3)
+                continue
+            out = np.asarray(pic).copy() if out is None else out     # a painted mask: tinted, its edge drawn
+            m = region_mask(box, (DISPLAY, DISPLAY))
+            out[m] = (out[m] * 0.6 + np.asarray(colour) * 0.4).astype(np.uint8)
+            out[outline(m, 2)] = colour
+            pic = Image.fromarray(out)
+            d = ImageDraw.Draw(pic)
         out = np.asarray(pic)
         for point, colour in ((v.click, draw.MARKER_COLORS[0]), (corner, draw.MARKER_COLORS[1])):
             if point is not None:
@@ -181,7 +208,17 @@ class SurgeryHandlers:
         return intervene(self.studio.engine(v.model), self.studio.render(v.model, v.args), spec)
 
     def shown(self, v: View, spec: Intervention) -> list:
-        """The result's picture, numbers, sentence and curve (SurgeryWidgets.shown[1:5])."""
+        """The result's picture, numbers, sentence and curve (SurgeryWidgets.shown[1:5]); the last MEMO
+        are kept, so the view set anew by the run itself (the tab redraws on every new View) costs
+        nothing."""
+        key = (v.model, self.studio.engine(v.model).weights_sha256, repr(v.args), spec)
+        if key not in self._memo:
+            self._memo[key] = self._shown(v, spec)
+            while len(self._memo) > MEMO:
+                self._memo.pop(next(iter(self._memo)))
+        return list(self._memo[key])
+
+    def _shown(self, v: View, spec: Intervention) -> list:
         out, faith = self.run(v, spec)
         picture = out.picture(self.studio.scale(v.model, 256))
         if faith is None:
@@ -193,14 +230,21 @@ class SurgeryHandlers:
                 f"({faith.x}, {faith.y}); window {faith.window})", curve]
 
     # ---------------------------------------------------------------- handlers
-    def on_refresh(self, open_, v: View):
-        """The tab opened, or a new image while it is open: the picture to paint on, and the view's
-        intervention shown again (a link, a kept view, a dropped PNG, a new seed)."""
+    def on_refresh(self, open_, v: View, brush=None, target=None):
+        """The tab opened, or a new View while it is open (a new image, or the same image with another
+        click, layer or intervention: a link, a kept view, a dropped PNG, a new seed): the picture to
+        paint on, and the view's intervention shown again. A view without one clears the last result
+        (it was another view's) and keeps the brush and target being drawn."""
         if open_ != "open":
-            return [gr.skip()] * 10
+            return [gr.skip()] * 11
+        side = str(self.grid_side(v))
         spec = v.intervention
         if spec is None:
-            return [self.sketch(v)] + [gr.skip()] * 9
+            try:
+                drawn = self.sketch(v, box_of(brush, "brush"), box_of(target, "target"))
+            except AttnDemoError:                         # a half-typed box: the picture without it
+                drawn = self.sketch(v)
+            return [drawn, None, "", "", gr.update(value=None, visible=False)] + [gr.skip()] * 5 + [side]
         brush = spec.brush if spec.size == DISPLAY else None
         target = spec.target if spec.size == DISPLAY else None
         try:
@@ -212,7 +256,7 @@ class SurgeryHandlers:
                  "the pixels under the brush" if spec.brush is not None and spec.action != "hide" else
                  "the whole layer")
         return [self.sketch(v, brush, target), *result, action, scope, box_text(brush), box_text(target),
-                spec.k if spec.action == "faithfulness" else gr.skip()]
+                spec.k if spec.action == "faithfulness" else gr.skip(), side]
 
     def on_corner(self, evt: gr.SelectData, paint, brush, target, corner, v: View):
         """A click on the tab's picture: the first corner of a rectangle, then the opposite one."""
@@ -220,15 +264,36 @@ class SurgeryHandlers:
         if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise AttnDemoError("click inside the picture")
         x, y = (check_whole("click coordinate", c, 0, DISPLAY - 1) for c in index)
+        mode = PAINT_LABELS.get(paint, paint)
+        if mode.endswith("-paint"):                        # free hand: the clicked cell of the layer's grid
+            return self.paint_cell(mode[:-len("-paint")], x, y, brush, target, v)
         if corner is None:
             return gr.skip(), gr.skip(), (x, y), self.sketch(v, box_of(brush, "brush"), box_of(target, "target"),
                                                             (x, y))
         (x0, y0) = corner
         box = (min(x0, x), min(y0, y), max(x0, x) + 1, max(y0, y) + 1)
-        if PAINT_LABELS.get(paint, paint) == "target":
+        if mode == "target":
             target = box_text(box)
         else:
             brush = box_text(box)
+        return brush, target, None, self.sketch(v, box_of(brush, "brush"), box_of(target, "target"))
+
+    def grid_side(self, v: View) -> int:
+        """The side of the view's layer's query grid: painted masks are drawn at it."""
+        return self.studio.engine(v.model).capture(self.studio.render(v.model, v.args), v.map.layer).grid[0]
+
+    def paint_cell(self, what: str, x: int, y: int, brush, target, v: View):
+        """One cell painted into the brush or the target (a mask at the layer's grid; a rectangle there
+        before is replaced)."""
+        side = self.grid_side(v)
+        old = brush if what == "brush" else target
+        old = "" if old is None else str(old).strip()
+        cells = mask_from_text(old, what).copy() if is_mask_text(old) else np.zeros((side, side), bool)
+        if cells.shape[0] != side:                        # painted at another layer's grid: start anew
+            cells = np.zeros((side, side), bool)
+        cells[y * side // DISPLAY, x * side // DISPLAY] = True
+        text = mask_to_text(cells)
+        brush, target = (text, target) if what == "brush" else (brush, text)
         return brush, target, None, self.sketch(v, box_of(brush, "brush"), box_of(target, "target"))
 
     def on_boxes(self, brush, target, v: View):
@@ -236,7 +301,7 @@ class SurgeryHandlers:
         b, t = box_of(brush, "brush"), box_of(target, "target")
         for box, what in ((b, "brush"), (t, "target")):
             if box is not None:
-                box_mask(box, (DISPLAY, DISPLAY), what)                 # inside the picture, not empty
+                region_mask(box, (DISPLAY, DISPLAY), what)              # inside the picture, not empty
         return self.sketch(v, b, t)
 
     def on_clear(self, v: View):
@@ -322,10 +387,14 @@ class SurgeryHandlers:
 def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
     """The tab's events; `w` is the image studio's Widgets (its session View, image and page data)."""
     view = w.view
-    refresh = (guard(h.on_refresh), [sw.tab_open, view], sw.shown)
     if sw.tab is not None:
-        sw.tab.select(guard(lambda v: h.on_refresh("open", v)), [view], sw.shown, **PRIVATE)
-    w.image.change(*refresh, js=TAB_OPEN, **PRIVATE)
+        sw.tab.select(guard(lambda v, b, t: h.on_refresh("open", v, b, t)), [view, sw.brush, sw.target],
+                      sw.shown, **PRIVATE)
+    # Every View set anew (a render, a click, a layer, a link or kept view, the tab's own run), not
+    # only a new image: a kept image with another view must redraw too (Gradio's State.change fires
+    # for each new View object; the image's change does not when the same picture comes back).
+    view.change(guard(h.on_refresh), [sw.tab_open, view, sw.brush, sw.target], sw.shown, js=TAB_OPEN_DRAWING,
+                **PRIVATE)
 
     def page_data(live, v):       # the view's link, for history and favourites (keep.js)
         return h.studio.page_data(v, bool(live))
@@ -333,6 +402,8 @@ def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
                      [sw.brush, sw.target, sw.corner, sw.sketch], **PRIVATE)
     for box in (sw.brush, sw.target):
         box.submit(guard(h.on_boxes), [sw.brush, sw.target, view], [sw.sketch], **PRIVATE)
+    if sw.paint_go is not None:
+        sw.paint_go.click(guard(h.on_boxes), [sw.brush, sw.target, view], [sw.sketch], **PRIVATE)
     sw.clear_btn.click(guard(h.on_clear), [view], [sw.brush, sw.target, sw.corner, sw.sketch], **PRIVATE)
     sw.run_btn.click(gpu(guard(h.on_run)), [sw.action, sw.scope, sw.brush, sw.target, view],
                      [sw.picture, sw.info, view], **PRIVATE).success(

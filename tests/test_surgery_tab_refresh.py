@@ -1,0 +1,95 @@
+"""The "What attention does" tab redraws for every new View, not only a new image (the bug: a link or a
+click that kept the picture left the tab on the previous view), and free-hand painting by clicks."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from attn_demo.errors import InputError
+from attn_demo.serving.regions import mask_from_text, mask_to_text
+from attn_demo.serving.engine import RenderArgs
+from attn_demo.studio.intervene import Intervention
+from attn_demo.studio.surgery import SurgeryHandlers
+from attn_demo.studio.view import DISPLAY, View
+
+VIEW = View("tinycond", RenderArgs(seed=7, psi=0.8, label="cat"), click=(200, 300))
+
+
+@pytest.fixture(scope="module")
+def handlers(studio):
+    return SurgeryHandlers(studio)
+
+
+class Evt:
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def test_the_tab_redraws_when_the_view_changes_but_not_the_picture(studio):
+    """The wiring: the refresh follows the session View's change (a new View object each time), so a
+    kept image with another click, layer or intervention redraws; before, only the image's change did."""
+    from attn_demo.studio.ui import build_demo
+    demo = build_demo(studio)
+    try:
+        ids = {b.elem_id: b._id for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+        refreshes = [f for f in demo.fns.values() if ids["surg_sketch"] in [b._id for b in f.outputs]
+                     and ids["surg_img"] in [b._id for b in f.outputs]]
+        states = {b._id for b in demo.blocks.values() if type(b).__name__ == "State"}
+        assert any(t[1] == "change" and t[0] in states for f in refreshes for t in f.targets), \
+            [f.targets for f in refreshes]
+    finally:
+        demo.close()
+
+
+def test_a_view_without_an_intervention_clears_the_last_result(handlers):
+    spec = Intervention("off", None, brush=(64, 64, 256, 256), size=DISPLAY).checked()
+    shown = handlers.on_refresh("open", replace(VIEW, intervention=spec))
+    assert shown[1] is not None and "grey levels" in shown[2] and shown[7] == "64, 64, 256, 256"
+    moved = replace(VIEW, click=(10, 20))                  # the same picture, another click, no intervention
+    shown = handlers.on_refresh("open", moved, "", "")
+    assert shown[1] is None and shown[2] == "" and shown[4]["visible"] is False
+    assert np.array_equal(shown[0], handlers.sketch(moved))
+    assert not np.array_equal(shown[0], handlers.sketch(VIEW))      # the new click is marked
+    assert shown[10] == str(handlers.grid_side(VIEW))
+    # a brush being drawn stays on the picture
+    shown = handlers.on_refresh("open", moved, "0, 0, 100, 100", "")
+    assert np.array_equal(shown[0], handlers.sketch(moved, (0, 0, 100, 100)))
+
+
+def test_the_run_itself_is_not_computed_twice(handlers, monkeypatch):
+    spec = Intervention("hide", None, brush=(0, 0, 256, 512), size=DISPLAY).checked()
+    v = replace(VIEW, intervention=spec)
+    first = handlers.shown(v, spec)
+    monkeypatch.setattr(handlers, "run", lambda *a: (_ for _ in ()).throw(AssertionError("ran again")))
+    again = handlers.on_refresh("open", v)
+    assert np.array_equal(again[1], first[0])
+
+
+def test_free_hand_clicks_paint_cells_of_the_layers_grid(handlers, studio):
+    side = handlers.grid_side(VIEW)
+    brush, target, corner, sketch = handlers.on_corner(Evt(0, 0), "brush: free hand", "", "", None, VIEW)
+    assert corner is None and target == ""
+    brush, _, _, sketch = handlers.on_corner(Evt(511, 300), "brush: free hand", brush, "", None, VIEW)
+    want = np.zeros((side, side), bool)
+    want[0, 0] = want[300 * side // DISPLAY, side - 1] = True
+    assert np.array_equal(mask_from_text(brush), want)
+    assert np.array_equal(sketch, handlers.sketch(VIEW, brush))
+    # the painted brush runs as any brush does
+    picture, info, v = handlers.on_run("switch attention off", "the pixels under the brush", brush, "", VIEW)
+    assert v.intervention.brush == brush and "queries: 2" in info
+    # a painted target
+    _, target, _, _ = handlers.on_corner(Evt(5, 500), "target: free hand", brush, "", None, VIEW)
+    assert mask_from_text(target)[-1, 0]
+    _, info, v = handlers.on_run("redirect to the target region", "the pixels under the brush", brush, target, VIEW)
+    assert v.intervention.target == target and "target cells: 1" in info
+
+
+def test_empty_and_all_covering_painted_brushes(handlers):
+    side = handlers.grid_side(VIEW)
+    with pytest.raises(InputError, match="covers no pixel"):
+        handlers.on_boxes("mask:4:AAA", "", VIEW)
+    full = mask_to_text(np.ones((side, side), bool))
+    with pytest.raises(InputError, match="covers every pixel"):
+        handlers.on_run("switch attention off", "the pixels under the brush", full, "", VIEW)
+    with pytest.raises(InputError, match="whole image"):
+        handlers.on_run("redirect to the target region", "the clicked pixel", "", full, VIEW)
