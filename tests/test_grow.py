@@ -168,3 +168,25 @@ def test_open_sle_gates_start_as_the_identity():
         assert missing and all(k.startswith("sle.") for k in missing)
         with torch.no_grad():
             assert torch.allclose(sle(z), plain(z), atol=1e-6) is same
+
+
+@pytest.mark.parametrize("options", [dict(attn_registers=2, attn_null=True), dict(attn_context=True),
+                                     dict(attn_whiten=True, attn_context=True)])
+def test_a_trained_attention_layer_is_copied_into_one_with_options(tmp_path, options):
+    """The paired attention runs start from emoji32: its attention layer is copied whole and only
+    the option's own parts (registers, the context path) start fresh."""
+    from attn_demo.models.networks import Generator
+    from attn_demo.training.grow import is_option_part, transfer
+    small = load_pretrained(make_model_dir(tmp_path / "small", num_classes=3))
+    small.attn["16"].gamma.data.fill_(0.7)                             # a trained layer's gamma
+    G = Generator(ModelConfig(**{**small.cfg.to_dict(), **options}))
+    copied, new = transfer(G, small.state_dict())
+    assert new and all(is_option_part(n) for n in new)                  # only the option's parts are new
+    assert any(n.startswith("attn.16.") for n in copied) and float(G.attn["16"].gamma.detach()) == pytest.approx(0.7)
+    if "attn_registers" not in options and not options.get("attn_whiten"):
+        # the context path starts at gamma_ctx 0: the copied layer paints what the trained one did
+        G.eval(); small.eval()
+        z = torch.randn(2, small.cfg.z_dim)
+        y = torch.tensor([0, 2])
+        with torch.no_grad():
+            assert torch.allclose(G(z, y), small(z, y), atol=1e-5)

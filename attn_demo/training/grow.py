@@ -8,7 +8,9 @@ stem, the first up-blocks and their attention: `ModelConfig.g_channels`), and on
 and output layer after them. Every tensor of the new generator whose name and shape match the
 trained one's is copied (the G grows at its output end, so stage i stays stage i); the rest
 (the 64-px block, a new attention layer, the output) keeps its fresh initialisation, with
-attention gamma at 0. The EMA copy starts as the warm generator; the discriminator starts
+attention gamma at 0. A trained attention layer is copied into one with options it lacked
+(`--attn-registers`, `--attn-null`, `--attn-whiten`, `--attn-context`): the options' own parts
+start fresh, so a run can add them to emoji32's layer and measure what they change. The EMA copy starts as the warm generator; the discriminator starts
 fresh (model directories ship only the generator).
 
 With `--fade-in N` the new output layer fades in as in progressive growing: the small model's
@@ -34,15 +36,31 @@ def stage_of(name: str) -> str:
     return ".".join(parts[:2]) if parts[0] in ("blocks", "attn") else parts[0]
 
 
+# The parts an attention option adds to a layer (models/attention.py: registers, the global-context
+# path): a trained layer without them is still copied, and they start as a fresh layer's would
+# (gamma_ctx at 0, so the copied layer computes what it did; registers and the null slot take
+# the share of each row their logits give them).
+OPTION_PARTS = ("reg_k", "reg_v", "ctx_logit", "ctx_out", "gamma_ctx")
+
+
+def is_option_part(name: str) -> bool:
+    return name.startswith("attn.") and any(part in OPTION_PARTS for part in name.split("."))
+
+
 def matching(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
     """The tensors of every stage of `target` (stage_of) whose tensors `source` all has, with the same
-    names and shapes: what a warm start copies (a stage whole or not at all)."""
+    names and shapes: what a warm start copies (a stage whole or not at all; an attention layer's
+    option parts (OPTION_PARTS) may be missing from the source and stay fresh)."""
     own = target.state_dict()
     stages: dict[str, list[str]] = {}
     for name in own:
         stages.setdefault(stage_of(name), []).append(name)
-    return [n for names in stages.values()
-            if all(n in source and source[n].shape == own[n].shape for n in names) for n in names]
+    copied = []
+    for names in stages.values():
+        shared = [n for n in names if n in source or not is_option_part(n)]
+        if shared and all(n in source and source[n].shape == own[n].shape for n in shared):
+            copied += shared
+    return copied
 
 
 def transfer(target: torch.nn.Module, source: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
