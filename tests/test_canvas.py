@@ -186,7 +186,7 @@ def test_info_describes_a_canvas_model_and_probe_refuses_one(canvas_dir, capsys)
     assert "attention at [16]" in capsys.readouterr().out
     assert main(["probe", "--weights", str(canvas_dir), "--seed", "1", "--x", "1", "--y", "1",
                  "--out", "/tmp/never.png"]) == 2
-    assert "is a canvas model" in capsys.readouterr().err
+    assert "is a texture model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("attn", [(8,), (16,)])

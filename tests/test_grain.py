@@ -46,7 +46,7 @@ def test_a_fixed_streak_is_found_in_its_band_and_orientation():
                    "crops' energy at periods 16-32 px, frequency 45-60 deg (dirt 3.91, snow 4.42, rock 3.56, "
                    "sand 3.32, forest floor 2.57, grass 2.01); a retrained model must pass")
 def test_generated_crops_have_no_band_or_orientation_above_1_5x_the_real_ones():
-    from attn_demo.cli.quality import load_textures
+    from attn_demo.quality.canvas import load_textures
     from attn_demo.serving.canvas import CanvasEngine
     engine = CanvasEngine.from_pretrained(ROOT / "weights/textures64", device="cpu")
     data = load_textures(ROOT / "weights/textures64", engine, ROOT / "data/textures")

@@ -65,18 +65,21 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
 
 
-def engine_of(args, canvas_ok: bool = False):
-    """The model of --weights: an Engine, or (where the verb takes one) a CanvasEngine for a canvas model;
-    a canvas model where only image models make sense is refused with a clear message."""
-    from ..models.checkpoint import load_config
-    if load_config(args.weights).kind == "canvas":
-        if not canvas_ok:
-            raise AttnDemoError(f"{args.weights} is a canvas model: `{args.command}` is for image models (paint "
-                                "canvases with generate --width --height, click them in the studio's Textures tab)")
-        from ..serving.canvas import CanvasEngine
-        return CanvasEngine.from_pretrained(args.weights, device=args.device)
-    from ..serving.engine import Engine
-    return Engine.from_pretrained(args.weights, device=args.device)
+def engine_of(args, canvas_ok: bool = False, image_ok: bool = True):
+    """The engine of --weights, as serving/loader.load_engine serves its kind (an `Engine` for an
+    image model, a `CanvasEngine` for a canvas model): the one place in the CLI that asks a model
+    directory's kind. A kind the verb does not take is refused, before loading, with what to do
+    instead; the verbs that take both ask which engine they got."""
+    from ..serving.loader import load_engine, model_kind
+    canvas = model_kind(args.weights) == "canvas"
+    if canvas and not canvas_ok:
+        raise AttnDemoError(f"{args.weights} is a texture model (config kind 'canvas'): `{args.command}` is for "
+                            "image models (paint textures with generate --width --height, click them in the "
+                            "studio's Textures tab)")
+    if not canvas and not image_ok:
+        raise AttnDemoError(f"{args.weights} is an image model: `{args.command}` is for texture models "
+                            "(config kind 'canvas')")
+    return load_engine(args.weights, device=args.device)
 
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}

@@ -46,10 +46,10 @@ def register(command) -> None:
     group.add_argument("--seeds", type=arg_type(parse_seeds), help="several seeds: 0-15 or 1,5,9")
     _add_latent_args(p)
     p.add_argument("--grid", action="store_true", help="with --seeds: one grid image instead of one file each")
-    p.add_argument("--width", type=int, help="canvas models: width in pixels (a multiple of the latent cell)")
-    p.add_argument("--height", type=int, help="canvas models: height in pixels")
+    p.add_argument("--width", type=int, help="texture models: width in pixels (a multiple of the latent cell)")
+    p.add_argument("--height", type=int, help="texture models: height in pixels")
     p.add_argument("--tile", choices=["both", "x", "none"],
-                   help="canvas models: tile in both axes (default), in x only (a band) or not at all")
+                   help="texture models: tile in both axes (default), in x only (a band) or not at all")
     p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor (1..32)")
     p.add_argument("--out", type=Path, required=True,
                    help="a .png, .jpg or .webp file (the suffix picks the format); with --seeds and no --grid, "
@@ -81,16 +81,16 @@ def register(command) -> None:
 
 def cmd_generate(args) -> None:
     from ..imaging import draw
+    from ..serving.canvas import CanvasEngine
     from ..serving.engine import RenderArgs
-    from ..models.checkpoint import load_config
     scale = check_scale(args.scale)
     if args.seed is not None or args.grid:
         image_format(args.out)                   # a suffix we cannot write: refused before rendering
-    if load_config(args.weights).kind == "canvas":
-        return _generate_canvas(args, scale)
+    engine = engine_of(args, canvas_ok=True)
+    if isinstance(engine, CanvasEngine):
+        return _generate_canvas(args, scale, engine)
     if args.width or args.height or args.tile:
-        raise AttnDemoError("--width, --height and --tile are for canvas models (config kind 'canvas')")
-    engine = engine_of(args)
+        raise AttnDemoError("--width, --height and --tile are for texture models (config kind 'canvas')")
     seeds = [args.seed] if args.seed is not None else args.seeds
     if args.grid and args.seed is not None:
         raise AttnDemoError("--grid goes with --seeds")
@@ -116,13 +116,12 @@ def _save(pictures: list, seeds: list, args, scale: int, what: str) -> None:
     print(f"wrote {len(pictures)} {what} to {args.out}/")
 
 
-def _generate_canvas(args, scale: int) -> None:
-    """A canvas model: one canvas per seed, args.width x args.height, tiling as asked."""
-    from ..models.checkpoint import load_pretrained
+def _generate_canvas(args, scale: int, engine) -> None:
+    """A canvas model (its CanvasEngine): one canvas per seed, args.width x args.height, tiling as asked."""
     from ..serving.canvas import render_canvas
     if args.grid:
-        raise AttnDemoError("--grid is for image models; a canvas model paints one canvas per seed")
-    G = load_pretrained(args.weights)
+        raise AttnDemoError("--grid is for image models; a texture model paints one canvas per seed")
+    G = engine.generator
     side = G.cfg.resolution
     width, height, tile = args.width or side, args.height or side, args.tile or "both"
     seeds = [args.seed] if args.seed is not None else args.seeds

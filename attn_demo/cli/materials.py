@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import AttnDemoError
-from .common import add_model_args
+from .common import add_model_args, engine_of
 
 EXAMPLES = {
     "material": "python -m attn_demo material --weights weights/textures64 --seed 7 --class paving "
@@ -43,9 +43,7 @@ def register(command) -> None:
 
 
 def cmd_material(args: argparse.Namespace) -> None:
-    from ..models.checkpoint import load_config
     from ..serving import glb, material_set
-    from ..serving.canvas import CanvasEngine
     if args.out is None and args.glb is None:
         raise AttnDemoError("give --out set.zip, --glb object.glb or both")
     if args.out is not None and args.out.suffix.lower() != ".zip":
@@ -53,12 +51,9 @@ def cmd_material(args: argparse.Namespace) -> None:
     if args.glb is not None and args.glb.suffix.lower() != ".glb":
         raise AttnDemoError(f"--glb is a .glb file, got {args.glb.name!r}")
     strengths = material_set.Strengths(**{k: getattr(args, k) for k in material_set.LIMITS}).checked()
-    cfg = load_config(args.weights)
-    if cfg.kind != "canvas":
-        raise AttnDemoError(f"{args.weights} is an image model: `material` is for canvas models (config kind 'canvas')")
+    engine = engine_of(args, canvas_ok=True, image_ok=False)
     if args.glb is not None:
         glb.check_shape(args.shape, args.repeat, args.tile)          # before the canvas is painted
-    engine = CanvasEngine.from_pretrained(args.weights, device=args.device)
     side = engine.cfg.resolution
     label = 0 if args.label is None and engine.cfg.num_classes else args.label
     mat = material_set.canvas_material(engine, args.seed, args.width or side, args.height or side, args.tile,

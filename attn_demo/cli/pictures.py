@@ -132,10 +132,11 @@ def cmd_index(args) -> None:
                                       save_index, write_report)
     from ..imaging.folders import load_folder
     from ..training.publish import portable_path, write_card
-    from .quality import load_textures
+    from ..quality.canvas import load_textures
+    from ..serving.canvas import CanvasEngine
     engine = engine_of(args, canvas_ok=True)
     net = load_feature_net(args.features).eval()
-    canvas = engine.cfg.kind == "canvas"
+    canvas = isinstance(engine, CanvasEngine)
     if canvas:
         data = load_textures(args.weights, engine, args.data)
         images, labels, groups = grid_crops(data.images, data.labels, engine.cfg.resolution)

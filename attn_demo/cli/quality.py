@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..errors import AttnDemoError
-from .common import in_repo
+from .common import engine_of, in_repo
 
 EXAMPLES = {
     "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30\n"
@@ -75,17 +75,17 @@ def cmd_features(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from ..models.checkpoint import atomic_write, load_config
+    from ..models.checkpoint import atomic_write
     from ..imaging.folders import load_folder
-    from ..serving.engine import Engine
+    from ..serving.canvas import CanvasEngine
     from ..training.publish import METRICS_FILE, write_card
     if args.seeds < 1:
         raise AttnDemoError(f"--seeds must be >= 1, got {args.seeds}")
     write = not args.no_write
-    if load_config(args.weights).kind == "canvas":
-        result = _eval_canvas(args)
+    engine = engine_of(args, canvas_ok=True)
+    if isinstance(engine, CanvasEngine):
+        result = _eval_canvas(args, engine)
     else:
-        engine = Engine.from_pretrained(args.weights, device=args.device)
         size = engine.cfg.resolution if args.size is None else args.size
         if not 8 <= size <= 1024:
             raise AttnDemoError(f"--size must be in 8..1024, got {size}")
@@ -121,24 +121,9 @@ def _check_n(n: int, real: int, folder) -> None:
         raise AttnDemoError(f"--n must be at least {MIN_N}, got {n}")
 
 
-def _eval_canvas(args) -> dict:
-    """A canvas model: SWD of crops (crop-size renders, crops of 1024² canvases, real vs real) and
-    seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
-    from ..quality.canvas import evaluate_canvas
-    from ..serving.canvas import CanvasEngine
-    engine = CanvasEngine.from_pretrained(args.weights, device=args.device)
+def _eval_canvas(args, engine) -> dict:
+    """A canvas model (its CanvasEngine): SWD of crops (crop-size renders, crops of 1024² canvases, real vs
+    real) and seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
+    from ..quality.canvas import evaluate_canvas, load_textures
     data = load_textures(args.weights, engine, args.data)
     return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds))
-
-
-def load_textures(model_dir, engine, folder):
-    """A canvas model's textures, loaded at the size it trained on (its training.json; else 4 crops)."""
-    from ..imaging.folders import load_folder
-    from ..training.publish import TRAINING_FILE
-    training = model_dir / TRAINING_FILE
-    size = 4 * engine.cfg.resolution
-    if training.exists():
-        size = json.loads(training.read_text()).get("train_config", {}).get("data_size") or size
-    data = load_folder(folder, size, unconditional=not engine.cfg.num_classes)
-    print(f"{len(data)} real textures at {data.resolution} px from {folder}")
-    return data

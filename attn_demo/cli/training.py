@@ -43,6 +43,16 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def register(command) -> None:
+    """The training verbs: data, train, export, directions, convert (in the help's order)."""
+    register_data(command)
+    register_train(command)
+    register_export(command)
+    register_directions(command)
+    register_convert(command)
+
+
+def register_data(command) -> None:
+    """`data`: build the emoji or texture set, or check an image folder."""
     p = command("data", "Build the emoji or the texture data set, or check an image folder.")
     sub = p.add_subparsers(dest="data_command", required=True)
     b = sub.add_parser("build-emoji", help="download (npm, pinned) and build the emoji demo set")
@@ -63,6 +73,9 @@ def register(command) -> None:
     c.add_argument("--verbose", action="store_true", help="list every skipped file with its reason")
     p.set_defaults(run=cmd_data)
 
+
+def register_train(command) -> None:
+    """`train`: the run's own options, then the model's and the training's groups."""
     p = command("train", "Train the SAGAN on an image folder (one sub-folder per class, optional).")
     p.add_argument("--data", type=_in_repo_text, help="image folder, or 'shapes' for the procedural set")
     p.add_argument("--out", type=Path, help="run directory (checkpoint, log.jsonl, samples/)")
@@ -72,6 +85,13 @@ def register(command) -> None:
                    help="a few steps on the procedural set, then stop (kept only with --out)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--unconditional", action="store_true", help="ignore class sub-folders")
+    _model_args(p)
+    _training_args(p)
+    p.set_defaults(run=cmd_train)
+
+
+def _model_args(p) -> None:
+    """train's model options (a resumed run refuses a change)."""
     m = p.add_argument_group("model (ignored on --resume unless they differ: then refused)")
     m.add_argument("--resolution", type=int, help="32, 64 or 128 (default 32)")
     m.add_argument("--z-dim", type=int, help="latent size (default 128)")
@@ -101,6 +121,10 @@ def register(command) -> None:
     m.add_argument("--attn-context", choices=["on", "off"],
                    help="a global-context path beside attention (GCNet; the disentangled block's unary term), "
                         "with its own gamma_ctx (default off)")
+
+
+def _training_args(p) -> None:
+    """train's training options (every default is TrainConfig's)."""
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, help="images per step and process (default 64)")
     t.add_argument("--init-from", type=_in_repo_text,
@@ -144,8 +168,10 @@ def register(command) -> None:
     t.add_argument("--compile", choices=["on", "off"],
                    help="torch.compile G and D for the step (default off; minutes of compiling first)")
     t.add_argument("--inject-nan-at", type=int, help=argparse.SUPPRESS)   # fault injection for tests
-    p.set_defaults(run=cmd_train)
 
+
+def register_export(command) -> None:
+    """`export`: a run's EMA generator as a model directory."""
     p = command("export", "Write a run's EMA generator as a model directory with a model card.")
     p.add_argument("run_dir", type=in_repo)
     p.add_argument("--out", type=Path, required=True, help="model directory, e.g. weights/emoji32")
@@ -157,6 +183,9 @@ def register(command) -> None:
     p.add_argument("--plot", type=Path, default=None, help="also plot the losses and gammas (PNG) here")
     p.set_defaults(run=cmd_export)
 
+
+def register_directions(command) -> None:
+    """`directions`: the sliders of a model."""
     p = command("directions", "Compute GANSpace slider directions for a model and save them beside it.")
     p.add_argument("--weights", type=in_repo, required=True, help="model directory")
     p.add_argument("--k", type=int, default=6, help="number of directions (sliders)")
@@ -170,6 +199,9 @@ def register(command) -> None:
                    help="keep the model's directions as they are and measure only their ranges")
     p.set_defaults(run=cmd_directions)
 
+
+def register_convert(command) -> None:
+    """`convert`: a .pt/.pth state dict to safetensors."""
     p = command("convert", "Convert a .pt/.pth generator state dict (safe load only) to safetensors.")
     p.add_argument("checkpoint", type=in_repo, help="the .pt/.pth file (a state_dict of the Generator)")
     p.add_argument("--config", type=in_repo, required=True, help="config.json describing its architecture")
@@ -317,15 +349,13 @@ def cmd_directions(args) -> None:
     import sys
     from ..models.checkpoint import load_pretrained, save_directions
     from ..models.latents import SLIDER_RANGE
-    from ..training.directions import compute_directions, too_few_real
+    from ..training.directions import compute_directions, slider_space, too_few_real
     from ..training.publish import TRAINING_FILE, write_card
     if not 1 <= args.k <= 32 or not 100 <= args.samples <= 200_000:
         raise AttnDemoError("--k must be in 1..32 and --samples in 100..200000")
     weights = Path(args.weights)
-    G, net, real = load_pretrained(weights), None, None
-    if G.cfg.kind == "canvas":                # its sliders move the global latent (training/directions.py)
-        from ..training.directions import GlobalLatent
-        G = GlobalLatent(G)
+    # a canvas model's sliders move its global latent (training/directions.py)
+    G, net, real = slider_space(load_pretrained(weights)), None, None
     if (args.feature_net is None) != (args.data is None):
         raise AttnDemoError("measuring the sliders' ranges takes both --feature-net and --data")
     if args.feature_net is not None:

@@ -17,6 +17,7 @@
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from typing import Callable, Sequence
@@ -25,7 +26,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..imaging.folders import ImageSet
+from ..imaging.folders import ImageSet, load_folder
+from ..training.publish import TRAINING_FILE
 from ..training.step import wrapped_crops
 from .swd import swd
 
@@ -147,3 +149,14 @@ def format_canvas_table(r: dict) -> str:
         t = r["seams"][tiling]
         lines.append(f"| {name} | {cell(t['x'])} | {cell(t['y'])} | {t['max']:.3g} |")
     return "\n".join(lines)
+
+
+def load_textures(model_dir, engine, folder):
+    """A canvas model's textures, loaded at the size it trained on (its training.json; else 4 crops)."""
+    training = model_dir / TRAINING_FILE
+    size = 4 * engine.cfg.resolution
+    if training.exists():
+        size = json.loads(training.read_text()).get("train_config", {}).get("data_size") or size
+    data = load_folder(folder, size, unconditional=not engine.cfg.num_classes)
+    print(f"{len(data)} real textures at {data.resolution} px from {folder}")
+    return data

@@ -109,7 +109,7 @@ def grain_report(engine, data, per_class: int = 256, crop: int = 128, canvases: 
 
 
 def main(argv=None) -> int:
-    from ..cli.quality import load_textures
+    from .canvas import load_textures
     from ..serving.canvas import CanvasEngine
     from pathlib import Path
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

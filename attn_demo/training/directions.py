@@ -34,6 +34,7 @@ from dataclasses import replace
 
 import torch
 
+from ..models.canvas import CanvasGenerator
 from ..models.latents import DEFAULT_SLIDER_SPAN, SLIDER_RANGE, Directions
 from ..models.networks import Generator
 
@@ -88,6 +89,12 @@ class GlobalLatent(torch.nn.Module):
 
     def first_block(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.G.blocks[0](self.G.stem(self.field(z)), y)
+
+
+def slider_space(G):
+    """The generator as its sliders see it, z -> image: an image generator itself, a canvas
+    generator through its global latent (GlobalLatent)."""
+    return GlobalLatent(G) if isinstance(G, CanvasGenerator) else G
 
 
 @torch.no_grad()
