@@ -305,3 +305,35 @@ def test_item35_cache_files_are_deleted(tmp_path):
         assert not any(p.exists() for p in files), "delete_cache did not remove old files"
     finally:
         demo.close()
+
+
+def test_a_full_disk_is_said_plainly_in_the_studio_and_the_cli(tmp_path, model_dir, monkeypatch, capsys):
+    """An export on a full disk: the studio's guard and the CLI say the disk is full in one line
+    (not "internal error (OSError)"); any other OSError is still a bug with its traceback."""
+    import errno
+
+    import attn_demo.studio.guard as guard
+    from attn_demo.cli import main
+
+    def export():
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "a.png"))
+    with pytest.raises(guard.gr.Error) as e:
+        guard.guard(export)()
+    assert "disk is full" in e.value.message and "a.png" in e.value.message and "internal" not in e.value.message
+
+    def broken():
+        raise OSError(errno.EIO, "Input/output error")
+    with pytest.raises(guard.gr.Error, match="internal error"):
+        guard.guard(broken)()
+
+    from PIL import Image
+    real_save = Image.Image.save
+
+    def full_save(self, fp, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(fp))
+    monkeypatch.setattr(Image.Image, "save", full_save)
+    out = tmp_path / "x.png"
+    assert main(["generate", "--weights", str(model_dir), "--seed", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "Traceback" not in err
+    monkeypatch.setattr(Image.Image, "save", real_save)

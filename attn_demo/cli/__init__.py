@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import AttnDemoError
+from ..errors import AttnDemoError, disk_full_message, is_disk_full
 from ..machine import keep_freed_memory
 from . import images, materials, pictures, quality, surgery, training
 from .common import Formatter, Parser
@@ -47,4 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        print(f"{parser.prog} {args.command}: error: {disk_full_message(e)}", file=sys.stderr)
+        return 2
     return 0

@@ -11,7 +11,7 @@ import functools
 import logging
 
 from ._gradio import gr
-from ..errors import AttnDemoError
+from ..errors import AttnDemoError, disk_full_message, is_disk_full
 
 log = logging.getLogger("attn_demo.studio")
 # Every event, UI or API, shares one concurrency group: at most CONCURRENCY handlers run at once
@@ -46,6 +46,9 @@ def _message(fn, e: Exception) -> str:
         return str(e)
     if isinstance(e, gr.Error):
         return e.message
+    if is_disk_full(e):                                # the host's disk, not a bug: one line in the log
+        log.warning("disk full (%s): %s", fn.__name__, e)
+        return disk_full_message(e)
     log.exception("handler %s failed", fn.__name__)   # a bug: the traceback stays in the server log
     return f"internal error ({type(e).__name__}); the server log has details"
 
