@@ -1,7 +1,8 @@
 """The verbs that intervene on attention (issue #35): intervene (switch off, hide, redirect,
-faithfulness on a render of G) and d-attention (where D looks from a pixel of a picture, for a
-model that ships D's weights). The same serving/surgery.py and serving/discriminator.py as the
-studio and the API."""
+faithfulness on a render of G), d-attention (where D looks from a pixel of a picture, for a
+model that ships D's weights), snapshots (a run's kept checkpoints -> the training snapshots a
+model ships), timeline (the map, gamma and image at each snapshot) and ab (two models or steps
+side by side). The same serving/ code as the studio and the API."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,11 @@ EXAMPLES = {
                  "--x 11 --y 12 --target 12,20,20,26 --out redirect.png\n"
                  "  python -m attn_demo intervene --weights weights/emoji32 --seed 42 --action faithfulness "
                  "--x 16 --y 12 --k 5 --curve curve.png --out faith.png",
+    "snapshots": "python -m attn_demo snapshots --run runs/my_run --out weights/my_model --count 8",
+    "timeline": "python -m attn_demo timeline --weights weights/my_model --seed 42 --x 16 --y 12 --out timeline.png",
+    "ab": "python -m attn_demo ab --weights weights/emoji32 --b weights/emoji32-additive --seed 42 --x 16 --y 12 "
+          "--out ab.png\n  python -m attn_demo ab --weights weights/my_model --step 2000 --b weights/my_model@8000 "
+          "--seed 42 --out ab.png",
     "d-attention": "python -m attn_demo d-attention --weights runs/my_run/export --image cat.png --x 16 --y 12 "
                    "--class 1 --out d_maps.png",
 }
@@ -70,6 +76,36 @@ def register(command) -> None:
     p.add_argument("--json", action="store_true", help="print the maps and the score as JSON")
     p.add_argument("--out", type=Path, required=True, help="one overlay per D layer, side by side: .png, .jpg, .webp")
     p.set_defaults(run=cmd_d_attention)
+
+    p = command("snapshots", "Write about --count EMA generator snapshots from a run's kept checkpoints beside "
+                             "the model exported from it (snapshots.safetensors), for the timeline and A/B.")
+    p.add_argument("--run", dest="run_dir", type=Path, required=True, help="the training run directory (its checkpoints/ kept "
+                                                            "with --keep-every)")
+    p.add_argument("--out", type=Path, required=True, help="the model directory exported from that run")
+    p.add_argument("--count", type=int, default=8, help="snapshots to keep, spread evenly over the kept steps")
+    p.set_defaults(run=cmd_snapshots)
+
+    for verb, text in (("timeline", "The map at a pixel, gamma and the image at each training snapshot a model "
+                                    "ships (or at one --step), one row a step."),
+                       ("ab", "Two models, or two snapshots, side by side: the same seed, class and click.")):
+        p = command(verb, text)
+        add_model_args(p)
+        p.add_argument("--step", type=int, default=None,
+                       help="a snapshot's training step (timeline: only that one; ab: A at that step)")
+        if verb == "ab":
+            p.add_argument("--b", required=True, metavar="DIR[@STEP]",
+                           help="B: a model directory, or a snapshot of one as DIR@STEP")
+        p.add_argument("--seed", type=int, required=True, help="seed (0..2**32-1)")
+        _add_latent_args(p)
+        p.add_argument("--x", type=int, default=None, help="pixel column of the click in the image (default: "
+                                                           "the middle)")
+        p.add_argument("--y", type=int, default=None, help="pixel row of the click")
+        p.add_argument("--layer", default=None, help="attention layer, e.g. G16 (default: the last one)")
+        p.add_argument("--head", default="mean", help="head index, or 'mean'")
+        p.add_argument("--scale", type=int, default=8, help="upscale factor of the pictures (1..32)")
+        p.add_argument("--json", action="store_true", help="print each step's gamma and map numbers as JSON")
+        p.add_argument("--out", type=Path, required=True, help="the picture: .png, .jpg or .webp")
+        p.set_defaults(run=cmd_timeline if verb == "timeline" else cmd_ab)
 
 
 def _click(args):
@@ -158,4 +194,70 @@ def cmd_d_attention(args) -> None:
              for m in view.maps]
     write_image(draw.labelled_grid([tiles], [f"D {view.score:+.2f}"], [m.layer for m in view.maps]), args.out)
     print(json.dumps(view.stats(), indent=2) if args.json else view.describe())
+    print(f"wrote {args.out}")
+
+
+def cmd_snapshots(args) -> None:
+    from ..training.snapshots import write_snapshots
+    steps = write_snapshots(args.run_dir, args.out, args.count)
+    print(f"wrote {len(steps)} snapshots (steps {', '.join(map(str, steps))}) to {args.out}/snapshots.safetensors")
+
+
+def _frames(args, sources):
+    """(engine, source) pairs rendered at the arguments' seed, class, sliders and click."""
+    import numpy as np
+
+    from ..serving.engine import MapSettings, RenderArgs
+    from ..serving.timeline import frame
+    scale = check_scale(args.scale)
+    out = []
+    for engine, source in sources:
+        side = engine.cfg.resolution
+        click = _click(args) or (side // 2, side // 2)
+        settings = MapSettings(args.layer, parse_head(args.head)).checked()
+        rargs = RenderArgs(args.seed, args.truncation, _label(args, engine.cfg), args.sliders)
+        out.append(frame(engine, source, rargs, click, side, settings, scale))
+    return out, np
+
+
+def _snapshots_of(path):
+    from ..serving.engine import Engine
+    from ..serving.timeline import Snapshots
+    return Snapshots(Engine.from_pretrained(path, device="cpu"))
+
+
+def cmd_timeline(args) -> None:
+    from ..imaging import draw
+    from ..models.snapshots import no_snapshot
+    from ..serving.timeline import gamma_text, source_text
+    image_format(args.out)
+    snaps = _snapshots_of(args.weights)
+    steps = snaps.steps if args.step is None else [args.step]
+    if not snaps.steps or (args.step is not None and args.step not in snaps.steps):
+        raise no_snapshot(snaps.base.name, args.step, snaps.steps)
+    frames, _ = _frames(args, [(snaps.engine(s), source_text(snaps.base.name, s)) for s in steps])
+    scale = check_scale(args.scale)
+    rows = [[draw.upscale_nearest(f.image, scale), f.overlay] for f in frames]
+    write_image(draw.labelled_grid(rows, [f.source for f in frames], ["image", "map at the click"]), args.out)
+    if args.json:
+        print(json.dumps([f.info() for f in frames], indent=2))
+    else:
+        for f in frames:
+            print(f"{f.source}: {gamma_text(f.gammas)}; map peak {f.map_stats.get('max_weight', 0):.4f}")
+    print(f"wrote {args.out}")
+
+
+def cmd_ab(args) -> None:
+    from ..serving.timeline import ab_picture, gamma_text, source_text
+    image_format(args.out)
+    path_b, at, step_b = str(args.b).rpartition("@") if "@" in str(args.b) else (str(args.b), "", "")
+    if at and not step_b.isdigit():
+        raise AttnDemoError(f"--b is a model directory or DIR@STEP with a whole step, got {args.b!r}")
+    a, b = _snapshots_of(args.weights), _snapshots_of(Path(path_b))
+    step_b = int(step_b) if at else None
+    frames, _ = _frames(args, [(a.engine(args.step), source_text(a.base.name, args.step)),
+                               (b.engine(step_b), source_text(b.base.name, step_b))])
+    write_image(ab_picture(*frames), args.out)
+    print(json.dumps([f.info() for f in frames], indent=2) if args.json else
+          "\n".join(f"{f.source}: {gamma_text(f.gammas)}" for f in frames))
     print(f"wrote {args.out}")

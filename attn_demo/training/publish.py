@@ -148,6 +148,7 @@ def write_card(model_dir: Path) -> str:
     if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
         lines += ["## Notes", "", (model_dir / NOTES_FILE).read_text().strip(), ""]
     lines += _card_licence(training)
+    lines += _card_snapshots(model_dir)
     lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
               f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
     text = "\n".join(lines)
@@ -232,6 +233,22 @@ def _card_directions(model_dir: Path, cfg: ModelConfig, training: dict) -> list[
     directions = load_directions(model_dir, cfg.z_dim)
     lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     return lines
+
+
+def _card_snapshots(model_dir: Path) -> list[str]:
+    """## Training timeline: the snapshots beside the weights (models/snapshots.py), or why there are none."""
+    from ..models.snapshots import SNAPSHOTS_FILE, snapshot_steps
+    steps = snapshot_steps(model_dir)
+    if not steps:
+        return ["## Training timeline", "",
+                "No training snapshots ship with this model: the checkpoints its run kept no longer exist, so "
+                "the studio offers no timeline (and no A/B between steps) for it. (Where a run's kept "
+                "checkpoints exist, `python -m attn_demo snapshots --run RUN --out DIR` writes them.)", ""]
+    return ["## Training timeline", "",
+            f"`{SNAPSHOTS_FILE}` holds {len(steps)} EMA generator snapshots (float16) at steps "
+            f"{', '.join(f'{s:,}' for s in steps)}: the studio's timeline and A/B, `/timeline` and "
+            f"`python -m attn_demo timeline --weights {portable_path(model_dir)} --seed 42` show the map, "
+            "gamma and the image at each.", ""]
 
 
 def _card_licence(training: dict) -> list[str]:
