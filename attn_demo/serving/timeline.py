@@ -104,5 +104,5 @@ def ab_picture(a: Frame, b: Frame) -> np.ndarray:
     if a.overlay.shape != b.overlay.shape:
         raise InputError(f"A ({a.source}) and B ({b.source}) draw at different sizes: compare models of "
                          "one resolution")
-    return draw.labelled_grid([[a.overlay, b.overlay]], ["same seed, class and click"],
+    return draw.labelled_grid([[a.overlay, b.overlay]], ["same click"],
                               [f"A: {a.source}", f"B: {b.source}"])

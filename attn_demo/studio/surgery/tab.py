@@ -34,6 +34,7 @@ from ..core import Studio
 from ..guard import PRIVATE, gpu, guard
 from ..intervene import Intervention, export_files, from_view, intervene
 from ..view import DISPLAY, View
+from .versions import VersionsHandlers, versions_layout, wire_versions
 
 TAB = "What attention does"
 ACTION_LABELS = {"switch attention off": "off", "hide the brush's region from every pixel": "hide",
@@ -82,6 +83,7 @@ class SurgeryWidgets:
     export_files: gr.File
     grid: gr.Textbox | None = None           # the layer's grid side, for painting in the page (paint.js)
     paint_go: gr.Button | None = None        # pressed by paint.js when a drag ends: the server draws it
+    versions: object = None                  # the timeline and A/B (versions.VersionsWidgets)
     tab: gr.Tab | None = None
 
     @property
@@ -132,13 +134,14 @@ def surgery_layout() -> SurgeryWidgets:
         d_info = gr.Markdown(elem_id="surg_d_info")
         d_img = gr.Image(elem_id="surg_d_img", format="png", type="numpy", interactive=False,
                          buttons=["download"], show_label=False)
+    versions = versions_layout()
     with gr.Row():
         export_btn = gr.Button("Export: before, after, difference (PNG, each carries the view) and the "
                                "difference (.npy)", elem_id="surg_export_btn")
     export_files_ = gr.File(elem_id="surg_export", label="Exports", file_count="multiple", interactive=False)
     return SurgeryWidgets(tab_open, action, scope, paint, brush, target, clear_btn, run_btn, sketch, corner,
                           picture, info, k, faith_btn, curve_btn, faith, curve_img, d_btn, d_img, d_info,
-                          export_btn, export_files_, grid, paint_go)
+                          export_btn, export_files_, grid, paint_go, versions)
 
 
 def box_text(box) -> str:
@@ -413,3 +416,5 @@ def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
                      **PRIVATE).success(guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
     sw.d_btn.click(gpu(guard(h.on_d)), [view], [sw.d_img, sw.d_info], **PRIVATE)
     sw.export_btn.click(gpu(guard(h.on_export)), [view], [sw.export_files], **PRIVATE)
+    if sw.versions is not None:
+        wire_versions(sw.versions, VersionsHandlers(h.studio), view, sw.tab)

@@ -1,6 +1,6 @@
 """The page's JavaScript and CSS, in one folder and one namespace (window.attnDemo).
 
-- `CSS` (studio.css) and `JS` (page.js, live.js, keep.js and paint.js run once in one function when the
+- `CSS` (studio.css) and `JS` (page.js, live.js, keep.js, paint.js and ab.js run once in one function when the
   page opens) go to `launch(css=CSS, js=JS)`;
 - the short scripts below run in the browser on one event each (`js=` of a Gradio listener).
 
@@ -12,6 +12,7 @@ Everything the page keeps lives under `window.attnDemo`:
   keep       history and favourites (keep.js)
   live       live mode's state and timings (live.js)
   paint      a free-hand brush being painted in "What attention does" (paint.js)
+  ab         the A/B picture's hover markers (ab.js)
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _read(name: str) -> str:
 
 CSS = _read("studio.css")
 JS = ("() => {\n  const attn = " + NS + ";\n"
-      + "\n".join(_read(name) for name in ("page.js", "live.js", "keep.js", "paint.js")) + "\n}")
+      + "\n".join(_read(name) for name in ("page.js", "live.js", "keep.js", "paint.js", "ab.js")) + "\n}")
 
 READY = f"() => {{ {NS}.ready = true; }}"
 # The page keeps the last valid seed its box held (the seed on screen, as every valid seed renders),
