@@ -1,5 +1,6 @@
 """Named API endpoints for gradio_client: /generate, /inspect, /interpolate, /grid (and, for canvas
-models, /material and /material_glb: studio/textures/material.py).
+models, /material and /material_glb: studio/textures/api.py; /intervene and /d_attention:
+studio/surgery/api.py).
 
 Each takes explicit arguments through hidden components. Every numeric
 input is bounded in its component (Gradio refuses out-of-range values before
@@ -27,53 +28,13 @@ from ..imaging.draw import MARKER_COLORS, image_grid
 from ..serving.engine import MapSettings, RenderArgs
 from ..serving.probe import LOOKS_AT
 from .core import MAX_GRID, Studio
+from .endpoint import ApiNumber, ApiText, described  # noqa: F401 - the endpoints' inputs, also for callers
 from .guard import GROUP, gpu, guard
-from .textures.material import add_material_api
+from .surgery.api import add_intervene_api
+from .textures.api import add_material_api
 from .view import View
 
 ALL_LAYERS, ROLLOUT = "all", "rollout"    # /inspect's layer may also name every layer, or the rollout
-
-
-class ApiText(gr.Textbox):
-    """A text input of the API that the "Use via API" page describes and gives an example for
-    (Gradio's own Textbox shows "Hello!!" and no description). In the page it is a Textbox
-    (is_template: the block keeps its parent's name)."""
-
-    is_template = True
-    api_description, api_example = "", ""       # set by `described` (Gradio's config reads __init__)
-
-    def api_info(self) -> dict[str, str]:
-        return {"type": "string", "additional_description": self.api_description}
-
-    def example_inputs(self) -> str:
-        return self.api_example
-
-
-class ApiNumber(gr.Number):
-    """A number input of the API, described, with an example; `whole`: typed as an integer on the
-    API page and in gradio_client, yet passed to the handler as sent (precision=0 would round 1.5
-    to 2 silently; our checks refuse it)."""
-
-    is_template = True
-    api_description, api_example, whole = "", 0, False
-
-    def api_info(self) -> dict[str, str]:
-        return {"type": "integer" if self.whole else "number", "additional_description": self.api_description}
-
-    def example_inputs(self) -> float:
-        return self.api_example
-
-    def example_payload(self) -> float:
-        return self.api_example
-
-    def example_value(self) -> float:
-        return self.api_example
-
-
-def described(component, description: str, example, whole: bool = False):
-    """An ApiText or ApiNumber with its API description and example (and integer typing)."""
-    component.api_description, component.api_example, component.whole = description, example, whole
-    return component
 
 
 @dataclass
@@ -267,6 +228,5 @@ def add_api(studio: Studio) -> None:
     w.buttons[2].click(interpolate, [w.model, w.seeds, w.psi, w.label, w.frames, w.route, w.fmt], [w.file_out],
                        api_name="interpolate", **GROUP)
     w.buttons[3].click(grid, [w.model, w.seed, w.count, w.psi, w.label, w.sliders], shown, api_name="grid", **GROUP)
-    add_material_api(studio)        # /material and /material_glb, where there is a canvas model (studio/textures/material.py)
-    from .intervene import add_intervene_api
-    add_intervene_api(studio)       # /intervene and /d_attention (studio/intervene.py)
+    add_material_api(studio)        # /material and /material_glb, where there is a canvas model (textures/api.py)
+    add_intervene_api(studio)       # /intervene and /d_attention (surgery/api.py)

@@ -25,6 +25,7 @@ from ..serving.loader import load_engines
 from ..serving.canvas import CanvasEngine
 from ..serving.engine import Engine, InspectResult, MapSettings, RenderArgs, RenderResult, SummaryResult
 from . import exports, live
+from .exports import ANIMATION_FORMATS
 from .desk import Models
 from .cache import RenderCache
 from .textures.desk import CanvasDesk
@@ -38,7 +39,6 @@ MAX_FRAMES = 240
 MAX_GRID = 64
 MAX_DATASET_PER_CLASS = 256   # a data set downloaded from the page (the CLI has no such limit)
 LOOP_PATHS = ("slerp", "circle")
-ANIMATION_FORMATS = ("gif", "mp4", "webp")
 
 
 class Studio(Models):

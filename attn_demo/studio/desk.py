@@ -1,4 +1,4 @@
-"""The shape every tab's desk has, and the one reader of state files.
+"""The shape every tab's desk and view have, and the one reader of state files.
 
 A desk is a tab's logic without Gradio: the image studio (`core.Studio`, its view `view.View`)
 and the textures desk (`textures.desk.CanvasDesk`, its view `CanvasView`). The page's handlers,
@@ -16,14 +16,32 @@ for every tab, and `check_kind` says where a state of another kind loads.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import InputError
 from .state import read_state, state_kind  # noqa: F401 - read_state: the tabs' import
 
-# a state's "kind" -> the tab that loads it (the textures desk writes "canvas": its model kind's name)
+# The side, in page pixels, of the picture a tab shows: the image studio's image and its maps exactly,
+# a canvas about (upscaled by a whole factor, textures/desk.CanvasDesk.display_scale).
+DISPLAY = 512
+# a state's "kind" -> the tab that loads it. The Textures tab's states say "canvas", its models' config
+# kind (and the kind every state it ever wrote carries); what the user reads calls it "textures".
 TABS = {"image": "the Export / import tab", "canvas": "the Textures tab"}
+KIND_NAMES = {"canvas": "textures"}     # a state kind as the user reads it, where it differs
+
+
+class TabView:
+    """What every tab's view answers, whatever else it holds: `model`, and what is rendered, `seed`,
+    `psi`, `label` and `sliders`; `click` (a pixel of the tab's picture, or None) and `map` (the
+    serving.engine.MapSettings the click's map is drawn with). The image tab's `view.View` keeps the
+    seed, psi, label and sliders in its RenderArgs and answers them as properties; the textures
+    tab's `CanvasView` holds them as fields. A dataclass subclasses it."""
+
+    def clicked(self, x: int, y: int):
+        """The same view with pixel (x, y) clicked."""
+        return replace(self, click=(x, y))
 
 
 @runtime_checkable
@@ -53,7 +71,7 @@ class Models:
     and `engine(model)`, which refuses an unknown name with the names it knows."""
 
     engines: dict
-    WHAT = "model"                 # how the refusal names them ("canvas model" on the Textures tab)
+    WHAT = "model"                 # how the refusal names them ("texture model" on the Textures tab)
 
     @property
     def models(self) -> list[str]:
@@ -70,6 +88,7 @@ def check_kind(state: dict, desk: Desk) -> dict:
     kind = state_kind(state)
     if kind != desk.STATE_KIND:
         where = TABS.get(kind)
-        raise InputError(f"this is {'an' if kind[0] in 'aeiou' else 'a'} {kind!r} state: "
+        name = KIND_NAMES.get(kind, kind)
+        raise InputError(f"this is {'an' if name[0] in 'aeiou' else 'a'} {name!r} state: "
                          + (f"load it in {where}" if where else "no tab loads it"))
     return state

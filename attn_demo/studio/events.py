@@ -1,8 +1,10 @@
 """The studio's events: widget values in, the Studio's pictures and numbers out.
 
 `Handlers` turns widget values into a `View`, asks the Studio (core.py, no
-Gradio) and formats the answer; `wire` connects every widget's events to a
-handler. Every handler runs behind `guard` (guard.py).
+Gradio) and formats the answer; the verbs every tab shares (a click's pixel, import,
+export, the nearest training images, the model's choices) are tabs.TabHandlers'.
+`wire` connects every widget's events to a handler. Every handler runs behind
+`guard` (guard.py).
 """
 from __future__ import annotations
 
@@ -12,15 +14,13 @@ from urllib.parse import parse_qs
 from ._gradio import gr
 from ..checks import check_finite, check_seed, check_whole, parse_head, parse_seeds
 from ..errors import AttnDemoError
-from ..models.latents import SLIDER_RANGE
 from ..serving.engine import MapSettings, RenderArgs
 from .core import MAX_DATASET_PER_CLASS, MAX_GRID, Studio
-from .desk import check_kind, read_state
 from .files import jpeg_data_url, png_data_url
-from .neighbours import LABELS as NN_LABELS
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
 from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
 from . import web
+from .tabs import TabHandlers
 from .widgets import ALL_TAB, MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets, has_grid
 
 
@@ -32,11 +32,21 @@ def inline_image(url: str, name: str) -> dict:
     return {"url": url, "orig_name": name, "mime_type": url[len("data:"):url.index(";")]}
 
 
-class Handlers:
+class Handlers(TabHandlers):
     """Event handlers: turn widget values into a View, ask the Studio, format the answer."""
 
+    WHAT = "image"
+
     def __init__(self, studio: Studio, default: View):
+        super().__init__(studio)
         self.studio, self.default = studio, default
+
+    def click_bounds(self, v: View) -> tuple[int, int]:
+        return DISPLAY, DISPLAY          # a click is kept in page pixels (the image shown DISPLAY x DISPLAY)
+
+    def open_view(self, v: View) -> list:
+        """Every widget set to show `v`, then the View itself (an import, a kept view)."""
+        return [*self.widgets_for(v), v]
 
     def view_from(self, v: View, model, seed, psi, label, *rest) -> View:
         """The View the widget values describe. An empty seed box (cleared to type a new seed, or
@@ -106,29 +116,7 @@ class Handlers:
         """A click takes the View the server keeps for the session, not the widgets: every render
         and map change leaves its View there, so it describes the image on screen, and the browser
         sends nothing but the click (18 inputs fewer to gather, send and check)."""
-        index = evt.index
-        if not isinstance(index, (list, tuple)) or len(index) != 2:
-            raise AttnDemoError("click inside the image")
-        x, y = (check_whole("click coordinate", c) for c in index)
-        if not (0 <= x < DISPLAY and 0 <= y < DISPLAY):
-            raise AttnDemoError(f"click ({x}, {y}) is outside the image: click inside the image")
-        return self.show_map(replace(v, click=(x, y)))
-
-    def model_updates(self, name: str, sliders=(), layer=None, head=None, label=None) -> list:
-        """The model-dependent widgets for model `name`; the class `label` stays where the model has it."""
-        engine = self.studio.engine(name)
-        names = engine.class_names if engine.cfg.num_classes else []
-        label = label if label in names else (names[0] if names else None)
-        labels = list(engine.directions.labels) if engine.directions is not None else []
-        spans = list(engine.directions.spans) if engine.directions is not None else []
-        spans += [SLIDER_RANGE[1]] * (MAX_SLIDERS - len(spans))
-        values = list(sliders) + [0.0] * MAX_SLIDERS
-        return [gr.update(choices=names, value=label, visible=bool(names)),
-                gr.update(choices=engine.layers, value=layer or engine.layers[-1], visible=len(engine.layers) > 1),
-                gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
-                          value="mean" if head is None else str(head), visible=engine.cfg.heads > 1),
-                *[gr.update(visible=i < len(labels), label=labels[i] if i < len(labels) else "",
-                            minimum=-spans[i], maximum=spans[i], value=values[i]) for i in range(MAX_SLIDERS)]]
+        return self.show_map(v.clicked(*self.point_of(evt, v)))
 
     def on_page_data(self, live_mode: bool, v: View) -> str:
         """The session's View's link, and its queries and keys when live mode is on (live.py)."""
@@ -140,7 +128,7 @@ class Handlers:
         new = view_from_query(params, self.studio.engines, self.default)
         if new is None:
             raise AttnDemoError(f"this kept view names nothing to show: {query!r}")
-        return [*self.widgets_for(new), new]
+        return self.open_view(new)
 
     def on_live_point(self, text: str, v: View):
         """The pointer's pixel "x,y" from a page whose model is too large for live mode in the page:
@@ -149,7 +137,7 @@ class Handlers:
             point = [float(c) for c in str(text).split(",")]
         except ValueError:
             raise AttnDemoError(f"a pointer position is 'x,y', got {text!r}") from None
-        return self.show_map(replace(v, click=check_point(point)))
+        return self.show_map(v.clicked(*check_point(point)))
 
     def on_model(self, name, v: View):
         """Another model: its classes, layers, heads and sliders. The list opened and closed again (or
@@ -197,15 +185,6 @@ class Handlers:
         return gr.update(value=None, visible=False) if picture is None else gr.update(
             value=self.studio.files.jpeg_path(picture), visible=True)
 
-    def on_neighbours(self, v: View):
-        """The session's View's image's nearest training images (hidden for a model without an index)."""
-        found = self.studio.neighbours(v)
-        if found is None:            # the panel says why it is empty (the first gallery's label)
-            why = self.studio.shelf.missing(v.model, self.studio.engine(v.model).path)
-            return gr.update(value=None, visible=True, label=f"Nothing to compare: {why}"), gr.update(visible=False)
-        return (gr.update(value=found["features"], visible=True, label=NN_LABELS[0]),
-                gr.update(value=found["pixels"], visible=True, label=NN_LABELS[1]))
-
     def on_all_maps(self, v: View, shown: bool = True):
         """Every layer and head of the session's View's click (as on_summary, it reads only the View),
         and whether its tab is there (not for one layer of one head: identical tiles). Drawn only
@@ -251,17 +230,6 @@ class Handlers:
         """A zip of `count` images per class with the settings of the image on screen."""
         return str(self.studio.dataset_zip(v, check_whole("images per class", count),
                                            lambda p: progress(p, desc="rendering the data set")))
-
-    def on_export(self, size, v: View):
-        """Exactly the image on screen: the session's View, never widget values it was not made with."""
-        return [str(p) for p in self.studio.export(v, size)]
-
-    def on_import(self, data):
-        """A state file or an exported PNG (desk.read_state; a textures state says where it loads)."""
-        new, warnings = self.studio.parse_state(check_kind(read_state(data), self.studio))
-        for w in warnings:
-            gr.Warning(w)
-        return [*self.widgets_for(new), new]
 
     def widgets_for(self, v: View) -> list:
         """Every widget set to show View `v`, its model's choices included (Widgets.restored order)."""

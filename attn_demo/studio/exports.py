@@ -22,6 +22,7 @@ from ..imaging import draw
 from .state import MAX_STATE_PNG_PIXELS, STATE_KEY, state_from_png  # noqa: F401 - exports' names
 from .view import View
 
+ANIMATION_FORMATS = ("gif", "mp4", "webp")     # write_animation's formats
 EXPORT_SIZES = ("native", "x4 pixel", "x4 smooth", "1024 pixel", "1024 smooth")
 
 

@@ -29,6 +29,8 @@ SHOWN_SLOW = {**SHOWN, "show_progress": "full"}
 # Long batch jobs (a data set of up to 256 images per class): one at a time, in a group of their own,
 # so they never hold up renders and clicks.
 BATCH = {"concurrency_id": "batch", "concurrency_limit": 1, "api_visibility": "private"}
+# Painting a texture: one canvas at a time, in a group of its own (the image studio's events never wait on it).
+PAINT = {"concurrency_id": "canvas", "concurrency_limit": 1, "api_visibility": "private"}
 
 try:  # On a ZeroGPU Space this asks for a GPU per call; elsewhere it returns the function unchanged.
     import spaces

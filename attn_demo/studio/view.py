@@ -19,10 +19,10 @@ from ..errors import InputError
 from ..models.latents import check_latent
 from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
+from .desk import DISPLAY, TabView
 from .state import read_state
 from .surgery.link import check_intervention, intervention_from_text, intervention_to_text
 
-DISPLAY = 512            # side of the clickable image and the attention view, in pixels
 MAX_PINS = 4
 MAX_SLIDERS = 8          # slider widgets on the page (a model uses as many as it has directions)
 STATE_VERSION = 1
@@ -30,7 +30,7 @@ MODE_LABELS = {"where this pixel looks": LOOKS_AT, "what looks at this pixel": L
 
 
 @dataclass
-class View:
+class View(TabView):
     """Everything on screen: what to render, where the user clicked, how to draw the map."""
 
     model: str
@@ -39,6 +39,23 @@ class View:
     pins: list[tuple[int, int]] = field(default_factory=list)
     map: MapSettings = field(default_factory=MapSettings)
     intervention: object = None                    # intervene.Intervention shown in "What attention does"
+
+    # what every tab's view answers (desk.TabView), from the render arguments
+    @property
+    def seed(self) -> int:
+        return self.args.seed
+
+    @property
+    def psi(self) -> float:
+        return self.args.psi
+
+    @property
+    def label(self):
+        return self.args.label
+
+    @property
+    def sliders(self) -> tuple[float, ...]:
+        return tuple(self.args.sliders)
 
 
 def check_point(p, size: int = DISPLAY) -> tuple[int, int]:

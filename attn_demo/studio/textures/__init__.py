@@ -1,8 +1,10 @@
-"""The Textures tab: canvas models (models/canvas.py) painting textures of any size, in the page.
+"""The Textures tab: texture models (config kind "canvas", models/canvas.py) painting textures of
+any size, in the page.
 
 - desk.py      CanvasDesk, the tab's desk without Gradio (studio/desk.py's shape), and CanvasView
-- tab.py       its widgets, handlers and wiring
-- material.py  the material panel (a PBR set, a GLB) and its API endpoints
+- tab.py       its widgets, handlers and wiring (on studio/tabs.py's shared verbs)
+- material.py  the material panel (a PBR set, a GLB)
+- api.py       its named endpoints, /material and /material_glb
 
 The tab's public names load when first asked for (`from attn_demo.studio.textures import
 TextureHandlers`): the desk is imported by studio/core.py, which the tab itself imports.

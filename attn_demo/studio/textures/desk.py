@@ -27,7 +27,7 @@ from ...serving.latents import loop_angles, loop_point
 from ...serving.probe import LOOKS_AT
 from .. import exports
 from ..cache import RenderCache
-from ..desk import Models
+from ..desk import DISPLAY, Models, TabView
 from ..files import ExportFolder
 from ..neighbours import NeighbourShelf
 
@@ -40,7 +40,9 @@ LOOP_MAX_FRAMES = 120
 
 
 @dataclass
-class CanvasView:
+class CanvasView(TabView):
+    """What the Textures tab shows (desk.TabView's shape, and a canvas's size, tiling and edits)."""
+
     model: str
     seed: int
     width: int
@@ -71,7 +73,7 @@ class CanvasDesk(Models):
     """Canvas models and everything the Textures tab does with them (a desk: studio/desk.py)."""
 
     STATE_KIND = STATE_KIND
-    WHAT = "canvas model"
+    WHAT = "texture model"         # a model of config kind "canvas", as the user reads it
 
     def __init__(self, engines: dict[str, CanvasEngine], files: ExportFolder, shelf: NeighbourShelf | None = None):
         self.engines = engines
@@ -127,8 +129,8 @@ class CanvasDesk(Models):
         return self._renders.get(key, lambda: engine.render(f, v.label, v.tiling))
 
     def display_scale(self, v: CanvasView) -> int:
-        """Small canvases are shown (and their maps drawn) upscaled to about 512 px."""
-        return max(1, 512 // max(v.width, v.height))
+        """Small canvases are shown (and their maps drawn) upscaled to about DISPLAY (512) px."""
+        return max(1, DISPLAY // max(v.width, v.height))
 
     def inspect(self, v: CanvasView, x, y) -> InspectResult:
         return self.engine(v.model).inspect(self.render(v), x, y, v.map, scale=self.display_scale(v))
@@ -200,7 +202,7 @@ class CanvasDesk(Models):
     def parse_state(self, data: dict) -> tuple[CanvasView, list[str]]:
         """A canvas state (parsed JSON) -> CanvasView, every value checked; warnings alongside."""
         if data.get("version") != STATE_VERSION:
-            raise InputError(f"canvas state version {data.get('version')!r} is not supported")
+            raise InputError(f"textures state version {data.get('version')!r} is not supported")
         model = data.get("model")
         engine = self.engine(model)
         warnings = []

@@ -14,36 +14,25 @@ from dataclasses import dataclass, replace
 
 from .._gradio import gr
 from ...checks import SEED_MAX, check_finite, check_seed, check_whole, parse_head
-from ...errors import AttnDemoError
 from ...imaging import draw
 from ...serving import materials
 from ...serving.canvas import MAX_REROLL_SHARE
 from ...serving.engine import MapSettings
 from .. import web
 from .desk import LOOP_MAX_FRAMES, CanvasDesk, CanvasView
-from ..core import ANIMATION_FORMATS
-from ..desk import check_kind, read_state
-from ..guard import PRIVATE, guard
-from ..neighbours import LABELS as NN_LABELS
+from ..exports import ANIMATION_FORMATS
+from ..guard import PAINT, PRIVATE, guard
+from ..tabs import TabHandlers, TabWidgets
 from .material import MaterialWidgets, material_layout, wire_material, zoom_button
 from ..view import MAX_SLIDERS, MODE_LABELS
 
 TILING_LABELS = {"tile: wraps both ways": "both", "band: wraps left-right (360° around the viewer)": "x",
                  "none: no wrap": "none"}
 ACTIONS = ("inspect attention", "re-roll under the brush", "re-roll what this pixel looks at")
-# Painting: one canvas at a time, in a group of its own (the image studio's events never wait on it).
-PAINT = {"concurrency_id": "canvas", "concurrency_limit": 1, "api_visibility": "private"}
 
 
 @dataclass
-class TextureWidgets:
-    view: gr.State
-    model: gr.Dropdown
-    label: gr.Dropdown
-    seed: gr.Number
-    rand_btn: gr.Button
-    psi: gr.Slider
-    sliders: list
+class TextureWidgets(TabWidgets):
     width: gr.Number
     height: gr.Number
     tiling: gr.Radio
@@ -52,16 +41,9 @@ class TextureWidgets:
     brush: gr.Slider
     share: gr.Slider
     undo_btn: gr.Button
-    layer: gr.Dropdown
-    head: gr.Dropdown
-    mode: gr.Radio
-    image: gr.Image
     info: gr.Markdown
     overlay: gr.Image
     preview: gr.Image
-    export_btn: gr.Button
-    export_files: gr.File
-    import_file: gr.File
     loop_seed: gr.Number
     loop_frames: gr.Slider
     loop_fps: gr.Slider
@@ -70,8 +52,6 @@ class TextureWidgets:
     loop_btn: gr.Button
     loop_img: gr.Image
     loop_file: gr.File
-    nn_features: gr.Gallery
-    nn_pixels: gr.Gallery
     material: MaterialWidgets | None = None     # the material set and 3-D preview (material.py)
 
     @property
@@ -95,13 +75,13 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
     engine = desk.engine(v.model)
     classes = engine.class_names if engine.cfg.num_classes else []
     cell = engine.cell
-    gr.Markdown("Seamless textures and wrap-around bands from a **canvas model**: any size (multiples of "
+    gr.Markdown("Seamless textures and wrap-around bands from a **texture model**: any size (multiples of "
                 f"{cell} px, up to 2048 × 2048 or a 4096 × 1024 band), tiling by construction. Click the canvas "
                 "to see where its attention looks, or re-roll a region; the 3 × 3 preview shows the seams.")
     view = gr.State(v)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
-            model = gr.Dropdown(desk.models, value=v.model, label="Canvas model", elem_id="tex_model")
+            model = gr.Dropdown(desk.models, value=v.model, label="Texture model", elem_id="tex_model")
             label = gr.Dropdown(classes, value=v.label, label="Surface", visible=bool(classes), elem_id="tex_class")
             with gr.Row():
                 seed = gr.Number(value=v.seed, label="Seed", minimum=0, maximum=SEED_MAX, elem_id="tex_seed")
@@ -149,7 +129,7 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
     with gr.Row():
         export_btn = gr.Button("Export: the tile or band PNG, its height map (16-bit), normal map (OpenGL), "
                                "3 × 3 preview and state", elem_id="tex_export")
-        import_file = gr.File(label="Load a canvas state .json (or its exported PNG)", file_types=[".json", ".png"],
+        import_file = gr.File(label="Load a textures state .json (or its exported PNG)", file_types=[".json", ".png"],
                               type="binary", elem_id="tex_import")
     export_files = gr.File(label="Exports", file_count="multiple", interactive=False, elem_id="tex_files")
     with gr.Accordion("Loop: the whole latent field around a circle through seed B (an exact loop)", open=False):
@@ -164,12 +144,26 @@ def texture_layout(desk: CanvasDesk) -> TextureWidgets:
             loop_img = gr.Image(type="filepath", show_label=False, interactive=False, elem_id="tex_loop_img")
             loop_file = gr.File(label="The loop file", interactive=False, elem_id="tex_loop_file")
     material = material_layout(desk, zoom_btn)
-    return TextureWidgets(**{k: val for k, val in locals().items() if k in TextureWidgets.__dataclass_fields__})
+    return TextureWidgets.of(locals())
 
 
-class TextureHandlers:
-    def __init__(self, desk: CanvasDesk):
-        self.desk = desk
+class TextureHandlers(TabHandlers):
+    """The tab's events: widget values into a CanvasView, the desk's canvas and maps out. The verbs
+    every tab shares (a click's pixel, import, export, the nearest crops, the model's choices) are
+    tabs.TabHandlers'."""
+
+    WHAT = "canvas"
+    HIDE_SINGLE = False          # the Layer and Head lists stay, as they always have on this tab
+
+    def click_scale(self, v: CanvasView) -> int:
+        return self.desk.display_scale(v)        # small canvases are shown enlarged
+
+    def click_bounds(self, v: CanvasView) -> tuple[int, int]:
+        return v.width, v.height
+
+    def open_view(self, v: CanvasView) -> list:
+        """Every widget set to show `v`, then the canvas painted (an import)."""
+        return [*self.widgets_for(v), *self.show(v)]
 
     def view_from(self, v: CanvasView, model, seed, width, height, tiling, psi, label, layer, head, mode,
                   *sliders) -> CanvasView:
@@ -210,22 +204,12 @@ class TextureHandlers:
         v = self.view_from(*values)
         return self._map(v)[0], v
 
-    def _pixel(self, evt: gr.SelectData, v: CanvasView) -> tuple[int, int]:
-        index = evt.index
-        if not isinstance(index, (list, tuple)) or len(index) != 2:
-            raise AttnDemoError("click inside the canvas")
-        scale = self.desk.display_scale(v)
-        x, y = (check_whole("click coordinate", c) // scale for c in index)
-        if not (0 <= x < v.width and 0 <= y < v.height):
-            raise AttnDemoError(f"click ({x}, {y}) is outside the canvas")
-        return x, y
-
     def on_inspect(self, evt: gr.SelectData, action, v: CanvasView):
         """A click that inspects: the map from the cached render (no painting), and the click's numbers
         in the line under the canvas (where the page draws its ring, web/page.js)."""
         if action != ACTIONS[0]:
             return gr.skip(), gr.skip(), gr.skip()
-        v = replace(v, click=self._pixel(evt, v))
+        v = v.clicked(*self.point_of(evt, v))
         overlay, text = self._map(v)
         return overlay, self._info(v, self.desk.render(v), text), v
 
@@ -233,7 +217,7 @@ class TextureHandlers:
         """A click that re-rolls: the cells under the brush, or those the pixel attends to."""
         if action == ACTIONS[0]:
             return (gr.skip(),) * 5
-        x, y = self._pixel(evt, v)
+        x, y = self.point_of(evt, v)
         seed = (v.seed * 1_000_003 + 7919 * (len(v.undo) + 1) + x * 31 + y) % (SEED_MAX + 1)
         if action == ACTIONS[1]:
             v = self.desk.reroll_brush(v, x, y, check_whole("brush radius", brush), seed)
@@ -245,16 +229,6 @@ class TextureHandlers:
             v = self.desk.reroll(v, cells, seed)
         return self.show(v)
 
-    def on_neighbours(self, v: CanvasView):
-        """The nearest training crops of the window around the click (hidden for a model without an index)."""
-        found = self.desk.neighbours(v)
-        if found is None:            # the panel says why it is empty (the first gallery's label)
-            why = self.desk.shelf.missing(v.model, self.desk.engine(v.model).path) if self.desk.shelf else \
-                f"{v.model} ships no neighbour index"
-            return gr.update(value=None, visible=True, label=f"Nothing to compare: {why}"), gr.update(visible=False)
-        return (gr.update(value=found["features"], visible=True, label=NN_LABELS[0]),
-                gr.update(value=found["pixels"], visible=True, label=NN_LABELS[1]))
-
     def on_undo(self, v: CanvasView):
         if not v.undo:           # a second press before the button was disabled (undo_state): nothing to do
             return (gr.skip(),) * 5
@@ -264,35 +238,16 @@ class TextureHandlers:
         """Undo is pressable only when there is a re-roll to undo (no red "nothing to undo")."""
         return gr.update(interactive=bool(v.undo))
 
-    def on_export(self, v: CanvasView):
-        return [str(p) for p in self.desk.export(v)]
-
-    def on_import(self, data):
-        """A state file or an exported PNG (desk.read_state; an image state says where it loads)."""
-        v, warnings = self.desk.parse_state(check_kind(read_state(data), self.desk))
-        for w in warnings:
-            gr.Warning(w)
-        return [*self.widgets_for(v), *self.show(v)]
-
     def widgets_for(self, v: CanvasView) -> list:
-        engine = self.desk.engine(v.model)
+        """Every widget set to show `v`, its model's choices included (TextureWidgets.restored order)."""
+        label, layer, head, *sliders = self.model_updates(v.model, v.sliders, v.map.layer, v.map.head)
+        label = gr.update(**{**label, "value": v.label})
         tiling = next(k for k, t in TILING_LABELS.items() if t == v.tiling)
         mode = next(k for k, m in MODE_LABELS.items() if m == v.map.mode)
-        names = engine.class_names if engine.cfg.num_classes else []
-        d = engine.directions
-        labels, spans = (list(d.labels), list(d.spans)) if d is not None else ([], [])
-        values = list(v.sliders) + [0.0] * MAX_SLIDERS
-        sliders = [gr.update(visible=True, label=labels[i], minimum=-spans[i], maximum=spans[i], step=0.05,
-                             value=values[i]) if i < len(labels) else gr.update(visible=False, value=0)
-                   for i in range(MAX_SLIDERS)]
-        return [v.model, v.seed, v.width, v.height, tiling, v.psi,
-                gr.update(choices=names, value=v.label, visible=bool(names)),
-                gr.update(choices=engine.layers, value=v.map.layer or engine.layers[-1]),
-                gr.update(choices=["mean"] + [str(h) for h in range(engine.cfg.heads)],
-                          value="mean" if v.map.head is None else str(v.map.head)), mode, *sliders]
+        return [v.model, v.seed, v.width, v.height, tiling, v.psi, label, layer, head, mode, *sliders]
 
     def on_model(self, model, v: CanvasView):
-        """Another canvas model: its classes, layers, heads and a size it can paint."""
+        """Another texture model: its classes, layers, heads and a size it can paint."""
         engine = self.desk.engine(model)
         side = 4 * engine.cfg.resolution
         return self.widgets_for(CanvasView(model, v.seed, side, side, v.tiling, v.psi,
