@@ -11,20 +11,27 @@ null slot. Maps are the key cells' part of each row, normalised (the map as
 drawn). Medians over the images, per layer:
 
     python scripts/attention_spread.py --weights weights/emoji32 --seeds 0-31 --psi 0.8
+
+With `--out weights/MODEL/attention.json` the model card (training/publish.write_card) shows the
+figures in its "Attention maps" section.
 """
 
 import argparse
 import json
 import math
 import statistics
+import time
 from pathlib import Path
 
 import torch
 
-
 from attn_demo.serving.engine import Engine, RenderArgs
+from attn_demo.serving.loader import load_engine
 from attn_demo.checks import parse_seeds
+from attn_demo.machine import cpu_name
 
+# a canvas model (kind "canvas") is measured on a seamless tile of this many cells a side
+CANVAS_CELLS = 4
 
 def spread(cap, head=None) -> dict[str, float]:
     """Means over all query cells of one capture (batch 1): one head, or the heads' mean map."""
@@ -46,6 +53,14 @@ def spread(cap, head=None) -> dict[str, float]:
             "gamma": cap.gamma}
 
 
+def render(engine, seed: int, psi: float, label):
+    """An image model's render, or a canvas model's tile of CANVAS_CELLS x CANVAS_CELLS cells (seamless)."""
+    if isinstance(engine, Engine):
+        return engine.render(RenderArgs(seed=seed, psi=psi, label=label))
+    side = CANVAS_CELLS * engine.cell
+    return engine.render(engine.field(seed, side, side, psi), label, "both")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", default="weights/emoji32")
@@ -54,12 +69,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="also write the figures as JSON here")
     args = p.parse_args(argv)
 
-    engine = Engine.from_pretrained(args.weights, device="cpu")
+    engine = load_engine(args.weights, device="cpu")
     classes = engine.class_names or [None]
     per_layer: dict[str, list[dict]] = {}
     for seed in parse_seeds(args.seeds):
         for i, label in enumerate(classes):
-            result = engine.render(RenderArgs(seed=seed, psi=args.psi, label=label if label is None else i))
+            result = render(engine, seed, args.psi, label if label is None else i)
             for name, cap in result.captures.items():
                 per_layer.setdefault(name, []).append(spread(cap))
                 if cap.heads > 1:                  # and each head on its own
@@ -67,7 +82,10 @@ def main(argv=None) -> int:
                         per_layer.setdefault(f"{name} head {h}", []).append(spread(cap, h))
 
     report = {"weights": args.weights, "weights_sha256": engine.weights_sha256, "seeds": args.seeds,
-              "psi": args.psi, "images_per_layer": len(next(iter(per_layer.values()))), "layers": {}}
+              "psi": args.psi, "images_per_layer": len(next(iter(per_layer.values()))),
+              "measured": f"{time.strftime('%Y-%m-%d', time.gmtime())}, {cpu_name()}", "layers": {}}
+    if not isinstance(engine, Engine):
+        report["canvas_cells"] = CANVAS_CELLS
     for name, stats in per_layer.items():
         report["layers"][name] = {key: statistics.median(s[key] for s in stats) for key in stats[0]}
         figures = ", ".join(f"{k} {v:.3f}" for k, v in report["layers"][name].items())

@@ -338,3 +338,24 @@ def test_whitened_queries_have_zero_mean_so_the_mean_query_sees_a_uniform_dot_ma
     m = _slot_module("dot", 1, dict(whiten=True))
     cap = _record(m, torch.randn(1, 32, 8, 8), image_size=32)
     assert torch.allclose(cap.q.mean(dim=2), torch.zeros(1, 1, 4), atol=1e-5)
+
+
+def test_attention_spread_measures_a_canvas_model_and_the_card_shows_it(ui_weights, tmp_path):
+    """A canvas model is measured on a seamless tile; --out attention.json beside the weights puts the
+    figures in the card's "Attention maps" section, which leaves out a file measured on other weights."""
+    import json
+    import shutil
+
+    from attn_demo.training.publish import write_card
+    model = tmp_path / "tinytex"
+    shutil.copytree(ui_weights / "tinytex", model)
+    assert _spread_script().main(["--weights", str(model), "--seeds", "0-1", "--out", str(model / "attention.json")]) == 0
+    report = json.loads((model / "attention.json").read_text())
+    assert report["images_per_layer"] == 2 * 3 and report["layers"] and report["canvas_cells"] == 4
+    card = write_card(model)
+    assert "## Attention maps" in card and "total variation" in card and "seamless tiles of 4 × 4 cells" in card
+    layer, f = next(iter(report["layers"].items()))
+    assert f"| {layer} | {f['tv_from_mean']:.3f} |" in card
+    report["weights_sha256"] = "0" * 64                     # measured on other weights: left out
+    (model / "attention.json").write_text(json.dumps(report))
+    assert "## Attention maps" not in write_card(model)

@@ -25,6 +25,7 @@ from .state import CHECKPOINT, KEPT_DIR, kept_path, kept_steps, load_ema_generat
 
 TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
+ATTENTION_FILE = "attention.json"  # how query-dependent the maps are: scripts/attention_spread.py --out
 KEPT_REASON = "kept"             # training.json's stop_reason for an export of a kept checkpoint
 NOTES_FILE = "NOTES.md"          # a model directory's hand-kept findings, quoted in its card
 REPO = Path(__file__).resolve().parents[2]
@@ -143,6 +144,7 @@ def write_card(model_dir: Path) -> str:
     lines += _card_training(training, tc)
     if metrics:
         lines += ["## Quality", "", metrics.get("table", ""), "", metrics.get("note", ""), ""]
+    lines += _card_attention(model_dir)
     lines += _card_neighbours(model_dir)
     lines += _card_directions(model_dir, cfg, training)
     if (model_dir / NOTES_FILE).is_file():    # what measurements around the model found, kept by hand
@@ -233,6 +235,34 @@ def _card_directions(model_dir: Path, cfg: ModelConfig, training: dict) -> list[
     directions = load_directions(model_dir, cfg.z_dim)
     lines += [f"- {label}: ±{span:g}" for label, span in zip(directions.labels, directions.spans)] + [""]
     return lines
+
+
+def _card_attention(model_dir: Path) -> list[str]:
+    """## Attention maps: how much each pixel's map differs from the others' (attention.json, written
+    by scripts/attention_spread.py for these weights; a file measured on other weights is left out)."""
+    a = _read_json(model_dir / ATTENTION_FILE)
+    if not a.get("layers") or a.get("weights_sha256") != file_sha256(model_dir / WEIGHTS_FILE):
+        return []
+    pct = lambda v: f"{100 * v:.1f} %"                      # noqa: E731
+    rows = ["| layer | total variation from the image's mean map | entropy / uniform | peak on the common cell "
+            "| on registers | on the null slot | γ |", "|---|---|---|---|---|---|---|"]
+    for name, f in a["layers"].items():
+        gamma = f"{f['gamma']:+.3f}" if "head" not in name else ""
+        rows.append(f"| {name} | {f['tv_from_mean']:.3f} | {pct(f['entropy_of_uniform'])} | "
+                    f"{pct(f['peak_on_common_cell'])} | {pct(f['register_share'])} | {pct(f['null_share'])} | {gamma} |")
+    return ["## Attention maps", "",
+            f"Medians over {a['images_per_layer']} renders (seeds {a['seeds']}"
+            + (" × every class" if a["images_per_layer"] > 16 else "") + f", ψ {a['psi']:g}"
+            + (f"; seamless tiles of {a['canvas_cells']} × {a['canvas_cells']} cells" if a.get("canvas_cells") else "")
+            + ") of each query pixel's "
+            "\"looks at\" map (the key cells' part of its row, as drawn): its total-variation distance from the "
+            "image's mean map (0: every pixel looks at the same place, 1: disjoint maps), its entropy as a share "
+            "of a uniform map's, the share of the image's pixels whose map peaks on the cell most of them peak on, "
+            "and the mean share of each row on the register slots and on the null slot "
+            "(docs/ATTENTION.md, \"Query-dependent maps\"). "
+            f"`python scripts/attention_spread.py --weights {portable_path(model_dir)} --seeds {a['seeds']} "
+            f"--psi {a['psi']:g} --out {portable_path(model_dir)}/{ATTENTION_FILE}`"
+            + (f" ({a['measured']})" if a.get("measured") else "") + ".", "", *rows, ""]
 
 
 def _card_snapshots(model_dir: Path) -> list[str]:
