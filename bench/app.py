@@ -154,6 +154,8 @@ def _taps(page, g, rng, count: int, hold_s: float = 0.08) -> tuple[list[float], 
     (live.js): pointer-down's time stamp to the clicked map drawn, and to the start of the frame that
     shows it; the first two left out. (Playwright's mouse.click presses and releases within a
     millisecond, so Gradio's click work lands before that frame: the overlay row above.)"""
+    if not page.evaluate("() => Array.isArray(window.attnDemo?.live?.clickFrames)"):
+        return [], []                                       # an older page (scripts/browser_ab.py) draws none
     cdp = page.context.new_cdp_session(page)
     page.mouse.move(2, 2)                                   # off the image
     page.evaluate("() => { const l = window.attnDemo.live; l.clicks.length = 0; l.clickFrames.length = 0; }")
