@@ -76,3 +76,18 @@ def test_d_attention(model_dir, tmp_path, capsys):
     assert main(args + ["--json"]) == 0
     out = json.loads(capsys.readouterr().out.split("\nwrote")[0])
     assert [m["layer"] for m in out["maps"]] == ["D16"] and isinstance(out["score"], float)
+
+
+def test_a_painted_mask_is_a_brush_on_the_command_line(model_dir, tmp_path, capsys):
+    """--brush and --target take mask:N:BITS as the studio paints it (the left half: mask:4:zMw)."""
+    assert intervene(model_dir, tmp_path / "m.png", "--action", "hide", "--brush", "mask:4:zMw", "--json") == 0
+    painted = json.loads(capsys.readouterr().out.split("\nwrote")[0])
+    assert intervene(model_dir, tmp_path / "b.png", "--action", "hide", "--brush", "0,0,16,32", "--json") == 0
+    boxed = json.loads(capsys.readouterr().out.split("\nwrote")[0])
+    assert painted["hidden_cells"] == boxed["hidden_cells"] > 0
+    assert painted["mean_change_grey"] == pytest.approx(boxed["mean_change_grey"], abs=1e-6)
+    assert intervene(model_dir, tmp_path / "x.png", "--action", "hide", "--brush", "mask:4:AAA") == 2
+    assert "covers no pixel" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["intervene", "--help"])
+    assert "mask:N:BITS" in capsys.readouterr().out

@@ -22,6 +22,11 @@ def test_endpoints_are_described(client):
     assert list(params)[:6] == ["model", "seed", "truncation", "label", "sliders", "action"]
     assert params["k"]["type"]["type"] == "integer" and "key cells" in params["k"]["python_type"]["description"]
     assert "/d_attention" in api
+    for name in ("brush", "target"):                      # painted masks, as the tab's free-hand brush
+        assert "mask:N:BITS" in params[name]["python_type"]["description"]
+    ab = {p["parameter_name"]: p for p in api["/ab"]["parameters"]}
+    assert "model@step" in ab["model"]["python_type"]["description"] and "resolution" in ab["b"]["python_type"][
+        "description"]
 
 
 def test_intervene_matches_the_engine(client, studio):

@@ -93,3 +93,17 @@ def test_empty_and_all_covering_painted_brushes(handlers):
         handlers.on_run("switch attention off", "the pixels under the brush", full, "", VIEW)
     with pytest.raises(InputError, match="whole image"):
         handlers.on_run("redirect to the target region", "the clicked pixel", "", full, VIEW)
+
+
+def test_hiding_every_key_cell_leaves_the_slots_and_says_so(handlers, studio):
+    """A brush over the whole image hides every key cell: with registers or a null slot each pixel still
+    attends to those alone (a question worth asking, kept, and said); without slots it is refused."""
+    slots = View("tinyslots", RenderArgs(seed=7, psi=0.8), click=(200, 300))
+    picture, info, v = handlers.on_run("hide the brush's region from every pixel", "the whole layer",
+                                       f"0, 0, {DISPLAY}, {DISPLAY}", "", slots)
+    assert picture is not None and v.intervention.action == "hide"
+    assert "left to attend: only the layer's 3 register / null slot(s)" in info
+    plain = View("tiny32", RenderArgs(seed=7, psi=0.8), click=(200, 300))
+    with pytest.raises(InputError, match="covers every key cell"):
+        handlers.on_run("hide the brush's region from every pixel", "the whole layer",
+                        f"0, 0, {DISPLAY}, {DISPLAY}", "", plain)

@@ -18,6 +18,8 @@ EXAMPLES = {
                  "--action off --layer G16 --out before_after_diff.png --npy diff.npy\n"
                  "  python -m attn_demo intervene --weights weights/emoji32 --seed 42 --action hide "
                  "--brush 8,8,24,16 --out hide.png\n"
+                 "  python -m attn_demo intervene --weights weights/emoji32 --seed 42 --action hide "
+                 "--brush mask:4:zMw --out hide_left_half.png   # a painted 4 x 4 mask: the left half\n"
                  "  python -m attn_demo intervene --weights weights/emoji32 --seed 42 --action redirect "
                  "--x 11 --y 12 --target 12,20,20,26 --out redirect.png\n"
                  "  python -m attn_demo intervene --weights weights/emoji32 --seed 42 --action faithfulness "
@@ -47,10 +49,13 @@ def register(command) -> None:
     p.add_argument("--layer", default=None, help="attention layer, e.g. G16 (default: the last one)")
     p.add_argument("--x", type=int, default=None, help="pixel column of the click in the image")
     p.add_argument("--y", type=int, default=None, help="pixel row of the click in the image")
-    p.add_argument("--brush", default=None, metavar="X0,Y0,X1,Y1",
-                   help="a rectangle of image pixels x0 <= x < x1, y0 <= y < y1 (off, redirect: whose attention; "
-                        "hide: what is hidden)")
-    p.add_argument("--target", default=None, metavar="X0,Y0,X1,Y1", help="redirect: the region to look at")
+    p.add_argument("--brush", default=None, metavar="X0,Y0,X1,Y1|mask:N:BITS",
+                   help="a rectangle of image pixels x0 <= x < x1, y0 <= y < y1, or a painted mask mask:N:BITS "
+                        "(an N x N grid over the image, 8 cells a byte, base64url: what the studio's free-hand "
+                        "brush paints, in its link and state) (off, redirect: whose attention; hide: what is "
+                        "hidden)")
+    p.add_argument("--target", default=None, metavar="X0,Y0,X1,Y1|mask:N:BITS",
+                   help="redirect: the region to look at, a rectangle or a painted mask as --brush")
     p.add_argument("--k", type=int, default=5, help="faithfulness: key cells removed")
     p.add_argument("--draws", type=int, default=8, help=f"faithfulness: draws of k random cells (1..{MAX_DRAWS})")
     p.add_argument("--head", default="mean", help="faithfulness: the map whose order is tested, a head or 'mean'")
@@ -115,8 +120,9 @@ def _click(args):
 
 
 def _box(text, flag, size):
-    from ..serving.regions import box_mask, parse_box
-    return None if text is None else box_mask(parse_box(text, flag), size, flag)
+    """--brush / --target: a rectangle or a painted mask (serving/regions.py) -> the image's mask."""
+    from ..serving.regions import parse_region, region_mask
+    return None if text is None else region_mask(parse_region(text, flag), size, flag)
 
 
 def cmd_intervene(args) -> None:
@@ -248,15 +254,17 @@ def cmd_timeline(args) -> None:
 
 
 def cmd_ab(args) -> None:
-    from ..serving.timeline import ab_picture, gamma_text, source_text
+    from ..serving.timeline import ab_picture, check_pair, gamma_text, source_text
     image_format(args.out)
     path_b, at, step_b = str(args.b).rpartition("@") if "@" in str(args.b) else (str(args.b), "", "")
     if at and not step_b.isdigit():
         raise AttnDemoError(f"--b is a model directory or DIR@STEP with a whole step, got {args.b!r}")
     a, b = _snapshots_of(args.weights), _snapshots_of(Path(path_b))
     step_b = int(step_b) if at else None
-    frames, _ = _frames(args, [(a.engine(args.step), source_text(a.base.name, args.step)),
-                               (b.engine(step_b), source_text(b.base.name, step_b))])
+    pair = [(a.engine(args.step), source_text(a.base.name, args.step)),
+            (b.engine(step_b), source_text(b.base.name, step_b))]
+    check_pair(pair[0][1], pair[0][0], pair[1][1], pair[1][0])
+    frames, _ = _frames(args, pair)
     write_image(ab_picture(*frames), args.out)
     print(json.dumps([f.info() for f in frames], indent=2) if args.json else
           "\n".join(f"{f.source}: {gamma_text(f.gammas)}" for f in frames))

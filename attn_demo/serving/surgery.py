@@ -6,7 +6,9 @@ A map says where a pixel's attention looks; an intervention says whether that ma
     off       the attention output of some queries (a layer, a clicked pixel, a brush) is 0,
               so y = x there (the context path, a layer's other term, is left as it is)
     hide      the key cells under a brush leave every query's softmax; the rest renormalise
-              (registers and the null slot, where the layer has them, stay)
+              (registers and the null slot, where the layer has them, stay: a brush over the
+              whole image leaves each pixel attending to those slots alone, a legitimate question,
+              "what does the layer do with no image to look at?"; without slots it is refused)
     redirect  the clicked or brushed queries attend only to a painted region's key cells
               (no registers, no null slot: only the region)
 
@@ -239,7 +241,9 @@ class SurgeryResult:
         s = self.stats()
         return (f"{self.layer} {self.action}: mean change {s['mean_change_grey']:.2f} grey levels, largest "
                 f"{s['max_change_grey']:.1f} at ({s['max_change_at'][0]}, {s['max_change_at'][1]}); "
-                f"{s['changed_pixels']} pixels changed by half a grey level or more")
+                f"{s['changed_pixels']} pixels changed by half a grey level or more"
+                + (f"; every key cell hidden: each pixel attends to {s['left_to_attend']}"
+                   if "left_to_attend" in s else ""))
 
     def difference_picture(self, scale: int = 8, cmap: str = "inferno") -> tuple[np.ndarray, float]:
         """The change as a heat map (nearest-upscaled: one block per image pixel) and its top, in grey
@@ -390,7 +394,10 @@ class Surgery:
             raise InputError("the region covers every key cell: nothing would be left to attend to "
                              "(to remove the layer's attention, switch it off)")
         rule = (torch.ones(self.nq, dtype=torch.bool), self.keep(~cells, True))
-        return self.run("hide", Edit(rules=(rule,)), {"hidden_cells": int(cells.sum())}, brush=region)
+        touched = {"hidden_cells": int(cells.sum())}
+        if bool(cells.all()):           # only the slots are left: said, so nobody mistakes it for "off"
+            touched["left_to_attend"] = f"only the layer's {self.slots - self.nk} register / null slot(s)"
+        return self.run("hide", Edit(rules=(rule,)), touched, brush=region)
 
     def redirect(self, target, pixel=None, brush=None) -> SurgeryResult:
         """The clicked or brushed queries attend only to the key cells under `target`."""

@@ -41,6 +41,14 @@ def source_text(model: str, step: int | None) -> str:
     return model if step is None else f"{model}@{step}"
 
 
+def check_pair(a: str, a_engine: Engine, b: str, b_engine: Engine) -> None:
+    """A/B compares one resolution: the same seed and click mean the same pixel on both."""
+    ra, rb = a_engine.cfg.resolution, b_engine.cfg.resolution
+    if ra != rb:
+        raise InputError(f"B ({b}) is a {rb}-px model and A ({a}) a {ra}-px one: A/B compares models of "
+                         "one resolution")
+
+
 class Snapshots:
     """A served model's engines at its snapshot steps (the shipped engine for step None)."""
 

@@ -18,7 +18,7 @@ from ..serving.engine import MapSettings, RenderArgs
 from .core import MAX_DATASET_PER_CLASS, MAX_GRID, Studio
 from .files import jpeg_data_url, png_data_url
 from .guard import BATCH, PRIVATE, SHOWN, SHOWN_SLOW, click_guard, gpu, guard
-from .view import DISPLAY, MAX_PINS, View, check_point, query_of, view_from_query
+from .view import DISPLAY, MAX_PINS, NO_VERSIONS, View, check_point, query_of, view_from_query
 from . import web
 from .tabs import TabHandlers
 from .widgets import ALL_TAB, MAX_SLIDERS, MODE_LABELS, NORM_LABELS, PATH_LABELS, Widgets, has_grid
@@ -66,9 +66,11 @@ class Handlers(TabHandlers):
                           tuple(check_finite("slider", s) for s in sliders[:n]), latent)
         settings = MapSettings(layer or None, parse_head(head), MODE_LABELS.get(mode, mode),
                                check_finite("opacity", alpha), cmap, NORM_LABELS.get(norm, norm))
-        # an intervention ("What attention does") stays with its model; another model drops it
-        return replace(v, model=model, args=args, map=settings,
-                       intervention=v.intervention if model == v.model else None)
+        # an intervention and the training versions ("What attention does") stay with their model;
+        # another model drops them (its snapshots, its resolution are not the old model's)
+        same = model == v.model
+        return replace(v, model=model, args=args, map=settings, intervention=v.intervention if same else None,
+                       versions=v.versions if same else NO_VERSIONS)
 
     def values_of(self, v: View) -> list:
         """The widget values (Widgets.values order) that show View `v`: after a refused value the

@@ -1,8 +1,9 @@
 """What the studio shows, as data: the `View`, and its JSON state (export and import).
 
 A View is everything on screen: the model, what to render (`RenderArgs`),
-where the user clicked and pinned, and how the map is drawn (`MapSettings`).
-Its JSON state loads back to the same view; states written by earlier
+where the user clicked and pinned, how the map is drawn (`MapSettings`), and in "What attention
+does" the intervention shown and the training versions on screen (`surgery.link.Versions`: the
+timeline's step, A/B's B). Its JSON state loads back to the same view; states written by earlier
 versions (version 1, the same keys) load unchanged.
 """
 from __future__ import annotations
@@ -21,7 +22,9 @@ from ..serving.engine import Engine, MapSettings, RenderArgs
 from ..serving.probe import LOOKED_AT_BY, LOOKS_AT
 from .desk import DISPLAY, TabView
 from .state import read_state
-from .surgery.link import check_intervention, intervention_from_text, intervention_to_text
+from .surgery.link import (NO_VERSIONS, Versions, check_intervention, check_versions, intervention_from_text,
+                           intervention_to_text, versions_from_dict, versions_from_text, versions_to_dict,
+                           versions_to_text)
 
 MAX_PINS = 4
 MAX_SLIDERS = 8          # slider widgets on the page (a model uses as many as it has directions)
@@ -39,6 +42,7 @@ class View(TabView):
     pins: list[tuple[int, int]] = field(default_factory=list)
     map: MapSettings = field(default_factory=MapSettings)
     intervention: object = None                    # intervene.Intervention shown in "What attention does"
+    versions: Versions = NO_VERSIONS               # its timeline step and A/B's B (surgery/versions.py)
 
     # what every tab's view answers (desk.TabView), from the render arguments
     @property
@@ -74,7 +78,8 @@ def state_dict(view: View, weights_sha256: str) -> dict:
             "pins": [list(p) for p in view.pins], "display_size": DISPLAY, "layer": m.layer, "head": m.head,
             "mode": m.mode, "opacity": m.alpha, "colormap": m.cmap, "colour_scale": m.norm,
             **({"latent": list(view.args.latent)} if view.args.latent is not None else {}),
-            **({"intervention": view.intervention.to_dict()} if view.intervention is not None else {})}
+            **({"intervention": view.intervention.to_dict()} if view.intervention is not None else {}),
+            **({"versions": versions_to_dict(view.versions)} if view.versions != NO_VERSIONS else {})}
 
 
 def parse_state(text: str | bytes | dict, engines: dict[str, Engine]) -> tuple[View, list[str]]:
@@ -111,11 +116,13 @@ def parse_state(text: str | bytes | dict, engines: dict[str, Engine]) -> tuple[V
         raise InputError(f"unknown layer {settings.layer!r}")
     click = check_point(data["click"]) if data.get("click") is not None else None
     spec = check_intervention(data.get("intervention"), engine)     # states before #35 have none
-    return View(model, args, click, [check_point(p) for p in pins], settings, spec), warnings
+    versions = NO_VERSIONS if data.get("versions") is None else \
+        check_versions(versions_from_dict(data["versions"]), model, engines)
+    return View(model, args, click, [check_point(p) for p in pins], settings, spec, versions), warnings
 
 
 # A view in a URL's query string: ?model=emoji32&seed=10&class=...&psi=0.8&sliders=1.5,0&x=208&y=336
-URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode", "latent", "iv")
+URL_KEYS = ("model", "seed", "class", "psi", "sliders", "x", "y", "layer", "head", "mode", "latent", "iv", "vs")
 
 
 def latent_to_text(latent) -> str:
@@ -154,6 +161,8 @@ def query_of(view: View) -> str:
         params["latent"] = latent_to_text(a.latent)
     if view.intervention is not None:
         params["iv"] = intervention_to_text(view.intervention)
+    if view.versions != NO_VERSIONS:
+        params["vs"] = versions_to_text(view.versions)
     return "?" + urlencode(params)
 
 
@@ -190,4 +199,5 @@ def view_from_query(params, engines: dict[str, Engine], default: View) -> View |
         raise InputError(f"head {settings.head} in the link: this model has {engine.cfg.heads} head(s), "
                          f"0..{engine.cfg.heads - 1}")
     spec = check_intervention(intervention_from_text(given["iv"]), engine) if "iv" in given else None
-    return View(model, args, click, [], settings, spec)
+    versions = check_versions(versions_from_text(given["vs"]), model, engines) if "vs" in given else NO_VERSIONS
+    return View(model, args, click, [], settings, spec, versions)

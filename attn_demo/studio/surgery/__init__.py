@@ -1,8 +1,11 @@
 """The "What attention does" tab (issue #35): switch attention off, hide a region, redirect, the
 faithfulness of the map on screen, and D's view, on the image studio's current view.
 
-- link.py   an intervention in a view's state and link (a leaf: view.py imports it)
-- tab.py    the tab's widgets, handlers and wiring
+- link.py      an intervention and the training versions (step, B) in a view's state and link
+               (a leaf: view.py imports it)
+- tab.py       the tab's widgets, handlers and wiring
+- versions.py  the training timeline and A/B (its accordion, handlers, /timeline and /ab)
+- api.py       /intervene and /d_attention
 
 The tab's public names load when first asked for (`from attn_demo.studio.surgery import
 SurgeryHandlers`): view.py imports link.py, and the tab itself imports view.py.
@@ -10,6 +13,7 @@ SurgeryHandlers`): view.py imports link.py, and the tab itself imports view.py.
 from importlib import import_module
 
 _PUBLIC = {"intervention_to_text": "link", "intervention_from_text": "link", "check_intervention": "link",
+           "Versions": "link", "check_versions": "link",
            "SurgeryWidgets": "tab", "SurgeryHandlers": "tab", "surgery_layout": "tab", "wire_surgery": "tab",
            "ACTION_LABELS": "tab", "SCOPE_LABELS": "tab", "TAB": "tab"}
 

@@ -89,9 +89,12 @@ def where_inputs() -> dict:
                     "the clicked pixel's row; -1 = no click", NO_CLICK, whole=True),
         size=described(ApiNumber(label="size", minimum=0, maximum=8192, value=0),
                        "the side of the picture x, y and the boxes refer to; 0 = the image itself", 0, whole=True),
-        brush=described(ApiText(label="brush"), "'x0, y0, x1, y1': pixels x0 <= x < x1, y0 <= y < y1 (off, "
-                        "redirect: whose attention; hide: the region hidden); empty = none", ""),
-        target=described(ApiText(label="target"), "redirect: the region 'x0, y0, x1, y1' to look at", ""))
+        brush=described(ApiText(label="brush"), "'x0, y0, x1, y1': pixels x0 <= x < x1, y0 <= y < y1 of the "
+                        "size x size picture, or a painted mask 'mask:N:BITS' (an N x N grid over the whole "
+                        "picture, 8 cells a byte, row by row, base64url; what the tab's free-hand brush "
+                        "paints) (off, redirect: whose attention; hide: the region hidden); empty = none", ""),
+        target=described(ApiText(label="target"), "redirect: the region to look at, 'x0, y0, x1, y1' or a "
+                         "painted mask 'mask:N:BITS' as the brush", ""))
 
 
 def faithfulness_inputs() -> dict:
@@ -150,8 +153,9 @@ def intervene_endpoint(studio):
             x: the clicked pixel's column in a size x size picture; -1 = no click
             y: the clicked pixel's row; -1 = no click
             size: the side of the picture x, y and the boxes refer to; 0 = the image itself
-            brush: "x0, y0, x1, y1" (pixels x0 <= x < x1, y0 <= y < y1) or "" for none
-            target: redirect's region "x0, y0, x1, y1"
+            brush: "x0, y0, x1, y1" (pixels x0 <= x < x1, y0 <= y < y1), a painted mask "mask:N:BITS"
+                (an N x N grid over the picture, serving/regions.py) or "" for none
+            target: redirect's region, "x0, y0, x1, y1" or "mask:N:BITS"
             k: faithfulness: key cells removed
             draws: faithfulness: draws of k random cells
             head: faithfulness: "mean" or a head index

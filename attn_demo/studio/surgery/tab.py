@@ -163,7 +163,7 @@ def numbers(stats: dict) -> str:
              f"**{s['max_change_grey']:.1f}** at image pixel ({s['max_change_at'][0]}, {s['max_change_at'][1]}); "
              f"{s['changed_pixels']} pixels changed by half a grey level or more"]
     touched = {k: v for k, v in s.items() if k in ("scope", "queries", "hidden_cells", "target_cells",
-                                                   "removed_cells")}
+                                                   "removed_cells", "left_to_attend")}
     if touched:
         lines.append(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in touched.items()))
     if "intervene_ms" in s.get("timings_ms", {}):
@@ -417,4 +417,4 @@ def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
     sw.d_btn.click(gpu(guard(h.on_d)), [view], [sw.d_img, sw.d_info], **PRIVATE)
     sw.export_btn.click(gpu(guard(h.on_export)), [view], [sw.export_files], **PRIVATE)
     if sw.versions is not None:
-        wire_versions(sw.versions, VersionsHandlers(h.studio), view, sw.tab)
+        wire_versions(sw.versions, VersionsHandlers(h.studio), w, sw.tab, sw.tab_open, TAB_OPEN)
