@@ -3,7 +3,7 @@
     python scripts/palettes.py
 
 The app colours its maps through these tables instead of importing matplotlib
-at start-up; tests/test_draw.py checks them against matplotlib's colormaps.
+at start-up; tests/imaging/test_draw.py checks them against matplotlib's colormaps.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ the trained one as it is:
   attention, which has no fused kernel, is served as trained;
 - the stem's weight is kept input-major (`input_major_linear`).
 
-Each fold is exact up to float rounding; tests/test_model.py compares the
+Each fold is exact up to float rounding; tests/models/test_model.py compares the
 folded generator with the trained one in eval mode. `skip` leaves folds out,
 so the benchmark's ablation can measure what each one buys.
 """

@@ -22,7 +22,7 @@ difference of exactly zero.
 
 Coordinates are a picture's pixels as everywhere in the engine: a click (x, y) and brushes
 (H, W) boolean masks of a picture of `size` = (width, height), the image by default. A grid cell
-is under a brush when any of its pixels is (serving/regions.py). tests/test_surgery.py compares
+is under a brush when any of its pixels is (serving/regions.py). tests/serving/test_surgery.py compares
 each edit with the whole attention matrix edited by hand and the trained G run from the start.
 """
 from __future__ import annotations

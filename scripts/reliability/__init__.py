@@ -9,7 +9,7 @@ Each goal is a function named for what it tests (sustained_load, overload, api_f
 checkpoint_fuzz, crash_and_resume, ...) -> a result dict: its pass/fail criteria, the
 measured figures and its parameters. The defaults are the real sizes; the CLI adds
 the machine, the date and the command line and writes docs/reliability/<goal>.json.
-tests/test_reliability.py calls the same functions with sizes of a few seconds.
+tests/scripts/test_reliability.py calls the same functions with sizes of a few seconds.
 
 Server goals (sustained-load, long-run, overload, api-fuzz, path-probes) start the real app (python app.py) as a
 subprocess on the models of --weights (default weights/).

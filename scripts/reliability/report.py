@@ -111,7 +111,7 @@ ITEMS = [
 
 def defined_tests() -> set[str]:
     found = set()
-    for f in (REPO / "tests").glob("test_*.py"):
+    for f in (REPO / "tests").rglob("test_*.py"):        # tests/ is laid out like the package
         for name in re.findall(r"^def (test_\w+)", f.read_text(), flags=re.M):
             found.add(f"{f.name}::{name}")
     return found
@@ -147,7 +147,7 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
           "(each writes `docs/reliability/<goal>.json`), or all of them, then rebuild this page:", "",
           "    python scripts/reliability all        # every goal at its real size, then this report",
           "    python scripts/reliability report     # only this page, from docs/reliability/*.json", "",
-          "Short versions of every goal run in `tests/test_reliability.py` (seconds each). Timings depend on the "
+          "Short versions of every goal run in `tests/scripts/test_reliability.py` (seconds each). Timings depend on the "
           "machine and on what else runs on it: compare them only with runs on the same machine.", "",
           "| goal | what | result | date | machine |", "|---|---|---|---|---|"]
     for goal in ORDER:

@@ -9,7 +9,7 @@
 Each builds the studio (attn_demo/studio/core.py) on --weights as app.py does, calls the same methods
 the page and the API call, and checks: only our clear errors (AttnDemoError) come back, each fast
 and within a memory bound; nothing half-written is left where a user or the server would read it;
-the studio still answers afterwards. tests/test_reliability_surfaces.py runs each in seconds.
+the studio still answers afterwards. tests/scripts/test_reliability_surfaces.py runs each in seconds.
 """
 from __future__ import annotations
 

@@ -322,5 +322,5 @@ def nan_injection(steps: int = 200, ckpt_every: int = 25, at=(0, 30, 75, 199), l
     ]
     return result("r10", "NaN injection (R10)", crit, {"runs": runs},
                   {"steps": steps, "ckpt_every": ckpt_every, "inject_at": list(at)},
-                  ["Repeated NaNs (stop after max_nan_rollbacks) are covered by tests/test_train.py::"
+                  ["Repeated NaNs (stop after max_nan_rollbacks) are covered by tests/training/test_train.py::"
                    "test_repeated_nan_stops_and_keeps_last_good_checkpoint; the hidden flag injects once."])

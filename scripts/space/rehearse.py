@@ -21,7 +21,7 @@ app folder) and checks that:
     *.hf.space address, only Gradio's own Space header (GRADIO_SPACE_HEADER) may ask for more;
   - the server log has no traceback.
 
-Any file the app needs that the list leaves out makes one of these fail (tests/test_space.py
+Any file the app needs that the list leaves out makes one of these fail (tests/scripts/test_space.py
 checks that with a short list). It also measures the cold start (process start to the first page
 and to the first image) and the memory at rest (RSS). Needs Debian's /usr/bin/chromium and playwright.
 """

@@ -4,7 +4,7 @@
     python scripts/space/upload_list.py --repo you/attn-demo --command   # the command alone
 
 The README's "Run it as a Space" command is `command()`; the rehearsal (rehearse.py) copies
-`upload_list()` alone into an empty folder and runs the app there; tests/test_space.py checks
+`upload_list()` alone into an empty folder and runs the app there; tests/scripts/test_space.py checks
 that the README's command is this one and that `hf upload` itself selects these files.
 
 The files are selected exactly as `huggingface_hub`'s upload_folder selects them (`hf upload`

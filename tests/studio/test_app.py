@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigterm_removes_the_export_folder(ui_weights, tmp_path):

@@ -238,7 +238,7 @@ def test_space_settings(studio):
     import attn_demo.studio.guard as guard
     import attn_demo.studio.ui as ui
     from attn_demo.studio.ui import build_demo
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     front = readme.split("---")[1]
     assert "sdk: gradio" in front and f"sdk_version: {gradio.__version__}" in front
     assert 'python_version: "3.11"' in front and "app_file: app.py" in front
@@ -250,7 +250,7 @@ def test_space_settings(studio):
     encoded = [b for b in demo.blocks.values() if isinstance(b, gradio.Gallery)
                or (isinstance(b, gradio.Image) and b.type == "numpy")]
     assert encoded and all(b.format == "png" for b in encoded)
-    app_src = open(os.path.join(os.path.dirname(__file__), "..", "app.py")).read()
+    app_src = open(os.path.join(os.path.dirname(__file__), "..", "..", "app.py")).read()
     assert 'max_file_size=f"{UPLOAD_MB}mb"' in app_src and "queue_size=QUEUE_SIZE" in app_src
     # the bounded queue is set inside build_demo (before the Blocks closes: one app build less)
     assert demo._queue.max_size == 32 and demo._queue.default_concurrency_limit == ui.CONCURRENCY

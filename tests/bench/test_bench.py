@@ -297,7 +297,7 @@ def test_runtimes_script_says_what_to_install():
     if importlib.util.find_spec("onnxscript") and importlib.util.find_spec("onnxruntime"):
         pytest.skip("the export packages are installed here: the script would run the comparison")
     r = subprocess.run([sys.executable, "scripts/runtimes.py"], capture_output=True, text=True, timeout=120,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert r.returncode == 1 and "pip install onnx onnxscript onnxruntime openvino" in r.stderr
 
 

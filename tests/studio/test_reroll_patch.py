@@ -8,7 +8,7 @@ import pytest
 from attn_demo.studio.textures.desk import CanvasView
 from attn_demo.studio.textures.tab import TextureHandlers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def changed_share(desk, v, new) -> float:

@@ -4,7 +4,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parents[1])
+ROOT = str(Path(__file__).resolve().parents[2])
 
 # A component class defined in a fresh module, as Gradio's own are: with the stub writer on,
 # Gradio writes a .pyi for it next to the module.

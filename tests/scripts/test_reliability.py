@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import reliability  # noqa: E402
 from reliability.server import AppServer, call  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_result_json_and_report(tmp_path):
 
 def test_cli_help():
     r = subprocess.run([sys.executable, "scripts/reliability", "overload", "--help"], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[1], timeout=120)
+                       cwd=Path(__file__).resolve().parents[2], timeout=120)
     assert r.returncode == 0 and "--queue-size" in r.stdout and "default: 80" in r.stdout
 
 

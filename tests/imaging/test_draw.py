@@ -152,7 +152,7 @@ def test_gradios_event_wrapper_does_not_import_pyplot_in_the_app():
             "print('matplotlib.pyplot' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                         cwd=os.path.join(os.path.dirname(__file__), ".."))
+                         cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
