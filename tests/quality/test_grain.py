@@ -7,7 +7,7 @@ import pytest
 
 from attn_demo.quality import spectrum
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def noise_crops(n: int, seed: int, size: int = 64) -> np.ndarray:
