@@ -82,9 +82,16 @@ GOALS = {
     "links": ("Share links, kept views and canvas states, forged", [
         ("--queries", "queries", int, "forged queries"), ("--states", "states", int, "forged canvas states"),
         ("--seed", "seed", int, "fuzzing seed")]),
+    "interventions": ("Interventions forged, several users at once, D's view without D", [
+        ("--model", "model", str, "image model (default: the first)"),
+        ("--links", "links", int, "forged iv=/vs= links"), ("--states", "states", int, "forged states"),
+        ("--api-calls", "api_calls", int, "forged /intervene calls"),
+        ("--users", "users", int, "users intervening at once"), ("--rounds", "rounds", int, "rounds per user"),
+        ("--render-threads", "render_threads", int, "threads rendering meanwhile"),
+        ("--seed", "seed", int, "fuzzing seed")]),
 }
 USES_WEIGHTS = {"sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "determinism",
-                "mixed-memory", "uploads", "exports", "textures", "links"}
+                "mixed-memory", "uploads", "exports", "textures", "links", "interventions"}
 
 
 def _default(fn, name):

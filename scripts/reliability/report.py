@@ -10,7 +10,7 @@ from .common import REPO, RESULTS_DIR
 
 ORDER = ["sustained-load", "long-run", "overload", "api-fuzz", "checkpoint-fuzz", "path-probes", "crash-and-resume",
          "bad-data-folders", "nan-injection", "determinism",
-         "mixed-memory", "uploads", "exports", "textures", "links"]      # issue #37
+         "mixed-memory", "uploads", "exports", "textures", "links", "interventions"]      # issue #37
 FA, API, CK, DA, TR, ST, EN, PR, LA, BR, RE = ("test_failure_cases.py", "test_api.py", "test_checkpoint.py",
                                                 "test_data.py", "test_train.py", "test_studio.py", "test_engine.py",
                                                 "test_probe.py", "test_latents.py", "test_browser.py",
@@ -149,16 +149,16 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
           "    python scripts/reliability report     # only this page, from docs/reliability/*.json", "",
           "Short versions of every goal run in `tests/scripts/test_reliability.py` (seconds each). Timings depend on the "
           "machine and on what else runs on it: compare them only with runs on the same machine.", "",
-          "| goal | what | result | date | machine |", "|---|---|---|---|---|"]
+          "| goal | what | result | date | commit | machine |", "|---|---|---|---|---|---|"]
     for goal in ORDER:
         res = results.get(goal)
         if res is None:
-            md.append(f"| {goal} | | not run yet: `python scripts/reliability {goal}` | | |")
+            md.append(f"| {goal} | | not run yet: `python scripts/reliability {goal}` | | | |")
             continue
         m = res.get("machine", {})
         cores = f"{m.get('cores_usable', '?')}/{m.get('cores', '?')} cores"
         md.append(f"| [{goal}](#{goal}) | {res['title']} | {'PASS' if res['pass'] else '**FAIL**'} | "
-                  f"{res.get('date', '')[:10]} | {m.get('cpu', '?')}, {cores} |")
+                  f"{res.get('date', '')[:10]} | {res.get('commit') or 'not recorded'} | {m.get('cpu', '?')}, {cores} |")
     if (Path(results_dir) / "NOTES.md").exists():
         md += ["", "A date above is when that goal last ran, on the code of that day: see "
                "[issue #37](#issue-37-what-was-re-run-on-2026-12-07-and-what-still-needs-a-quiet-machine) for "

@@ -5,6 +5,8 @@
                                            # into the same folder, an interrupted zip; image exports
     python scripts/reliability textures    # texture and material exports on a full disk, large canvases at once
     python scripts/reliability links       # share links and kept views: forged queries and canvas states
+    python scripts/reliability interventions   # forged iv=/vs= links and states, users at once, D's view
+                                               # (interventions.py)
 
 Each builds the studio (attn_demo/studio/core.py) on --weights as app.py does, calls the same methods
 the page and the API call, and checks: only our clear errors (AttnDemoError) come back, each fast
@@ -618,6 +620,7 @@ def links(weights: Path = Path("weights"), queries: int = 500, states: int = 200
 def all_goals() -> dict:
     """The package's goals (R1-R11) and issue #37's: mixed-memory and the surfaces above."""
     from . import GOALS
+    from .interventions import interventions
     from .memory import mixed_memory
     return {**GOALS, "mixed-memory": mixed_memory, "uploads": uploads, "exports": exports, "textures": textures,
-            "links": links}
+            "links": links, "interventions": interventions}

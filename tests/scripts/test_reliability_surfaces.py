@@ -44,3 +44,11 @@ def test_forged_links_kept_views_and_canvas_states(ui_weights):
     # unexplained failure in a combined run on 2026-12-07 under load average ~14; not reproduced)
     res = surfaces.links(ui_weights, queries=150, states=80, max_s=10.0, **quiet)
     assert not failed(res), (failed(res), res["figures"]["others"])
+
+
+def test_interventions_forged_at_once_and_d_view_without_d(ui_weights):
+    # tinycond: two layers, two heads, classes; no model of ui_weights ships a discriminator
+    res = surfaces.all_goals()["interventions"](ui_weights, model="tinycond", links=120, states=60, api_calls=60,
+                                                users=3, rounds=1, render_threads=1, max_s=10.0, **quiet)
+    assert not failed(res), (failed(res), res["figures"]["I1"]["others"], res["figures"]["I1"]["cases"])
+    assert res["figures"]["I1"]["runs"]["ran"] > 0                 # forged views really ran, not only refusals
