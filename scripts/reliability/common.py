@@ -55,12 +55,13 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def commit() -> str | None:
-    """The code's commit (git rev-parse HEAD), with "+changes" when the working tree differs from it."""
+    """The code's commit (git rev-parse HEAD), with "+changes" when the working tree differs from it
+    outside docs/ (the goals' own results, written one after another, are not the code)."""
     import subprocess
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs"], cwd=REPO,
                                capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
