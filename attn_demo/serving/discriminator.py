@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..models.checkpoint import check_state, load_config, read_header, read_tensors, save_tensors
 from ..models.latents import resolve_class
 from ..models.networks import Discriminator
@@ -56,9 +56,13 @@ def load_discriminator(model_dir) -> Discriminator:
     if cfg.kind == "canvas":
         raise InputError(f"{model_dir.name} is a canvas model: D's view is for image models")
     D = Discriminator(cfg)
-    check_state(read_header(path), D.state_dict(), str(path), dtypes=False)
-    tensors, _ = read_tensors(path)
-    D.load_state_dict(check_state(tensors, D.state_dict(), str(path)), strict=True)
+    shown = f"{model_dir.name}/{DISCRIMINATOR_FILE}"      # a user reads the model's name, not the server's folders
+    try:
+        check_state(read_header(path), D.state_dict(), shown, dtypes=False)
+        tensors, _ = read_tensors(path)
+        D.load_state_dict(check_state(tensors, D.state_dict(), shown), strict=True)
+    except CheckpointError as e:
+        raise CheckpointError(str(e).replace(str(path), shown)) from None
     if not D.attention_layers():
         raise InputError(f"{model_dir.name}'s discriminator has no attention layer to show")
     return D.eval()

@@ -89,3 +89,15 @@ def test_weights_for_another_architecture_are_refused(model_with_d, tmp_path):
     with pytest.raises(Exception, match="does not match its config"):
         load_discriminator(other)
     assert (other / DISCRIMINATOR_FILE).is_file()
+
+
+def test_a_broken_discriminator_is_named_by_its_model_not_the_servers_folders(model_with_d, tmp_path):
+    import shutil
+    from attn_demo.errors import CheckpointError
+    path, _ = model_with_d
+    broken = tmp_path / "deep" / "server" / "folders" / "mine"
+    shutil.copytree(path, broken)
+    (broken / DISCRIMINATOR_FILE).write_bytes(b"not a safetensors file at all")
+    with pytest.raises(CheckpointError) as e:
+        load_discriminator(broken)
+    assert f"mine/{DISCRIMINATOR_FILE}" in str(e.value) and "folders" not in str(e.value)
