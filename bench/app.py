@@ -143,8 +143,8 @@ def bench_browser(weights: Path, clicks: int = 20, steps_count: int = 10, root: 
                 "page_click_frame_median_ms": statistics.median(frames),
                 "page_click_frame_p90_ms": sorted(frames)[int(0.9 * len(frames))]} if drawn else {}),
             "seed_steps": len(steps), "seed_step_median_ms": statistics.median(steps),
-            "live_moves": len(moves), "live_median_ms": statistics.median(moves),
-            "live_p90_ms": sorted(moves)[int(0.9 * len(moves))]}
+            **({"live_moves": len(moves), "live_median_ms": statistics.median(moves),
+                "live_p90_ms": sorted(moves)[int(0.9 * len(moves))]} if moves else {})}
 
 
 def _taps(page, g, rng, count: int, hold_s: float = 0.08) -> tuple[list[float], list[float]]:
@@ -178,6 +178,8 @@ def _live_moves(page, g, rng, count: int) -> list[float]:
     """Live mode: the pointer moved to `count` random pixels of the image, one step each; the page's
     own timings (live.js: the move event's time stamp to its map drawn on the canvas), the first
     five (which decode the queries and keys and read the image) left out."""
+    if not page.evaluate("() => Array.isArray(window.attnDemo?.live?.times)"):
+        return []                                           # an older page (scripts/browser_ab.py): no live.js timings
     _wait_payload(page)
     page.evaluate("() => { window.attnDemo.live.times.length = 0; }")
     for _ in range(count + 5):
