@@ -295,3 +295,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# D's weights beside a model directory's G (written by an export; serving/discriminator.py reads them
+# for the studio's view of D's attention). A pretrained branch's tensors are never shipped.
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+
+
+def save_discriminator(model_dir, D) -> Path:
+    """D's weights beside a model directory's config (the same config D was built from)."""
+    path = Path(model_dir) / DISCRIMINATOR_FILE
+    state = {k: v for k, v in D.state_dict().items() if not k.startswith("projected.")}
+    save_tensors(path, state, {"format": "attn-demo-discriminator", "config": D.cfg.to_json()})
+    return path

@@ -25,24 +25,16 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, InputError
-from ..models.checkpoint import check_state, load_config, read_header, read_tensors, save_tensors
+from ..models.checkpoint import (DISCRIMINATOR_FILE, check_state, load_config, read_header, read_tensors,
+                                 save_discriminator)
 from ..models.latents import resolve_class
 from ..models.networks import Discriminator
 from .probe import LOOKS_AT, AttentionMap, AttentionRecorder, _check_head
 
-DISCRIMINATOR_FILE = "discriminator.safetensors"
 
 
 def has_discriminator(model_dir) -> bool:
     return (Path(model_dir) / DISCRIMINATOR_FILE).is_file()
-
-
-def save_discriminator(model_dir, D: Discriminator) -> Path:
-    """D's weights beside a model directory's config (the same config D was built from)."""
-    path = Path(model_dir) / DISCRIMINATOR_FILE
-    state = {k: v for k, v in D.state_dict().items() if not k.startswith("projected.")}
-    save_tensors(path, state, {"format": "attn-demo-discriminator", "config": D.cfg.to_json()})
-    return path
 
 
 def load_discriminator(model_dir) -> Discriminator:

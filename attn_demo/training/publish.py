@@ -15,13 +15,15 @@ from pathlib import Path
 
 import torch
 
-from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, WEIGHTS_FILE, atomic_write, load_directions,
-                         file_sha256, load_config, save_pretrained)
+from ..models.checkpoint import (CARD_FILE, CONFIG_FILE, DIRECTIONS_FILE, DISCRIMINATOR_FILE, WEIGHTS_FILE,
+                                 atomic_write, file_sha256, load_config, load_directions, save_discriminator,
+                                 save_pretrained)
 from ..models.config import TrainConfig
 from ..errors import CheckpointError
-from ..models.networks import Generator, build_generator
+from ..models.networks import Discriminator, Generator, build_generator
 from .grow import attach_fade
-from .state import CHECKPOINT, KEPT_DIR, kept_path, kept_steps, load_ema_generator, read_configs
+from .state import (CHECKPOINT, KEPT_DIR, kept_path, kept_steps, load_discriminator_state, load_ema_generator,
+                    read_configs)
 
 TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
@@ -118,6 +120,12 @@ def export_run(run_dir: Path, out: Path, data_dir: Path | None = None, step: int
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / TRAINING_FILE, (json.dumps(training, indent=2) + "\n").encode())
     save_pretrained(out, G_ema)
+    if model_cfg.kind != "canvas":
+        # D of the same step beside G: the studio's view of D's attention, and a later warm start can
+        # take both (a fresh D sent a warm-started G poor gradients: docs/ATTENTION.md, paired runs)
+        D = Discriminator(model_cfg)
+        load_discriminator_state(ckpt, D)
+        save_discriminator(out, D)
     write_card(out)
     return out
 
@@ -152,7 +160,11 @@ def write_card(model_dir: Path) -> str:
     lines += _card_licence(training)
     lines += _card_snapshots(model_dir)
     lines += ["## Files", "", f"- `{CONFIG_FILE}`, `{WEIGHTS_FILE}` "
-              f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)", ""]
+              f"(sha256 `{file_sha256(model_dir / WEIGHTS_FILE)[:16]}…`)"]
+    if (model_dir / DISCRIMINATOR_FILE).is_file():
+        lines += [f"- `{DISCRIMINATOR_FILE}`: the run's discriminator at the same step (the studio's view of "
+                  "D's attention; a warm start can take it)"]
+    lines += [""]
     text = "\n".join(lines)
     atomic_write(model_dir / CARD_FILE, text.encode())
     return text

@@ -163,6 +163,18 @@ def load_ema_generator(path: Path, G_ema: torch.nn.Module) -> dict:
     return progress
 
 
+def load_discriminator_state(path: Path, D: torch.nn.Module) -> dict:
+    """Restore only the discriminator of a training checkpoint into D, a plain one built from the model
+    config (what an export ships for the studio's view of D): the tensors of a pretrained branch or a
+    training head the run attached to its D are left out. Returns the checkpoint's progress."""
+    tensors, metadata = read_tensors(path)
+    _configs(path, metadata)
+    own = D.state_dict()
+    sub = {k[2:]: v for k, v in tensors.items() if k.startswith("D.") and k[2:] in own}
+    D.load_state_dict(check_state(sub, own, f"{path} [D]"))
+    return _progress(path, metadata)
+
+
 def _module_state(path, tensors: dict, name: str, module: torch.nn.Module) -> dict:
     """The checkpoint's tensors of `name` (G, D, G_ema), checked against the module's own."""
     sub = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}

@@ -138,3 +138,18 @@ def test_card_and_cli(tiny, tmp_path, capsys):
     assert main(["snapshots", "--run", str(run), "--out", str(model), "--count", "2"]) == 0
     assert snapshot_steps(model) == [1, 5]
     write_snapshots(run, model, count=3)
+
+
+def test_an_export_ships_the_runs_discriminator_for_the_studios_view(tiny):
+    """export_run writes D of the same checkpoint beside G: the studio's view of D loads it, and its
+    tensors are the checkpoint's own."""
+    from safetensors.torch import load_file
+
+    from attn_demo.serving.discriminator import DISCRIMINATOR_FILE, load_discriminator
+    from attn_demo.training.state import CHECKPOINT
+    run, model, _ = tiny
+    assert (model / DISCRIMINATOR_FILE).is_file() and DISCRIMINATOR_FILE in (model / "README.md").read_text()
+    D = load_discriminator(model)
+    saved = load_file(str(run / CHECKPOINT))
+    for name, tensor in D.state_dict().items():
+        assert torch.equal(tensor, saved[f"D.{name}"]), name
