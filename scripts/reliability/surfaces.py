@@ -615,12 +615,3 @@ def links(weights: Path = Path("weights"), queries: int = 500, states: int = 200
     return result("links", "Share links, kept views and canvas states (issue #37)", crit,
                   {"queries": counts, "canvas_states": ccounts, "others": others, "slowest_s": r(slowest, 3)},
                   {"weights": str(weights), "queries": queries, "states": states, "seed": seed})
-
-
-def all_goals() -> dict:
-    """The package's goals (R1-R11) and issue #37's: mixed-memory and the surfaces above."""
-    from . import GOALS
-    from .interventions import interventions
-    from .memory import mixed_memory
-    return {**GOALS, "mixed-memory": mixed_memory, "uploads": uploads, "exports": exports, "textures": textures,
-            "links": links, "interventions": interventions}

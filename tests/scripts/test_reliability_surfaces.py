@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from reliability import surfaces  # noqa: E402
+from reliability.interventions import interventions  # noqa: E402
 
 quiet = {"log": lambda *a: None}
 
@@ -48,7 +49,7 @@ def test_forged_links_kept_views_and_canvas_states(ui_weights):
 
 def test_interventions_forged_at_once_and_d_view_without_d(ui_weights):
     # tinycond: two layers, two heads, classes; no model of ui_weights ships a discriminator
-    res = surfaces.all_goals()["interventions"](ui_weights, model="tinycond", links=120, states=60, api_calls=60,
-                                                users=3, rounds=1, render_threads=1, max_s=10.0, **quiet)
+    res = interventions(ui_weights, model="tinycond", links=120, states=60, api_calls=60,
+                        users=3, rounds=1, render_threads=1, max_s=10.0, **quiet)
     assert not failed(res), (failed(res), res["figures"]["I1"]["others"], res["figures"]["I1"]["cases"])
     assert res["figures"]["I1"]["runs"]["ran"] > 0                 # forged views really ran, not only refusals
