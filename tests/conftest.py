@@ -1,10 +1,17 @@
 """Shared fixtures: tiny randomly initialised models on the CPU (seconds, no downloads)."""
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Test files share helpers by module name (`from test_browser import page`) across folders: put the
+# folders that hold them on the path, so any one file or folder runs alone, not only the whole suite.
+HERE = Path(__file__).parent
+for folder in ("studio/web", "studio", "serving"):
+    if str(HERE / folder) not in sys.path:
+        sys.path.insert(0, str(HERE / folder))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

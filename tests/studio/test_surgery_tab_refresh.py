@@ -26,17 +26,27 @@ class Evt:
 
 
 def test_the_tab_redraws_when_the_view_changes_but_not_the_picture(studio):
-    """The wiring: the refresh follows the session View's change (a new View object each time), so a
-    kept image with another click, layer or intervention redraws; before, only the image's change did."""
+    """The wiring: every new View (a new View object each time) makes the page press the tab's hidden
+    refresh button, so a kept image with another click, layer or intervention redraws; before, only the
+    image's change did. The page presses it only while the tab is on screen, and one request redraws
+    the tab and its versions (two queued requests after every render slowed "next seed")."""
     from attn_demo.studio.ui import build_demo
     demo = build_demo(studio)
     try:
         ids = {b.elem_id: b._id for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+        states = {b._id for b in demo.blocks.values() if type(b).__name__ == "State"}
+        on_view = [f for f in demo.fns.values() if any(t[1] == "change" and t[0] in states for t in f.targets)
+                   and "surg_refresh_go" in (f.js or "")]
+        assert len(on_view) == 1 and on_view[0].fn is None, "a page-side listener, no request of its own"
+        assert "offsetParent" in on_view[0].js                          # only while the tab is on screen
         refreshes = [f for f in demo.fns.values() if ids["surg_sketch"] in [b._id for b in f.outputs]
                      and ids["surg_img"] in [b._id for b in f.outputs]]
-        states = {b._id for b in demo.blocks.values() if type(b).__name__ == "State"}
-        assert any(t[1] == "change" and t[0] in states for f in refreshes for t in f.targets), \
-            [f.targets for f in refreshes]
+        pressed = [f for f in refreshes if (ids["surg_refresh_go"], "click") in f.targets]
+        assert len(pressed) == 1
+        assert ids["surg_tl_img"] in [b._id for b in pressed[0].outputs]    # the versions, same request
+        assert not [f for f in demo.fns.values() if f.fn is not None and f.js
+                    and any(t[1] == "change" and t[0] in states for t in f.targets)
+                    and ids["surg_tl_img"] in [b._id for b in f.outputs]]
     finally:
         demo.close()
 

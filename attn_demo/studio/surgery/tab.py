@@ -43,11 +43,10 @@ SCOPE_LABELS = {"the whole layer": "layer", "the clicked pixel": "click", "the p
 PAINT_LABELS = {"brush: two corners": "brush", "target: two corners": "target",
                 "brush: free hand": "brush-paint", "target: free hand": "target-paint"}
 MEMO = 8                   # results kept per handler: a view set anew shows them without re-running
-# The page says whether the tab is on screen (a hidden tab's picture is not drawn after every render).
-TAB_OPEN = ("(open, v) => { const e = document.querySelector('#surg_sketch'); "
-            "return [e && e.offsetParent !== null ? 'open' : '', v]; }")
-TAB_OPEN_DRAWING = ("(open, v, b, t) => { const e = document.querySelector('#surg_sketch'); "
-                    "return [e && e.offsetParent !== null ? 'open' : '', v, b, t]; }")
+# A new View refreshes the tab only while it is on screen: the page checks, and only then presses the
+# hidden button (a hidden tab costs no request after every render; the picture is drawn when it opens).
+REFRESH_IF_OPEN = ("() => { const e = document.querySelector('#surg_sketch'); "
+                   "if (e && e.offsetParent !== null) document.getElementById('surg_refresh_go').click(); }")
 INTRO = """Does the attention change the picture? Intervene on it and re-render: **switch it off** (the
 attention output is 0, so the features pass unchanged) for the whole layer, the pixel you clicked on the
 image or the pixels under a brush; **hide** the brush's region from every pixel; or **redirect** the
@@ -59,7 +58,7 @@ Shift-drag erases; a click paints one cell)."""
 
 @dataclass
 class SurgeryWidgets:
-    tab_open: gr.Textbox
+    refresh_go: gr.Button                    # pressed by the page when a new View comes and the tab is open
     action: gr.Radio
     scope: gr.Radio
     paint: gr.Radio
@@ -95,7 +94,7 @@ class SurgeryWidgets:
 
 def surgery_layout() -> SurgeryWidgets:
     gr.Markdown(INTRO)
-    tab_open = gr.Textbox(elem_id="surg_open", elem_classes="attn-carrier", show_label=False)
+    refresh_go = gr.Button(elem_id="surg_refresh_go", elem_classes="attn-carrier")
     grid = gr.Textbox(elem_id="surg_grid", elem_classes="attn-carrier", show_label=False)
     paint_go = gr.Button(elem_id="surg_paint_go", elem_classes="attn-carrier")
     corner = gr.State(None)
@@ -139,7 +138,7 @@ def surgery_layout() -> SurgeryWidgets:
         export_btn = gr.Button("Export: before, after, difference (PNG, each carries the view) and the "
                                "difference (.npy)", elem_id="surg_export_btn")
     export_files_ = gr.File(elem_id="surg_export", label="Exports", file_count="multiple", interactive=False)
-    return SurgeryWidgets(tab_open, action, scope, paint, brush, target, clear_btn, run_btn, sketch, corner,
+    return SurgeryWidgets(refresh_go, action, scope, paint, brush, target, clear_btn, run_btn, sketch, corner,
                           picture, info, k, faith_btn, curve_btn, faith, curve_img, d_btn, d_img, d_info,
                           export_btn, export_files_, grid, paint_go, versions)
 
@@ -390,14 +389,19 @@ class SurgeryHandlers:
 def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
     """The tab's events; `w` is the image studio's Widgets (its session View, image and page data)."""
     view = w.view
+    versions = VersionsHandlers(h.studio) if sw.versions is not None else None
+    shown = sw.shown + (sw.versions.shown if versions is not None else [])
+
+    def refresh(v, brush, target):    # the tab and its versions, in one request
+        out = h.on_refresh("open", v, brush, target)
+        return out + versions.on_refresh("open", v) if versions is not None else out
     if sw.tab is not None:
-        sw.tab.select(guard(lambda v, b, t: h.on_refresh("open", v, b, t)), [view, sw.brush, sw.target],
-                      sw.shown, **PRIVATE)
+        sw.tab.select(guard(refresh), [view, sw.brush, sw.target], shown, **PRIVATE)
     # Every View set anew (a render, a click, a layer, a link or kept view, the tab's own run), not
     # only a new image: a kept image with another view must redraw too (Gradio's State.change fires
     # for each new View object; the image's change does not when the same picture comes back).
-    view.change(guard(h.on_refresh), [sw.tab_open, view, sw.brush, sw.target], sw.shown, js=TAB_OPEN_DRAWING,
-                **PRIVATE)
+    view.change(None, None, None, js=REFRESH_IF_OPEN, **PRIVATE)
+    sw.refresh_go.click(guard(refresh), [view, sw.brush, sw.target], shown, **PRIVATE)
 
     def page_data(live, v):       # the view's link, for history and favourites (keep.js)
         return h.studio.page_data(v, bool(live))
@@ -416,5 +420,5 @@ def wire_surgery(sw: SurgeryWidgets, h: SurgeryHandlers, w) -> None:
                      **PRIVATE).success(guard(page_data), [w.live_toggle, view], [w.view_data], **PRIVATE)
     sw.d_btn.click(gpu(guard(h.on_d)), [view], [sw.d_img, sw.d_info], **PRIVATE)
     sw.export_btn.click(gpu(guard(h.on_export)), [view], [sw.export_files], **PRIVATE)
-    if sw.versions is not None:
-        wire_versions(sw.versions, VersionsHandlers(h.studio), w, sw.tab, sw.tab_open, TAB_OPEN)
+    if versions is not None:
+        wire_versions(sw.versions, versions, w)

@@ -193,14 +193,10 @@ class VersionsHandlers:
         return [*self.ab(new), new]
 
 
-def wire_versions(vw: VersionsWidgets, h: VersionsHandlers, w, tab=None, open_box=None, open_js=None) -> None:
+def wire_versions(vw: VersionsWidgets, h: VersionsHandlers, w) -> None:
     """The timeline's and A/B's events; `w` is the image studio's Widgets (its session View and page
-    data); `open_box` and `open_js` say whether the tab is on screen (surgery/tab.py)."""
+    data). The tab redraws them with its own picture when it opens or a new View comes (surgery/tab.py)."""
     view = w.view
-    if tab is not None:
-        tab.select(guard(lambda v: h.on_refresh("open", v)), [view], vw.shown, **PRIVATE)
-    if open_box is not None:
-        view.change(guard(h.on_refresh), [open_box, view], vw.shown, js=open_js, **PRIVATE)
 
     def page_data(live, v):       # the view's link, for history and favourites (keep.js)
         return h.studio.page_data(v, bool(live))

@@ -76,3 +76,38 @@ def test_a_link_with_an_intervention_shows_it(page, app_url, studio):
         time.sleep(0.05)
     shown = np.asarray(Image.open(io.BytesIO(image_bytes(page, image_src(page, "#surg_img img")))).convert("RGB"))
     assert np.array_equal(shown, out.picture(studio.scale(DEFAULT.model, 256)))
+
+
+def sketch_pixels(page, old=None, timeout=20.0) -> np.ndarray:
+    """The tab's picture to paint on, once it is not `old` (a src) any more."""
+    deadline = time.time() + timeout
+    src = image_src(page, "#surg_sketch img")
+    while (not src or src == old) and time.time() < deadline:
+        time.sleep(0.05)
+        src = image_src(page, "#surg_sketch img")
+    assert src and src != old, "the tab's picture did not change"
+    return np.asarray(Image.open(io.BytesIO(image_bytes(page, src))).convert("RGB"))
+
+
+def test_a_new_seed_redraws_the_open_tab_and_a_closed_tab_when_it_opens(page, studio):
+    """One request refreshes the tab and its versions, pressed by the page only while the tab is on
+    screen: a new seed with the tab open redraws it; with the tab closed it is drawn when it opens."""
+    from dataclasses import replace
+    from attn_demo.serving.engine import RenderArgs
+    from attn_demo.studio.surgery import SurgeryHandlers
+    handlers = SurgeryHandlers(studio)
+
+    def expected(seed):
+        return np.asarray(handlers.sketch(replace(DEFAULT, args=RenderArgs(seed=seed, psi=0.8))))[..., :3]
+    page.get_by_role("tab", name="What attention does").click()
+    first = sketch_pixels(page)
+    assert np.array_equal(first, expected(42))
+    old = image_src(page, "#surg_sketch img")
+    page.click("#next_btn")                                      # seed 43, the tab open
+    assert np.array_equal(sketch_pixels(page, old), expected(43))
+    old = image_src(page, "#surg_sketch img")
+    page.get_by_role("tab", name="Gallery").click()              # closed: seed 44 draws nothing here
+    page.click("#next_btn")
+    page.wait_for_function("() => document.querySelector('#seed input').value === '44'")
+    page.get_by_role("tab", name="What attention does").click()
+    assert np.array_equal(sketch_pixels(page, old), expected(44))
