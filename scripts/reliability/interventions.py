@@ -186,7 +186,7 @@ def interventions(weights: Path = Path("weights"), model: str | None = None, lin
     from attn_demo.studio.events import Handlers
     from attn_demo.studio.intervene import Intervention
     from attn_demo.studio.surgery.api import d_attention_endpoint, intervene_endpoint
-    from attn_demo.studio.surgery.tab import SurgeryHandlers
+    from attn_demo.studio.surgery import SurgeryHandlers
     from attn_demo.studio.surgery.versions import VersionsHandlers
     from attn_demo.studio.view import View, query_of
     tmp = Path(tempfile.mkdtemp(prefix="attn-rel-interventions-"))

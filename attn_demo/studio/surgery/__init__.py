@@ -3,7 +3,8 @@ faithfulness of the map on screen, and D's view, on the image studio's current v
 
 - link.py      an intervention and the training versions (step, B) in a view's state and link
                (a leaf: view.py imports it)
-- tab.py       the tab's widgets, handlers and wiring
+- layout.py    the tab's widgets
+- tab.py       its handlers and wiring
 - versions.py  the training timeline and A/B (its accordion, handlers, /timeline and /ab)
 - api.py       /intervene and /d_attention
 
@@ -14,8 +15,8 @@ from importlib import import_module
 
 _PUBLIC = {"intervention_to_text": "link", "intervention_from_text": "link", "check_intervention": "link",
            "Versions": "link", "check_versions": "link",
-           "SurgeryWidgets": "tab", "SurgeryHandlers": "tab", "surgery_layout": "tab", "wire_surgery": "tab",
-           "ACTION_LABELS": "tab", "SCOPE_LABELS": "tab", "TAB": "tab"}
+           "SurgeryWidgets": "layout", "surgery_layout": "layout", "ACTION_LABELS": "layout",
+           "SCOPE_LABELS": "layout", "TAB": "layout", "SurgeryHandlers": "tab", "wire_surgery": "tab"}
 
 
 def __getattr__(name: str):
