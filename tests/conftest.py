@@ -89,6 +89,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_serving(process, port: int, seconds: float = 120) -> None:
+    """Until the app started as `process` answers its page on `port` (its stderr's tail if it died)."""
+    import time
+    import urllib.request
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                assert r.status == 200
+                return
+        except OSError:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            time.sleep(0.3)
+    raise AssertionError(f"app did not serve within {seconds:.0f} s")
+
+
 @pytest.fixture(scope="session")
 def ui_weights(tmp_path_factory):
     """Tiny models: unconditional (one layer), conditional (two layers, two heads, sliders), a canvas,

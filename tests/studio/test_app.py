@@ -2,11 +2,9 @@
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from conftest import free_port
+from conftest import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,17 +20,7 @@ def test_sigterm_removes_the_export_folder(ui_weights, tmp_path):
     p = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert p.poll() is None, p.stderr.read().decode()[-2000:]
-                time.sleep(0.3)
-        else:
-            raise AssertionError("app did not serve within 180 s")
+        wait_serving(p, port, 180)
         assert list(tmp.glob("attn-demo-export-*")), "the studio made no export folder under TMPDIR"
     finally:
         p.terminate()                                  # SIGTERM

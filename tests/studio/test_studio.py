@@ -20,7 +20,7 @@ from attn_demo.serving.latents import slerp
 from attn_demo.studio.core import Studio
 from attn_demo.studio.view import DISPLAY, View
 
-from conftest import free_port, make_model_dir
+from conftest import free_port, wait_serving, make_model_dir
 
 
 @pytest.fixture()
@@ -210,17 +210,7 @@ def test_real_app_starts_and_serves(ui_weights):
     env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(ui_weights), "GRADIO_SERVER_PORT": str(port)}
     p = subprocess.Popen([sys.executable, "app.py"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert p.poll() is None, p.stderr.read().decode()[-2000:]
-                time.sleep(0.3)
-        else:
-            raise AssertionError("app did not serve within 120 s")
+        wait_serving(p, port, 120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/file=app.py", timeout=5) as r:
             raise AssertionError(f"source file served: {r.status}")
     except urllib.error.HTTPError as e:

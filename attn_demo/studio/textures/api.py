@@ -95,16 +95,8 @@ class CanvasArgs:
                          self.truncation, self.label or None)
 
 
-def material_endpoint(desk: CanvasDesk):
-    """/material: a canvas's material set, as a zip."""
-    @gpu
-    @guard
-    def material(model, seed, width, height, tiling, truncation, label, normal_strength, ao_strength, roughness,
-                 roughness_contrast):
-        """A full material set of a canvas: a zip of the albedo (sRGB), a 16-bit height map, normal maps in
-        OpenGL and DirectX conventions, roughness and ambient occlusion (linear), tiling as the canvas tiles,
-        and material.json naming every map. Returns the zip and the manifest.
-
+# The arguments /material and /material_glb share (the API page reads each function's docstring).
+MATERIAL_ARGS = """
         Args:
             model: a canvas model name, e.g. "textures64"
             seed: a whole number in 0..4294967295
@@ -116,13 +108,25 @@ def material_endpoint(desk: CanvasDesk):
             normal_strength: pixels the relief stands over the full height range (normals), 0..64
             ao_strength: pixels the relief stands for the ambient occlusion, 0..64
             roughness: the mean roughness, 0..1
-            roughness_contrast: how much crevices are rougher and raised detail smoother, 0..1
+            roughness_contrast: how much crevices are rougher and raised detail smoother, 0..1"""
+
+
+def material_endpoint(desk: CanvasDesk):
+    """/material: a canvas's material set, as a zip."""
+    @gpu
+    @guard
+    def material(model, seed, width, height, tiling, truncation, label, normal_strength, ao_strength, roughness,
+                 roughness_contrast):
+        """A full material set of a canvas: a zip of the albedo (sRGB), a 16-bit height map, normal maps in
+        OpenGL and DirectX conventions, roughness and ambient occlusion (linear), tiling as the canvas tiles,
+        and material.json naming every map. Returns the zip and the manifest.
         """
         strengths = Strengths(normal_strength, ao_strength, roughness, roughness_contrast).checked()
         v = CanvasArgs(model, seed, width, height, tiling, truncation, label).view(desk)
         path = export_material(desk, v, strengths)[0]
         return str(path), material_set.read_manifest(path)
 
+    material.__doc__ += MATERIAL_ARGS
     return material
 
 
@@ -134,19 +138,7 @@ def material_glb_endpoint(desk: CanvasDesk):
                      roughness, roughness_contrast, shape="sphere", repeat=1):
         """The material set of a canvas on an object, as a GLB (glTF 2.0): base colour, normal map and
         occlusion/roughness/metalness textures embedded. Returns the GLB and what it holds.
-
-        Args:
-            model: a canvas model name, e.g. "textures64"
-            seed: a whole number in 0..4294967295
-            width: pixels, a multiple of the model's latent cell
-            height: pixels; width x height at most 2048 x 2048 (or a 4096 x 1024 band)
-            tiling: "both", "x" or "none"
-            truncation: psi in [0, 1]
-            label: a surface class name or index
-            normal_strength: pixels the relief stands over the full height range (normals), 0..64
-            ao_strength: pixels the relief stands for the ambient occlusion, 0..64
-            roughness: the mean roughness, 0..1
-            roughness_contrast: how much crevices are rougher and raised detail smoother, 0..1
+        {args}
             shape: "sphere", "cube", "plane" or "surround" (a band on a cylinder seen from inside)
             repeat: the tiling factor of the texture coordinates, 1..16
         """
@@ -156,6 +148,7 @@ def material_glb_endpoint(desk: CanvasDesk):
         return str(path), {"model": v.model, "seed": v.seed, "shape": shape, "repeat": int(repeat),
                            "tiling": v.tiling, "size": [v.width, v.height], "bytes": path.stat().st_size}
 
+    material_glb.__doc__ = material_glb.__doc__.replace("{args}", MATERIAL_ARGS.strip("\n").lstrip())
     return material_glb
 
 
