@@ -8,10 +8,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Test files share helpers by module name (`from test_browser import page`) across folders: put the
 # folders that hold them on the path, so any one file or folder runs alone, not only the whole suite.
+# (Test files' names are unique across the folders, as pytest's default import mode needs anyway.)
 HERE = Path(__file__).parent
-for folder in ("studio/web", "studio", "serving"):
-    if str(HERE / folder) not in sys.path:
-        sys.path.insert(0, str(HERE / folder))
+for folder in sorted(p.parent for p in HERE.rglob("test_*.py")):
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -1,11 +1,11 @@
 """The canvas generator: a periodic, fully convolutional SAGAN that paints any size (issue #22).
 
 Its input is a field of latents on a coarse grid, one local latent per cell
-of `cell` = 2^num_up pixels, with a global latent broadcast to every cell (as
+of `cell` pixels (ModelConfig.cell: 16 px for the first canvases, 8 for a finer field), with a global latent broadcast to every cell (as
 PSGAN does), so a canvas of w x h cells is (w * cell) x (h * cell) pixels:
 
-    field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, 3x3 convs)
-        -> self-attention at the sizes of `g_attn` -> BN-ReLU-conv -> tanh
+    field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, [blur,] 3x3 convs)
+        -> self-attention at the sizes of `g_attn` (the field's own too) -> BN-ReLU-conv -> tanh
 
 Every 3x3 convolution pads by wrapping around (`TilingConv2d`), nearest
 upsampling and 1x1 convolutions touch no border, and self-attention has no
@@ -67,6 +67,29 @@ def tiling_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.M
     return _sn(TilingConv2d(cin, cout, kernel, padding=0, bias=bias))
 
 
+class TilingBlur(nn.Module):
+    """A fixed [1, 2, 1] x [1, 2, 1] / 16 blur of every channel, padded as the canvas tiles (wrapping, or
+    reflecting at an edge that does not wrap): after nearest upsampling it removes the grid's fixed
+    imprint (issue #36) and keeps the canvas periodic and shift-equivariant by whole cells."""
+
+    tiling = "both"
+
+    def __init__(self):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).view(1, 1, 3, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tiling == "both":
+            x = F.pad(x, (1, 1, 1, 1), mode="circular")
+        elif self.tiling == "x":
+            x = _edge_pad(F.pad(x, (1, 1, 0, 0), mode="circular"), (0, 0, 1, 1))
+        else:
+            x = _edge_pad(x, (1, 1, 1, 1))
+        c = x.shape[1]
+        return F.conv2d(x, self.kernel.to(x.dtype).expand(c, 1, 3, 3), groups=c)
+
+
 class CanvasGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -77,8 +100,13 @@ class CanvasGenerator(nn.Module):
         self.stem = tiling_conv(cfg.z_local + cfg.z_dim, chans[0], kernel=1)
         self.blocks = nn.ModuleList()
         self.attn = nn.ModuleDict()
-        for i in range(cfg.num_up):
-            self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes, conv=tiling_conv))
+        if sizes[0] in cfg.g_attn:
+            # attention over the field itself (with a fine cell), keys not pooled: a field may be an odd
+            # number of cells, and a shift by one cell would move a 2x2 pooling grid
+            self.attn[str(sizes[0])] = SelfAttention2d(chans[0], **{**cfg.attention_options(), "pool": False})
+        for i in range(cfg.g_up):
+            self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes, conv=tiling_conv,
+                                       blur=TilingBlur() if cfg.g_blur else None))
             if sizes[i + 1] in cfg.g_attn:
                 self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], **cfg.attention_options())
         self.out_bn = nn.BatchNorm2d(chans[-1])
@@ -87,13 +115,13 @@ class CanvasGenerator(nn.Module):
     @property
     def cell(self) -> int:
         """Pixels per latent cell along each axis."""
-        return 2 ** self.cfg.num_up
+        return 2 ** self.cfg.g_up
 
     def set_tiling(self, tiling: str) -> "CanvasGenerator":
         if tiling not in TILINGS:
             raise ValueError(f"tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
         for m in self.modules():
-            if isinstance(m, TilingConv2d):
+            if isinstance(m, (TilingConv2d, TilingBlur)):
                 m.tiling = tiling
         return self
 
@@ -137,6 +165,8 @@ class CanvasGenerator(nn.Module):
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
         h = self.stem(field)
+        if str(self.cfg.g_sizes()[0]) in self.attn:
+            h = self.attn[str(self.cfg.g_sizes()[0])](h)
         sizes = self.cfg.g_sizes()[1:]
         after = 1 + max((i for i, s in enumerate(sizes) if str(s) in self.attn), default=-1)
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):

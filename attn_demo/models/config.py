@@ -74,6 +74,12 @@ class ModelConfig:
     attn_context: a global-context path (GCNet; the disentangled block's unary
         term) beside each attention layer, with its own gamma_ctx.
     (models/attention.py; all off in every config written before they existed.)
+    cell: a canvas's pixels per latent cell, a power of two from 4 up to the
+        crop's quarter (0 = resolution / 4, the first canvases' 16 px at 64): a finer
+        field carries finer structure (issue #36's grain: the 16-px grid's
+        diagonal Nyquist period, 22.6 px, was painted as a streak).
+    g_blur: a canvas generator blurs after each nearest upsampling ([1, 2, 1]
+        squared / 16, padded as the canvas tiles): no fixed imprint of the grid.
     """
 
     resolution: int = 32
@@ -95,6 +101,8 @@ class ModelConfig:
     attn_null: bool = False
     attn_whiten: bool = False
     attn_context: bool = False
+    cell: int = 0
+    g_blur: bool = False
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -121,12 +129,19 @@ class ModelConfig:
         if self.class_names and len(self.class_names) != self.num_classes:
             raise ConfigError(
                 f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
+        if not _whole(self.cell) or (self.cell and (self.kind != "canvas" or self.cell & (self.cell - 1)
+                                                    or not 4 <= self.cell <= self.resolution // 4)):
+            raise ConfigError(f"cell is a canvas model's pixels per latent cell, a power of two in 4.."
+                              f"{self.resolution // 4}, got {self.cell!r}")
         if self.g_width % 2:
             raise ConfigError("g_width must be even (the last G stage has g_width/2 channels)")
         g_sizes = self.g_sizes()
+        # a canvas may also attend over its field (after the 1x1 stem): with a fine cell, the grid
+        # that attention at 1/8 of the canvas needs (models/canvas.py)
+        allowed = g_sizes if self.kind == "canvas" else g_sizes[1:]
         for r in self.g_attn:
-            if r not in g_sizes[1:]:
-                raise ConfigError(f"g_attn {r} is not an output size of a G block {g_sizes[1:]}")
+            if r not in allowed:
+                raise ConfigError(f"g_attn {r} is not an output size of a G block {allowed}")
             self._check_heads(self.g_channels()[g_sizes.index(r)], "G", r)
         d_sizes = self.d_sizes()
         for r in self.d_attn:
@@ -152,6 +167,8 @@ class ModelConfig:
         for name in ("attn_null", "attn_whiten", "attn_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.g_blur, bool) or (self.g_blur and self.kind != "canvas"):
+            raise ConfigError(f"g_blur (true or false) is a canvas model's option, got {self.g_blur!r}")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -170,18 +187,28 @@ class ModelConfig:
 
     @property
     def num_up(self) -> int:
+        """Halvings from the resolution to 4 px: D's down-blocks (and G's up-blocks but for a canvas
+        with its own `cell`: `g_up`)."""
         return int(math.log2(self.resolution // 4))
 
+    @property
+    def g_up(self) -> int:
+        """G's up-blocks: log2 of a canvas's cell, else `num_up`."""
+        return int(math.log2(self.cell)) if self.cell else self.num_up
+
     def g_sizes(self) -> list[int]:
-        """Feature-map sizes in G: the 4x4 input, then each up-block's output."""
-        return [4 * 2 ** i for i in range(self.num_up + 1)]
+        """Feature-map sizes in G: the input (4x4, or a canvas crop's field), then each up-block's output."""
+        first = self.resolution >> self.g_up
+        return [first * 2 ** i for i in range(self.g_up + 1)]
 
     def g_channels(self) -> list[int]:
-        """Channels at each entry of `g_sizes`: width*2^(n-1) at 4x4, halving to width/2.
+        """Channels at each entry of `g_sizes`: width*2^(n-1) at 4x4, halving to width/2 (a map of a
+        given size has the same channels whatever its field's cell).
 
         For 64x64 and width 64: 512@4, 256@8, 128@16, 64@32, 32@64.
         """
-        return [(self.g_width << self.num_up) >> (i + 1) for i in range(self.num_up + 1)]
+        full = [(self.g_width << self.num_up) >> (i + 1) for i in range(self.num_up + 1)]
+        return full[len(full) - self.g_up - 1:]
 
     def d_sizes(self) -> list[int]:
         """Output size of each D down-block: R/2, R/4, ..., 4."""

@@ -105,10 +105,12 @@ class UpBlock(nn.Module):
     same pair as one transposed conv: `folding.FoldedUpBlock`.)
     """
 
-    def __init__(self, cin: int, cout: int, num_classes: int, conv=sn_conv):
+    def __init__(self, cin: int, cout: int, num_classes: int, conv=sn_conv, blur: nn.Module | None = None):
         """conv: the factory of its convolutions, (cin, cout, kernel) -> module (models/canvas.py
-        passes one whose 3x3 convolutions wrap around)."""
+        passes one whose 3x3 convolutions wrap around); blur: a fixed low-pass after the upsampling
+        (a canvas model's `g_blur`), or None."""
         super().__init__()
+        self.blur = blur
         self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
         self.conv1 = conv(cin, cout)
         self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
@@ -119,6 +121,8 @@ class UpBlock(nn.Module):
         # ReLU in place: the norms' outputs are fresh and their backward does not need them.
         h = self.conv1(F.relu_(self.bn1(x, y)))
         h = F.interpolate(h, scale_factor=2, mode="nearest")
+        if self.blur is not None:
+            h = self.blur(h)
         h = self.conv2(F.relu_(self.bn2(h, y)))
         # The 1x1 conv commutes with nearest upsampling: run it on the small map, and add it to
         # each 2x2 cell by broadcasting instead of upsampling it. In place: h is the conv's fresh

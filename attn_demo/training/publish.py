@@ -175,7 +175,7 @@ def _card_intro(cfg: ModelConfig, shown: str) -> str:
     conditional = f", conditional on {cfg.num_classes} classes" if cfg.num_classes else ""
     attn = ", ".join(f"{r}x{r}" for r in cfg.g_attn)
     if cfg.kind == "canvas":
-        cell = 2 ** cfg.num_up
+        cell = 2 ** cfg.g_up
         intro = (f"A canvas generator (models/canvas.py): a field of latents, {cfg.z_local} local values per "
                  f"{cell}x{cell}-px cell plus a global z of {cfg.z_dim}, painted by wrapping convolutions and "
                  f"self-attention without position (at {attn} of a {cfg.resolution}-px crop, i.e. 1/"
