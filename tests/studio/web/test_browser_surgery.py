@@ -111,3 +111,29 @@ def test_a_new_seed_redraws_the_open_tab_and_a_closed_tab_when_it_opens(page, st
     page.wait_for_function("() => document.querySelector('#seed input').value === '44'")
     page.get_by_role("tab", name="What attention does").click()
     assert np.array_equal(sketch_pixels(page, old), expected(44))
+
+
+def test_a_and_b_side_by_side_from_the_page(page, studio):
+    """The versions accordion: B picked from its list in the page, the button pressed; the picture is
+    the handler's A/B of the view on screen, and the view (its link) keeps B."""
+    from attn_demo.studio.surgery.versions import VersionsHandlers
+    from test_browser import select_option
+    h = VersionsHandlers(studio)
+    page.get_by_role("tab", name="What attention does").click()
+    sketch_pixels(page)                                          # the tab drawn: its choices are set
+    page.click("#surg_versions button, #surg_versions .label-wrap")
+    page.wait_for_function("() => document.querySelector('#surg_tl_info').innerText.includes('no training')",
+                           timeout=20000)
+    select_option(page, "surg_b", "tinyslots")
+    page.click("#surg_ab_btn")
+    page.wait_for_function("() => document.querySelector('#surg_ab_info').innerText.includes('tinyslots')",
+                           timeout=30000)
+    deadline = time.time() + 20
+    while not image_src(page, "#surg_ab_img img") and time.time() < deadline:
+        time.sleep(0.05)
+    shown = np.asarray(Image.open(io.BytesIO(image_bytes(page, image_src(page, "#surg_ab_img img")))).convert("RGB"))
+    expected, _ = h.ab(h.with_versions(DEFAULT, None, "tinyslots"))
+    assert np.array_equal(shown, np.asarray(expected)[..., :3])
+    page.get_by_role("tab", name="Export / import").click()
+    page.click("#share_btn")
+    page.wait_for_function("() => document.querySelector('#share_link textarea').value.includes('vs=')")
