@@ -62,10 +62,15 @@ def register_data(command) -> None:
                    help="fluent3d (npm, MIT), twemoji (pip, CC-BY 4.0) or noto (apt, Apache-2.0)")
     b.add_argument("--cache", type=Path, default=Path("data/raw"), help="where downloads are kept")
     t = sub.add_parser("build-textures", help="download (apt, pinned) and build the seamless terrain texture set")
-    t.add_argument("--out", type=Path, default=Path("data/textures"), help="output image folder")
+    t.add_argument("--out", type=Path, default=None,
+                   help="output image folder (default data/textures, or data/textures-regular with --regular)")
     t.add_argument("--size", type=int, default=256, help="texture size in pixels (they tile at any size)")
     t.add_argument("--cache", type=Path, default=Path("data/raw"), help="where the download goes")
     t.add_argument("--keep-downloads", action="store_true", help="keep the .deb and the zip (4.6 GB)")
+    t.add_argument("--regular", action="store_true",
+                   help="build the regular surfaces instead (brick, wood planks, tiles; from Debian's "
+                        "supertuxkart-data and redeclipse-data, each file's licence read from the package's "
+                        "copyright file), e.g. data build-textures --regular --out data/textures-regular")
     c = sub.add_parser("check", help="report what a training folder holds and what would be skipped")
     c.add_argument("folder", type=in_repo)
     c.add_argument("--size", type=int, default=64)
@@ -220,8 +225,13 @@ def cmd_data(args) -> None:
         build_emoji(args.out, args.size, args.source, args.cache)
         return
     if args.data_command == "build-textures":
+        if args.regular:
+            from ..training.regular_textures import build_regular_textures
+            build_regular_textures(args.out or Path("data/textures-regular"), args.size, args.cache,
+                                   args.keep_downloads)
+            return
         from ..training.textures import build_textures
-        build_textures(args.out, args.size, args.cache, args.keep_downloads)
+        build_textures(args.out or Path("data/textures"), args.size, args.cache, args.keep_downloads)
         return
     from ..imaging.folders import load_folder
     data = load_folder(args.folder, args.size, args.unconditional)

@@ -74,3 +74,132 @@ def test_a_download_that_is_not_the_pinned_package_is_refused(tmp_path):
     (tmp_path / DEB).write_bytes(b"not the package")
     with pytest.raises(DataError, match="sha256"):
         fetch_zip(tmp_path)
+
+
+# --- the regular surfaces (--regular): a fake Debian package tree with a DEP-5 copyright file ---
+
+from attn_demo.training.regular_textures import (DebSource, collect, copyright_stanzas, licence_allowed,  # noqa: E402
+                                                 regular_class, stanza_of, write_set)
+
+FAKE = DebSource("fake-data", "1.0-1", "0" * 64, "1 MB", "./usr/share/games/fake/", ("data/",), "fk")
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2020 Fake Team
+License: GPL-3+
+
+Files: data/textures/brick_* data/textures/wood_planks*
+       data/textures/cut_tiles.png
+Copyright: 2021 Ann Author
+License: CC0
+
+Files: data/textures/brick_gpl.png
+Copyright: 2019 Gee Pee
+License: GPL-2
+
+Files:
+ data/textures/floor_tile*
+Copyright:
+ 2022 Tia Tiler
+ 2023 Second Person
+License: CC-BY-SA-3.0 or GPL-2
+"""
+
+
+def fake_tree(root, images: dict) -> None:
+    """A package tree as the .deb's would be extracted: images under the game's data, the copyright file."""
+    doc = root / "usr/share/doc/fake-data"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(COPYRIGHT)
+    for rel, array in images.items():
+        path = root / "usr/share/games/fake/data" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(path)
+
+
+@pytest.mark.parametrize("member, expected", [
+    ("data/textures/beige_bricks.jpg", "brick"), ("data/dziq/brick_wall01_b.jpg", "brick"),
+    ("data/textures/stktex_generic_cobbleStoneA.png", "cobblestone"), ("data/dziq/boards01.jpg", "wood planks"),
+    ("data/textures/wood_planks1.jpg", "wood planks"), ("data/textures/toll_roof.png", "roof"),
+    ("data/wicked/wickedtile14a.jpg", "tiles"), ("data/textures/roof_tiles.png", "roof"),
+    ("data/textures/stk_generic_brickA_Normal.png", None), ("data/mikeplus64/bricks_n.png", None),
+    ("data/textures/wood_planks1_alpha.png", None), ("data/jojo/windowstile02lit.png", None),
+    ("data/textures/stk_woodWindowA.png", None), ("data/actors/player/brick.png", None),
+    ("data/wicked/wickedwood04.jpg", None), ("data/textures/grass.png", None),
+])
+def test_a_regular_texture_is_classed_by_a_name_fragment(member, expected):
+    assert regular_class(member) == expected
+
+
+def test_the_licence_of_a_file_is_its_last_matching_stanza():
+    stanzas = copyright_stanzas(COPYRIGHT)
+    assert [s["license"] for s in stanzas] == ["GPL-3+", "CC0", "GPL-2", "CC-BY-SA-3.0 or GPL-2"]
+    assert stanza_of("data/textures/brick_red.png", stanzas)["license"] == "CC0"
+    assert stanza_of("data/textures/brick_gpl.png", stanzas)["license"] == "GPL-2"     # the later stanza wins
+    assert stanza_of("data/other/thing.png", stanzas)["license"] == "GPL-3+"           # Files: * catches the rest
+    assert stanza_of("data/textures/floor_tile_a.png", stanzas)["copyright"] == "2022 Tia Tiler; 2023 Second Person"
+    assert all(licence_allowed(x) for x in ("CC0", "CC0-1.0", "CC-BY-3.0", "CC-BY-SA-3.0+", "public-domain",
+                                            "CC-BY-SA-3.0 or GPL-2", "CC-BY-4.0 and CC-BY-3.0"))
+    assert not any(licence_allowed(x) for x in ("GPL-3+", "GPL", "Expat", "GPL and CC-BY-SA", "RaZgRiZ-simple"))
+
+
+def test_regular_build_keeps_classed_tiling_shareable_textures_and_credits_each(tmp_path):
+    images = {f"textures/brick_{i}.png": tiling(30 + i) for i in range(3)}            # CC0, tile
+    images.update({f"textures/wood_planks{i}.png": tiling(40 + i) for i in range(2)})  # CC0, too few for a class
+    images["textures/brick_gpl.png"] = tiling(50)                                       # GPL-2: licence filter
+    images["textures/brick_cut.png"] = tiling(51)[17:157, 17:157].repeat(2, 0).repeat(2, 1)  # no tiling: seam
+    images["textures/brick_4_n.png"] = tiling(52)                                        # a normal map
+    half = tiling(53, 128)
+    images["textures/floor_tile_a.png"] = np.concatenate([half, half[::-1]])            # 128 x 256: repeated twice
+    images["textures/floor_tile_b.png"] = tiling(54)
+    images["textures/floor_tile_bn.png"] = tiling(55)                                    # floor_tile_b's normal map
+    images["textures/floor_tile_c.png"] = tiling(56, 64)                                 # too small
+    images["textures/floor_tile_d.png"] = tiling(58)
+    images["textures/grass.png"] = tiling(57)                                            # not a regular class
+    fake_tree(tmp_path / "tree", images)
+    picked, funnel, skipped = collect(tmp_path / "tree", FAKE, min_size=128)
+    assert funnel["brick"] == {"found": 5, "seamless": 4, "licensed": 3}
+    assert funnel["tiles"] == {"found": 4, "seamless": 3, "licensed": 3}
+    assert funnel["wood planks"] == {"found": 2, "seamless": 2, "licensed": 2}
+    assert skipped["licence GPL-2"] == 1 and skipped["does not tile (visible seam)"] == 1
+    assert skipped["smaller than 128 px"] == 1
+    assert skipped["a normal, specular or height map of another texture"] == 1
+    info = write_set(tmp_path / "out", picked, funnel, skipped, size=64, min_per_class=3)
+    assert info["classes"] == {"brick": 3, "tiles": 3}
+    assert info["skipped"]["class 'wood planks' has fewer than 3 textures"] == 2
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "brick").iterdir()) == [f"fk_brick_{i}.png" for i in range(3)]
+    assert Image.open(out / "tiles" / "fk_floor_tile_a.png").size == (64, 64)
+    manifest = json.loads((out / "manifest.json").read_text())
+    by_file = {f["file"]: f for f in manifest["files"]}
+    assert by_file["brick/fk_brick_0.png"]["licence"] == "CC0"
+    assert by_file["tiles/fk_floor_tile_a.png"]["original_size"] == [128, 256]
+    assert by_file["tiles/fk_floor_tile_b.png"]["copyright"] == "2022 Tia Tiler; 2023 Second Person"
+    assert manifest["per_class"]["brick"] == {"found": 5, "seamless": 4, "licensed": 3}
+    attribution = (out / "ATTRIBUTION.txt").read_text()
+    assert "brick/fk_brick_0.png: data/textures/brick_0.png from Debian fake-data 1.0-1, " \
+           "(c) 2021 Ann Author, CC0" in attribution
+    assert "Tia Tiler" in attribution and "Gee Pee" not in attribution
+    assert main(["data", "check", str(out), "--size", "64"]) == 0
+
+
+def test_regular_build_needs_the_copyright_file(tmp_path):
+    (tmp_path / "usr/share/games/fake/data").mkdir(parents=True)
+    with pytest.raises(DataError, match="copyright"):
+        collect(tmp_path, FAKE)
+
+
+def test_the_default_build_is_not_the_regular_one(tmp_path, monkeypatch):
+    """Without --regular the command builds the terrain set into data/textures, exactly as before."""
+    import attn_demo.training.regular_textures as regular
+    import attn_demo.training.textures as terrain
+    calls = []
+    monkeypatch.setattr(terrain, "build_textures", lambda *a: calls.append(("terrain", *a)))
+    monkeypatch.setattr(regular, "build_regular_textures", lambda *a: calls.append(("regular", *a)))
+    from pathlib import Path
+    main(["data", "build-textures"])
+    main(["data", "build-textures", "--regular"])
+    main(["data", "build-textures", "--regular", "--out", str(tmp_path / "r"), "--size", "128"])
+    assert calls == [("terrain", Path("data/textures"), 256, Path("data/raw"), False),
+                     ("regular", Path("data/textures-regular"), 256, Path("data/raw"), False),
+                     ("regular", tmp_path / "r", 128, Path("data/raw"), False)]
