@@ -97,8 +97,9 @@ def canvas_stats(images: np.ndarray) -> dict:
 
 
 # ------------------------------------------------------------------ painting
-def fields(G, seeds, cells=(SIDE // 16, SIDE // 16)) -> torch.Tensor:
-    return G.latent_from_seeds(list(seeds), cells)
+def fields(G, seeds, cells=None) -> torch.Tensor:
+    """The seeds' fields of a SIDE x SIDE canvas (G's own cell: 16 px for textures64)."""
+    return G.latent_from_seeds(list(seeds), cells or (SIDE // G.cell, SIDE // G.cell))
 
 
 def render(G, f: torch.Tensor, c: int, tiling="both") -> np.ndarray:
