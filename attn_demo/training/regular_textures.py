@@ -29,8 +29,6 @@ import fnmatch
 import json
 import re
 import shutil
-import subprocess
-import tarfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +37,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from ..models.checkpoint import file_sha256
-from .textures import SEAMLESS, wrap_ratio
+from .textures import SEAMLESS, classes_with_enough, deb_members, download_deb, wrap_ratio
 
 
 @dataclass(frozen=True)
@@ -224,11 +221,8 @@ def write_set(out: Path, picked: list[dict], funnel: dict, skipped: Counter, siz
               min_per_class: int = 6) -> dict:
     """The class folders, manifest.json and ATTRIBUTION.txt of the picked textures."""
     counts = Counter(e["class"] for e in picked)
-    kept = {c for c, n in counts.items() if n >= min_per_class}
-    for c in sorted(set(counts) - kept):
-        skipped[f"class {c!r} has fewer than {min_per_class} textures"] += counts[c]
-    if not kept:
-        raise DataError(f"no regular class has {min_per_class} tiling, shareable textures")
+    kept = classes_with_enough(counts, min_per_class, skipped,
+                               f"no regular class has {min_per_class} tiling, shareable textures")
     out.mkdir(parents=True, exist_ok=True)
     files, lines = [], []
     for e in picked:
@@ -266,33 +260,23 @@ def fetch_tree(source: DebSource, cache: Path) -> tuple[Path, list[Path]]:
     """Download (apt, pinned, sha256-checked) and take out only the class images and the copyright file."""
     cache.mkdir(parents=True, exist_ok=True)
     deb, tree = cache / source.deb, cache / f"{source.package}-tree"
-    if not deb.exists():
-        print(f"downloading {source.package}={source.version} ({source.size}) with apt-get download ...")
-        r = subprocess.run(["apt-get", "download", f"{source.package}={source.version}"], cwd=cache,
-                           capture_output=True, text=True)
-        if r.returncode != 0 or not deb.exists():
-            raise DataError(f"apt-get download {source.package}={source.version} failed: "
-                            f"{(r.stderr or r.stdout).strip()[-400:]}")
-    digest = file_sha256(deb)
-    if digest != source.sha256:
-        raise DataError(f"{deb} has sha256 {digest}, expected {source.sha256}: delete it and build again")
+    download_deb(source.package, source.version, source.sha256, source.size, cache, deb)
     shutil.rmtree(tree, ignore_errors=True)
     print(f"taking the textures and the copyright file out of {deb.name} ...")
     wanted = tuple(source.root + f for f in source.folders)
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as p:
-        with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
-            for m in tar:
-                # every image whose name holds a class word, skipped maps included: collect needs them
-                # to tell "wickedwood04n" (a map of a skipped texture) from a texture
-                name = m.name.rsplit("/", 1)[-1].lower()
-                take = m.name == source.copyright or (
-                    m.name.startswith(wanted) and name.endswith(IMAGE_SUFFIXES)
-                    and any(k in name for keys in REGULAR_CLASSES.values() for k in keys))
-                if take and m.isfile():
-                    dst = tree / m.name
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(m) as src, open(dst, "wb") as f:
-                        shutil.copyfileobj(src, f, 1 << 20)
+    with deb_members(deb) as tar:
+        for m in tar:
+            # every image whose name holds a class word, skipped maps included: collect needs them
+            # to tell "wickedwood04n" (a map of a skipped texture) from a texture
+            name = m.name.rsplit("/", 1)[-1].lower()
+            take = m.name == source.copyright or (
+                m.name.startswith(wanted) and name.endswith(IMAGE_SUFFIXES)
+                and any(k in name for keys in REGULAR_CLASSES.values() for k in keys))
+            if take and m.isfile():
+                dst = tree / m.name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(m) as src, open(dst, "wb") as f:
+                    shutil.copyfileobj(src, f, 1 << 20)
     return tree, [deb, tree]
 
 

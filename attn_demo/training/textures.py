@@ -19,6 +19,7 @@ stays out of git.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -84,29 +85,53 @@ def wrap_ratio(img: np.ndarray) -> float:
     return float(seam / max(inner, 1e-6))
 
 
+def download_deb(package: str, version: str, sha256: str, size: str, cache: Path, deb: Path) -> Path:
+    """`deb` in `cache`, downloaded with apt-get unless there, its sha256 checked against the pin."""
+    if not deb.exists():
+        print(f"downloading {package}={version} ({size}) with apt-get download ...")
+        r = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=cache, capture_output=True, text=True)
+        if r.returncode != 0 or not deb.exists():
+            raise DataError(f"apt-get download {package}={version} failed: {(r.stderr or r.stdout).strip()[-400:]}")
+    digest = file_sha256(deb)
+    if digest != sha256:
+        raise DataError(f"{deb} has sha256 {digest}, expected {sha256}: delete it and build again")
+    return deb
+
+
+@contextlib.contextmanager
+def deb_members(deb: Path):
+    """The .deb's file tree as a streamed tar (tarfile mode "r|": read members in order, once)."""
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as p:
+        with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
+            yield tar
+
+
+def classes_with_enough(counts: Counter, min_per_class: int, skipped: Counter, none: str) -> set[str]:
+    """The classes with at least `min_per_class` textures (the others counted in `skipped`); none of
+    them is the error `none`."""
+    kept = {c for c, n in counts.items() if n >= min_per_class}
+    for c in sorted(set(counts) - kept):
+        skipped[f"class {c!r} has fewer than {min_per_class} textures"] += counts[c]
+    if not kept:
+        raise DataError(none)
+    return kept
+
+
 def fetch_zip(cache: Path) -> tuple[Path, list[Path]]:
     """public.zip out of the pinned, verified .deb; (its path, the downloads to delete)."""
     cache.mkdir(parents=True, exist_ok=True)
     deb, zpath = cache / DEB, cache / "0ad-public.zip"
     if zpath.exists():
         return zpath, [zpath]
-    if not deb.exists():
-        print(f"downloading {PACKAGE}={VERSION} (1.38 GB) with apt-get download ...")
-        r = subprocess.run(["apt-get", "download", f"{PACKAGE}={VERSION}"], cwd=cache, capture_output=True, text=True)
-        if r.returncode != 0 or not deb.exists():
-            raise DataError(f"apt-get download {PACKAGE}={VERSION} failed: {(r.stderr or r.stdout).strip()[-400:]}")
-    digest = file_sha256(deb)
-    if digest != DEB_SHA256:
-        raise DataError(f"{deb} has sha256 {digest}, expected {DEB_SHA256}: delete it and build again")
+    download_deb(PACKAGE, VERSION, DEB_SHA256, "1.38 GB", cache, deb)
     print("taking public.zip out of the .deb ...")
     tmp = zpath.with_suffix(".zip.part")
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as p:
-        with tarfile.open(fileobj=p.stdout, mode="r|") as tar:
-            for member in tar:
-                if member.name == ZIP_MEMBER and member.isfile():
-                    with tar.extractfile(member) as src, open(tmp, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    break
+    with deb_members(deb) as tar:
+        for member in tar:
+            if member.name == ZIP_MEMBER and member.isfile():
+                with tar.extractfile(member) as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                break
     if not tmp.exists():
         raise DataError(f"{deb} holds no {ZIP_MEMBER}")
     tmp.replace(zpath)
@@ -145,11 +170,8 @@ def build_from_zip(zpath: Path, out: Path, size: int = 256, min_size: int = 256,
                 continue
             picked.append((m, cls, rgb, ratio))
     counts = Counter(cls for _, cls, _, _ in picked)
-    kept = {c for c, n in counts.items() if n >= min_per_class}
-    for c in sorted(set(counts) - kept):
-        skipped[f"class {c!r} has fewer than {min_per_class} textures"] += counts[c]
-    if not kept:
-        raise DataError(f"no surface class has {min_per_class} tiling textures in {zpath}")
+    kept = classes_with_enough(counts, min_per_class, skipped,
+                               f"no surface class has {min_per_class} tiling textures in {zpath}")
     out.mkdir(parents=True, exist_ok=True)
     manifest = []
     for m, cls, rgb, ratio in picked:
