@@ -4,7 +4,7 @@ One module of verbs per area registers its commands here: images.py (a
 trained model: generate, probe, info), pictures.py (your own pictures:
 invert), materials.py (material: a PBR set and a GLB from a canvas),
 surgery.py (intervene on attention, d-attention),
-training.py (data, train, export,
+data.py (data sets), training.py (train, export,
 directions, convert) and quality.py (features, eval). Every verb uses the
 same Engine and validators as the studio. A user error (bad argument, bad
 checkpoint, bad data) prints one line and exits with code 2.
@@ -15,10 +15,10 @@ import sys
 
 from ..errors import AttnDemoError, disk_full_message, is_disk_full
 from ..machine import keep_freed_memory
-from . import images, materials, pictures, quality, surgery, training
+from . import data, images, materials, pictures, quality, surgery, training
 from .common import Formatter, Parser
 
-AREAS = (images, materials, pictures, surgery, training, quality)
+AREAS = (images, materials, pictures, surgery, data, training, quality)
 
 
 def build_parser() -> Parser:
