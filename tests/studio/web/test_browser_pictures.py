@@ -32,7 +32,7 @@ def test_an_uploaded_picture_becomes_the_view(page, studio, tmp_path):
     page.set_input_files("#inv_file input[type='file']", str(path))
     before = image_src(page, "#gen_img img")
     page.click("#inv_btn")
-    page.wait_for_function("() => document.querySelector('#inv_info').innerText.includes('PSNR')", timeout=60000)
+    page.wait_for_function("() => (document.querySelector('#inv_info')?.innerText ?? '').includes('PSNR')", timeout=60000)
     shown = image_bytes(page, wait_and_get_src_change(page, before))
     page.get_by_role("tab", name="Export / import").click()
     page.click("#share_btn")
@@ -57,15 +57,15 @@ def test_a_second_click_cancels_and_the_view_stays(page, studio, tmp_path, monke
     page.set_input_files("#inv_file input[type='file']", str(path))
     before = image_src(page, "#gen_img img")
     page.click("#inv_btn")
-    page.wait_for_function("() => document.querySelector('#inv_btn').innerText === 'Cancel'")
+    page.wait_for_function("() => (document.querySelector('#inv_btn')?.innerText ?? '') === 'Cancel'")
     time.sleep(1.0)
     page.click("#inv_btn")                                   # the second click
     page.wait_for_selector("text=inversion cancelled", timeout=20000)
-    page.wait_for_function("() => document.querySelector('#inv_btn').innerText === 'Find it in the model'")
+    page.wait_for_function("() => (document.querySelector('#inv_btn')?.innerText ?? '') === 'Find it in the model'")
     assert image_src(page, "#gen_img img") == before and "PSNR" not in info(page)
     monkeypatch.setattr(inv, "invert", lambda *a, **k: slow(*a, **{**k, "steps": 20}))
     page.click("#inv_btn")                                   # the next one works
-    page.wait_for_function("() => document.querySelector('#inv_info').innerText.includes('PSNR')", timeout=60000)
+    page.wait_for_function("() => (document.querySelector('#inv_info')?.innerText ?? '').includes('PSNR')", timeout=60000)
 
 
 def test_the_gallery_tab_downloads_a_labelled_data_set(page):

@@ -42,7 +42,7 @@ def test_switch_off_under_a_brush_from_the_page(page, studio):
     assert np.abs(np.subtract(brush, (64, 96, 256, 301))).max() <= 1, brush
     page.get_by_label("the pixels under the brush").check()
     page.click("#surg_run")
-    page.wait_for_function("() => document.querySelector('#surg_info').innerText.includes('grey levels')",
+    page.wait_for_function("() => (document.querySelector('#surg_info')?.innerText ?? '').includes('grey levels')",
                            timeout=30000)
     assert "scope: brush" in page.inner_text("#surg_info")
     deadline = time.time() + 20
@@ -67,7 +67,7 @@ def test_a_link_with_an_intervention_shows_it(page, app_url, studio):
     page.goto(app_url.rstrip("/") + "/" + query_of(view))
     page.wait_for_function("() => window.attnDemo && window.attnDemo.ready === true", timeout=30000)
     page.get_by_role("tab", name="What attention does").click()
-    page.wait_for_function("() => document.querySelector('#surg_info').innerText.includes('hide')",
+    page.wait_for_function("() => (document.querySelector('#surg_info')?.innerText ?? '').includes('hide')",
                            timeout=30000)
     assert page.input_value("#surg_brush textarea, #surg_brush input") == "0, 0, 256, 512"
     out, _ = intervene(studio.engine(DEFAULT.model), studio.render(DEFAULT.model, DEFAULT.args), spec)
@@ -122,11 +122,11 @@ def test_a_and_b_side_by_side_from_the_page(page, studio):
     page.get_by_role("tab", name="What attention does").click()
     sketch_pixels(page)                                          # the tab drawn: its choices are set
     page.click("#surg_versions button, #surg_versions .label-wrap")
-    page.wait_for_function("() => document.querySelector('#surg_tl_info').innerText.includes('no training')",
+    page.wait_for_function("() => (document.querySelector('#surg_tl_info')?.innerText ?? '').includes('no training')",
                            timeout=20000)
     select_option(page, "surg_b", "tinyslots")
     page.click("#surg_ab_btn")
-    page.wait_for_function("() => document.querySelector('#surg_ab_info').innerText.includes('tinyslots')",
+    page.wait_for_function("() => (document.querySelector('#surg_ab_info')?.innerText ?? '').includes('tinyslots')",
                            timeout=30000)
     deadline = time.time() + 20
     while not image_src(page, "#surg_ab_img img") and time.time() < deadline:

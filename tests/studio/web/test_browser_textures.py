@@ -70,7 +70,7 @@ def test_paint_click_reroll_undo_and_export_a_canvas(tex_page, studio):
     click_canvas(page, 5 * 12, 5 * 12)
     rerolled = picture(page, "#tex_img img", old)
     assert not np.array_equal(rerolled, shown)
-    page.wait_for_function("() => document.querySelector('#tex_info').innerText.includes('re-rolled')")
+    page.wait_for_function("() => (document.querySelector('#tex_info')?.innerText ?? '').includes('re-rolled')")
     old = image_src(page, "#tex_img img")
     page.click("#tex_undo")
     assert np.array_equal(picture(page, "#tex_img img", old), shown)
@@ -120,7 +120,7 @@ def test_the_nearest_training_crops_follow_the_clicked_window(browser, app_url, 
     page.wait_for_function("() => document.querySelectorAll('#tex_nn_pixels img').length === 8", timeout=30000)
     # a click on the canvas: the window around (80, 48) is the grid crop at row 1, column 2
     click_canvas(page, 4 * 80 + 2, 4 * 48 + 2)
-    page.wait_for_function("() => document.querySelector('#tex_nn_pixels').innerText.startsWith('By pixels') && "
+    page.wait_for_function("() => (document.querySelector('#tex_nn_pixels')?.innerText ?? '').startsWith('By pixels') && "
                            "[...document.querySelectorAll('#tex_nn_pixels .caption-label, #tex_nn_pixels .caption')]"
                            ".some(e => e.innerText.startsWith('0.000'))", timeout=30000)
     context.close()

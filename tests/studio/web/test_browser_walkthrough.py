@@ -24,7 +24,7 @@ def test_4_a_click_on_a_texture_draws_a_ring_there(tex_page, studio):
     page = tex_page
     scale = studio.canvas.display_scale(studio.canvas.default_view())
     click_canvas(page, scale * 30 + 1, scale * 50 + 1)
-    page.wait_for_function("() => document.querySelector('#tex_info').innerText.includes('Clicked (30, 50)')",
+    page.wait_for_function("() => (document.querySelector('#tex_info')?.innerText ?? '').includes('Clicked (30, 50)')",
                            timeout=20000)
     page.wait_for_function("() => document.querySelector('#tex_marker').style.display === 'block'", timeout=5000)
     ring = page.locator("#tex_marker").bounding_box()
