@@ -80,7 +80,7 @@ def main() -> None:
 def swap_latents(engine, seeds, side: int, base: dict) -> dict:
     """A canvas painted again with another seed's global latent, then with another seed's local
     latents: the mean change of a pixel and of the canvas's mean colour (grey levels)."""
-    n, zl, result = max(engine.cfg.num_classes, 1), engine.cfg.z_local, {}
+    n, zl, result = max(engine.cfg.num_classes, 1), engine.cfg.local_values, {}
     for part, rows in (("global", slice(zl, None)), ("local", slice(0, zl))):
         pixel, colour = [], []
         for s in seeds:

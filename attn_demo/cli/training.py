@@ -82,6 +82,9 @@ def _model_args(p) -> None:
     m.add_argument("--g-blur", choices=["on", "off"],
                    help="a canvas model blurs after each upsampling ([1,2,1]^2/16, padded as it tiles; "
                         "default off)")
+    m.add_argument("--g-noise", type=int,
+                   help="a canvas model's per-pixel noise channels, added in every up-block with learned strengths "
+                        "(part of the latent field; default 0)")
     m.add_argument("--sle", dest="g_sle", choices=["on", "off", "open"],
                    help="skip-layer excitation in G (FastGAN: 8-px features gate the 32-px channels, 16 the 64; "
                         "default off); open: gates that start at exactly 1, for a warm start (--init-from)")
@@ -192,7 +195,8 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "attn": "g_attn", "d_attn": "d_attn", "heads": "heads", "attn_kind": "attn_kind", "kind": "kind",
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle",
                "attn_registers": "attn_registers", "attn_null": "attn_null", "attn_whiten": "attn_whiten",
-               "attn_context": "attn_context", "cell": "cell", "g_blur": "g_blur"}
+               "attn_context": "attn_context", "cell": "cell", "g_blur": "g_blur",
+               "g_noise": "g_noise"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",

@@ -4,8 +4,13 @@ Its input is a field of latents on a coarse grid, one local latent per cell
 of `cell` pixels (ModelConfig.cell: 16 px for the first canvases, 8 for a finer field), with a global latent broadcast to every cell (as
 PSGAN does), so a canvas of w x h cells is (w * cell) x (h * cell) pixels:
 
-    field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, [blur,] 3x3 convs)
+    field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, [blur,] [+ noise,] 3x3 convs)
         -> self-attention at the sizes of `g_attn` (the field's own too) -> BN-ReLU-conv -> tanh
+
+With `g_noise` the field also carries g_noise * cell^2 values per cell after the z_local ones
+(ModelConfig.local_values): pixel-shuffled, they are one noise value per canvas pixel, which
+every up-block adds at its own size (averaged over the pixels a feature covers, scaled back to
+unit variance), so fine detail has a source with no grid and still moves with its cell.
 
 Every 3x3 convolution pads by wrapping around (`TilingConv2d`), nearest
 upsampling and 1x1 convolutions touch no border, and self-attention has no
@@ -106,7 +111,7 @@ class CanvasGenerator(nn.Module):
             self.attn[str(sizes[0])] = SelfAttention2d(chans[0], **{**cfg.attention_options(), "pool": False})
         for i in range(cfg.g_up):
             self.blocks.append(UpBlock(chans[i], chans[i + 1], cfg.num_classes, conv=tiling_conv,
-                                       blur=TilingBlur() if cfg.g_blur else None))
+                                       blur=TilingBlur() if cfg.g_blur else None, noise=cfg.g_noise))
             if sizes[i + 1] in cfg.g_attn:
                 self.attn[str(sizes[i + 1])] = SelfAttention2d(chans[i + 1], **cfg.attention_options())
         self.out_bn = nn.BatchNorm2d(chans[-1])
@@ -127,10 +132,10 @@ class CanvasGenerator(nn.Module):
 
     def sample_field(self, batch: int, cells: tuple[int, int], generator: torch.Generator | None = None,
                      device=None) -> torch.Tensor:
-        """A latent field of (rows, cols) cells: local latents per cell, one global latent per image
-        broadcast to its cells; (B, z_local + z_dim, rows, cols), standard normal."""
+        """A latent field of (rows, cols) cells: local latents (and noise) per cell, one global latent
+        per image broadcast to its cells; (B, local_values + z_dim, rows, cols), standard normal."""
         rows, cols = cells
-        local = torch.randn(batch, self.cfg.z_local, rows, cols, generator=generator, device=device)
+        local = torch.randn(batch, self.cfg.local_values, rows, cols, generator=generator, device=device)
         glob = torch.randn(batch, self.cfg.z_dim, 1, 1, generator=generator, device=device)
         return torch.cat([local, glob.expand(-1, -1, rows, cols)], dim=1)
 
@@ -145,25 +150,28 @@ class CanvasGenerator(nn.Module):
 
     def latent_from_seeds(self, seeds, cells: tuple[int, int] | None = None) -> torch.Tensor:
         """The seed contract for fields: the global latent is latents.z_from_seed(seed, z_dim) (a SAGAN
-        model's z for that seed), the local ones the values after the first z_dim of
-        z_from_seed(seed, z_dim + z_local * rows * cols), in raster order; (B, z_local + z_dim, rows, cols)
-        on the CPU. The same seed and size give the same canvas on any machine."""
+        model's z for that seed), the local ones (noise included) the values after the first z_dim of
+        z_from_seed(seed, z_dim + local_values * rows * cols), in raster order;
+        (B, local_values + z_dim, rows, cols) on the CPU. The same seed and size give the same canvas
+        on any machine."""
         rows, cols = cells or self.crop_cells()
+        k = self.cfg.local_values
         fields = []
         for s in seeds:
-            local = z_from_seed(s, self.cfg.z_dim + self.cfg.z_local * rows * cols)[self.cfg.z_dim:]
+            local = z_from_seed(s, self.cfg.z_dim + k * rows * cols)[self.cfg.z_dim:]
             glob = z_from_seed(s, self.cfg.z_dim)[:, None, None].expand(-1, rows, cols)
-            fields.append(torch.cat([local.view(self.cfg.z_local, rows, cols), glob]))
+            fields.append(torch.cat([local.view(k, rows, cols), glob]))
         return torch.stack(fields)
 
     def forward(self, field: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """field: (B, z_local + z_dim, rows, cols); y: (B,) classes or None ->
+        """field: (B, local_values + z_dim, rows, cols); y: (B,) classes or None ->
         images (B, 3, rows * cell, cols * cell) in [-1, 1]."""
-        if field.ndim != 4 or field.shape[1] != self.cfg.z_local + self.cfg.z_dim:
-            raise ValueError(f"a latent field is (B, {self.cfg.z_local + self.cfg.z_dim}, rows, cols), "
+        if field.ndim != 4 or field.shape[1] != self.cfg.local_values + self.cfg.z_dim:
+            raise ValueError(f"a latent field is (B, {self.cfg.local_values + self.cfg.z_dim}, rows, cols), "
                              f"got {tuple(field.shape)}")
         if self.cfg.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass class indices y")
+        field, noise = self.split_field(field)
         h = self.stem(field)
         if str(self.cfg.g_sizes()[0]) in self.attn:
             h = self.attn[str(self.cfg.g_sizes()[0])](h)
@@ -171,11 +179,27 @@ class CanvasGenerator(nn.Module):
         after = 1 + max((i for i, s in enumerate(sizes) if str(s) in self.attn), default=-1)
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):
             if i == after and self._in_strips(h, i):
-                return self._paint_strips(h, y, i)
-            h = block(h, y)
+                return self._paint_strips(h, y, i, noise)
+            h = block(h, y, self.noise_at(noise, i))
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
         return self._to_rgb(h)
+
+    def split_field(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A field -> the stem's input (z_local and the global latent) and the per-pixel noise,
+        (B, g_noise, rows * cell, cols * cell), or None without g_noise."""
+        k, n = self.cfg.z_local, self.cfg.local_values
+        if n == k:
+            return field, None
+        return torch.cat([field[:, :k], field[:, n:]], dim=1), F.pixel_shuffle(field[:, k:n], self.cell)
+
+    def noise_at(self, noise: torch.Tensor | None, i: int) -> torch.Tensor | None:
+        """Block i's noise: the per-pixel noise averaged over the f x f pixels each of its output
+        features covers, times f (unit variance again)."""
+        if noise is None:
+            return None
+        f = 2 ** (len(self.blocks) - 1 - i)
+        return noise if f == 1 else F.avg_pool2d(noise, f) * f
 
     def _to_rgb(self, h: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
@@ -187,7 +211,8 @@ class CanvasGenerator(nn.Module):
         big = h.shape[-2] * h.shape[-1] * up * up > STRIP_ABOVE
         return big and not self.training and not torch.is_grad_enabled() and h.shape[-2] > 2 * STRIP_HALO + 1
 
-    def _paint_strips(self, h: torch.Tensor, y: torch.Tensor | None, start: int) -> torch.Tensor:
+    def _paint_strips(self, h: torch.Tensor, y: torch.Tensor | None, start: int,
+                      noise: torch.Tensor | None = None) -> torch.Tensor:
         """The blocks from `start` on and the RGB head, strip by strip of the map's rows, each with
         STRIP_HALO rows of context on both sides (across the wrap where the canvas wraps in y; none
         at an edge that does not, where the convolutions' own reflection applies). Those stages are
@@ -205,9 +230,12 @@ class CanvasGenerator(nn.Module):
                 a, b = r0 - STRIP_HALO, r1 + STRIP_HALO
             else:
                 a, b = max(0, r0 - STRIP_HALO), min(rows, r1 + STRIP_HALO)
-            x = h[:, :, torch.arange(a, b, device=h.device) % rows]
-            for block in self.blocks[start:]:
-                x = block(x, y)
+            idx = torch.arange(a, b, device=h.device) % rows
+            x = h[:, :, idx]
+            strip_noise = None if noise is None else noise[:, :, (idx[:, None] * up + torch.arange(
+                up, device=h.device)).flatten()]              # the same rows of the per-pixel noise
+            for j, block in enumerate(self.blocks[start:]):
+                x = block(x, y, self.noise_at(strip_noise, start + j))
             x = self._to_rgb(x)
             out[:, :, r0 * up:r1 * up] = x[:, :, (r0 - a) * up:(r1 - a) * up]
         return out

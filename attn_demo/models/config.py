@@ -28,6 +28,7 @@ MAX_WIDTH = 1024
 MAX_Z_DIM = 4096
 MAX_HEADS = 64
 MAX_REGISTERS = 64
+MAX_NOISE = 4
 # Skip-layer excitation's gates: FastGAN's sigmoid (0.5 at the start: it halves the gated features),
 # or "open": 1 + mix * tanh(.) with mix learned from 0, the identity at the start (for warm starts).
 SLE_GATES = ("sigmoid", "open")
@@ -80,6 +81,12 @@ class ModelConfig:
         diagonal Nyquist period, 22.6 px, was painted as a streak).
     g_blur: a canvas generator blurs after each nearest upsampling ([1, 2, 1]
         squared / 16, padded as the canvas tiles): no fixed imprint of the grid.
+    g_noise: a canvas generator's per-pixel noise channels (0 = none): a source
+        of fine detail with no grid (StyleGAN's noise inputs), added in every
+        up-block with learned per-channel strengths that start at 0. The noise
+        is part of the latent field (g_noise * cell^2 values per cell after the
+        z_local ones, pixel-shuffled to one value per pixel), so a seed, a
+        shift by whole cells, a re-roll, a loop and a state carry it.
     """
 
     resolution: int = 32
@@ -103,6 +110,7 @@ class ModelConfig:
     attn_context: bool = False
     cell: int = 0
     g_blur: bool = False
+    g_noise: int = 0
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -169,6 +177,9 @@ class ModelConfig:
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.g_blur, bool) or (self.g_blur and self.kind != "canvas"):
             raise ConfigError(f"g_blur (true or false) is a canvas model's option, got {self.g_blur!r}")
+        if not _whole(self.g_noise) or not 0 <= self.g_noise <= MAX_NOISE or (self.g_noise and self.kind != "canvas"):
+            raise ConfigError(f"g_noise is a canvas model's per-pixel noise channels, an integer in 0..{MAX_NOISE}, "
+                              f"got {self.g_noise!r}")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
@@ -195,6 +206,12 @@ class ModelConfig:
     def g_up(self) -> int:
         """G's up-blocks: log2 of a canvas's cell, else `num_up`."""
         return int(math.log2(self.cell)) if self.cell else self.num_up
+
+    @property
+    def local_values(self) -> int:
+        """A canvas field's values per cell before its global latent: z_local for the stem, then
+        g_noise * cell^2 of per-pixel noise (z_local alone without noise)."""
+        return self.z_local + self.g_noise * 4 ** self.g_up
 
     def g_sizes(self) -> list[int]:
         """Feature-map sizes in G: the input (4x4, or a canvas crop's field), then each up-block's output."""

@@ -105,24 +105,31 @@ class UpBlock(nn.Module):
     same pair as one transposed conv: `folding.FoldedUpBlock`.)
     """
 
-    def __init__(self, cin: int, cout: int, num_classes: int, conv=sn_conv, blur: nn.Module | None = None):
+    def __init__(self, cin: int, cout: int, num_classes: int, conv=sn_conv, blur: nn.Module | None = None,
+                 noise: int = 0):
         """conv: the factory of its convolutions, (cin, cout, kernel) -> module (models/canvas.py
         passes one whose 3x3 convolutions wrap around); blur: a fixed low-pass after the upsampling
-        (a canvas model's `g_blur`), or None."""
+        (a canvas model's `g_blur`), or None; noise: per-pixel noise channels added after the
+        upsampling, each output channel with its own learned strength, 0 at the start (a canvas
+        model's `g_noise`)."""
         super().__init__()
         self.blur = blur
+        self.noise_strength = nn.Parameter(torch.zeros(cout, noise)) if noise else None
         self.bn1 = ConditionalBatchNorm2d(cin, num_classes)
         self.conv1 = conv(cin, cout)
         self.bn2 = ConditionalBatchNorm2d(cout, num_classes)
         self.conv2 = conv(cout, cout)
         self.skip = conv(cin, cout, kernel=1)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """noise: (B, noise, 2H, 2W) at the output's size, with a block built to take it."""
         # ReLU in place: the norms' outputs are fresh and their backward does not need them.
         h = self.conv1(F.relu_(self.bn1(x, y)))
         h = F.interpolate(h, scale_factor=2, mode="nearest")
         if self.blur is not None:
             h = self.blur(h)
+        if self.noise_strength is not None:
+            h = h + F.conv2d(noise.to(h.dtype), self.noise_strength.to(h.dtype)[:, :, None, None])
         h = self.conv2(F.relu_(self.bn2(h, y)))
         # The 1x1 conv commutes with nearest upsampling: run it on the small map, and add it to
         # each 2x2 cell by broadcasting instead of upsampling it. In place: h is the conv's fresh

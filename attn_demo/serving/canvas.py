@@ -66,14 +66,14 @@ def check_tiling(tiling) -> str:
 
 def seed_field(G: CanvasGenerator, seed, cells: tuple[int, int], psi: float = 1.0,
                directions: Directions | None = None, sliders=()) -> torch.Tensor:
-    """The latent field of a seed, (z_local + z_dim, rows, cols) on the CPU: the seed's field
+    """The latent field of a seed, (local_values + z_dim, rows, cols) on the CPU: the seed's field
     (CanvasGenerator.latent_from_seeds) times psi, the sliders moving the global latent."""
     psi = check_finite("truncation psi", psi, *PSI_RANGE)
     seed = check_seed(seed)
     out = G.latent_from_seeds([seed], cells)[0] * psi
     if directions is not None or any(sliders):
         z = make_latent(seed, G.cfg.z_dim, psi, directions, sliders)      # psi * z + the sliders' offset
-        out[G.cfg.z_local:] = z[:, None, None]
+        out[G.cfg.local_values:] = z[:, None, None]
     return out
 
 
@@ -170,7 +170,7 @@ class CanvasEngine(ServedModel):
 
     def check_field(self, f) -> torch.Tensor:
         """A latent field from outside (a state file): its shape, dtype and values checked."""
-        c = self.cfg.z_local + self.cfg.z_dim
+        c = self.cfg.local_values + self.cfg.z_dim
         if not isinstance(f, torch.Tensor) or f.ndim != 3 or f.shape[0] != c or f.dtype != torch.float32:
             raise InputError(f"a latent field is float32 ({c}, rows, cols), got "
                              f"{getattr(f, 'dtype', type(f).__name__)} {tuple(getattr(f, 'shape', ()))}")
@@ -285,7 +285,7 @@ class CanvasEngine(ServedModel):
         for r, c in cells:
             if not (0 <= r < rows and 0 <= c < cols):
                 raise InputError(f"cell ({r}, {c}) is outside the canvas's {rows} x {cols} cells")
-        k = self.cfg.z_local
+        k = self.cfg.local_values
         new = z_from_seed(check_seed(seed), k * len(cells)).view(len(cells), k)
         psi = check_finite("truncation psi", psi, *PSI_RANGE)
         out = f.clone()

@@ -81,14 +81,16 @@ class GlobalLatent(torch.nn.Module):
 
     def field(self, z: torch.Tensor) -> torch.Tensor:
         rows, cols = self.G.crop_cells()
-        local = torch.randn(z.shape[0], self.cfg.z_local, rows, cols, generator=torch.Generator().manual_seed(0))
+        local = torch.randn(z.shape[0], self.cfg.local_values, rows, cols,
+                            generator=torch.Generator().manual_seed(0))
         return torch.cat([local, z[:, :, None, None].expand(-1, -1, rows, cols)], dim=1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.G(self.field(z), y)
 
     def first_block(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return self.G.blocks[0](self.G.stem(self.field(z)), y)
+        field, noise = self.G.split_field(self.field(z))
+        return self.G.blocks[0](self.G.stem(field), y, self.G.noise_at(noise, 0))
 
 
 def slider_space(G):

@@ -176,8 +176,9 @@ def _card_intro(cfg: ModelConfig, shown: str) -> str:
     attn = ", ".join(f"{r}x{r}" for r in cfg.g_attn)
     if cfg.kind == "canvas":
         cell = 2 ** cfg.g_up
+        noise = f" and {cfg.g_noise} per-pixel noise channel{'s' * (cfg.g_noise > 1)}" if cfg.g_noise else ""
         intro = (f"A canvas generator (models/canvas.py): a field of latents, {cfg.z_local} local values per "
-                 f"{cell}x{cell}-px cell plus a global z of {cfg.z_dim}, painted by wrapping convolutions and "
+                 f"{cell}x{cell}-px cell{noise} plus a global z of {cfg.z_dim}, painted by wrapping convolutions and "
                  f"self-attention without position (at {attn} of a {cfg.resolution}-px crop, i.e. 1/"
                  f"{cfg.resolution // cfg.g_attn[0]} of any canvas){conditional}, width {cfg.g_width}. It paints any "
                  f"size in multiples of {cell} px that tiles in both axes, in x only (a band) or not at all: "

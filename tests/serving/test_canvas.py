@@ -17,17 +17,27 @@ def canvas_config(**overrides) -> ModelConfig:
 # the first canvases (a quarter of the crop per cell, nearest upsampling), and issue #36's finer field
 # with a blur after each upsampling
 # with a blur after each upsampling, attending at 1/2 of the canvas or over the field itself
-OPTIONS = [{}, {"cell": 4, "g_blur": True}, {"cell": 4, "g_blur": True, "g_attn": (8,)}]
+# and per-pixel noise
+OPTIONS = [{}, {"cell": 4, "g_blur": True}, {"cell": 4, "g_blur": True, "g_attn": (8,)},
+           {"cell": 4, "g_blur": True, "g_noise": 1}]
 
 
-@pytest.fixture(scope="module", params=OPTIONS, ids=["cell8", "cell4-blur", "cell4-blur-field-attention"])
-def G(request):
-    torch.manual_seed(0)
-    g = CanvasGenerator(canvas_config(**request.param)).eval()
-    with torch.no_grad():                       # attention that matters, not gamma = 0
+def that_matters(g: CanvasGenerator) -> CanvasGenerator:
+    """Attention and noise that change the picture (both start at 0 in training)."""
+    with torch.no_grad():
         for m in g.attn.values():
             m.gamma.fill_(0.8)
+        for b in g.blocks:
+            if b.noise_strength is not None:
+                b.noise_strength.fill_(0.5)
     return g
+
+
+@pytest.fixture(scope="module", params=OPTIONS, ids=["cell8", "cell4-blur", "cell4-blur-field-attention",
+                                                     "cell4-blur-noise"])
+def G(request):
+    torch.manual_seed(0)
+    return that_matters(CanvasGenerator(canvas_config(**request.param)).eval())
 
 
 def test_a_canvas_tiles_exactly_in_both_axes(G):
@@ -195,6 +205,43 @@ def test_a_finer_cell_and_the_blur_are_canvas_options_with_limits():
         ModelConfig(resolution=32, g_attn=(4,))                            # an image model's 4x4 input: no
 
 
+def test_per_pixel_noise_is_part_of_the_field_with_limits():
+    """g_noise: g_noise * cell^2 more values per cell, one per pixel; strengths start at 0 (the same
+    picture as without), and with strengths the noise changes single pixels, not cells."""
+    cfg = canvas_config(cell=4, g_noise=2, g_attn=(8,))       # attention over the field: before the noise
+    assert cfg.local_values == 4 + 2 * 16 and ModelConfig.from_json(cfg.to_json()) == cfg
+    for bad in (dict(g_noise=-1), dict(g_noise=5), dict(g_noise=1.5), dict(g_noise=True)):
+        with pytest.raises(ConfigError, match="g_noise"):
+            canvas_config(**bad)
+    with pytest.raises(ConfigError, match="g_noise"):
+        ModelConfig(g_noise=1)                                             # an image model has no field
+    torch.manual_seed(0)
+    g = CanvasGenerator(cfg).eval()
+    assert all(b.noise_strength.shape == (c, 2) and not b.noise_strength.any()
+               for b, c in zip(g.blocks, cfg.g_channels()[1:]))
+    field = g.latent_from_seeds([5], (6, 8))
+    assert field.shape == (1, cfg.local_values + cfg.z_dim, 6, 8)
+    y = torch.tensor([1])
+    with torch.no_grad():
+        quiet = g(field, y)
+        other_noise = field.clone()
+        other_noise[:, 4:cfg.local_values] = torch.randn(1, 32, 6, 8)
+        assert torch.equal(g(other_noise, y), quiet)                       # strengths 0: the noise is unused
+        that_matters(g)
+        a, b = g(field, y), g(other_noise, y)
+    assert (a - b).abs().max() > 1e-2
+    one_pixel = field.clone()
+    one_pixel[0, 4 + 5, 1, 2] += 3.0               # noise channel 0, pixel (1, 1) of cell (1, 2): (5, 9)
+    with torch.no_grad():
+        diff = (g(one_pixel, y) - a).abs().sum(1)[0]
+    assert diff[5, 9] > 1e-3
+    changed = torch.nonzero(diff > 1e-5)
+    d = (changed - torch.tensor([5, 9])).abs()
+    d = torch.minimum(d, torch.tensor([24, 32]) - d)                   # the canvas wraps
+    assert d.max() <= 8                                                # its neighbourhood only
+    assert len(changed) < diff.numel() / 2
+
+
 def test_the_blur_is_a_fixed_low_pass_padded_as_the_canvas_tiles():
     from attn_demo.models.canvas import TilingBlur
     blur = TilingBlur()
@@ -234,7 +281,8 @@ def test_info_describes_a_canvas_model_and_probe_refuses_one(canvas_dir, capsys)
 
 @pytest.mark.parametrize("options", [{"g_attn": (8,)}, {"g_attn": (16,)}, {"g_attn": (8,), "g_blur": True},
                                      {"g_attn": (16,), "cell": 4, "g_blur": True},
-                                     {"g_attn": (8,), "cell": 4, "g_blur": True}])
+                                     {"g_attn": (8,), "cell": 4, "g_blur": True},
+                                     {"g_attn": (16,), "g_blur": True, "g_noise": 2}])
 @pytest.mark.parametrize("tiling", ["both", "x", "none"])
 def test_a_large_canvas_painted_in_strips_is_the_canvas_painted_whole(options, tiling, monkeypatch):
     """Serving paints the stages after the last attention layer in row strips with a halo (memory of a
@@ -242,10 +290,7 @@ def test_a_large_canvas_painted_in_strips_is_the_canvas_painted_whole(options, t
     without the blur (its reach is one more row per block) and a finer field."""
     import attn_demo.models.canvas as canvas
     torch.manual_seed(0)
-    g = CanvasGenerator(canvas_config(**options)).eval()
-    with torch.no_grad():
-        for m in g.attn.values():
-            m.gamma.fill_(0.8)
+    g = that_matters(CanvasGenerator(canvas_config(**options)).eval())
     field = g.sample_field(1, (11, 5), torch.Generator().manual_seed(3))   # tall enough to cut at its own grid
     y = torch.tensor([2])
     g.set_tiling(tiling)

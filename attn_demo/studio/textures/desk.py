@@ -96,7 +96,7 @@ class CanvasDesk(Models):
         if v.latents is None:
             return seeded
         out = v.latents.clone()
-        out[engine.cfg.z_local:] = seeded[engine.cfg.z_local:]
+        out[engine.cfg.local_values:] = seeded[engine.cfg.local_values:]
         return out
 
     def view(self, v: CanvasView, model, seed, width, height, tiling, psi, label, sliders=()) -> CanvasView:
@@ -188,7 +188,7 @@ class CanvasDesk(Models):
     # ------------------------------------------------------------ state
     def state_dict(self, v: CanvasView) -> dict:
         engine = self.engine(v.model)
-        k = engine.cfg.z_local
+        k = engine.cfg.local_values
         f = self.field_of(v)
         local = np.stack([f[:k, r, c].numpy() for r, c in v.edited]) if v.edited else np.zeros((0, k), np.float32)
         return {"app": "attn-demo", "kind": STATE_KIND, "version": STATE_VERSION, "model": v.model,
@@ -217,7 +217,7 @@ class CanvasDesk(Models):
         if not isinstance(rerolled, dict):
             raise InputError("rerolled must be an object with cells and latents")
         cells = rerolled.get("cells") or []
-        k = engine.cfg.z_local
+        k = engine.cfg.local_values
         if not isinstance(cells, list):
             raise InputError("rerolled cells must be a list of [row, col]")
         if cells:
