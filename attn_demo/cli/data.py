@@ -1,4 +1,4 @@
-"""The data verb: build the emoji or a texture data set, or check an image folder."""
+"""The data verb: build the emoji or a texture data set, merge sets, or check an image folder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,7 @@ EXAMPLES = {
 
 def register(command) -> None:
     """`data`: build the emoji or texture set, or check an image folder."""
-    p = command("data", "Build the emoji or the texture data set, or check an image folder.")
+    p = command("data", "Build the emoji or the texture data set, merge sets, or check an image folder.")
     sub = p.add_subparsers(dest="data_command", required=True)
     b = sub.add_parser("build-emoji", help="download (npm, pinned) and build the emoji demo set")
     b.add_argument("--out", type=Path, default=Path("data/emoji"), help="output image folder")
@@ -31,6 +31,10 @@ def register(command) -> None:
                    help="build the regular surfaces instead (brick, wood planks, tiles; from Debian's "
                         "supertuxkart-data and redeclipse-data, each file's licence read from the package's "
                         "copyright file), e.g. data build-textures --regular --out data/textures-regular")
+    m = sub.add_parser("merge", help="join data sets of different classes into one new folder "
+                                     "(e.g. the textures and the regular surfaces)")
+    m.add_argument("folders", type=in_repo, nargs="+", help="two or more data folders, one sub-folder per class")
+    m.add_argument("--out", type=Path, required=True, help="the new folder (must not exist or be empty)")
     c = sub.add_parser("check", help="report what a training folder holds and what would be skipped")
     c.add_argument("folder", type=in_repo)
     c.add_argument("--size", type=int, default=64)
@@ -52,6 +56,10 @@ def cmd_data(args) -> None:
             return
         from ..training.textures import build_textures
         build_textures(args.out or Path("data/textures"), args.size, args.cache, args.keep_downloads)
+        return
+    if args.data_command == "merge":
+        from ..imaging.folders import merge_folders
+        merge_folders(args.folders, args.out)
         return
     from ..imaging.folders import load_folder
     data = load_folder(args.folder, args.size, args.unconditional)

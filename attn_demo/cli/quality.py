@@ -8,9 +8,14 @@ from pathlib import Path
 from ..errors import AttnDemoError
 from .common import engine_of, in_repo
 
+EMOJI_FEATURES = "weights/feature_net"
+TEXTURE_FEATURES = "weights/feature_net_textures"   # FID of texture crops (features --crops 64)
+
 EXAMPLES = {
     "features": "python -m attn_demo features --data data/emoji --out weights/feature_net --epochs 30\n"
-                "  python -m attn_demo features --data data/emoji --out weights/feature_net64 --input-size 64",
+                "  python -m attn_demo features --data data/emoji --out weights/feature_net64 --input-size 64\n"
+                "  python -m attn_demo features --data data/textures-all --out weights/feature_net_textures "
+                "--size 256 --crops 64 --input-size 64",
     "eval": "python -m attn_demo eval --weights weights/emoji32 --data data/emoji --n 1000 --seeds 3\n"
             "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --no-write\n"
             "  python -m attn_demo eval --weights weights/emoji32 --data data/emoji --size 64 "
@@ -29,12 +34,19 @@ def register(command) -> None:
                    help="load size; the net resizes everything to --input-size itself, as it does when scoring")
     p.add_argument("--input-size", type=int, default=32,
                    help="the size the net sees: 32 for FID-emoji at 32 px, 64 for models that paint 64 px")
+    p.add_argument("--crops", type=int, default=None,
+                   help="learn from random crops of this size (wrapping around each image, as canvas training "
+                        "cuts them) instead of whole images: the texture feature net, e.g. --crops 64 "
+                        "--size 256 --input-size 64")
+    p.add_argument("--crops-per-image", type=int, default=16, help="with --crops: crops cut from each image")
     p.set_defaults(run=cmd_features)
 
     p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
     p.add_argument("--weights", type=in_repo, required=True, help="model directory (config.json + model.safetensors)")
     p.add_argument("--data", type=in_repo, required=True, help="the real image folder the model was trained on")
-    p.add_argument("--features", type=in_repo, default="weights/feature_net", help="feature-net directory")
+    p.add_argument("--features", type=in_repo, default=EMOJI_FEATURES,
+                   help=f"feature-net directory (default {EMOJI_FEATURES}; for a texture model "
+                        f"{TEXTURE_FEATURES} where it exists, else SWD only)")
     p.add_argument("--n", type=int, default=1000,
                    help="images per side; the real-vs-real baseline takes twice as many real images, so a "
                         "folder of fewer than 2,000 needs a lower --n (at most half its images)")
@@ -60,13 +72,21 @@ def cmd_features(args) -> None:
                             "upscaled images")
     data = load_folder(args.data, args.size)
     print(data.report())
+    if args.crops is not None:
+        from ..quality.canvas import crop_set
+        if not args.input_size <= args.crops <= args.size or not 1 <= args.crops_per_image <= 256:
+            raise AttnDemoError(f"--crops must be in --input-size..--size ({args.input_size}..{args.size}) and "
+                                f"--crops-per-image in 1..256, got {args.crops} and {args.crops_per_image}")
+        data = crop_set(data, args.crops, args.crops_per_image, args.seed)
+        print(f"{len(data)} crops of {args.crops} px")
     t0, c0 = time.perf_counter(), time.process_time()
     net = train_feature_net(data, epochs=args.epochs, seed=args.seed, input_size=args.input_size)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acc = accuracy(net, data)
     info = {"data": str(args.data), "data_sha256": data.sha256(), "images": len(data),
             "class_names": list(data.class_names), "epochs": args.epochs, "seed": args.seed,
-            "input_size": args.input_size,
+            "input_size": args.input_size, "crops": args.crops,
+            "crops_per_image": args.crops_per_image if args.crops else None,
             "train_accuracy": round(acc, 4), "wall_time_s": round(wall, 1), "cpu_time_s": round(cpu, 1),
             "threads": torch.get_num_threads(), "torch": torch.__version__}
     path = save_feature_net(args.out, net, info)
@@ -125,5 +145,14 @@ def _eval_canvas(args, engine) -> dict:
     """A canvas model (its CanvasEngine): SWD of crops (crop-size renders, crops of 1024² canvases, real vs
     real) and seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
     from ..quality.canvas import evaluate_canvas, load_textures
+    from ..quality.feature_net import load_feature_net
     data = load_textures(args.weights, engine, args.data)
-    return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds))
+    features = args.features
+    if features == in_repo(EMOJI_FEATURES):          # the default, an emoji net: the texture net where it exists
+        textures = in_repo(TEXTURE_FEATURES)
+        features = textures if (textures / "config.json").exists() else None
+    net = load_feature_net(features) if features else None
+    if net is not None and net.cfg.input_size > engine.cfg.resolution:
+        raise AttnDemoError(f"{features} sees {net.cfg.input_size}-px images; this model's crops are "
+                            f"{engine.cfg.resolution} px")
+    return evaluate_canvas(engine, data, n=args.n, seeds=range(args.seeds), features=net)

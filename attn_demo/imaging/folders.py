@@ -17,7 +17,9 @@ A folder with no usable image raises DataError before anything is written.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -268,3 +270,59 @@ def load_data(spec: str, size: int, unconditional: bool = False) -> ImageSet:
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 3, R, R) -> float in [-1, 1], the generator's output range."""
     return images.float().div_(127.5).sub_(1.0)
+
+
+# ------------------------------------------------------------- merging sets
+def merge_folders(sources, out) -> dict:
+    """Copy the class folders of several data sets into one new folder `out` (the textures and the
+    regular surfaces into one training set): classes must not share a name; out/manifest.json says
+    where each class came from (with each source's own manifest), out/ATTRIBUTION.txt joins the
+    sources' attributions. Written into a scratch folder beside `out` and renamed at the end, so a
+    failure leaves nothing half-written. Returns the manifest."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DataError(f"{out} is not an empty folder: choose a new folder or delete it")
+    sources = [Path(s) for s in sources]
+    if len(sources) < 2:
+        raise DataError("merge needs at least two data folders")
+    owner: dict[str, Path] = {}
+    merged = []
+    for src in sources:
+        if not src.is_dir():
+            raise DataError(f"data folder {src} does not exist or is not a folder")
+        classes = sorted(p for p in src.iterdir()
+                         if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+        if not classes:
+            raise DataError(f"{src} has no class folders: merge joins sets of one sub-folder per class")
+        for c in classes:
+            if c.name in owner:
+                raise DataError(f"class {c.name!r} is in both {owner[c.name]} and {src}: rename one first")
+            owner[c.name] = src
+        manifest = src / "manifest.json"
+        merged.append({"folder": str(src), "classes": {c.name: len(_files(c, [])) for c in classes},
+                       "manifest": json.loads(manifest.read_text()) if manifest.is_file() else None})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, src in owner.items():
+            for f in _files(src / name, []):
+                dest = scratch / name / f.relative_to(src / name)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+        info = {"merged_from": merged}
+        (scratch / "manifest.json").write_text(json.dumps(info, indent=1) + "\n")
+        parts = []
+        for src in sources:
+            a = src / "ATTRIBUTION.txt"
+            parts.append(f"== {src} ==\n" + (a.read_text().strip() if a.is_file() else
+                                             "(this folder has no ATTRIBUTION.txt: its licence is not recorded)"))
+        (scratch / "ATTRIBUTION.txt").write_text("\n\n".join(parts) + "\n")
+        if out.exists():
+            out.rmdir()
+        scratch.rename(out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    print(f"{out}: {sum(sum(m['classes'].values()) for m in merged)} images in {len(owner)} classes "
+          f"from {len(sources)} folders")
+    return info

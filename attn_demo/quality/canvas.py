@@ -56,6 +56,31 @@ def real_crops(data: ImageSet, n: int, crop: int, gen: torch.Generator) -> tuple
     return crops, (data.labels[idx] if data.labels is not None else None)
 
 
+def crop_set(data: ImageSet, crop: int, per_image: int, seed: int = 0) -> ImageSet:
+    """per_image random crops of every image (wrapping around its edges, as training cuts them), with
+    its class: what a texture feature net learns from (`features --crops`)."""
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.arange(len(data)).repeat_interleave(per_image)
+    crops = wrapped_crops(data.images[idx], crop, gen)
+    return ImageSet(crops, data.labels[idx] if data.labels is not None else None, data.class_names,
+                    f"{data.source} ({per_image} crops of {crop} px per image, seed {seed})")
+
+
+def class_map(cfg, data: ImageSet) -> list[int] | None:
+    """The model's class index of each of the data's classes: the same index where the counts agree,
+    else by name where the data's classes are some of the model's (a 10-class model scored on the
+    7 terrain classes, beside a 7-class model); None for an unconditional model."""
+    if not cfg.num_classes:
+        return None
+    if data.num_classes == cfg.num_classes:
+        return list(range(cfg.num_classes))
+    missing = [c for c in data.class_names if c not in cfg.class_names]
+    if not data.class_names or missing:
+        raise InputError(f"the model has {cfg.num_classes} classes, the data {data.num_classes}"
+                         + (f" (the model has no {missing[0]!r})" if missing else ""))
+    return [cfg.class_names.index(c) for c in data.class_names]
+
+
 def _mean_std(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "values": values}
@@ -63,8 +88,10 @@ def _mean_std(values: list[float]) -> dict:
 
 @torch.no_grad()
 def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] = (0, 1, 2),
-                    log: Callable[[str], None] = print, large: int = LARGE, seam_side: int = SEAM_SIDE) -> dict:
-    """SWD (crop-size renders, crops of large canvases, real-vs-real) and seam ratios, over `seeds`."""
+                    log: Callable[[str], None] = print, large: int = LARGE, seam_side: int = SEAM_SIDE,
+                    features=None) -> dict:
+    """SWD (crop-size renders, crops of large canvases, real-vs-real) and seam ratios, over `seeds`;
+    with a texture feature net (`features`, a FeatureNet), FID of the same crops too."""
     seeds = list(seeds)
     if not seeds:
         raise InputError("give at least one seed")
@@ -72,15 +99,15 @@ def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] 
     if data.resolution < crop:
         raise InputError(f"the textures ({data.resolution} px) are smaller than the model's crops ({crop} px)")
     classes = engine.cfg.num_classes
-    if classes and data.num_classes != classes:
-        raise InputError(f"the model has {classes} classes, the data {data.num_classes}")
+    to_model = class_map(engine.cfg, data)
     rows = {"small": [], "large": [], "windows": [], "real": []}
+    fid = {"small": [], "large": [], "real": []}
     t0 = time.perf_counter()
     for s in seeds:
         gen = torch.Generator().manual_seed(s)
         real_a, labels = real_crops(data, n, crop, gen)
         real_b, _ = real_crops(data, n, crop, gen)
-        ys = labels.tolist() if classes else [None] * n
+        ys = [to_model[int(v)] for v in labels] if classes else [None] * n
         small = []
         for i, y in enumerate(ys):
             f = engine.field(s * n + i, crop, crop)
@@ -106,6 +133,12 @@ def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] 
         rows["large"].append(swd(real_a, cut, seed=s)["mean"])
         rows["windows"].append(swd(real_a, alone, seed=s)["mean"])
         rows["real"].append(swd(real_a, real_b, seed=s)["mean"])
+        if features is not None:
+            from .metrics import frechet
+            for key, fake in (("small", small), ("large", cut), ("real", real_b)):
+                fid[key].append(frechet(features, real_a, fake))
+            log(f"seed {s}: FID (texture features) renders {fid['small'][-1]:.2f}, crops of {large}² "
+                f"{fid['large'][-1]:.2f}, real vs real {fid['real'][-1]:.2f}")
         log(f"seed {s}: SWDx1e3 renders {rows['small'][-1]:.1f}, crops of {large}² {rows['large'][-1]:.1f}, "
             f"the same windows alone {rows['windows'][-1]:.1f}, real vs real {rows['real'][-1]:.1f} "
             f"[{time.perf_counter() - t0:.0f} s]")
@@ -123,12 +156,15 @@ def evaluate_canvas(engine, data: ImageSet, n: int = 1000, seeds: Sequence[int] 
               "cell": cell, "data": data.source, "data_sha256": data.sha256(), "real_images": len(data), "n": n,
               "seeds": seeds, "psi": 1.0, "large_side": large,
               "swd_x1e3": {k: _mean_std(v) for k, v in rows.items()},
+              **({"fid_textures": {k: _mean_std(v) for k, v in fid.items()}} if features is not None else {}),
               "seams": seam_rows, "seam_renders": {"side": seam_side, "count": len(seams["both"])},
               "seconds": round(time.perf_counter() - t0, 1)}
     result["table"] = format_canvas_table(result)
+    fid_note = "; FID in the texture feature net's space" if features is not None else ""
     result["note"] = (f"SWD×1e3 (no trained weights) of {n} {crop}² crops per side, {len(seeds)} scoring seeds; "
                       "real crops wrap around their textures as training cuts them; fakes take the real crops' "
-                      f"classes. Seams: {len(seams['both'])} renders of {seam_side}², ratio of the step across the "
+                      f"classes{fid_note}. "
+                      f"Seams: {len(seams['both'])} renders of {seam_side}², ratio of the step across the "
                       "wrap to the mean interior step (1 = seamless).")
     return result
 
@@ -140,8 +176,15 @@ def format_canvas_table(r: dict) -> str:
              f"| canvases painted at {r['crop']}² vs real crops | {cell(s['small'])} |",
              f"| crops of {r['large_side']}² canvases (one per class and seed) vs real crops | {cell(s['large'])} |",
              f"| the same windows of latent cells painted alone at {r['crop']}² | {cell(s['windows'])} |",
-             f"| real vs real (baseline) | {cell(s['real'])} |", "",
-             "| seam ratio (1 = seamless) | across x | across y | worst |", "|---|---:|---:|---:|"]
+             f"| real vs real (baseline) | {cell(s['real'])} |", ""]
+    if "fid_textures" in r:
+        f = r["fid_textures"]
+        lines[0] += " FID (texture features) ↓ |"
+        lines[1] += "---:|"
+        for i, key in ((2, "small"), (3, "large"), (5, "real")):
+            lines[i] += f" {cell(f[key])} |"
+        lines[4] += " |"
+    lines += ["| seam ratio (1 = seamless) | across x | across y | worst |", "|---|---:|---:|---:|"]
     for tiling, name in (("both", "tiling render, over all interior steps"),
                          ("both_cells", f"tiling render, over interior steps on the {r['cell']}-px cell grid"),
                          ("none", "no circular padding (contrast), over all interior steps"),

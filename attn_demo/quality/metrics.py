@@ -51,6 +51,17 @@ def _batches(images: torch.Tensor, size: int = 256):
         yield images[i:i + size].float() / 255.0          # torchmetrics normalize=True: floats in [0, 1]
 
 
+def frechet(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """The Fréchet distance of two uint8 image sets (N, 3, R, R) in the feature net's space."""
+    net.eval()
+    fid = FrechetInceptionDistance(feature=net, normalize=True)
+    with torch.no_grad():
+        for images, is_real in ((real, True), (fake, False)):
+            for batch in _batches(images):
+                fid.update(batch, real=is_real)
+        return float(fid.compute())
+
+
 def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
     """Score two uint8 image sets (N, 3, R, R) of the same size: FID-emoji, KID-emoji, SWD x 1e3."""
     n = real.shape[0]
@@ -60,22 +71,20 @@ def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int =
         raise InputError(f"compare needs two sets of the same shape, at least {MIN_N} images each, "
                          f"got {tuple(real.shape)} and {tuple(fake.shape)}")
     net.eval()
-    fid = FrechetInceptionDistance(feature=net, normalize=True)
     # KID's subsets are drawn from torch's global RNG: seed it, and give the caller's state back.
     with warnings.catch_warnings():     # "will save all extracted features": n is small here
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
         kid = KernelInceptionDistance(feature=net, subsets=KID_SUBSETS,
                                       subset_size=min(KID_SUBSET_SIZE, n // 2), normalize=True)
     with torch.no_grad():
-        for metric in (fid, kid):
-            for batch in _batches(real):
-                metric.update(batch, real=True)
-            for batch in _batches(fake):
-                metric.update(batch, real=False)
+        for batch in _batches(real):
+            kid.update(batch, real=True)
+        for batch in _batches(fake):
+            kid.update(batch, real=False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             kid_mean, _ = kid.compute()
-        fid_value = float(fid.compute())
+    fid_value = frechet(net, real, fake)
     s = swd(real, fake, seed=seed)
     return {"fid_emoji": fid_value, "kid_emoji": float(kid_mean), "swd_x1e3": s["mean"],
             "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()}}

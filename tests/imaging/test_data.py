@@ -144,3 +144,38 @@ def test_shapes_are_seeded():
     a, b = make_shapes(12, 16, seed=3), make_shapes(12, 16, seed=3)
     assert (a.images == b.images).all() and a.labels.tolist() == [0, 1, 2] * 4
     assert not (make_shapes(12, 16, seed=4).images == a.images).all()
+
+
+def test_merging_sets_joins_classes_and_attributions_and_refuses_clashes(tmp_path, capsys):
+    """data merge: the classes of both sets in one new folder, a manifest naming where each came from,
+    both attributions; a class in both sets, a non-empty out or a single folder is refused, and a
+    failure leaves no folder behind."""
+    import json
+    from attn_demo.cli import main
+    from attn_demo.imaging.folders import merge_folders
+    a, b = tmp_path / "a", tmp_path / "b"
+    save(a / "grass" / "g1.png", rgb((0, 200, 0)))
+    save(a / "grass" / "deep" / "g1.png", rgb((0, 100, 0)))          # same name one folder down: both kept
+    save(b / "brick" / "b1.png", rgb((150, 40, 30)))
+    (a / "ATTRIBUTION.txt").write_text("grass: CC0, by A")
+    (a / "manifest.json").write_text(json.dumps({"source": "pkg-a"}))
+    out = tmp_path / "all"
+    assert main(["data", "merge", str(a), str(b), "--out", str(out)]) == 0
+    data = load_folder(out, 16)
+    assert data.class_names == ("brick", "grass") and len(data) == 3
+    info = json.loads((out / "manifest.json").read_text())
+    assert [m["classes"] for m in info["merged_from"]] == [{"grass": 2}, {"brick": 1}]
+    assert info["merged_from"][0]["manifest"] == {"source": "pkg-a"} and info["merged_from"][1]["manifest"] is None
+    attribution = (out / "ATTRIBUTION.txt").read_text()
+    assert "grass: CC0, by A" in attribution and "has no ATTRIBUTION.txt" in attribution
+    with pytest.raises(DataError, match="not an empty folder"):
+        merge_folders([a, b], out)
+    save(b / "grass" / "g2.png", rgb())
+    with pytest.raises(DataError, match="class 'grass' is in both"):
+        merge_folders([a, b], tmp_path / "again")
+    with pytest.raises(DataError, match="at least two"):
+        merge_folders([a], tmp_path / "again")
+    assert not (tmp_path / "again").exists()
+    assert main(["data", "merge", str(a), str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "all", "b"]   # no scratch folder left

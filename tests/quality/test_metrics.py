@@ -145,3 +145,18 @@ def test_a_64px_feature_net_and_an_upscaled_baseline_score_at_64_px(tmp_path, ca
     assert not (model / "metrics.json").exists()
     assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--input-size", "48"]) == 2
     assert "--input-size must be" in capsys.readouterr().err
+
+
+def test_a_texture_feature_net_learns_from_crops(tmp_path, capsys):
+    """features --crops: random wrapped crops of every image, each with its image's class."""
+    data_dir = shapes_folder(tmp_path / "shapes", 64)
+    fnet = tmp_path / "fnet-crops"
+    assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--epochs", "1", "--size", "64",
+                 "--crops", "32", "--crops-per-image", "2", "--input-size", "32"]) == 0
+    assert "120 crops of 32 px" in capsys.readouterr().out
+    info = json.loads((fnet / "training.json").read_text())
+    assert info["crops"] == 32 and info["crops_per_image"] == 2 and info["input_size"] == 32
+    for bad in (["--crops", "16"], ["--crops", "128"], ["--crops", "32", "--crops-per-image", "0"]):
+        assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--size", "64",
+                     "--input-size", "32", *bad]) == 2
+        assert "--crops must be" in capsys.readouterr().err

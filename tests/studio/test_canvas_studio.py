@@ -215,6 +215,17 @@ def test_canvas_quality_scores_crops_sizes_and_seams(engine):
     assert r["seams"]["both_cells"]["max"] < 1.5 < r["seams"]["none_cells"]["max"]   # the wrap is no seam
     assert r["seams"]["both"]["max"] > r["seams"]["both_cells"]["max"]     # a random model's cells show
     assert "crops of 128² canvases" in r["table"]
+    from attn_demo.quality.canvas import crop_set
+    from attn_demo.quality.feature_net import train_feature_net
+    crops = crop_set(data, 32, 4, seed=1)                  # what a texture feature net learns from
+    assert len(crops) == 48 and crops.images.shape[-1] == 32 and crops.labels.tolist()[:5] == [0, 0, 0, 0, 1]
+    net = train_feature_net(crops, epochs=1, input_size=16, log=lambda *_: None)
+    f = evaluate_canvas(engine, data, n=16, seeds=(0,), log=lambda *_: None, large=128, seam_side=64, features=net)
+    assert set(f["fid_textures"]) == {"small", "large", "real"}
+    assert all(np.isfinite(v["mean"]) for v in f["fid_textures"].values())
+    assert "FID (texture features)" in f["table"].splitlines()[0] and "texture feature net" in f["note"]
+    assert f["table"].splitlines()[2].count("|") == 4 and f["table"].splitlines()[4].count("|") == 4
+    assert "fid_textures" not in r
     ramp = np.tile(np.arange(8, dtype=np.uint8)[None, :, None] * 10, (8, 1, 3))   # steps of 10, a jump of 70 across
     assert seam_ratios(ramp) == (7.0, 0.0)
     assert seam_ratios(ramp, period=4) == (7.0, 0.0)          # the step at column 3 -> 4 is 10 as well
@@ -264,3 +275,20 @@ def test_a_card_of_a_model_trained_on_share_alike_images_says_so(canvas_dir, tmp
     (model / "NOTES.md").write_text("The attention barely shapes the texture.\n")
     card = write_card(model)                                       # a kept note joins the card
     assert "## Notes\n\nThe attention barely shapes the texture.\n" in card
+
+
+def test_canvas_quality_maps_the_datas_classes_to_the_models_by_name():
+    """A 10-class texture model is scored on the 7 terrain classes beside a 7-class one: the data's
+    classes find the model's by name; a class the model lacks is refused."""
+    from types import SimpleNamespace
+    from attn_demo.errors import InputError
+    from attn_demo.imaging.folders import ImageSet
+    from attn_demo.quality.canvas import class_map
+    model = SimpleNamespace(num_classes=3, class_names=("brick", "grass", "sand"))
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    terrain = ImageSet(images, torch.tensor([0, 1, 0, 1]), ("grass", "sand"))
+    assert class_map(model, terrain) == [1, 2]
+    assert class_map(model, ImageSet(images, torch.tensor([0, 1, 2, 2]), ("a", "b", "c"))) == [0, 1, 2]
+    with pytest.raises(InputError, match="no 'snow'"):
+        class_map(model, ImageSet(images, torch.tensor([0, 1, 0, 1]), ("grass", "snow")))
+    assert class_map(SimpleNamespace(num_classes=0, class_names=()), terrain) is None
