@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # What the Space runs: the entry point, the package, the shipped models (with their cards: the
 # CC BY-SA texture model's card carries its attribution), the requirements and the Space card.
 ALLOW = ["README.md", "app.py", "requirements.txt", "attn_demo/*", "weights/*"]
-# Left out from those: bytecode, the stubs Gradio may write beside a module, and the 64-px
-# feature net (FID at 64 px for `eval`; the studio loads weights/feature_net only).
-IGNORE = ["*/__pycache__/*", "*.pyc", "*.pyi", "weights/feature_net64/*"]
+# Left out from those: bytecode, the stubs Gradio may write beside a module, and the 64-px and
+# texture feature nets (FID for `eval`; the studio loads weights/feature_net only).
+IGNORE = ["*/__pycache__/*", "*.pyc", "*.pyi", "weights/feature_net64/*", "weights/feature_net_textures/*"]
 # Everything else stays home: tests/, bench/, scripts/, docs/, assets/ (the README's pictures),
 # data/ (training sets, git-ignored), runs/, .venv/ and caches.
 
