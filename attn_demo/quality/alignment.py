@@ -10,7 +10,7 @@ the decay of the luminance's autocorrelation with distance. For a canvas that ti
 the circular autocorrelation is exact: C(d) = sum_x l(x) l(x + d) / sum_x l(x)^2, luminance minus
 its mean, so C(0) = 1. A regular pattern repeats: C has peaks at its period and at every multiple.
 
-    order_x = max C over lags d in [side/4, side/2]  /  max C over lags d in [8, 32],
+    order_x = max C over lags d in [side/4, side/2]  /  max C over lags d in [8, 64],
               both over lags within 30 degrees of the x axis; order_y the same along y;
     order   = the smaller of the two
 
@@ -22,8 +22,8 @@ near peak is reported beside it).
 
 For each class and seed the model paints one side x side tile twice: as trained, and with every
 attention layer switched off (gamma, and gamma_ctx with the context path, set to 0; the layer is
-then the identity). The real textures of the class give the reference at their own size (256 px),
-with the model measured at 256 px beside them. A `--picture` shows a 512 x 512 corner of the first
+then the identity). The real textures of the class give the reference at their own size (256 px, far
+lags 72-128 px), with the model measured at 256 px beside them. A `--picture` shows a 512 x 512 corner of the first
 class's first seed with attention and without it.
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ import torch
 
 from .spectrum import luminance
 
-NEAR = (8, 32)          # px: the pattern's own repeat (a brick's height, a tile)
+NEAR = (8, 64)          # px: the pattern's own repeat (a brick's height, a tile)
+REAL_FAR = (72, 128)    # px: far lags for 256-px tiles (beyond NEAR, up to half the tile)
 AXIS_SECTOR = 30        # degrees either side of an axis
 
 
@@ -111,7 +112,7 @@ def _parts(measured: list[dict]) -> dict:
 @torch.inference_mode()
 def measure(engine, classes, seeds, side: int, real: dict | None = None) -> dict:
     """Per class: the order of `side`-px tiles with attention and without, and at 256 px (with the
-    real textures' own, far lags 64-128 px, where `real` gives them: {class: [(H, W, 3) uint8]})."""
+    real textures' own, far lags REAL_FAR, where `real` gives them: {class: [(H, W, 3) uint8]})."""
     layers = engine.generator.attention_layers()
     out = {}
     for name in classes:
@@ -124,10 +125,10 @@ def measure(engine, classes, seeds, side: int, real: dict | None = None) -> dict
                 rows["without attention"].append(
                     order(luminance(engine.render(field, label, "both").image[None])[0]))
             small = engine.render(engine.field(s, 256, 256), label, "both").image
-            rows["at 256 px"].append(order(luminance(small[None])[0], far=(64, 128)))
+            rows["at 256 px"].append(order(luminance(small[None])[0], far=REAL_FAR))
         result = {k: _parts(vals) for k, vals in rows.items()}
         if real and real.get(name):
-            result["real at 256 px"] = _parts([order(luminance(im[None])[0], far=(64, 128)) for im in real[name]])
+            result["real at 256 px"] = _parts([order(luminance(im[None])[0], far=REAL_FAR) for im in real[name]])
         out[name] = result
     return out
 
