@@ -285,7 +285,7 @@ def merge_folders(sources, out) -> dict:
     sources = [Path(s) for s in sources]
     if len(sources) < 2:
         raise DataError("merge needs at least two data folders")
-    owner: dict[str, Path] = {}
+    owner: dict[str, tuple[Path, list[Path]]] = {}       # class -> its source and its files
     merged = []
     for src in sources:
         if not src.is_dir():
@@ -296,16 +296,16 @@ def merge_folders(sources, out) -> dict:
             raise DataError(f"{src} has no class folders: merge joins sets of one sub-folder per class")
         for c in classes:
             if c.name in owner:
-                raise DataError(f"class {c.name!r} is in both {owner[c.name]} and {src}: rename one first")
-            owner[c.name] = src
+                raise DataError(f"class {c.name!r} is in both {owner[c.name][0]} and {src}: rename one first")
+            owner[c.name] = src, _files(c, [])
         manifest = src / "manifest.json"
-        merged.append({"folder": str(src), "classes": {c.name: len(_files(c, [])) for c in classes},
+        merged.append({"folder": str(src), "classes": {c.name: len(owner[c.name][1]) for c in classes},
                        "manifest": json.loads(manifest.read_text()) if manifest.is_file() else None})
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for name, src in owner.items():
-            for f in _files(src / name, []):
+        for name, (src, files) in owner.items():
+            for f in files:
                 dest = scratch / name / f.relative_to(src / name)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dest)

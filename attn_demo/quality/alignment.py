@@ -23,8 +23,8 @@ near peak is reported beside it).
 For each class and seed the model paints one side x side tile twice: as trained, and with every
 attention layer switched off (gamma, and gamma_ctx with the context path, set to 0; the layer is
 then the identity). The real textures of the class give the reference at their own size (256 px, far
-lags 72-128 px), with the model measured at 256 px beside them. A `--picture` shows a 512 x 512 corner of the first
-class's first seed with attention and without it.
+lags 72-128 px), with the model measured at 256 px beside them. A `--picture` shows a 512 x 512
+corner of the first class's first seed with attention and without it.
 """
 from __future__ import annotations
 
