@@ -85,6 +85,9 @@ def _model_args(p) -> None:
     m.add_argument("--g-noise", type=int,
                    help="a canvas model's per-pixel noise channels, added in every up-block with learned strengths "
                         "(part of the latent field; default 0)")
+    m.add_argument("--g-global", choices=["on", "off"],
+                   help="a canvas model's global latent reaches the generator (default on); off: the class alone "
+                        "sets what a whole canvas shares and distant cells agree through the field's attention")
     m.add_argument("--sle", dest="g_sle", choices=["on", "off", "open"],
                    help="skip-layer excitation in G (FastGAN: 8-px features gate the 32-px channels, 16 the 64; "
                         "default off); open: gates that start at exactly 1, for a warm start (--init-from)")
@@ -196,7 +199,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle",
                "attn_registers": "attn_registers", "attn_null": "attn_null", "attn_whiten": "attn_whiten",
                "attn_context": "attn_context", "cell": "cell", "g_blur": "g_blur",
-               "g_noise": "g_noise"}
+               "g_noise": "g_noise", "g_global": "g_global"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
@@ -216,7 +219,7 @@ def cmd_train(args) -> None:
     model_given = _given(args, MODEL_FLAGS)
     if model_given.get("g_sle") == "open":      # SLE whose gates start at 1 (models/networks.SkipExcitation)
         model_given.update(g_sle="on", sle_gate="open")
-    for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context", "g_blur"):  # on/off -> bool
+    for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context", "g_blur", "g_global"):  # on/off -> bool
         if flag in model_given:
             model_given[flag] = model_given[flag] == "on"
     train_given = _given(args, {k: k for k in TRAIN_FLAGS})

@@ -7,6 +7,9 @@ PSGAN does), so a canvas of w x h cells is (w * cell) x (h * cell) pixels:
     field (B, z_local + z_dim, h, w) -> 1x1 conv -> up-blocks (nearest x2, [blur,] [+ noise,] 3x3 convs)
         -> self-attention at the sizes of `g_attn` (the field's own too) -> BN-ReLU-conv -> tanh
 
+With `g_global` off the generator ignores the field's global part: the class alone sets what
+a whole canvas shares, and distant cells agree only through attention over the field.
+
 With `g_noise` the field also carries g_noise * cell^2 values per cell after the z_local ones
 (ModelConfig.local_values): pixel-shuffled, they are one noise value per canvas pixel, which
 every up-block adds at its own size (averaged over the pixels a feature covers, scaled back to
@@ -102,7 +105,7 @@ class CanvasGenerator(nn.Module):
             raise ValueError("a canvas generator needs local latents (ModelConfig.z_local >= 1)")
         self.cfg = cfg
         sizes, chans = cfg.g_sizes(), cfg.g_channels()
-        self.stem = tiling_conv(cfg.z_local + cfg.z_dim, chans[0], kernel=1)
+        self.stem = tiling_conv(cfg.z_local + (cfg.z_dim if cfg.g_global else 0), chans[0], kernel=1)
         self.blocks = nn.ModuleList()
         self.attn = nn.ModuleDict()
         if sizes[0] in cfg.g_attn:
@@ -186,12 +189,11 @@ class CanvasGenerator(nn.Module):
         return self._to_rgb(h)
 
     def split_field(self, field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A field -> the stem's input (z_local and the global latent) and the per-pixel noise,
-        (B, g_noise, rows * cell, cols * cell), or None without g_noise."""
+        """A field -> the stem's input (z_local, and the global latent unless g_global is off) and the
+        per-pixel noise, (B, g_noise, rows * cell, cols * cell), or None without g_noise."""
         k, n = self.cfg.z_local, self.cfg.local_values
-        if n == k:
-            return field, None
-        return torch.cat([field[:, :k], field[:, n:]], dim=1), F.pixel_shuffle(field[:, k:n], self.cell)
+        stem = field[:, :k] if not self.cfg.g_global else field if n == k else torch.cat([field[:, :k], field[:, n:]], 1)
+        return stem, (None if n == k else F.pixel_shuffle(field[:, k:n], self.cell))
 
     def noise_at(self, noise: torch.Tensor | None, i: int) -> torch.Tensor | None:
         """Block i's noise: the per-pixel noise averaged over the f x f pixels each of its output

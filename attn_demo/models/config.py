@@ -87,6 +87,13 @@ class ModelConfig:
         is part of the latent field (g_noise * cell^2 values per cell after the
         z_local ones, pixel-shuffled to one value per pixel), so a seed, a
         shift by whole cells, a re-roll, a loop and a state carry it.
+    g_global: a canvas generator's global latent reaches its stem (PSGAN's
+        global part, broadcast to every cell; true in every config written before
+        this option). Off, the field keeps its global part (the seed contract does
+        not change) but the generator ignores it: the class alone sets what is
+        common to a whole canvas, and agreement between distant cells must come
+        through the field's attention (issue #36: with a global latent the attention
+        had nothing long-range left to do).
     """
 
     resolution: int = 32
@@ -111,6 +118,7 @@ class ModelConfig:
     cell: int = 0
     g_blur: bool = False
     g_noise: int = 0
+    g_global: bool = True
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -180,6 +188,8 @@ class ModelConfig:
         if not _whole(self.g_noise) or not 0 <= self.g_noise <= MAX_NOISE or (self.g_noise and self.kind != "canvas"):
             raise ConfigError(f"g_noise is a canvas model's per-pixel noise channels, an integer in 0..{MAX_NOISE}, "
                               f"got {self.g_noise!r}")
+        if not isinstance(self.g_global, bool) or (not self.g_global and self.kind != "canvas"):
+            raise ConfigError(f"g_global (true or false) is a canvas model's option, got {self.g_global!r}")
         if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 

@@ -71,6 +71,9 @@ def seed_field(G: CanvasGenerator, seed, cells: tuple[int, int], psi: float = 1.
     psi = check_finite("truncation psi", psi, *PSI_RANGE)
     seed = check_seed(seed)
     out = G.latent_from_seeds([seed], cells)[0] * psi
+    if not G.cfg.g_global and any(s != 0 for s in sliders):
+        raise InputError("this canvas model has no global latent (trained with --g-global off): "
+                         "latent sliders do not apply to it; set them to 0")
     if directions is not None or any(sliders):
         z = make_latent(seed, G.cfg.z_dim, psi, directions, sliders)      # psi * z + the sliders' offset
         out[G.cfg.local_values:] = z[:, None, None]

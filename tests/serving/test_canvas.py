@@ -242,6 +242,39 @@ def test_per_pixel_noise_is_part_of_the_field_with_limits():
     assert len(changed) < diff.numel() / 2
 
 
+def test_without_the_global_latent_the_class_and_the_local_field_set_the_canvas():
+    """g_global off: the field keeps its global part (the seed contract), the generator ignores it; a
+    local latent still changes the canvas; the option is a canvas model's, off only there, and old
+    configs (no such key) read as on."""
+    from attn_demo.errors import InputError
+    from attn_demo.serving.canvas import seed_field
+    cfg = canvas_config(cell=4, g_blur=True, g_noise=1, g_attn=(8,), g_global=False)
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    old = {k: v for k, v in canvas_config().to_dict().items() if k != "g_global"}
+    assert ModelConfig.from_dict(old).g_global is True
+    for bad in (dict(g_global="off"), dict(g_global=0)):
+        with pytest.raises(ConfigError, match="g_global"):
+            canvas_config(**bad)
+    with pytest.raises(ConfigError, match="g_global"):
+        ModelConfig(g_global=False)                                        # an image model has no field
+    torch.manual_seed(0)
+    g = that_matters(CanvasGenerator(cfg)).eval()
+    assert g.stem.weight.shape[1] == cfg.z_local                           # the stem sees z_local only
+    field = g.latent_from_seeds([3], (6, 8))
+    assert field.shape == (1, cfg.local_values + cfg.z_dim, 6, 8)          # the same field as before
+    y = torch.tensor([2])
+    other_global, other_local = field.clone(), field.clone()
+    other_global[:, cfg.local_values:] = torch.randn(1, cfg.z_dim, 1, 1)
+    other_local[:, :cfg.z_local, 2, 3] += 2.0
+    with torch.no_grad():
+        a = g(field, y)
+        assert torch.equal(g(other_global, y), a)
+        assert (g(other_local, y) - a).abs().max() > 1e-2
+    assert torch.equal(seed_field(g, 3, (6, 8), sliders=(0.0, 0.0)), field[0])
+    with pytest.raises(InputError, match="no global latent"):
+        seed_field(g, 3, (6, 8), sliders=(1.0,))
+
+
 def test_the_blur_is_a_fixed_low_pass_padded_as_the_canvas_tiles():
     from attn_demo.models.canvas import TilingBlur
     blur = TilingBlur()
