@@ -1,5 +1,6 @@
-"""How much each attention layer changes the picture: render, switch the layer off (gamma 0), render
-again, and report the mean absolute difference in grey levels (0-255) over many renders.
+"""How much each attention layer changes the picture: render, switch the layer off (gamma 0, and the
+global-context path's gamma_ctx where there is one), render again, and report the mean absolute
+difference in grey levels (0-255) over many renders.
 
 A layer whose gamma stayed near 0 in training shows maps that do not shape the image; this says
 how much they do, per layer, for image models and canvas models alike:
@@ -24,6 +25,7 @@ import torch
 
 from attn_demo.checks import parse_seeds
 from attn_demo.models.checkpoint import load_config
+from attn_demo.quality.alignment import attention_off
 
 
 def renderer(weights: Path, side: int):
@@ -63,11 +65,8 @@ def main() -> None:
     out = {"model": engine.name, "weights_sha256": engine.weights_sha256, "seeds": args.seeds, "layers": {}}
     for name, module in layers.items():
         gamma = module.gamma.detach().clone()
-        module.gamma.zero_()
-        try:
+        with attention_off({name: module}):             # gamma 0, and gamma_ctx 0 where there is one
             diffs = [float(np.abs(base[s] - render(s)).mean()) for s in seeds]
-        finally:
-            module.gamma.copy_(gamma)
         out["layers"][name] = {"gamma": float(gamma), "mean_abs_diff": statistics.fmean(diffs),
                                "max_of_means": max(diffs)}
         print(f"{name}: gamma {float(gamma):+.4f}, switching it off changes a pixel by "

@@ -44,7 +44,7 @@ def register(command) -> None:
     p = command("eval", "Score a model with FID-emoji, KID-emoji and SWD against a real-vs-real baseline.")
     p.add_argument("--weights", type=in_repo, required=True, help="model directory (config.json + model.safetensors)")
     p.add_argument("--data", type=in_repo, required=True, help="the real image folder the model was trained on")
-    p.add_argument("--features", type=in_repo, default=EMOJI_FEATURES,
+    p.add_argument("--features", type=in_repo, default=None,
                    help=f"feature-net directory (default {EMOJI_FEATURES}; for a texture model "
                         f"{TEXTURE_FEATURES} where it exists, else SWD only)")
     p.add_argument("--n", type=int, default=1000,
@@ -116,7 +116,7 @@ def cmd_eval(args) -> None:
         print(f"{len(data)} real images at {data.resolution} px from {args.data}")
         _check_n(args.n, len(data), args.data)
         from ..quality.metrics import evaluate
-        result = evaluate(engine, data, args.features, n=args.n, seeds=range(args.seeds), size=size)
+        result = evaluate(engine, data, eval_features(args.features, canvas=False), n=args.n, seeds=range(args.seeds), size=size)
     print()
     print(result["table"])
     print()
@@ -141,16 +141,24 @@ def _check_n(n: int, real: int, folder) -> None:
         raise AttnDemoError(f"--n must be at least {MIN_N}, got {n}")
 
 
+def eval_features(given: Path | None, canvas: bool) -> Path | None:
+    """eval's feature net: the one given, else the emoji net for an image model and, for a canvas model,
+    the texture net where it exists (None: SWD only)."""
+    if given is not None:
+        return given
+    if not canvas:
+        return in_repo(EMOJI_FEATURES)
+    textures = in_repo(TEXTURE_FEATURES)
+    return textures if (textures / "config.json").exists() else None
+
+
 def _eval_canvas(args, engine) -> dict:
     """A canvas model (its CanvasEngine): SWD of crops (crop-size renders, crops of 1024² canvases, real vs
     real) and seam ratios (quality/canvas.py); the textures load at the size the model trained on."""
     from ..quality.canvas import evaluate_canvas, load_textures
     from ..quality.feature_net import load_feature_net
     data = load_textures(args.weights, engine, args.data)
-    features = args.features
-    if features == in_repo(EMOJI_FEATURES):          # the default, an emoji net: the texture net where it exists
-        textures = in_repo(TEXTURE_FEATURES)
-        features = textures if (textures / "config.json").exists() else None
+    features = eval_features(args.features, canvas=True)
     net = load_feature_net(features) if features else None
     if net is not None and net.cfg.input_size > engine.cfg.resolution:
         raise AttnDemoError(f"{features} sees {net.cfg.input_size}-px images; this model's crops are "

@@ -88,7 +88,10 @@ def test_shipped_feature_net_is_found_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shipped = REPO / "weights" / "feature_net"
     parse = build_parser().parse_args
-    assert parse(["eval", "--weights", "w", "--data", "d"]).features == shipped
+    from attn_demo.cli.quality import eval_features
+    given = parse(["eval", "--weights", "w", "--data", "d"]).features
+    assert eval_features(given, canvas=False) == shipped
+    assert eval_features(given, canvas=True) == REPO / "weights" / "feature_net_textures"   # a texture model's
     assert parse(["index", "--weights", "w", "--data", "d"]).features == shipped
     assert parse(["invert", "--weights", "w", "--image", "i.png", "--out", "s.json"]).feature_net == shipped
     assert parse(["eval", "--weights", "w", "--data", "d", "--features", "weights/feature_net64"]).features \
