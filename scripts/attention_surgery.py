@@ -12,6 +12,10 @@ For each attention layer of an image model:
 
     python scripts/attention_surgery.py --weights weights/emoji32 --seeds 0-63 --clicks 256
     python scripts/attention_surgery.py --weights weights/emoji32 --seeds 0-63 --clicks 256 --json out.json
+    python scripts/attention_surgery.py --weights weights/emoji64 --along-training    # and at each snapshot
+
+--along-training also measures each snapshot the model ships (snapshots.safetensors, the timeline's
+steps) with the same seeds and the same clicks: how both figures grew over training.
 
 One thread is enough (the re-renders are batched); it prints one JSON object per model.
 """
@@ -30,6 +34,7 @@ from attn_demo.checks import parse_seeds
 from attn_demo.serving.engine import Engine, RenderArgs
 from attn_demo.serving.faithfulness import faithfulness
 from attn_demo.serving.surgery import Edit, Surgery, enter, run_edits
+from attn_demo.serving.timeline import Snapshots
 
 
 def switch_off_change(engine: Engine, layer: str, seeds: list[int], classes: list[int | None]) -> dict:
@@ -72,11 +77,45 @@ def faithfulness_ratios(engine: Engine, layer: str, seeds: list[int], classes: l
             else:
                 ratios.append(f.ratio)
     r = np.array(ratios)
-    return {"clicks": clicks, "k": k, "draws": draws, "ratio_median": float(np.median(r)),
-            "ratio_q25": float(np.percentile(r, 25)), "ratio_q75": float(np.percentile(r, 75)),
-            "ratio_p5": float(np.percentile(r, 5)), "ratio_p95": float(np.percentile(r, 95)),
-            "share_above_1": float((r > 1).mean()), "undefined": undefined,
+    # no defined ratio when random cells change nothing at any click (an identity attention: gamma 0)
+    q = {name: (float(np.percentile(r, pct)) if len(r) else None)
+         for name, pct in (("ratio_median", 50), ("ratio_q25", 25), ("ratio_q75", 75), ("ratio_p5", 5),
+                           ("ratio_p95", 95))}
+    return {"clicks": clicks, "k": k, "draws": draws, **q,
+            "share_above_1": float((r > 1).mean()) if len(r) else None, "undefined": undefined,
             "top_change_mean_grey": float(np.mean(tops)), "random_change_mean_grey": float(np.mean(rands))}
+
+
+def measure(engine: Engine, args) -> dict:
+    """Every attention layer's gamma, switch-off change and faithfulness ratios (the clicks drawn from
+    a generator seeded 0: the same clicks for every model and snapshot of one resolution)."""
+    classes = list(range(engine.cfg.num_classes)) or [None]
+    rng = np.random.default_rng(0)
+    layers = {}
+    for layer in engine.layers:
+        layers[layer] = {"gamma": float(engine.generator.attention_layers()[layer].gamma),
+                         "switch_off": switch_off_change(engine, layer, args.seeds, classes),
+                         "faithfulness": faithfulness_ratios(engine, layer, args.seeds, classes, args.clicks,
+                                                             args.k, args.draws, rng)}
+    return layers
+
+
+def _times(ratio: float | None) -> str:
+    return "undefined (no change from any cell)" if ratio is None else f"{ratio:.1f}x"
+
+
+def along_training(engine: Engine, args) -> dict:
+    """measure() at each of the model's snapshot steps, by step."""
+    snapshots = Snapshots(engine, keep=1)
+    if not snapshots.steps:
+        raise SystemExit(f"{engine.name} ships no snapshots.safetensors: nothing to measure along training")
+    out = {}
+    for step in snapshots.steps:
+        out[str(step)] = measure(snapshots.engine(step), args)
+        row = ", ".join(f"{name} gamma {v['gamma']:+.3f} off {v['switch_off']['mean_change_grey']:.2f} "
+                        f"ratio {_times(v['faithfulness']['ratio_median'])}" for name, v in out[str(step)].items())
+        print(f"step {step}: {row}", flush=True)
+    return out
 
 
 def main(argv=None) -> None:
@@ -87,6 +126,8 @@ def main(argv=None) -> None:
     p.add_argument("--k", type=int, default=5, help="key cells removed per click")
     p.add_argument("--draws", type=int, default=8, help="draws of k random cells per click")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--along-training", action="store_true",
+                   help="also measure each snapshot the model ships (the same seeds and clicks)")
     p.add_argument("--json", type=Path, default=None, help="also write every model's figures here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -95,16 +136,12 @@ def main(argv=None) -> None:
     for weights in args.weights:
         t0 = time.perf_counter()
         engine = Engine.from_pretrained(weights, device="cpu")
-        classes = list(range(engine.cfg.num_classes)) or [None]
-        rng = np.random.default_rng(0)
-        layers = {}
-        for layer in engine.layers:
-            layers[layer] = {"gamma": float(engine.generator.attention_layers()[layer].gamma),
-                             "switch_off": switch_off_change(engine, layer, args.seeds, classes),
-                             "faithfulness": faithfulness_ratios(engine, layer, args.seeds, classes, args.clicks,
-                                                                 args.k, args.draws, rng)}
-        out["models"][weights.name] = {"layers": layers, "seconds": round(time.perf_counter() - t0, 1)}
-        print(json.dumps({weights.name: out["models"][weights.name]}), flush=True)
+        model = {"layers": measure(engine, args)}
+        print(json.dumps({weights.name: model}), flush=True)
+        if args.along_training:
+            model["along_training"] = along_training(engine, args)
+        model["seconds"] = round(time.perf_counter() - t0, 1)
+        out["models"][weights.name] = model
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
 
