@@ -32,7 +32,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "attn-
 import torch  # noqa: E402
 
 from attn_demo.imaging.folders import UPLOAD_MB  # noqa: E402
-from attn_demo.machine import give_back_freed_memory_every, keep_freed_memory  # noqa: E402
+from attn_demo.machine import keep_freed_memory  # noqa: E402
 from attn_demo.serving.engine import MapSettings, RenderArgs  # noqa: E402
 from attn_demo.serving.probe import LOOKS_AT  # noqa: E402
 from attn_demo.serving.loader import find_models  # noqa: E402
@@ -45,9 +45,6 @@ QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 # CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/machine.py)
-# ... within a burst; between bursts every thread's arena gives its free memory back (issue #37, R2)
-TRIM_SECONDS = float(os.environ.get("ATTN_DEMO_TRIM_SECONDS", "10"))
-give_back_freed_memory_every(TRIM_SECONDS)
 
 studio = Studio(find_models(WEIGHTS, kind=None), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 # The page opens on a clean face in the mode a newcomer reads first ("where this pixel looks"), on

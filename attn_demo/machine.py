@@ -13,11 +13,7 @@ below the freed blocks stay in the heap and are reused. `python -m attn_demo
 bench` measures what this buys (its ablation table: the "malloc:" rows).
 
 The price: the process keeps the heap of its largest batch (its resident
-memory stays at that peak instead of falling back between requests), and a
-server whose handlers run on many threads keeps one such peak per malloc arena.
-`give_back_freed_memory_every` bounds that: a daemon thread hands the arenas'
-free memory back to the system every few seconds (issue #37: under mixed load
-the app held 303 MB of free chunks in 16 arenas, RSS +83 MB after minute 2).
+memory stays at that peak instead of falling back between requests).
 """
 from __future__ import annotations
 
@@ -25,7 +21,6 @@ import ctypes
 import ctypes.util
 import functools
 import platform
-import threading
 from pathlib import Path
 
 
@@ -83,23 +78,3 @@ def give_back_freed_memory() -> bool:
     where it does not apply."""
     trim = _malloc_trim()
     return trim is not None and bool(trim(0))
-
-
-def give_back_freed_memory_every(seconds: float) -> threading.Thread | None:
-    """A daemon thread that calls give_back_freed_memory every `seconds` (a server: the memory its
-    requests freed goes back to the system between bursts, whichever thread's arena holds it; the
-    next request pays a few page faults for it). None where malloc_trim does not apply."""
-    if not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
-    if _malloc_trim() is None:
-        return None
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(seconds):
-            give_back_freed_memory()
-
-    thread = threading.Thread(target=loop, name="give-back-freed-memory", daemon=True)
-    thread.stop = stop
-    thread.start()
-    return thread
