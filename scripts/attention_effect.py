@@ -64,12 +64,12 @@ def main() -> None:
     base = {s: render(s).astype(np.float64) for s in seeds}
     out = {"model": engine.name, "weights_sha256": engine.weights_sha256, "seeds": args.seeds, "layers": {}}
     for name, module in layers.items():
-        gamma = module.gamma.detach().clone()
+        gamma = float(module.gamma)
         with attention_off({name: module}):             # gamma 0, and gamma_ctx 0 where there is one
             diffs = [float(np.abs(base[s] - render(s)).mean()) for s in seeds]
-        out["layers"][name] = {"gamma": float(gamma), "mean_abs_diff": statistics.fmean(diffs),
+        out["layers"][name] = {"gamma": gamma, "mean_abs_diff": statistics.fmean(diffs),
                                "max_of_means": max(diffs)}
-        print(f"{name}: gamma {float(gamma):+.4f}, switching it off changes a pixel by "
+        print(f"{name}: gamma {gamma:+.4f}, switching it off changes a pixel by "
               f"{statistics.fmean(diffs):.2f} grey levels on average (largest image mean {max(diffs):.2f})")
     if engine.cfg.kind == "canvas":
         out["latents"] = swap_latents(engine, seeds, args.side, base)

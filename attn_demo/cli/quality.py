@@ -116,7 +116,8 @@ def cmd_eval(args) -> None:
         print(f"{len(data)} real images at {data.resolution} px from {args.data}")
         _check_n(args.n, len(data), args.data)
         from ..quality.metrics import evaluate
-        result = evaluate(engine, data, eval_features(args.features, canvas=False), n=args.n, seeds=range(args.seeds), size=size)
+        features = eval_features(args.features, canvas=False)
+        result = evaluate(engine, data, features, n=args.n, seeds=range(args.seeds), size=size)
     print()
     print(result["table"])
     print()

@@ -192,8 +192,10 @@ class CanvasGenerator(nn.Module):
         """A field -> the stem's input (z_local, and the global latent unless g_global is off) and the
         per-pixel noise, (B, g_noise, rows * cell, cols * cell), or None without g_noise."""
         k, n = self.cfg.z_local, self.cfg.local_values
-        stem = field[:, :k] if not self.cfg.g_global else field if n == k else torch.cat([field[:, :k], field[:, n:]], 1)
-        return stem, (None if n == k else F.pixel_shuffle(field[:, k:n], self.cell))
+        noise = None if n == k else F.pixel_shuffle(field[:, k:n], self.cell)
+        if not self.cfg.g_global:
+            return field[:, :k], noise
+        return (field if n == k else torch.cat([field[:, :k], field[:, n:]], dim=1)), noise
 
     def noise_at(self, noise: torch.Tensor | None, i: int) -> torch.Tensor | None:
         """Block i's noise: the per-pixel noise averaged over the f x f pixels each of its output
