@@ -1,7 +1,8 @@
 """Gradio, imported without its import-time stub writer: `from ._gradio import gr`.
 
 (It also makes Gradio's refusal of an out-of-range input one log line instead of a
-traceback: `quiet_bounds_errors`, below.)
+traceback, `quiet_bounds_errors`, and builds a session's copy of the page's component
+configs lazily, `lazy_session_configs`: both below.)
 
 As each Gradio component class is defined, Gradio's metaclass re-reads and parses
 the class's whole source file and writes a type stub (`.pyi`) next to it in
@@ -12,8 +13,7 @@ docs/PERFORMANCE_NOTES.md). Its result is never used at
 run time, and it fails on a read-only install (gradio issue #10121).
 
 Importing Gradio through this module swaps the writer for a no-op as Gradio's
-metaclass module is loaded, before any component class exists. Nothing else in
-Gradio is touched. If Gradio was imported before (by other code in the same
+metaclass module is loaded, before any component class exists. If Gradio was imported before (by other code in the same
 process), it is used as it is: the stubs were written already.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ import importlib.abc
 import importlib.machinery
 import logging
 import sys
+from collections.abc import Callable, Iterator, MutableMapping
 
 STUB_MODULE = "gradio.component_meta"
 STUB_WRITER = "create_or_modify_pyi"
@@ -88,9 +89,110 @@ def quiet_bounds_errors() -> None:
     number.raise_if_out_of_bounds = staticmethod(raise_if_out_of_bounds)
 
 
+class LazyConfigs(MutableMapping):
+    """A session's block configs, each built the first time it is read.
+
+    Stands in for the dict that Gradio's SessionState fills in its __init__ with
+    `config_for_block` for every block of the page (kept for deep links and updated as events
+    run). Each entry is built from the block object the session started with, as Gradio's dict
+    comprehension does, but only when something reads it; iterating builds the rest, in the
+    page's order, so a deep link returns what the eager copy would have.
+    """
+
+    def __init__(self, build: Callable[[int, object], dict], blocks: dict):
+        self._build = build
+        self._pending = dict(blocks)   # block id -> the block, not built yet
+        self._order = list(blocks)
+        self._built: dict[int, dict] = {}
+
+    def _fill(self, key) -> None:
+        if key in self._pending:
+            self._built[key] = self._build(key, self._pending.pop(key))
+
+    def _fill_all(self) -> None:
+        if not self._pending:
+            return
+        for key in list(self._pending):
+            self._fill(key)
+        # the page's order first (as the eager copy has it), then blocks added later
+        first = [k for k in self._order if k in self._built]
+        later = self._built.keys() - set(first)
+        self._built = {k: self._built[k] for k in first + [k for k in self._built if k in later]}
+
+    def __getitem__(self, key):
+        self._fill(key)
+        return self._built[key]
+
+    def __setitem__(self, key, value) -> None:
+        self._pending.pop(key, None)
+        self._built[key] = value
+
+    def __delitem__(self, key) -> None:
+        if key in self._pending:
+            del self._pending[key]
+        else:
+            del self._built[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self._pending or key in self._built
+
+    def __iter__(self) -> Iterator:
+        self._fill_all()
+        return iter(self._built)
+
+    def __len__(self) -> int:
+        return len(self._pending) + len(self._built)
+
+
+# Gradio whose SessionState.__init__ is known to build the copy eagerly and set nothing else
+# that the lazy version below leaves out (tests/studio/test_gradio_import.py checks both).
+LAZY_CONFIGS_FOR = ("6.31.0",)
+SESSION_FIELDS = ("blocks_config", "config_values", "state_data", "_state_ttl", "is_closed",
+                  "STATE_TTL_WHEN_CLOSED")
+
+
+def lazy_session_configs() -> bool:
+    """Give each new Gradio session a LazyConfigs instead of every block's config built at once.
+
+    Gradio 6.31 builds `config_for_block` for every block of the page in `SessionState.__init__`,
+    and every API call without a session hash is a new session: with this app's 342 blocks that was
+    64.7 ms of CPU and ~0.33 MB per call (docs/reliability/NOTES.md), while a call reads the
+    configs of its own inputs and outputs only. Applied to the Gradio versions in LAZY_CONFIGS_FOR
+    (the pinned one); any other is left as it is. Returns whether the patch is in force.
+    """
+    import copy
+    import os
+
+    from gradio import state_holder
+    session = state_holder.SessionState
+    if getattr(session.__init__, "lazy_configs", False):
+        return True
+    if gr.__version__ not in LAZY_CONFIGS_FOR:
+        logging.getLogger("attn_demo.studio").info(
+            "Gradio %s: sessions build every block's config at once (the lazy copy is for %s)",
+            gr.__version__, ", ".join(LAZY_CONFIGS_FOR))
+        return False
+
+    def __init__(self, blocks) -> None:
+        self.blocks_config = copy.copy(blocks.default_config)
+        self.config_values = LazyConfigs(
+            lambda key, block: self.blocks_config.config_for_block(key, [], block),
+            {k: v for k, v in self.blocks_config.blocks.items() if k in blocks.blocks})
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    __init__.lazy_configs = True
+    __init__.eager = session.__init__
+    session.__init__ = __init__
+    return True
+
+
 skip_stub_writer()
 import gradio as gr  # noqa: E402
 
 quiet_bounds_errors()
+lazy_session_configs()
 
-__all__ = ["gr", "skip_stub_writer", "quiet_bounds_errors"]
+__all__ = ["gr", "skip_stub_writer", "quiet_bounds_errors", "lazy_session_configs", "LazyConfigs"]
