@@ -128,6 +128,12 @@ class ModelConfig:
 
     # ----------------------------------------------------------------- checks
     def validate(self) -> None:
+        self._validate_sizes()
+        self._validate_attention()
+        self._validate_generator_options()
+
+    def _validate_sizes(self) -> None:
+        """Resolution, widths, latent and class counts."""
         if self.resolution not in RESOLUTIONS:
             raise ConfigError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
         for name, top in (("z_dim", MAX_Z_DIM), ("g_width", MAX_WIDTH), ("d_width", MAX_WIDTH),
@@ -139,18 +145,27 @@ class ModelConfig:
             raise ConfigError(f"num_classes must be an integer in 0..{MAX_CLASSES}, got {self.num_classes!r}")
         if not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME for n in self.class_names):
             raise ConfigError(f"class_names must be non-empty strings of at most {MAX_CLASS_NAME} characters")
-        for name in ("g_attn", "d_attn"):
-            if not all(_whole(r) for r in getattr(self, name)):
-                raise ConfigError(f"{name} must be a list of integers, got {getattr(self, name)!r}")
         if self.class_names and len(self.class_names) != self.num_classes:
             raise ConfigError(
                 f"class_names has {len(self.class_names)} names for {self.num_classes} classes")
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        if not _whole(self.z_local) or not 0 <= self.z_local <= MAX_Z_DIM:
+            raise ConfigError(f"z_local must be an integer in 0..{MAX_Z_DIM}, got {self.z_local!r}")
+        if (self.kind == "canvas") != (self.z_local > 0):
+            raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
         if not _whole(self.cell) or (self.cell and (self.kind != "canvas" or self.cell & (self.cell - 1)
                                                     or not 4 <= self.cell <= self.resolution // 4)):
             raise ConfigError(f"cell is a canvas model's pixels per latent cell, a power of two in 4.."
                               f"{self.resolution // 4}, got {self.cell!r}")
         if self.g_width % 2:
             raise ConfigError("g_width must be even (the last G stage has g_width/2 channels)")
+
+    def _validate_attention(self) -> None:
+        """Where the attention layers sit, their heads and their options."""
+        for name in ("g_attn", "d_attn"):
+            if not all(_whole(r) for r in getattr(self, name)):
+                raise ConfigError(f"{name} must be a list of integers, got {getattr(self, name)!r}")
         g_sizes = self.g_sizes()
         # a canvas may also attend over its field (after the 1x1 stem): with a fine cell, the grid
         # that attention at 1/8 of the canvas needs (models/canvas.py)
@@ -166,23 +181,22 @@ class ModelConfig:
             self._check_heads(self.d_channels()[d_sizes.index(r)], "D", r)
         if self.attn_kind not in ATTENTION_KINDS:
             raise ConfigError(f"attn_kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attn_kind!r}")
-        if self.kind not in MODEL_KINDS:
-            raise ConfigError(f"kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
-        if not _whole(self.z_local) or not 0 <= self.z_local <= MAX_Z_DIM:
-            raise ConfigError(f"z_local must be an integer in 0..{MAX_Z_DIM}, got {self.z_local!r}")
-        if (self.kind == "canvas") != (self.z_local > 0):
-            raise ConfigError("a canvas model needs z_local >= 1 (latents per cell); a sagan model has none")
+        if not _whole(self.attn_registers) or not 0 <= self.attn_registers <= MAX_REGISTERS:
+            raise ConfigError(f"attn_registers must be an integer in 0..{MAX_REGISTERS}, got {self.attn_registers!r}")
+        for name in ("attn_null", "attn_whiten", "attn_context"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
+            raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
+
+    def _validate_generator_options(self) -> None:
+        """SLE for image generators; blur, noise and the global latent for canvases."""
         if not isinstance(self.g_sle, bool):
             raise ConfigError(f"g_sle must be true or false, got {self.g_sle!r}")
         if self.sle_gate not in SLE_GATES:
             raise ConfigError(f"sle_gate must be one of {', '.join(SLE_GATES)}, got {self.sle_gate!r}")
         if self.g_sle and (self.kind != "sagan" or not self.sle_pairs()):
             raise ConfigError("skip-layer excitation (g_sle) is for image generators of 32 px and more")
-        if not _whole(self.attn_registers) or not 0 <= self.attn_registers <= MAX_REGISTERS:
-            raise ConfigError(f"attn_registers must be an integer in 0..{MAX_REGISTERS}, got {self.attn_registers!r}")
-        for name in ("attn_null", "attn_whiten", "attn_context"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.g_blur, bool) or (self.g_blur and self.kind != "canvas"):
             raise ConfigError(f"g_blur (true or false) is a canvas model's option, got {self.g_blur!r}")
         if not _whole(self.g_noise) or not 0 <= self.g_noise <= MAX_NOISE or (self.g_noise and self.kind != "canvas"):
@@ -190,8 +204,6 @@ class ModelConfig:
                               f"got {self.g_noise!r}")
         if not isinstance(self.g_global, bool) or (not self.g_global and self.kind != "canvas"):
             raise ConfigError(f"g_global (true or false) is a canvas model's option, got {self.g_global!r}")
-        if self.attn_pool and any(r < 2 for r in self.g_attn + self.d_attn):
-            raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
     def _check_heads(self, channels: int, net: str, r: int) -> None:
         if channels % 8 or (channels // 8) % self.heads or (channels // 2) % self.heads:
