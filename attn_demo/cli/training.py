@@ -106,6 +106,9 @@ def _model_args(p) -> None:
     m.add_argument("--attn-context", choices=["on", "off"],
                    help="a global-context path beside attention (GCNet; the disentangled block's unary term), "
                         "with its own gamma_ctx (default off)")
+    m.add_argument("--d-mbstd", choices=["on", "off"],
+                   help="D sees the batch's variety: ProGAN's minibatch standard deviation after its last "
+                        "block, against a G that paints one image per class (default off)")
 
 
 def _training_args(p) -> None:
@@ -199,7 +202,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
                "z_local": "z_local", "attn_pool": "attn_pool", "g_sle": "g_sle",
                "attn_registers": "attn_registers", "attn_null": "attn_null", "attn_whiten": "attn_whiten",
                "attn_context": "attn_context", "cell": "cell", "g_blur": "g_blur",
-               "g_noise": "g_noise", "g_global": "g_global"}
+               "g_noise": "g_noise", "g_global": "g_global", "d_mbstd": "d_mbstd"}
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
@@ -219,7 +222,8 @@ def cmd_train(args) -> None:
     model_given = _given(args, MODEL_FLAGS)
     if model_given.get("g_sle") == "open":      # SLE whose gates start at 1 (models/networks.SkipExcitation)
         model_given.update(g_sle="on", sle_gate="open")
-    for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context", "g_blur", "g_global"):  # on/off -> bool
+    for flag in ("attn_pool", "g_sle", "attn_null", "attn_whiten", "attn_context", "g_blur", "g_global",
+                 "d_mbstd"):  # on/off -> bool
         if flag in model_given:
             model_given[flag] = model_given[flag] == "on"
     train_given = _given(args, {k: k for k in TRAIN_FLAGS})

@@ -94,6 +94,12 @@ class ModelConfig:
         common to a whole canvas, and agreement between distant cells must come
         through the field's attention (issue #36: with a global latent the attention
         had nothing long-range left to do).
+    d_mbstd: D sees the batch's variety (ProGAN's minibatch standard deviation): after
+        its last block, each group of up to 4 images gets one more channel, the standard
+        deviation of its features over the group averaged to one value, and a 3x3 conv
+        adds what D makes of it to the features (residual). A generator that paints one
+        image per class shows D a small value there (false in every config written before
+        it existed; models/networks.MinibatchStd).
     """
 
     resolution: int = 32
@@ -119,6 +125,7 @@ class ModelConfig:
     g_blur: bool = False
     g_noise: int = 0
     g_global: bool = True
+    d_mbstd: bool = False
 
     def __post_init__(self) -> None:
         # Coerce JSON lists to tuples so configs compare and hash as values.
@@ -190,7 +197,7 @@ class ModelConfig:
             raise ConfigError("attention with pooled keys needs feature maps of at least 2x2")
 
     def _validate_generator_options(self) -> None:
-        """SLE for image generators; blur, noise and the global latent for canvases."""
+        """SLE for image generators; blur, noise and the global latent for canvases; D's batch view."""
         if not isinstance(self.g_sle, bool):
             raise ConfigError(f"g_sle must be true or false, got {self.g_sle!r}")
         if self.sle_gate not in SLE_GATES:
@@ -204,6 +211,8 @@ class ModelConfig:
                               f"got {self.g_noise!r}")
         if not isinstance(self.g_global, bool) or (not self.g_global and self.kind != "canvas"):
             raise ConfigError(f"g_global (true or false) is a canvas model's option, got {self.g_global!r}")
+        if not isinstance(self.d_mbstd, bool):
+            raise ConfigError(f"d_mbstd must be true or false, got {self.d_mbstd!r}")
 
     def _check_heads(self, channels: int, net: str, r: int) -> None:
         if channels % 8 or (channels // 8) % self.heads or (channels // 2) % self.heads:

@@ -126,6 +126,38 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
     return CanvasGenerator(cfg) if cfg.kind == "canvas" else Generator(cfg)
 
 
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation, as a residual: h + conv([h, s]).
+
+    s is one value per group of up to MAX_GROUP images (the largest group size of 4, 2 or 1 that
+    divides the batch; consecutive images form a group), broadcast over the feature map: the
+    standard deviation of each feature over the group, averaged over channels and positions. A
+    lone image (the studio's probe of D) has s = 0.
+    """
+
+    MAX_GROUP = 4
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = sn_conv(channels + 1, channels)
+
+    @classmethod
+    def group_size(cls, batch: int) -> int:
+        return next(g for g in (cls.MAX_GROUP, 2, 1) if batch % g == 0)
+
+    @classmethod
+    def spread(cls, h: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, 1, H, W): each image's group's standard deviation, one value."""
+        b, _, height, width = h.shape
+        g = cls.group_size(b)
+        grouped = h.float().reshape(b // g, g, -1)
+        std = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=1)     # (B / g,)
+        return std.repeat_interleave(g).to(h.dtype).view(b, 1, 1, 1).expand(b, 1, height, width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.conv(torch.cat([h, self.spread(h)], dim=1))
+
+
 class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -138,6 +170,7 @@ class Discriminator(nn.Module):
             if size in cfg.d_attn:
                 self.attn[str(size)] = _attention(cfg, cout)
             cin = cout
+        self.mbstd = MinibatchStd(cin) if cfg.d_mbstd else None
         self.head = sn_linear(cin, 1)
         self.embed = sn_embedding(cfg.num_classes, cin) if cfg.num_classes > 0 else None
         self.projected = None    # a pretrained feature branch (training/projected.py), training only
@@ -149,6 +182,8 @@ class Discriminator(nn.Module):
             h = block(h)
             if str(size) in self.attn:
                 h = self.attn[str(size)](h)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
         h = F.relu(h).sum(dim=(2, 3))           # (B, C) global sum pooling
         out = self.head(h).squeeze(1)
         if self.embed is not None:

@@ -289,3 +289,39 @@ def test_attention_kind_in_the_config():
             ModelConfig.from_dict(bad)
     g = Generator(ModelConfig.from_dict({**old, "attn_kind": "additive"}))
     assert {a.kind for a in g.attn.values()} == {"additive"}
+
+
+def test_minibatch_std_sees_the_batch_variety():
+    from attn_demo.models.networks import MinibatchStd
+    assert [MinibatchStd.group_size(b) for b in (32, 6, 3, 1)] == [4, 2, 1, 1]
+    torch.manual_seed(0)
+    h = torch.randn(8, 5, 4, 4)
+    s = MinibatchStd.spread(h)
+    assert s.shape == (8, 1, 4, 4)
+    # by hand: consecutive groups of 4, each feature's population std over the group, averaged
+    by_hand = torch.stack([h[i:i + 4].std(dim=0, unbiased=False).mean() for i in (0, 4)]).repeat_interleave(4)
+    torch.testing.assert_close(s[:, 0, 0, 0], by_hand, atol=1e-5, rtol=1e-5)
+    assert (s == s[:, :, :1, :1]).all()                        # one value per image, everywhere
+    same = h[:1].expand(8, -1, -1, -1)                         # one image repeated: nothing varies
+    assert MinibatchStd.spread(same).max() < 1e-3
+    assert MinibatchStd.spread(h[:1]).max() < 1e-3             # a lone image (the studio's D probe)
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+def test_d_mbstd_option(classes):
+    cfg = tiny_config(d_mbstd=True, num_classes=classes)
+    d = Discriminator(cfg)
+    assert d.mbstd is not None and Discriminator(tiny_config(num_classes=classes)).mbstd is None
+    x = torch.randn(8, 3, cfg.resolution, cfg.resolution)
+    y = torch.randint(0, classes, (8,)) if classes else None
+    out = d(x, y)
+    assert out.shape == (8,) and torch.isfinite(out).all()
+    one = d(x[:1], None if y is None else y[:1])             # a batch of one is judged too
+    assert one.shape == (1,) and torch.isfinite(one).all()
+    # D's verdict on an image depends on the rest of its group: the option does something
+    other = d(torch.cat([x[:1], torch.randn(3, 3, cfg.resolution, cfg.resolution)]), None if y is None else y[:4])
+    alone = d(torch.cat([x[:1]] * 4), None if y is None else y[:1].repeat(4))
+    assert not torch.allclose(other[0], alone[0])
+    assert ModelConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "d_mbstd"}).d_mbstd is False
+    with pytest.raises(ConfigError, match="d_mbstd"):
+        tiny_config(d_mbstd="yes")
