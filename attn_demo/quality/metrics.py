@@ -1,4 +1,6 @@
-"""Offline quality metrics: FID-emoji, KID-emoji and SWD, always beside a real-vs-real baseline.
+"""Offline quality metrics: FID-emoji, KID-emoji and SWD, always beside a real-vs-real baseline,
+with precision and recall (what FID mixes: fidelity and variety) and, for a class-conditional
+model, how often the feature net names a fake's own class.
 
     python -m attn_demo features --data data/emoji --out weights/feature_net
     python -m attn_demo eval --weights weights/emoji32 --data data/emoji
@@ -34,6 +36,8 @@ KID_SUBSETS = 100
 KID_SUBSET_SIZE = 500
 MIN_N = 10
 METRICS = ("fid_emoji", "kid_emoji", "swd_x1e3")
+PR_NEIGHBOURS = 3       # Kynkäänniemi et al. 2019: the k of each point's k-NN radius
+EXTRA = ("precision", "recall", "class_accuracy")   # in the summary where measured
 NOTE = (
     "FID-emoji and KID-emoji are FID and KID in the feature space of a small CNN trained to classify "
     "the same real images (not Inception-v3, and never used to train the GAN): they are not "
@@ -42,7 +46,12 @@ NOTE = (
     "real-vs-real baseline at the same n (two disjoint random halves of the real data: what a "
     "perfect generator would score). SWD (Karras et al. 2018: sliced Wasserstein distance of 7x7 "
     "Laplacian-pyramid patches, x1e3 as in ProGAN, averaged over levels) uses no trained weights. "
+    "Precision and recall (Kynkäänniemi et al. 2019, k = 3, in the same feature space): the share of "
+    "fakes inside the real images' manifold (fidelity) and of real images inside the fakes' (variety: a "
+    "generator that paints one image per class has low recall). "
     "Mean ± std over {seeds} seed(s), each with new fakes and a new real subset; fakes at psi 1{classes}.")
+CLASS_NOTE = (" Class accuracy: the share of images the feature net (a classifier of these real images, "
+              "trained on them: the real row is its training accuracy) names by their own class.")
 
 
 # ------------------------------------------------------------------ one comparison
@@ -62,8 +71,45 @@ def frechet(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor) -> float:
         return float(fid.compute())
 
 
-def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> dict:
-    """Score two uint8 image sets (N, 3, R, R) of the same size: FID-emoji, KID-emoji, SWD x 1e3."""
+def features(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, R, R) -> (N, F): the feature net's features, as FID and KID see them."""
+    net.eval()
+    with torch.no_grad():
+        return torch.cat([net(batch) for batch in _batches(images)]).double()
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of two feature sets (N, F), (M, F).
+
+    Each set's manifold is the union of balls around its points, each ball's radius the distance to
+    the point's k-th nearest other point of the same set. Precision: the share of fakes inside the
+    real manifold; recall: the share of real points inside the fake manifold.
+    """
+    if min(len(real), len(fake)) <= k:
+        raise InputError(f"precision and recall need more than {k} images per side")
+
+    def radii(x: torch.Tensor) -> torch.Tensor:
+        d = torch.cdist(x, x)
+        return d.kthvalue(k + 1, dim=1).values       # the 1st smallest is the point itself (0)
+
+    between = torch.cdist(fake, real)                  # (M, N)
+    precision = (between <= radii(real)[None, :]).any(dim=1).double().mean()
+    recall = (between <= radii(fake)[:, None]).any(dim=0).double().mean()
+    return float(precision), float(recall)
+
+
+def class_accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of uint8 images (N, 3, R, R) that the feature net classifies as their label."""
+    net.eval()
+    with torch.no_grad():
+        predicted = torch.cat([net.logits(batch).argmax(dim=1) for batch in _batches(images)])
+    return float((predicted == labels.to(predicted.device)).double().mean())
+
+
+def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
+            fake_labels: torch.Tensor | None = None) -> dict:
+    """Score two uint8 image sets (N, 3, R, R) of the same size: FID-emoji, KID-emoji, SWD x 1e3,
+    precision and recall; with `fake_labels` (the classes the fakes were asked for), class accuracy."""
     n = real.shape[0]
     if real.dtype != torch.uint8 or fake.dtype != torch.uint8:
         raise InputError(f"compare takes uint8 images, got {real.dtype} and {fake.dtype}")
@@ -86,8 +132,13 @@ def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int =
             kid_mean, _ = kid.compute()
     fid_value = frechet(net, real, fake)
     s = swd(real, fake, seed=seed)
-    return {"fid_emoji": fid_value, "kid_emoji": float(kid_mean), "swd_x1e3": s["mean"],
-            "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()}}
+    precision, recall = precision_recall(features(net, real), features(net, fake))
+    out = {"fid_emoji": fid_value, "kid_emoji": float(kid_mean), "swd_x1e3": s["mean"],
+           "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()},
+           "precision": precision, "recall": recall}
+    if fake_labels is not None:
+        out["class_accuracy"] = class_accuracy(net, fake, fake_labels)
+    return out
 
 
 # ------------------------------------------------------------------ the routine
@@ -124,7 +175,7 @@ def _check_classes(engine, data: ImageSet) -> bool:
 
 def _summary(runs: list[dict]) -> dict:
     out = {}
-    for key in METRICS:
+    for key in METRICS + tuple(k for k in EXTRA if k in runs[0]):
         values = [r[key] for r in runs]
         out[key] = {"mean": statistics.fmean(values),
                     "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
@@ -164,8 +215,9 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
         a, b = perm[:n], perm[n:2 * n]
         fake = _fake_images(engine, range(s * n, s * n + n), data.labels[a].tolist() if conditional else None)
         fake = _at_resolution(fake, size)
-        rows["model_vs_real"].append(compare(net, real[a], fake, seed=s))
-        rows["real_vs_real"].append(compare(net, real[a], real[b], seed=s))
+        labels = (data.labels[a], data.labels[b]) if conditional else (None, None)
+        rows["model_vs_real"].append(compare(net, real[a], fake, seed=s, fake_labels=labels[0]))
+        rows["real_vs_real"].append(compare(net, real[a], real[b], seed=s, fake_labels=labels[1]))
         log(f"seed {s}: " + ", ".join(f"{k} {rows['model_vs_real'][-1][k]:.4g} (baseline "
                                       f"{rows['real_vs_real'][-1][k]:.4g})" for k in METRICS)
             + f" [{time.perf_counter() - t0:.0f} s]")
@@ -183,7 +235,8 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
     }
     result["table"] = format_table(result)
     result["note"] = NOTE.format(seeds=len(seeds),
-                                 classes=" with the class mix of the real sample" if conditional else "")
+                                 classes=" with the class mix of the real sample" if conditional else "") \
+        + (CLASS_NOTE if conditional else "")
     return result
 
 
@@ -192,12 +245,16 @@ def format_table(result: dict) -> str:
     if result.get("model_resolution", result["resolution"]) != result["resolution"]:
         model += f" ({result['model_resolution']} px, resized to {result['resolution']})"
     rows = (("model_vs_real", f"{model} vs real"), ("real_vs_real", "real vs real (baseline)"))
-    lines = [f"| n = {result['n']} per side, {len(result['seeds'])} seed(s) "
-             "| FID-emoji ↓ | KID-emoji ↓ | SWD×1e3 ↓ |", "|---|---:|---:|---:|"]
+    # results written before precision, recall and class accuracy were measured have the first three
+    shown = METRICS + tuple(k for k in EXTRA if k in result["model_vs_real"])
+    heads = {"fid_emoji": "FID-emoji ↓", "kid_emoji": "KID-emoji ↓", "swd_x1e3": "SWD×1e3 ↓",
+             "precision": "precision ↑", "recall": "recall ↑", "class_accuracy": "class accuracy ↑"}
+    lines = [f"| n = {result['n']} per side, {len(result['seeds'])} seed(s) | "
+             + " | ".join(heads[m] for m in shown) + " |", "|---|" + "---:|" * len(shown)]
     for key, name in rows:
         # Significant digits, not fixed decimals: the scale of FID-emoji and KID-emoji depends on
         # the feature net, and a baseline near 0 must not print as 0.
-        cells = [f"{result[key][m]['mean']:.3g} ± {result[key][m]['std']:.2g}" for m in METRICS]
+        cells = [f"{result[key][m]['mean']:.3g} ± {result[key][m]['std']:.2g}" for m in shown]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     levels = ", ".join(f"{k} px {v:.1f}" for k, v in result["model_vs_real"]["swd_levels_x1e3"].items())
     lines += ["", f"Feature net sha256 `{result['feature_net']['sha256']}`; "

@@ -11,7 +11,7 @@ from attn_demo.imaging.folders import SHAPES, make_shapes
 from attn_demo.errors import CheckpointError
 from attn_demo.quality.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
                                    train_feature_net)
-from attn_demo.quality.metrics import compare
+from attn_demo.quality.metrics import class_accuracy, compare, features, precision_recall
 from attn_demo.quality.swd import laplacian_pyramid, swd
 
 from conftest import make_model_dir
@@ -121,6 +121,9 @@ def test_eval_cli_end_to_end(tmp_path, capsys):
     assert metrics["n"] == 16 and metrics["seeds"] == [0, 1]
     assert metrics["feature_net"]["sha256"] in out
     assert np.isfinite(metrics["model_vs_real"]["fid_emoji"]["mean"])
+    for key in ("precision", "recall", "class_accuracy"):
+        assert 0 <= metrics["model_vs_real"][key]["mean"] <= 1 and len(metrics["real_vs_real"][key]["values"]) == 2
+    assert "recall ↑" in out and "class accuracy ↑" in out and "Kynkäänniemi" in metrics["note"]
     assert "real vs real (baseline)" in (model / "README.md").read_text()
 
     assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
@@ -160,3 +163,39 @@ def test_a_texture_feature_net_learns_from_crops(tmp_path, capsys):
         assert main(["features", "--data", str(data_dir), "--out", str(fnet), "--size", "64",
                      "--input-size", "32", *bad]) == 2
         assert "--crops must be" in capsys.readouterr().err
+
+
+def test_precision_and_recall_tell_fidelity_from_variety():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(400, 8, generator=g, dtype=torch.float64)
+    same = torch.randn(400, 8, generator=g, dtype=torch.float64)
+    p, r = precision_recall(real, same)
+    assert p > 0.8 and r > 0.8
+    # one corner of the real distribution, painted again and again: faithful, but no variety
+    collapsed = real[real[:, 0] > 1.0][:1].repeat(400, 1) + 0.01 * torch.randn(400, 8, generator=g, dtype=torch.float64)
+    p, r = precision_recall(real, collapsed)
+    assert p > 0.9 and r < 0.1
+    assert precision_recall(real, same + 100.0) == (0.0, 0.0)     # nowhere near: neither
+    assert precision_recall(real, real) == (1.0, 1.0)
+    with pytest.raises(Exception, match="more than 3"):
+        precision_recall(real[:3], same)
+
+
+def test_class_accuracy_counts_the_nets_own_verdicts(halves):
+    a, _ = halves
+    net = tiny_net()
+    with torch.no_grad():
+        named = net.logits(a.float() / 255).argmax(dim=1)
+    assert class_accuracy(net, a, named) == 1.0
+    assert class_accuracy(net, a, (named + 1) % 3) == 0.0
+    assert features(net, a).shape == (64, 32)
+
+
+def test_compare_reports_precision_recall_and_asked_classes(halves):
+    a, b = halves
+    net = tiny_net()
+    plain = compare(net, a, b, seed=0)
+    assert "class_accuracy" not in plain and 0 <= plain["precision"] <= 1 and 0 <= plain["recall"] <= 1
+    with torch.no_grad():
+        named = net.logits(b.float() / 255).argmax(dim=1)
+    assert compare(net, a, b, seed=0, fake_labels=named)["class_accuracy"] == 1.0
