@@ -98,12 +98,15 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_NEIGHBO
     return float(precision), float(recall)
 
 
-def class_accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """The share of uint8 images (N, 3, R, R) that the feature net classifies as their label."""
+def class_accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, dict[int, float]]:
+    """The share of uint8 images (N, 3, R, R) that the feature net classifies as their label: over all,
+    and per label present."""
     net.eval()
     with torch.no_grad():
         predicted = torch.cat([net.logits(batch).argmax(dim=1) for batch in _batches(images)])
-    return float((predicted == labels.to(predicted.device)).double().mean())
+    right = (predicted == labels.to(predicted.device)).double()
+    per_class = {int(c): float(right[labels == c].mean()) for c in labels.unique()}
+    return float(right.mean()), per_class
 
 
 def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int = 0,
@@ -137,7 +140,7 @@ def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int =
            "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()},
            "precision": precision, "recall": recall}
     if fake_labels is not None:
-        out["class_accuracy"] = class_accuracy(net, fake, fake_labels)
+        out["class_accuracy"], out["class_accuracy_per_class"] = class_accuracy(net, fake, fake_labels)
     return out
 
 
@@ -181,6 +184,11 @@ def _summary(runs: list[dict]) -> dict:
                     "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
     levels = runs[0]["swd_levels_x1e3"]
     out["swd_levels_x1e3"] = {k: statistics.fmean(r["swd_levels_x1e3"][k] for r in runs) for k in levels}
+    if "class_accuracy_per_class" in runs[0]:     # classes absent from a seed's sample count as unmeasured
+        classes = sorted({c for r in runs for c in r["class_accuracy_per_class"]})
+        out["class_accuracy_per_class"] = {
+            str(c): statistics.fmean(r["class_accuracy_per_class"][c] for r in runs if c in r["class_accuracy_per_class"])
+            for c in classes}
     return out
 
 
@@ -233,6 +241,8 @@ def evaluate(engine, data: ImageSet, feature_dir: Path, n: int = 1000, seeds: Se
         "model_vs_real": _summary(rows["model_vs_real"]), "real_vs_real": _summary(rows["real_vs_real"]),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+    if conditional:
+        result["class_names"] = list(data.class_names)
     result["table"] = format_table(result)
     result["note"] = NOTE.format(seeds=len(seeds),
                                  classes=" with the class mix of the real sample" if conditional else "") \
@@ -256,6 +266,12 @@ def format_table(result: dict) -> str:
         # the feature net, and a baseline near 0 must not print as 0.
         cells = [f"{result[key][m]['mean']:.3g} ± {result[key][m]['std']:.2g}" for m in shown]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    per_class = result["model_vs_real"].get("class_accuracy_per_class")
+    if per_class and result.get("class_names"):
+        names = result["class_names"]
+        lines += ["", "Class accuracy per class, model (real): " + ", ".join(
+            f"{names[int(c)]} {100 * v:.0f} % ({100 * result['real_vs_real']['class_accuracy_per_class'].get(c, float('nan')):.0f} %)"
+            for c, v in per_class.items()) + "."]
     levels = ", ".join(f"{k} px {v:.1f}" for k, v in result["model_vs_real"]["swd_levels_x1e3"].items())
     lines += ["", f"Feature net sha256 `{result['feature_net']['sha256']}`; "
               f"model SWD×1e3 per level: {levels}; {result['resolution']} px, psi 1."]

@@ -124,6 +124,8 @@ def test_eval_cli_end_to_end(tmp_path, capsys):
     for key in ("precision", "recall", "class_accuracy"):
         assert 0 <= metrics["model_vs_real"][key]["mean"] <= 1 and len(metrics["real_vs_real"][key]["values"]) == 2
     assert "recall ↑" in out and "class accuracy ↑" in out and "Kynkäänniemi" in metrics["note"]
+    assert set(metrics["model_vs_real"]["class_accuracy_per_class"]) <= {"0", "1", "2"}
+    assert "Class accuracy per class, model (real): " in out and metrics["class_names"] == list(SHAPES)
     assert "real vs real (baseline)" in (model / "README.md").read_text()
 
     assert main(["eval", "--weights", str(model), "--data", str(data_dir), "--features", str(fnet),
@@ -186,8 +188,13 @@ def test_class_accuracy_counts_the_nets_own_verdicts(halves):
     net = tiny_net()
     with torch.no_grad():
         named = net.logits(a.float() / 255).argmax(dim=1)
-    assert class_accuracy(net, a, named) == 1.0
-    assert class_accuracy(net, a, (named + 1) % 3) == 0.0
+    assert class_accuracy(net, a, named)[0] == 1.0
+    overall, per_class = class_accuracy(net, a, (named + 1) % 3)
+    assert overall == 0.0 and set(per_class.values()) == {0.0} and set(per_class) <= {0, 1, 2}
+    labels = named.clone()
+    labels[:16] = (named[:16] + 1) % 3                       # a quarter asked for another class
+    overall, per_class = class_accuracy(net, a, labels)
+    assert overall == 0.75 and min(per_class.values()) < 1.0
     assert features(net, a).shape == (64, 32)
 
 
