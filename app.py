@@ -44,7 +44,10 @@ WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weig
 QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
 # CONCURRENCY handlers may run at once; each gets its share of the cores, never more.
 torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
-keep_freed_memory()  # reuse freed activation memory instead of fresh pages (attn_demo/machine.py)
+# Reuse freed activation memory instead of fresh pages (attn_demo/machine.py), in at most
+# CONCURRENCY malloc arenas: with glibc's default, Gradio's worker threads made 16 arenas that each
+# kept its own peak free (R2 with every model: +84.4 MB; capped at 2: +12.7 MB, docs/reliability/NOTES.md).
+keep_freed_memory(arenas=CONCURRENCY)
 
 studio = Studio(find_models(WEIGHTS, kind=None), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
 # The page opens on a clean face in the mode a newcomer reads first ("where this pixel looks"), on

@@ -37,7 +37,7 @@ def cpu_name() -> str:
 
 
 # mallopt parameters (malloc.h)
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 # no mmap for any size; never hand the top of the heap back (up to 2 GiB free)
 TUNED = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: 2 ** 31 - 1}
 
@@ -55,10 +55,18 @@ def _mallopt():
     return mallopt
 
 
-def keep_freed_memory() -> bool:
-    """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply."""
+def keep_freed_memory(arenas: int = 0) -> bool:
+    """Let malloc reuse freed blocks instead of unmapping them. False where it does not apply.
+
+    arenas > 0 also caps malloc's arenas (M_ARENA_MAX; call it before the threads start): glibc
+    gives a thread that finds the others' arenas busy an arena of its own, up to 8 per core, and
+    with freed blocks kept each arena stays at its own peak. A server with many worker threads
+    (Gradio's) then holds many peaks of free memory; docs/reliability/NOTES.md measured 16 arenas,
+    368 MB of 453 MB free.
+    """
     mallopt = _mallopt()
-    return mallopt is not None and all(mallopt(k, v) == 1 for k, v in TUNED.items())
+    tuned = {**TUNED, M_ARENA_MAX: arenas} if arenas > 0 else TUNED
+    return mallopt is not None and all(mallopt(k, v) == 1 for k, v in tuned.items())
 
 
 @functools.lru_cache(maxsize=1)
