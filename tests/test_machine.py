@@ -58,7 +58,9 @@ fd, path = tempfile.mkstemp()
 fp = libc.fdopen(os.dup(fd), b"w")
 libc.malloc_info(0, fp)
 libc.fclose(fp)
+os.close(fd)
 print(len(re.findall(r'<heap nr=', open(path).read())))
+os.unlink(path)
 """
 
 

@@ -185,10 +185,10 @@ def _summary(runs: list[dict]) -> dict:
     levels = runs[0]["swd_levels_x1e3"]
     out["swd_levels_x1e3"] = {k: statistics.fmean(r["swd_levels_x1e3"][k] for r in runs) for k in levels}
     if "class_accuracy_per_class" in runs[0]:     # classes absent from a seed's sample count as unmeasured
-        classes = sorted({c for r in runs for c in r["class_accuracy_per_class"]})
+        per_seed = [r["class_accuracy_per_class"] for r in runs]
+        classes = sorted({c for seen in per_seed for c in seen})
         out["class_accuracy_per_class"] = {
-            str(c): statistics.fmean(r["class_accuracy_per_class"][c] for r in runs if c in r["class_accuracy_per_class"])
-            for c in classes}
+            str(c): statistics.fmean(seen[c] for seen in per_seed if c in seen) for c in classes}
     return out
 
 
@@ -268,9 +268,9 @@ def format_table(result: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     per_class = result["model_vs_real"].get("class_accuracy_per_class")
     if per_class and result.get("class_names"):
-        names = result["class_names"]
+        names, real = result["class_names"], result["real_vs_real"]["class_accuracy_per_class"]
         lines += ["", "Class accuracy per class, model (real): " + ", ".join(
-            f"{names[int(c)]} {100 * v:.0f} % ({100 * result['real_vs_real']['class_accuracy_per_class'].get(c, float('nan')):.0f} %)"
+            f"{names[int(c)]} {100 * v:.0f} % ({100 * real.get(c, float('nan')):.0f} %)"
             for c, v in per_class.items()) + "."]
     levels = ", ".join(f"{k} px {v:.1f}" for k, v in result["model_vs_real"]["swd_levels_x1e3"].items())
     lines += ["", f"Feature net sha256 `{result['feature_net']['sha256']}`; "

@@ -13,8 +13,9 @@ docs/PERFORMANCE_NOTES.md). Its result is never used at
 run time, and it fails on a read-only install (gradio issue #10121).
 
 Importing Gradio through this module swaps the writer for a no-op as Gradio's
-metaclass module is loaded, before any component class exists. If Gradio was imported before (by other code in the same
-process), it is used as it is: the stubs were written already.
+metaclass module is loaded, before any component class exists. If Gradio was
+imported before (by other code in the same process), it is used as it is: the
+stubs were written already.
 """
 from __future__ import annotations
 
@@ -115,9 +116,8 @@ class LazyConfigs(MutableMapping):
         for key in list(self._pending):
             self._fill(key)
         # the page's order first (as the eager copy has it), then blocks added later
-        first = [k for k in self._order if k in self._built]
-        later = self._built.keys() - set(first)
-        self._built = {k: self._built[k] for k in first + [k for k in self._built if k in later]}
+        order = dict.fromkeys(k for k in self._order if k in self._built) | dict.fromkeys(self._built)
+        self._built = {k: self._built[k] for k in order}
 
     def __getitem__(self, key):
         self._fill(key)
@@ -145,10 +145,8 @@ class LazyConfigs(MutableMapping):
 
 
 # Gradio whose SessionState.__init__ is known to build the copy eagerly and set nothing else
-# that the lazy version below leaves out (tests/studio/test_gradio_import.py checks both).
+# that the lazy version below leaves out (tests/studio/test_gradio_sessions.py checks both).
 LAZY_CONFIGS_FOR = ("6.31.0",)
-SESSION_FIELDS = ("blocks_config", "config_values", "state_data", "_state_ttl", "is_closed",
-                  "STATE_TTL_WHEN_CLOSED")
 
 
 def lazy_session_configs() -> bool:
@@ -156,8 +154,8 @@ def lazy_session_configs() -> bool:
 
     Gradio 6.31 builds `config_for_block` for every block of the page in `SessionState.__init__`,
     and every API call without a session hash is a new session: with this app's 342 blocks that was
-    64.7 ms of CPU and ~0.33 MB per call (docs/reliability/NOTES.md), while a call reads the
-    configs of its own inputs and outputs only. Applied to the Gradio versions in LAZY_CONFIGS_FOR
+    41.8 ms of CPU and 595 KB per call, 1.9 ms and 64 KB lazily (scripts/session_cost.py,
+    docs/reliability/NOTES.md), since a call reads the configs of its own inputs and outputs only. Applied to the Gradio versions in LAZY_CONFIGS_FOR
     (the pinned one); any other is left as it is. Returns whether the patch is in force.
     """
     import copy
