@@ -21,6 +21,9 @@ from pathlib import Path
 # (docs/PERFORMANCE_NOTES.md). Off until the app is built, then those objects are frozen out of its sight.
 gc.disable()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue keeps a record of its last N events for its monitoring page whether or not
+# analytics are on (~0.5 KB each; 10,000 by default): 1,000 is plenty and keeps R2's memory flat.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 # Gradio reads matplotlib's backend around every event; left to auto-detect, the first
 # event imports pyplot to resolve it, which delays the first image. A server draws headless.
 os.environ.setdefault("MPLBACKEND", "agg")

@@ -150,14 +150,20 @@ def studio(ui_weights):
 
 
 @pytest.fixture(scope="session")
-def app_url(studio):
+def served_demo(studio):
+    """The studio's Blocks, served: (demo, url)."""
     from attn_demo.studio.ui import CSS, JS, SESSIONS, build_demo
     demo = build_demo(studio)
     demo.queue(default_concurrency_limit=1, max_size=32)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, css=CSS, js=JS, max_file_size="1mb", state_session_capacity=SESSIONS)
-    yield url
+    yield demo, url
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(served_demo):
+    return served_demo[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """Gradio, imported without its import-time stub writer: `from ._gradio import gr`.
 
 (It also makes Gradio's refusal of an out-of-range input one log line instead of a
-traceback, `quiet_bounds_errors`, and builds a session's copy of the page's component
-configs lazily, `lazy_session_configs`: both below.)
+traceback, `quiet_bounds_errors`, builds a session's copy of the page's component
+configs lazily, `lazy_session_configs`, and keeps the queue's record of sessions to those
+with events in flight, `prune_queue_sessions`: all below.)
 
 As each Gradio component class is defined, Gradio's metaclass re-reads and parses
 the class's whole source file and writes a type stub (`.pyi`) next to it in
@@ -19,6 +20,7 @@ stubs were written already.
 """
 from __future__ import annotations
 
+import functools
 import importlib.abc
 import importlib.machinery
 import logging
@@ -144,6 +146,11 @@ class LazyConfigs(MutableMapping):
         return len(self._pending) + len(self._built)
 
 
+def _config_for_block(blocks_config, key, block) -> dict:
+    """What Gradio's eager copy stores for one block (its `config_for_block`, no renderable)."""
+    return blocks_config.config_for_block(key, [], block)
+
+
 # Gradio whose SessionState.__init__ is known to build the copy eagerly and set nothing else
 # that the lazy version below leaves out (tests/studio/test_gradio_sessions.py checks both).
 LAZY_CONFIGS_FOR = ("6.31.0",)
@@ -173,8 +180,12 @@ def lazy_session_configs() -> bool:
 
     def __init__(self, blocks) -> None:
         self.blocks_config = copy.copy(blocks.default_config)
+        # The builder holds the session's BlocksConfig, never the session: a closure over `self`
+        # made each session a reference cycle, left for the cyclic collector once Gradio evicted
+        # it (97 of 297 sessions were such garbage after 400 calls; mixed-memory's +28 MB of
+        # traced growth was mostly these, docs/reliability/NOTES.md).
         self.config_values = LazyConfigs(
-            lambda key, block: self.blocks_config.config_for_block(key, [], block),
+            functools.partial(_config_for_block, self.blocks_config),
             {k: v for k, v in self.blocks_config.blocks.items() if k in blocks.blocks})
         self.state_data = {}
         self._state_ttl = {}
@@ -187,10 +198,48 @@ def lazy_session_configs() -> bool:
     return True
 
 
+def forget_finished_sessions(pending: dict) -> None:
+    """Drop the sessions whose events have all finished from Gradio's queue record of them.
+
+    Gradio 6.31 keeps `pending_event_ids_session` (session hash -> ids of its events not yet
+    delivered): each event's id leaves its set when the event's result is sent, but the session's
+    empty set stays, one per session for as long as the app runs. Every API call without a session
+    hash is a new session, so that record grew by one entry per call (4,771 after mixed-memory's
+    10 minutes). An empty set means nothing of that session is queued, running or waiting to be
+    sent; Gradio makes a new one at the session's next event (`Queue.push`).
+    """
+    for session in [s for s, ids in pending.items() if not ids]:
+        del pending[session]
+
+
+def prune_queue_sessions() -> bool:
+    """Make Gradio's queue forget finished sessions each time an event joins it (pinned Gradio
+    only, LAZY_CONFIGS_FOR): the record then holds the sessions with events in flight. Runs on
+    the server's event loop, as Gradio's own changes to that record do. Returns whether it is in force."""
+    from gradio.queueing import Queue
+    push = Queue.push
+    if getattr(push, "forgets_finished_sessions", False):
+        return True
+    if gr.__version__ not in LAZY_CONFIGS_FOR:
+        return False
+
+    @functools.wraps(push)
+    async def push_forgetting_finished_sessions(self, *args, **kwargs):
+        forget_finished_sessions(self.pending_event_ids_session)
+        return await push(self, *args, **kwargs)
+
+    push_forgetting_finished_sessions.forgets_finished_sessions = True
+    push_forgetting_finished_sessions.plain = push
+    Queue.push = push_forgetting_finished_sessions
+    return True
+
+
 skip_stub_writer()
 import gradio as gr  # noqa: E402
 
 quiet_bounds_errors()
 lazy_session_configs()
+prune_queue_sessions()
 
-__all__ = ["gr", "skip_stub_writer", "quiet_bounds_errors", "lazy_session_configs", "LazyConfigs"]
+__all__ = ["gr", "skip_stub_writer", "quiet_bounds_errors", "lazy_session_configs", "LazyConfigs",
+           "prune_queue_sessions", "forget_finished_sessions"]

@@ -26,3 +26,13 @@ def test_sigterm_removes_the_export_folder(ui_weights, tmp_path):
         p.terminate()                                  # SIGTERM
         p.wait(timeout=60)
     assert not list(tmp.glob("attn-demo-export-*"))
+
+
+def test_the_app_keeps_a_short_record_of_gradio_events(ui_weights):
+    """Gradio's queue keeps its last N events for its monitoring page (10,000 by default, whether or
+    not analytics are on); app.py keeps 1,000 (mixed-memory's R2, docs/reliability/NOTES.md)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_ANALYTICS_MAX_EVENTS"}
+    env["ATTN_DEMO_WEIGHTS"] = str(ui_weights)
+    out = subprocess.run([sys.executable, "-c", "import app; print(app.demo._queue.ANALYTICS_MAX_EVENTS)"],
+                         capture_output=True, text=True, check=True, env=env, cwd=ROOT, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "1000"

@@ -102,3 +102,46 @@ def test_a_deep_link_after_an_api_call_carries_its_inputs(app_url):
     assert [c["id"] for c in linked["components"]] == [c["id"] for c in page["components"]]
     changed = [c for c, plain in zip(linked["components"], page["components"]) if c != plain]
     assert 123 in [c.get("props", {}).get("value") for c in changed]
+
+
+def test_a_session_gradio_lets_go_is_freed_without_the_cyclic_collector(demo):
+    """No reference cycle through the session: Gradio drops the oldest of its SESSIONS sessions, and
+    the memory must come back then, not at the next full collection (mixed-memory's growth)."""
+    import gc
+    import weakref
+
+    from gradio.state_holder import SessionState
+    session = SessionState(demo)
+    some = next(iter(demo.blocks))
+    assert session.config_values[some]          # a built config and a pending rest, as after a call
+    gone = weakref.ref(session)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del session
+        assert gone() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_forget_finished_sessions_keeps_those_with_events_in_flight():
+    pending = {"done": set(), "running": {"e1"}, "also-done": set(), "two": {"e2", "e3"}}
+    _gradio.forget_finished_sessions(pending)
+    assert pending == {"running": {"e1"}, "two": {"e2", "e3"}}
+
+
+def test_the_served_queue_forgets_sessions_once_their_calls_are_answered(served_demo):
+    """Calls as curl makes them (no session hash: each a new session). Gradio 6.31 alone keeps one
+    empty entry per call in `pending_event_ids_session`; with the patch only the last call's stays
+    (it goes when the next event joins the queue)."""
+    import httpx
+    demo, url = served_demo
+    assert _gradio.prune_queue_sessions()
+    with httpx.Client(timeout=60) as http:
+        for seed in range(4):
+            r = http.post(f"{url}gradio_api/call/generate", json={"data": ["tinycond", seed, 0.8, "dog", ""]})
+            answer = http.get(f"{url}gradio_api/call/generate/{r.json()['event_id']}")
+            assert "event: complete" in answer.text
+    pending = demo._queue.pending_event_ids_session
+    assert len(pending) <= 1 and not any(pending.values())
