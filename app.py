@@ -4,7 +4,7 @@
     ATTN_DEMO_WEIGHTS=dir python app.py  # models from another folder
 
 Also read: ATTN_DEMO_EXPORT_DIR (where exports and served pictures go; default a
-fresh temp folder) and ATTN_DEMO_QUEUE_SIZE (the queue's max_size, default 32;
+fresh folder inside Gradio's cache) and ATTN_DEMO_QUEUE_SIZE (the queue's max_size, default 32;
 scripts/reliability sets both to measure and overload the app).
 
 On a Hugging Face Space this file is the entry point (README front matter).
@@ -42,6 +42,7 @@ from attn_demo.serving.loader import find_models  # noqa: E402
 from attn_demo.studio.core import Studio  # noqa: E402
 from attn_demo.studio.ui import CONCURRENCY, CSS, JS, SESSIONS, build_demo  # noqa: E402
 from attn_demo.studio.view import View  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402  (Gradio's cache folder: GRADIO_TEMP_DIR or the default)
 
 WEIGHTS = Path(os.environ.get("ATTN_DEMO_WEIGHTS", Path(__file__).parent / "weights"))
 QUEUE_SIZE = int(os.environ.get("ATTN_DEMO_QUEUE_SIZE", "32"))
@@ -52,7 +53,10 @@ torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY))
 # kept its own peak free (R2 with every model: +84.4 MB; capped at 2: +12.7 MB, docs/reliability/NOTES.md).
 keep_freed_memory(arenas=CONCURRENCY)
 
-studio = Studio(find_models(WEIGHTS, kind=None), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"))
+# Exports go to a folder inside Gradio's cache unless ATTN_DEMO_EXPORT_DIR says otherwise: Gradio then serves
+# them where they are instead of keeping a second copy for 10 minutes (studio/files.py; R3, docs/RELIABILITY.md).
+studio = Studio(find_models(WEIGHTS, kind=None), export_dir=os.environ.get("ATTN_DEMO_EXPORT_DIR"),
+                export_under=Path(get_upload_folder()))
 # The page opens on a clean face in the mode a newcomer reads first ("where this pixel looks"), on
 # the pixel whose map is the most focused: what attention does, at a glance.
 OPENING = View("emoji32", RenderArgs(seed=10, psi=0.8, label="Smileys & Emotion"), map=MapSettings(mode=LOOKS_AT))

@@ -123,6 +123,9 @@ def _training_args(p) -> None:
     t.add_argument("--recon", type=float,
                    help="weight of D's reconstruction loss: decoders rebuild real images from D's 8- and 16-px "
                         "features (default 0: off; training/levers.py)")
+    t.add_argument("--global-dropout", type=float,
+                   help="canvas models: the share of each batch's fakes whose global latent is zeroed, so that "
+                        "attention over the field learns to carry a canvas's look (default 0; docs/TEXTURES.md)")
     t.add_argument("--pretrained-d", choices=["efficientnet-lite0"],
                    help="a frozen ImageNet network's features judged beside D's own path (Projected GAN; "
                         "training/projected.py)")
@@ -206,7 +209,7 @@ MODEL_FLAGS = {"resolution": "resolution", "z_dim": "z_dim", "g_width": "g_width
 TRAIN_FLAGS = ("batch_size", "lr_g", "lr_d", "d_steps", "max_steps", "time_budget", "ckpt_every", "keep_every",
                "sample_every", "log_every", "ema_decay", "ema_start", "diffaug", "hflip", "seed", "amp",
                "channels_last", "compile", "data_size", "init_from", "fade_in", "freeze_copied", "r1", "r1_every",
-               "recon", "pretrained_d")
+               "recon", "pretrained_d", "global_dropout")
 
 
 def _given(args, names) -> dict:

@@ -151,6 +151,16 @@ class CanvasGenerator(nn.Module):
         """Training latents (from `generator`, else the global RNG): the field of one crop per image."""
         return self.sample_field(batch, self.crop_cells(), generator, device)
 
+    def drop_global(self, field: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+        """The field with the global latent zeroed for the images where `drop` (B,) is true: those
+        canvases must agree across cells without it, through attention over the field (training's
+        `global_dropout`; a model with g_global off has nothing to drop)."""
+        if not self.cfg.g_global:
+            raise ValueError("this generator has no global latent (g_global off): nothing to drop")
+        keep = (~drop).to(field.dtype)[:, None, None, None]
+        k = self.cfg.local_values
+        return torch.cat([field[:, :k], field[:, k:] * keep], dim=1)
+
     def latent_from_seeds(self, seeds, cells: tuple[int, int] | None = None) -> torch.Tensor:
         """The seed contract for fields: the global latent is latents.z_from_seed(seed, z_dim) (a SAGAN
         model's z for that seed), the local ones (noise included) the values after the first z_dim of

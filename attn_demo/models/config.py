@@ -341,12 +341,16 @@ class TrainConfig:
     r1_every: int = 16           # the D steps between R1 penalties
     recon: float = 0.0           # > 0: weight of D's reconstruction loss (training/levers.py)
     pretrained_d: str = ""       # "efficientnet-lite0": a pretrained feature branch in D (training/projected.py)
+    global_dropout: float = 0.0  # canvas models: the share of fakes whose global latent is zeroed (training/step.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "diffaug", tuple(self.diffaug))
         for name in ("fade_in", "freeze_copied"):
             if not (_whole(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ConfigError(f"{name} must be a whole number of steps >= 0, got {getattr(self, name)!r}")
+        if not (isinstance(self.global_dropout, (int, float)) and not isinstance(self.global_dropout, bool)
+                and 0 <= self.global_dropout <= 1):
+            raise ConfigError(f"global_dropout must be a share in 0..1, got {self.global_dropout!r}")
         for name in ("r1", "recon"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):

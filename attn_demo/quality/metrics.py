@@ -60,22 +60,54 @@ def _batches(images: torch.Tensor, size: int = 256):
         yield images[i:i + size].float() / 255.0          # torchmetrics normalize=True: floats in [0, 1]
 
 
-def frechet(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor) -> float:
-    """The Fréchet distance of two uint8 image sets (N, 3, R, R) in the feature net's space."""
-    net.eval()
-    fid = FrechetInceptionDistance(feature=net, normalize=True)
-    with torch.no_grad():
-        for images, is_real in ((real, True), (fake, False)):
-            for batch in _batches(images):
-                fid.update(batch, real=is_real)
-        return float(fid.compute())
+class _Given(torch.nn.Module):
+    """The identity as torchmetrics' feature extractor: FID and KID of features computed once."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 def features(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 3, R, R) -> (N, F): the feature net's features, as FID and KID see them."""
+    """uint8 (N, 3, R, R) -> float (N, F): the feature net's features, as FID, KID and
+    precision/recall see them (one pass per image set)."""
     net.eval()
     with torch.no_grad():
-        return torch.cat([net(batch) for batch in _batches(images)]).double()
+        return torch.cat([net(batch) for batch in _batches(images)])
+
+
+def frechet_of(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """The Fréchet distance of two feature sets (N, F), (M, F), computed by torchmetrics' FID."""
+    fid = FrechetInceptionDistance(feature=_Given(real.shape[1]), normalize=True)
+    for f, is_real in ((real, True), (fake, False)):
+        for chunk in f.split(256):
+            fid.update(chunk, real=is_real)
+    return float(fid.compute())
+
+
+def kid_of(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> float:
+    """KID (mean over KID_SUBSETS subsets) of two feature sets, by torchmetrics. Its subsets are
+    drawn from torch's global RNG: seeded here, and the caller's state given back."""
+    n = min(len(real), len(fake))
+    with warnings.catch_warnings():     # "will save all extracted features": n is small here
+        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
+        kid = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=KID_SUBSETS,
+                                      subset_size=min(KID_SUBSET_SIZE, n // 2), normalize=True)
+    for f, is_real in ((real, True), (fake, False)):
+        for chunk in f.split(256):
+            kid.update(chunk, real=is_real)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, _ = kid.compute()
+    return float(mean)
+
+
+def frechet(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """The Fréchet distance of two uint8 image sets (N, 3, R, R) in the feature net's space."""
+    return frechet_of(features(net, real), features(net, fake))
 
 
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
@@ -92,6 +124,7 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = PR_NEIGHBO
         d = torch.cdist(x, x)
         return d.kthvalue(k + 1, dim=1).values       # the 1st smallest is the point itself (0)
 
+    real, fake = real.double(), fake.double()
     between = torch.cdist(fake, real)                  # (M, N)
     precision = (between <= radii(real)[None, :]).any(dim=1).double().mean()
     recall = (between <= radii(fake)[:, None]).any(dim=0).double().mean()
@@ -119,24 +152,11 @@ def compare(net: FeatureNet, real: torch.Tensor, fake: torch.Tensor, seed: int =
     if fake.shape != real.shape or n < MIN_N:
         raise InputError(f"compare needs two sets of the same shape, at least {MIN_N} images each, "
                          f"got {tuple(real.shape)} and {tuple(fake.shape)}")
-    net.eval()
-    # KID's subsets are drawn from torch's global RNG: seed it, and give the caller's state back.
-    with warnings.catch_warnings():     # "will save all extracted features": n is small here
-        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
-        kid = KernelInceptionDistance(feature=net, subsets=KID_SUBSETS,
-                                      subset_size=min(KID_SUBSET_SIZE, n // 2), normalize=True)
-    with torch.no_grad():
-        for batch in _batches(real):
-            kid.update(batch, real=True)
-        for batch in _batches(fake):
-            kid.update(batch, real=False)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            kid_mean, _ = kid.compute()
-    fid_value = frechet(net, real, fake)
+    real_f, fake_f = features(net, real), features(net, fake)
     s = swd(real, fake, seed=seed)
-    precision, recall = precision_recall(features(net, real), features(net, fake))
-    out = {"fid_emoji": fid_value, "kid_emoji": float(kid_mean), "swd_x1e3": s["mean"],
+    precision, recall = precision_recall(real_f, fake_f)
+    fid_value, kid_mean = frechet_of(real_f, fake_f), kid_of(real_f, fake_f, seed=seed)
+    out = {"fid_emoji": fid_value, "kid_emoji": kid_mean, "swd_x1e3": s["mean"],
            "swd_levels_x1e3": {str(k): v for k, v in s["levels"].items()},
            "precision": precision, "recall": recall}
     if fake_labels is not None:

@@ -47,14 +47,15 @@ class Studio(Models):
     STATE_KIND = "image"
 
     def __init__(self, model_dirs: list[Path], device: str = "auto", cache_size: int = 64,
-                 export_dir: Path | None = None, live_limit: int = live.LIVE_MAX_FLOATS):
+                 export_dir: Path | None = None, live_limit: int = live.LIVE_MAX_FLOATS,
+                 export_under: Path | None = None):
         if not model_dirs:
             raise InputError("no models found: put a model directory (config.json + model.safetensors) "
                              "in weights/")
         self.problems: dict[str, str] = {}   # models that failed to load, and why
         loaded = load_engines(model_dirs, device, self.problems)     # serving/loader: by each config's kind
         self.engines: dict[str, Engine] = {n: e for n, e in loaded.items() if isinstance(e, Engine)}
-        self.files = ExportFolder(export_dir)
+        self.files = ExportFolder(export_dir, under=export_under)      # studio/files.py
         # canvas models (models/canvas.py) paint textures of any size: the Textures tab (studio/textures/)
         self.shelf = NeighbourShelf(lambda: self.feature_net)     # "is this a copy?" (studio/neighbours.py)
         self.canvas = CanvasDesk({n: e for n, e in loaded.items() if isinstance(e, CanvasEngine)},

@@ -69,6 +69,8 @@ class Batches:
     def fake(self, G) -> tuple[torch.Tensor, torch.Tensor | None]:
         n, dev = self.cfg.batch_size, self.rt.device
         z = G.sample_latent(n, device=dev)
+        if self.cfg.global_dropout:
+            z = G.drop_global(z, torch.rand(n, device=dev) < self.cfg.global_dropout)
         y = torch.randint(0, self.data.num_classes, (n,), device=dev) if self.labels is not None else None
         return z, y
 

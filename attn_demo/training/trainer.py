@@ -87,6 +87,9 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, data: ImageSet, run_dir: Pat
         raise TrainingError(f"{run_dir} already holds a run: pass --resume, or choose another --out")
     if resume and not ckpt.exists():
         raise TrainingError(f"nothing to resume: {ckpt} does not exist")
+    if cfg.global_dropout and not (model_cfg.kind == "canvas" and model_cfg.g_global):
+        raise TrainingError("global_dropout zeroes a canvas model's global latent: this model has none "
+                            f"(kind {model_cfg.kind}, g_global {model_cfg.g_global})")
     st = build_state(model_cfg, cfg, rt)
     if rt.main:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,8 @@ GOALS = {
         ("--count", "count", int, "generations"), ("--clients", "clients", int, "client threads"),
         ("--sample-every", "sample_every", float, "seconds between samples"),
         ("--cache-max-mb", "cache_max_mb", float, "bound on GRADIO_TEMP_DIR + export folder"),
+        ("--canvas-every", "canvas_every", int, "every n-th generation is a /material of a canvas model (0: none)"),
+        ("--canvas-side", "canvas_side", int, "side of those canvases (px)"),
         ("--sessions", "sessions", str, "per-call or per-client (see sustained-load)")]),
     "overload": ("R4 overload", [
         ("--seconds", "seconds", float, "length of the burst"), ("--clients", "clients", int, "client threads"),

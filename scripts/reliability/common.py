@@ -154,3 +154,24 @@ def models_in(weights: Path) -> list[ModelInfo]:
         raise SystemExit(f"no usable model in {weights}: pass --weights DIR with a model directory "
                          "(config.json + model.safetensors)")
     return out
+
+
+def canvas_models(weights: Path) -> list[tuple[str, list[str]]]:
+    """(name, class names) of the canvas models the app will load from `weights`."""
+    from attn_demo.models.checkpoint import load_config
+    from attn_demo.serving.loader import find_models
+    out = []
+    for path in find_models(Path(weights), kind="canvas"):
+        try:
+            cfg = load_config(path)
+        except Exception:  # noqa: BLE001 - the app leaves broken ones out too
+            continue
+        out.append((path.name, list(cfg.class_names or [])))
+    return out
+
+
+def material_request(canvases: list[tuple[str, list[str]]], rng, seed: int, side: int) -> tuple[str, list]:
+    """A /material call (a texture set: a render and its zip) of a canvas model, a random class."""
+    name, classes = rng.choice(canvases)
+    return "material", [name, seed, side, side, "both", 1.0, rng.choice(classes) if classes else "",
+                        4.0, 2.0, 0.8, 0.3]

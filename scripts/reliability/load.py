@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from .common import criterion, models_in, percentile, r, result
+from .common import canvas_models, criterion, material_request, models_in, percentile, r, result
 from .server import AppServer, Outcome, call
 
 MB = 2 ** 20
@@ -223,22 +223,27 @@ def delete_cache_setting() -> tuple[int, int] | None:
 
 def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int = 2, sample_every: float = 5.0,
              ref_seconds: float = 600.0, rss_slack: float = 0.10, cache_max_mb: float = 100.0,
-             sessions: str = "per-call", log=print) -> dict:
-    """R3: `count` generations with distinct seeds; RSS and the cache folders over time."""
+             canvas_every: int = 50, canvas_side: int = 256, sessions: str = "per-call", log=print) -> dict:
+    """R3: `count` generations with distinct seeds over every model (each image model in turn, and
+    every `canvas_every`-th a texture set of a canvas model); RSS and the cache folders over time."""
     models = models_in(weights)
+    canvases = canvas_models(weights)
     issued = itertools.count()
     state = {"issued": 0}
     records: list[Outcome] = []
 
     def make(rng, last):
         i = state["issued"] = next(issued)
-        m = models[i % len(models)]
         # Distinct seeds (a multiplicative hash of i), so every output is a new file in the cache.
-        return "generate", [m.name, (i * 2654435761 + 12345) % 2 ** 32, round(rng.uniform(0.5, 1.0), 2),
-                            m.label(rng), m.sliders(rng)]
+        seed = (i * 2654435761 + 12345) % 2 ** 32
+        if canvases and canvas_every and i % canvas_every == canvas_every - 1:
+            return material_request(canvases, rng, seed, canvas_side)
+        m = models[i % len(models)]
+        return "generate", [m.name, seed, round(rng.uniform(0.5, 1.0), 2), m.label(rng), m.sliders(rng)]
 
     with AppServer(weights) as app:
-        log(f"r3: app up in {app.startup_s:.1f} s; {count} generations with {clients} clients")
+        log(f"r3: app up in {app.startup_s:.1f} s; {count} generations with {clients} clients over "
+            f"{[m.name for m in models] + [c for c, _ in canvases]}")
         sampler = Sampler(app, sample_every, disk=True, counter=lambda: len(records))
         first = sampler.take()
         sampler.start()
@@ -259,7 +264,15 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
     rate = lat["ok"] / elapsed
     setting = delete_cache_setting()
     lifetime = sum(setting) if setting else None           # a file can live up to age + frequency seconds
-    projected = per_gen * rate * lifetime if lifetime else None
+    # Gradio's cache keeps a file for delete_cache's age; the studio's export folder (inside that cache)
+    # keeps its folders EXPORT_LIFETIME at most and prunes the oldest beyond EXPORT_BUDGET, never one
+    # younger than EXPORT_MIN_AGE (studio/files.py): bytes written per second, times how long each stays.
+    from attn_demo.studio.files import EXPORT_BUDGET, EXPORT_LIFETIME, EXPORT_MIN_AGE
+    inflow = {k: sum(max(0, b[k] - a[k]) for a, b in zip(samples, samples[1:])) / elapsed   # written, deletions aside
+              for k in ("gradio_temp_bytes", "export_bytes")}
+    export_worst = min(inflow["export_bytes"] * EXPORT_LIFETIME,
+                       max(EXPORT_BUDGET, inflow["export_bytes"] * EXPORT_MIN_AGE))
+    projected = inflow["gradio_temp_bytes"] * lifetime + export_worst if lifetime else None
     failed = lat["requests"] - lat["ok"]
     crit = [
         criterion("R3", "failed requests", "0", failed, failed == 0 and alive),
@@ -273,10 +286,10 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
     ]
     notes = []
     if projected is not None and projected > cache_max_mb * MB:
-        notes.append(f"Gradio keeps every distinct output ({per_gen / 1024:.1f} KB per generation here) until "
-                     f"delete_cache removes files older than {setting[1]} s, checked every {setting[0]} s: at "
-                     f"{rate:.1f} generations/s that is up to {projected / MB:.0f} MB, over the "
-                     f"{cache_max_mb:.0f} MB bound. A run shorter than {setting[1]} s never sees a deletion.")
+        notes.append(f"Gradio keeps every distinct output ({inflow['gradio_temp_bytes'] / 1024:.0f} KB/s here) "
+                     f"until delete_cache removes files older than {setting[1]} s, checked every {setting[0]} s, "
+                     f"and the export folder holds up to {export_worst / MB:.0f} MB: at {rate:.1f} generations/s "
+                     f"that is up to {projected / MB:.0f} MB, over the {cache_max_mb:.0f} MB bound.")
     if elapsed < (setting[1] if setting else 0):
         notes.append(f"The run lasted {elapsed:.0f} s, less than delete_cache's age of {setting[1]} s: "
                      "no file was old enough to be deleted, so the peak is the cache's growth, not its bound.")
@@ -286,9 +299,12 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
                "cache_mb": {"peak": r(peak_cache / MB, 2), "end": r(end["total_bytes"] / MB, 2),
                             "end_files": end["gradio_temp_files"] + end["export_files"],
                             "bytes_per_generation": r(per_gen, 0),
+                            "written_kb_per_s": {k: r(v / 1024, 1) for k, v in inflow.items()},
+                            "export_worst_case": r(export_worst / MB, 1),
                             "projected_worst_case": r(projected / MB, 1) if projected else None},
                "delete_cache": setting, "samples": samples, "failures": failures(records)}
-    params = {"weights": str(weights), "models": [m.name for m in models], "count": count, "clients": clients,
+    params = {"weights": str(weights), "models": [m.name for m in models] + [c for c, _ in canvases], "count": count,
+              "clients": clients, "canvas_every": canvas_every, "canvas_side": canvas_side,
               "sample_every": sample_every, "sessions": sessions}
     return result("r3", "Long run: memory and cache growth (R3)", crit, figures, params, notes)
 

@@ -21,25 +21,11 @@ import signal
 import time
 from pathlib import Path
 
-from .common import REPO, criterion, models_in, r, result
+from .common import REPO, canvas_models, criterion, material_request, models_in, r, result
 from .load import Sampler, latency_figures, realistic_request, run_clients
 from .server import AppServer
 
 PROBE = Path(__file__).resolve().parent / "memprobe"
-
-
-def canvas_models(weights: Path) -> list[tuple[str, list[str]]]:
-    """(name, class names) of the canvas models the app will load from `weights`."""
-    from attn_demo.models.checkpoint import load_config
-    from attn_demo.serving.loader import find_models
-    out = []
-    for path in find_models(Path(weights), kind="canvas"):
-        try:
-            cfg = load_config(path)
-        except Exception:  # noqa: BLE001 - the app leaves broken ones out too
-            continue
-        out.append((path.name, list(cfg.class_names or [])))
-    return out
 
 
 def _dump(app: AppServer, path: Path, timeout: float = 60.0) -> dict | None:
@@ -92,9 +78,7 @@ def mixed_memory(weights: Path = Path("weights"), seconds: float = 600, clients:
     def make(rng: random.Random, last: dict):
         counter["n"] += 1
         if canvases and canvas_every and counter["n"] % canvas_every == 0:
-            name, classes = rng.choice(canvases)
-            return "material", [name, rng.randrange(2 ** 32), canvas_side, canvas_side, "both", 1.0,
-                                rng.choice(classes) if classes else "", 4.0, 2.0, 0.8, 0.3]
+            return material_request(canvases, rng, rng.randrange(2 ** 32), canvas_side)
         return realistic_request(models, rng, mix, last)
 
     with AppServer(weights, extra_env=env, ready_timeout=600) as app:

@@ -45,7 +45,9 @@ class AppServer:
 
     def __enter__(self) -> "AppServer":
         self.workdir = Path(tempfile.mkdtemp(prefix="attn-reliability-"))
-        self.temp_dir, self.export_dir = self.workdir / "gradio-tmp", self.workdir / "export"
+        # the export folder inside Gradio's cache, where the app puts it by default (app.py)
+        self.temp_dir = self.workdir / "gradio-tmp"
+        self.export_dir = self.temp_dir / "attn-demo-export"
         self.temp_dir.mkdir()
         self.log_path = self.workdir / "app.log"
         self.port = free_port()
@@ -107,11 +109,14 @@ class AppServer:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
     def disk_usage(self) -> dict:
-        """Bytes and files under GRADIO_TEMP_DIR (Gradio's cache) and the studio's export folder."""
+        """Bytes and files under GRADIO_TEMP_DIR (Gradio's cache, without the export folder inside it)
+        and the studio's export folder."""
         out = {}
         for name, root in (("gradio_temp", self.temp_dir), ("export", self.export_dir)):
             size = files = 0
-            for dirpath, _, names in os.walk(root):
+            for dirpath, dirnames, names in os.walk(root):
+                if Path(dirpath) == self.temp_dir and self.export_dir.parent == self.temp_dir:
+                    dirnames[:] = [d for d in dirnames if d != self.export_dir.name]
                 for n in names:
                     try:
                         size += os.lstat(os.path.join(dirpath, n)).st_size

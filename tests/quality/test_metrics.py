@@ -11,7 +11,7 @@ from attn_demo.imaging.folders import SHAPES, make_shapes
 from attn_demo.errors import CheckpointError
 from attn_demo.quality.feature_net import (FeatureConfig, FeatureNet, load_feature_net, save_feature_net,
                                    train_feature_net)
-from attn_demo.quality.metrics import class_accuracy, compare, features, precision_recall
+from attn_demo.quality.metrics import KID_SUBSETS, class_accuracy, compare, features, precision_recall
 from attn_demo.quality.swd import laplacian_pyramid, swd
 
 from conftest import make_model_dir
@@ -57,6 +57,32 @@ def test_scores_are_deterministic_and_leave_the_global_rng_alone(halves):
     assert torch.equal(torch.get_rng_state(), state)
     assert compare(net, a, b, seed=3) == first
     assert swd(a, b, seed=4)["mean"] != first["swd_x1e3"]    # the seed matters
+
+
+def test_fid_and_kid_of_features_computed_once_equal_torchmetrics_own_passes(halves):
+    """compare() runs the feature net once per image set; FID and KID must be what torchmetrics
+    computes when it runs the net over the images itself."""
+    import warnings
+
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+    a, b = halves
+    net = tiny_net()
+    fid = FrechetInceptionDistance(feature=net, normalize=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kid = KernelInceptionDistance(feature=net, subsets=KID_SUBSETS, subset_size=32, normalize=True)
+    with torch.no_grad():
+        for metric in (fid, kid):
+            metric.update(a.float() / 255, real=True)
+            metric.update(b.float() / 255, real=False)
+        expected_fid = float(fid.compute())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(5)
+            expected_kid = float(kid.compute()[0])
+    got = compare(net, a, b, seed=5)
+    assert got["fid_emoji"] == pytest.approx(expected_fid, rel=1e-9)
+    assert got["kid_emoji"] == pytest.approx(expected_kid, rel=1e-6)
 
 
 def test_pyramid_of_a_flat_image_has_empty_bands():

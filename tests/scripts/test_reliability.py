@@ -60,12 +60,17 @@ def test_memory_stays_flat_after_many_api_calls(ui_weights):
 
 @pytest.mark.slow
 def test_long_run(ui_weights):
-    res = reliability.long_run(ui_weights, count=50, clients=2, sample_every=1, **quiet)
+    res = reliability.long_run(ui_weights, count=50, clients=2, sample_every=1, canvas_every=10, canvas_side=64,
+                               **quiet)
     # The projection of the cache under delete_cache depends on the real model's PNG size and the
     # real request rate: the full run reports it (see the r3 notes); here it must only be computed.
     assert not failed(res, skip=("projected",)), res["criteria"]
     assert isinstance(criterion(res, "projected")["measured"], float)
     assert res["figures"]["requests"] >= 50 and res["figures"]["cache_mb"]["end_files"] > 0
+    # every model in the mix (issue #37): the image models in turn, every 10th a canvas model's set
+    assert "tinytex" in res["parameters"]["models"]
+    assert res["figures"]["by_endpoint"]["material"]["ok"] == 5
+    assert {"tinycond", "tiny32"} <= set(res["parameters"]["models"])
 
 
 @pytest.mark.slow

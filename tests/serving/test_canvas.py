@@ -122,7 +122,8 @@ def test_a_canvas_model_trains_exports_and_loads_from_the_command_line(tmp_path)
     run = tmp_path / "run"
     flags = ["train", "--data", str(tmp_path / "tex"), "--out", str(run), "--kind", "canvas", "--z-local", "4",
              "--resolution", "32", "--data-size", "64", "--g-width", "16", "--d-width", "16", "--z-dim", "8",
-             "--attn", "16", "--batch-size", "4", "--ckpt-every", "2", "--sample-every", "2", "--log-every", "1"]
+             "--attn", "16", "--batch-size", "4", "--ckpt-every", "2", "--sample-every", "2", "--log-every", "1",
+             "--global-dropout", "0.5"]
     assert main(flags + ["--steps", "2"]) == 0
     assert main(flags + ["--steps", "4", "--resume"]) == 0
     assert main(["export", str(run), "--out", str(tmp_path / "model")]) == 0
@@ -273,6 +274,44 @@ def test_without_the_global_latent_the_class_and_the_local_field_set_the_canvas(
     assert torch.equal(seed_field(g, 3, (6, 8), sliders=(0.0, 0.0)), field[0])
     with pytest.raises(InputError, match="no global latent"):
         seed_field(g, 3, (6, 8), sliders=(1.0,))
+
+
+def test_global_dropout_zeroes_the_global_latent_of_the_chosen_fakes_only(tmp_path, monkeypatch):
+    """train --global-dropout: for a share of each batch's fakes the field's global part is zero (the
+    local latents and the noise untouched); a share outside 0..1, or a model with no global latent,
+    is refused before anything is written."""
+    from attn_demo.imaging.folders import make_shapes
+    from attn_demo.models.config import TrainConfig
+    from attn_demo.training import step
+    from attn_demo.training.runtime import TrainingError
+    from attn_demo.training.trainer import train
+    cfg = canvas_config(cell=4, g_noise=1, g_attn=(8,))
+    g = CanvasGenerator(cfg)
+    field = g.sample_latent(4)
+    dropped = g.drop_global(field, torch.tensor([True, False, True, False]))
+    k = cfg.local_values
+    assert torch.equal(dropped[:, :k], field[:, :k])
+    assert dropped[[0, 2], k:].abs().max() == 0 and torch.equal(dropped[[1, 3]], field[[1, 3]])
+    with pytest.raises(ValueError, match="no global latent"):
+        CanvasGenerator(canvas_config(cell=4, g_attn=(8,), g_global=False)).drop_global(field, torch.ones(4) > 0)
+    for bad in (-0.1, 1.5, float("nan"), True, "half"):
+        with pytest.raises(ConfigError, match="global_dropout"):
+            TrainConfig(global_dropout=bad)
+    data = make_shapes(16, 32)
+    with pytest.raises(TrainingError, match="global latent"):
+        train(ModelConfig(), TrainConfig(global_dropout=0.5, max_steps=1), data, tmp_path / "sagan", progress=False)
+    assert not (tmp_path / "sagan").exists()
+    # in training: the fakes' fields, half of them (in expectation) without their global part
+    seen = []
+    drop = CanvasGenerator.drop_global
+    monkeypatch.setattr(CanvasGenerator, "drop_global", lambda self, f, d: seen.append(d) or drop(self, f, d))
+    batches = step.Batches.__new__(step.Batches)
+    batches.cfg, batches.labels = TrainConfig(global_dropout=0.5, batch_size=256), None
+    batches.rt = type("Rt", (), {"device": torch.device("cpu")})()
+    torch.manual_seed(0)
+    z, _ = batches.fake(g)
+    assert len(seen) == 1 and 0.4 < seen[0].float().mean() < 0.6
+    assert (z[seen[0], k:] == 0).all() and (z[~seen[0], k:] != 0).all(dim=1).all()
 
 
 def test_the_blur_is_a_fixed_low_pass_padded_as_the_canvas_tiles():

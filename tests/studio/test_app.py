@@ -17,15 +17,17 @@ def test_sigterm_removes_the_export_folder(ui_weights, tmp_path):
     port = free_port()
     env = {**os.environ, "ATTN_DEMO_WEIGHTS": str(ui_weights), "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(tmp)}
     env.pop("ATTN_DEMO_EXPORT_DIR", None)
+    env.pop("GRADIO_TEMP_DIR", None)
     p = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     try:
         wait_serving(p, port, 180)
-        assert list(tmp.glob("attn-demo-export-*")), "the studio made no export folder under TMPDIR"
+        # inside Gradio's cache folder (TMPDIR/gradio by default), so Gradio serves exports in place
+        assert list(tmp.glob("gradio/attn-demo-export-*")), "the studio made no export folder in Gradio's cache"
     finally:
         p.terminate()                                  # SIGTERM
         p.wait(timeout=60)
-    assert not list(tmp.glob("attn-demo-export-*"))
+    assert not list(tmp.glob("gradio/attn-demo-export-*"))
 
 
 def test_the_app_keeps_a_short_record_of_gradio_events(ui_weights):

@@ -455,6 +455,34 @@ def test_a_kept_view_opens_every_widget_on_it(studio):
     assert out[0] == "tinycond" and out[1] == 0.5          # the seed box is set after the rest
 
 
+def test_export_folders_beyond_the_byte_budget_go_oldest_first_but_never_young_ones(tmp_path):
+    """The export folders' bytes stay under a budget whatever the request rate (R3 with canvas
+    models: 0.7 MB material zips at 0.5 a second): the oldest folders go first; one younger than
+    min_age stays even over the budget (its download may be running); `served` is left alone."""
+    import os
+    import time
+    from attn_demo.studio.files import SERVED, ExportFolder, prune_folders
+    files = ExportFolder(under=tmp_path / "gradio-cache")
+    assert files.root.parent == tmp_path / "gradio-cache" and files.root.name.startswith("attn-demo-export-")
+    now = time.time()
+    folders = []
+    for age in (400, 300, 200, 100, 10):                  # oldest first, 1,000 bytes each
+        f = files.new_folder()
+        (f / "set.zip").write_bytes(b"x" * 1000)
+        os.utime(f, (now - age, now - age))
+        folders.append(f)
+    served = files.root / SERVED
+    served.mkdir()
+    (served / "map.jpg").write_bytes(b"x" * 5000)
+    os.utime(served, (now - 900, now - 900))
+    assert prune_folders(files.root, now, lifetime=350, budget=2500, min_age=60) == 2000
+    assert [f.exists() for f in folders] == [False, False, False, True, True] and served.exists()
+    # over the budget, but the rest is younger than min_age: kept
+    assert prune_folders(files.root, now, lifetime=350, budget=500, min_age=200) == 2000
+    assert prune_folders(files.root, now, lifetime=350, budget=500, min_age=50) == 1000
+    assert [f.exists() for f in folders] == [False, False, False, False, True]
+
+
 def test_old_export_folders_with_folders_inside_are_pruned(tmp_path):
     """A data-set export leaves a folder of folders (images/<class>/...); once it was older than
     EXPORT_LIFETIME the next export crashed pruning it (IsADirectoryError, seen in a long test run)."""
