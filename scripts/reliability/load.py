@@ -268,7 +268,9 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
     # keeps its folders EXPORT_LIFETIME at most and prunes the oldest beyond EXPORT_BUDGET, never one
     # younger than EXPORT_MIN_AGE (studio/files.py): bytes written per second, times how long each stays.
     from attn_demo.studio.files import EXPORT_BUDGET, EXPORT_LIFETIME, EXPORT_MIN_AGE
-    inflow = {k: sum(max(0, b[k] - a[k]) for a, b in zip(samples, samples[1:])) / elapsed   # written, deletions aside
+    # bytes written per second: the steepest average from the start (before a deletion it is the rate itself;
+    # the export folder's budget starts pruning within a minute or two, delete_cache after 10)
+    inflow = {k: max((s[k] / s["t"] for s in samples if s["t"] > 0), default=0.0)
               for k in ("gradio_temp_bytes", "export_bytes")}
     export_worst = min(inflow["export_bytes"] * EXPORT_LIFETIME,
                        max(EXPORT_BUDGET, inflow["export_bytes"] * EXPORT_MIN_AGE))

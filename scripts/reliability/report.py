@@ -160,9 +160,9 @@ def write_report(results_dir: Path = RESULTS_DIR, out: Path = REPO / "docs" / "R
         md.append(f"| [{goal}](#{goal}) | {res['title']} | {'PASS' if res['pass'] else '**FAIL**'} | "
                   f"{res.get('date', '')[:10]} | {res.get('commit') or 'not recorded'} | {m.get('cpu', '?')}, {cores} |")
     if (Path(results_dir) / "NOTES.md").exists():
-        md += ["", "A date above is when that goal last ran, on the code of that day: see "
-               "[issue #37](#issue-37-what-was-re-run-on-2026-12-07-and-what-still-needs-a-quiet-machine) for "
-               "what was re-run on 2026-12-07 and which goals still need the quiet 10-minute runs."]
+        md += ["", "A date above is when that goal last ran (UTC), on the code of the commit beside it (\"+changes\": "
+               "with uncommitted edits, named in the notes). How each figure moved since 2026-11-21, and why: the "
+               "notes of issue #37 at the end of this page, newest first."]
     for goal in ORDER:
         res = results.get(goal)
         if res is None:
