@@ -12,17 +12,19 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
-from .common import REPO, criterion, models_in, percentile, r, result
+from .common import REPO, canvas_models, criterion, models_in, percentile, r, result
 from .server import AppServer, Outcome, call, fetch_output_file, has_traceback
 
 ENDPOINTS = ("generate", "inspect", "interpolate", "grid")
+CANVAS_ENDPOINTS = ("material", "material_glb")        # canvas models (fuzzed when weights/ has one)
 INTERNAL = "internal error"          # what ui._guard answers for an exception that is not ours to expect
 
 
 # ------------------------------------------------------------------ R5: strategies
-def strategies(models):
+def strategies(models, canvases=()):
     """(endpoint, raw JSON body) cases: each argument valid or hostile, the arity varied,
-    plus whole bodies that are not a call at all."""
+    plus whole bodies that are not a call at all. `canvases`: (name, classes) of canvas models,
+    whose /material and /material_glb join the image endpoints."""
     from hypothesis import strategies as st
     names = [m.name for m in models]
     layers = sorted({layer for m in models for layer in m.layers})
@@ -63,11 +65,23 @@ def strategies(models):
                                lambda v: ", ".join(map(str, v)))),
         "frames": st.integers(2, 6),                # valid sizes stay small: a valid GIF is not the point
         "count": st.integers(1, 8),
+        # canvas models: a valid side stays small (a 2048² set is slow by design, not a malformed call)
+        "canvas": st.sampled_from([c for c, _ in canvases] + ["nope", "", names[0]] +
+                                  [f"../weights/{c}" for c, _ in canvases[:1]]),
+        "side": st.sampled_from([64, 128, 128, 0, 1, 63, 65, -64, 4104, 8192, 10 ** 9]),
+        "tiling": st.sampled_from(["both", "x", "none", "", "y", "BOTH", "diagonal"]),
+        "canvas_label": st.sampled_from(["", "nope", "0", "-1"] + sorted({k for _, ks in canvases for k in ks})),
+        "strength": st.one_of(st.floats(0, 1), st.sampled_from([-1.0, 64.0, 64.5, 1e308, 0.0])),
+        "shape": st.sampled_from(["sphere", "cube", "plane", "surround", "", "torus", "../sphere", "SPHERE"]),
+        "repeat": st.sampled_from([1, 2, 16, 17, 0, -1, 1.5, 10 ** 6]),
     }
     signature = {"generate": ["model", "seed", "psi", "label", "sliders"],
                  "inspect": ["model", "seed", "psi", "label", "sliders", "xy", "xy", "size", "layer", "head", "mode"],
                  "interpolate": ["model", "seeds", "psi", "label", "frames"],
-                 "grid": ["model", "seed", "count", "psi", "label", "sliders"]}
+                 "grid": ["model", "seed", "count", "psi", "label", "sliders"],
+                 "material": ["canvas", "seed", "side", "side", "tiling", "psi", "canvas_label"] + ["strength"] * 4}
+    signature["material_glb"] = signature["material"] + ["shape", "repeat"]
+    endpoints = ENDPOINTS + (CANVAS_ENDPOINTS if canvases else ())
 
     def endpoint_case(ep):
         keys = signature[ep]
@@ -88,21 +102,38 @@ def strategies(models):
         return st.one_of(few, few, few, every)
 
     garbage = st.builds(
-        lambda ep, body: (ep, body), st.sampled_from(ENDPOINTS + ("nope",)),
+        lambda ep, body: (ep, body), st.sampled_from(endpoints + ("nope",)),
         st.one_of(st.text(max_size=200),
                   hostile.map(lambda v: json.dumps({"data": v}, allow_nan=True)),
                   hostile.map(lambda v: json.dumps(v, allow_nan=True)),
                   st.sampled_from(['{"data": [', '{"data": [1, 2', "[" * 5000 + "]" * 5000, '{"data": ' * 200,
                                    '{"data": ["x", NaN, Infinity, -Infinity]}', '{"data": []}', "{}", "null"])))
-    return st.one_of(*[endpoint_case(ep) for ep in ENDPOINTS], garbage)
+    return st.one_of(*[endpoint_case(ep) for ep in endpoints], garbage)
 
 
-def fixed_cases(models) -> list[tuple[str, str]]:
-    """Items 1-11 of the note as hand-written bodies (the hypothesis cases come on top)."""
+def fixed_cases(models, canvases=()) -> list[tuple[str, str]]:
+    """Items 1-11 of the note as hand-written bodies (the hypothesis cases come on top), and the same
+    kinds of hostile value for a canvas model's /material and /material_glb."""
     m = models[0]
     lbl = json.dumps(m.label(random.Random(0)))
     g = lambda *a: json.dumps({"data": list(a)}, allow_nan=True)       # noqa: E731
-    return [
+    canvas = []
+    for c, classes in canvases[:1]:
+        k = classes[0] if classes else ""
+        canvas = [
+            ("material", f'{{"data": ["{c}", 1, 64, 64, "both", NaN, "{k}", 4, 2, 0.8, 0.3]}}'),
+            ("material", f'{{"data": ["{c}", 1, 64, 64, "both", 1.0, "{k}", Infinity, 2, 0.8, 0.3]}}'),
+            ("material", g(c, 1, 10 ** 9, 64, "both", 1.0, k, 4, 2, 0.8, 0.3)),
+            ("material", g(c, 1, 4096, 4096, "both", 1.0, k, 4, 2, 0.8, 0.3)),     # past the 2048² of a set
+            ("material", g(c, 1, 63, 64, "both", 1.0, k, 4, 2, 0.8, 0.3)),          # not whole cells
+            ("material", g("../weights/" + c, 1, 64, 64, "both", 1.0, k, 4, 2, 0.8, 0.3)),
+            ("material", g(c, 1, 64, 64, "../x", 1.0, "nope", -4, 99, 2, -1)),
+            ("material_glb", g(c, 1, 64, 64, "both", 1.0, k, 4, 2, 0.8, 0.3, "torus", 1)),
+            ("material_glb", g(c, 1, 64, 64, "both", 1.0, k, 4, 2, 0.8, 0.3, "sphere", 10 ** 6)),
+            ("material_glb", g(c, 1, 4096, 2048, "both", 1.0, k, 4, 2, 0.8, 0.3, "sphere", 1)),  # too big a GLB
+            ("material_glb", '{"data": ["' + c + '"]}'),
+        ]
+    return canvas + [
         ("generate", g(m.name, -1, 1.0, "", "")), ("generate", g(m.name, 2 ** 32, 1.0, "", "")),     # 1, 3
         ("generate", f'{{"data": ["{m.name}", 1, NaN, {lbl}, ""]}}'),                              # 2
         ("generate", f'{{"data": ["{m.name}", 1, Infinity, {lbl}, ""]}}'),
@@ -127,12 +158,13 @@ def api_fuzz(weights: Path = Path("weights"), examples: int = 500, min_calls: in
     """R5: >= min_calls malformed calls; the app stays up, leaks no traceback, answers each in
     answer_max_s, and seed 42 gives the same PNG bytes before and after."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    models = models_in(weights)
+    models, canvases = models_in(weights), canvas_models(weights)
     m = models[0]
     reference = [m.name, 42, 0.8, "0" if m.num_classes else "", ""]
     outcomes: list[Outcome] = []
+    cases = fixed_cases(models, canvases)
     with AppServer(weights) as app, httpx.Client(timeout=60) as http:
-        log(f"r5: app up in {app.startup_s:.1f} s; {len(fixed_cases(models))} fixed cases + {examples} hypothesis cases")
+        log(f"r5: app up in {app.startup_s:.1f} s; {len(cases)} fixed cases + {examples} hypothesis cases")
         before = call(http, app.url, "generate", reference)
         if not before.ok:
             raise RuntimeError(f"the reference call failed: {before.text[:500]}")
@@ -150,12 +182,12 @@ def api_fuzz(weights: Path = Path("weights"), examples: int = 500, min_calls: in
 
         crashed = None
         try:
-            for case in fixed_cases(models):
+            for case in cases:
                 send(*case)
 
             @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
                       phases=[Phase.generate], suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet)
-            @given(strategies(models))
+            @given(strategies(models, canvases))
             def fuzz(case):
                 send(*case)
             fuzz()
@@ -191,13 +223,15 @@ def api_fuzz(weights: Path = Path("weights"), examples: int = 500, min_calls: in
                "answer_s": {"p50": r(percentile([o.seconds for o in outcomes], 50)),
                             "p99": r(percentile([o.seconds for o in outcomes], 99)),
                             "max": r(max((o.seconds for o in outcomes), default=None))},
-               "by_endpoint": {ep: sum(o.endpoint == ep for o in outcomes) for ep in ENDPOINTS + ("nope",)},
+               "by_endpoint": {ep: sum(o.endpoint == ep for o in outcomes)
+                               for ep in ENDPOINTS + CANVAS_ENDPOINTS + ("nope",)},
                "png_bytes": len(png_before), "crashed_on": crashed,
                "examples_of_problems": [{"body": o.extra.get("body"), "kind": o.kind, "status": o.status,
                                          "seconds": r(o.seconds), "text": o.text[:300]}
                                         for o in (tracebacks + internal + http5xx + slow)[:10]]}
-    params = {"weights": str(weights), "model": m.name, "hypothesis_examples": examples, "derandomize": True,
-              "fixed_cases": len(fixed_cases(models))}
+    params = {"weights": str(weights), "models": [x.name for x in models] + [c for c, _ in canvases],
+              "reference_model": m.name, "hypothesis_examples": examples, "derandomize": True,
+              "fixed_cases": len(cases)}
     return result("r5", "Malformed API calls (R5)", crit, figures, params)
 
 

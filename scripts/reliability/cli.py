@@ -24,6 +24,8 @@ GOALS = {
         ("--sample-every", "sample_every", float, "seconds between RSS/fd samples"),
         ("--p99-max", "p99_max", float, "R1 target for the p99 latency (s)"),
         ("--min-rps", "min_rps", float, "R1 target for the throughput (req/s)"),
+        ("--canvas-every", "canvas_every", int, "one call in n (on average) is a material set of a canvas model (0: none)"),
+        ("--canvas-side", "canvas_side", int, "side of those canvases (px)"),
         ("--sessions", "sessions", str, "per-call: a new Gradio session each call (curl); per-client: one per "
                                         "client thread (gradio_client)")]),
     "long-run": ("R3 long run: RSS and cache growth", [
@@ -38,7 +40,8 @@ GOALS = {
         ("--queue-size", "queue_size", int, "ATTN_DEMO_QUEUE_SIZE for the app (default: the app's 32)"),
         ("--backoff", "backoff", float, "seconds a rejected client waits before retrying (0: hostile clients)"),
         ("--recovery-s", "recovery_s", float, "window after the burst in which p50 must recover"),
-        ("--processes", "processes", int, "client processes the threads are spread over (1: one GIL-bound process)")]),
+        ("--processes", "processes", int, "client processes the threads are spread over (1: one GIL-bound process)"),
+        ("--canvas-every", "canvas_every", int, "one burst call in n (on average) is a 256² material set")]),
     "api-fuzz": ("R5 malformed API calls (hypothesis)", [
         ("--examples", "examples", int, "hypothesis examples (on top of the fixed cases)"),
         ("--min-calls", "min_calls", int, "calls required to pass")]),

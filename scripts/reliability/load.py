@@ -153,24 +153,31 @@ def failures(records: list[Outcome], limit: int = 5) -> list[dict]:
 # ------------------------------------------------------------------ R1 + R2
 def sustained_load(weights: Path = Path("weights"), seconds: float = 600, clients: int = 16, sample_every: float = 5.0,
                    mix=(0.80, 0.15, 0.05), p99_max: float = 3.0, min_rps: float = 8.0, rss_slack_mb: float = 50.0,
-                   fd_slack: int = 10, warmup: int = 50, sessions: str = "per-call", log=print) -> dict:
-    """R1 sustained load (16 clients x 10 min) and R2 flat memory during it. `warmup` requests
-    go first, unmeasured (the note's minute-2 reference plays that role in a 10-minute run)."""
-    models = models_in(weights)
+                   fd_slack: int = 10, warmup: int = 50, canvas_every: int = 50, canvas_side: int = 256,
+                   sessions: str = "per-call", log=print) -> dict:
+    """R1 sustained load (16 clients x 10 min) and R2 flat memory during it, over every model: the
+    image models in `mix`, and one call in `canvas_every` (on average) a material set of a canvas model
+    (`canvas_side` px). `warmup` requests go first, unmeasured (the note's minute-2 reference plays
+    that role in a 10-minute run)."""
+    models, canvases = models_in(weights), canvas_models(weights)
+
+    def make(rng, last):
+        if canvases and canvas_every and rng.randrange(canvas_every) == 0:
+            return material_request(canvases, rng, rng.randrange(2 ** 32), canvas_side)
+        return realistic_request(models, rng, mix, last)
+
     with AppServer(weights) as app:
         log(f"r1: app up in {app.startup_s:.1f} s; {warmup} warm-up requests, then {clients} clients for "
-            f"{seconds:.0f} s")
+            f"{seconds:.0f} s over {[m.name for m in models] + [c for c, _ in canvases]}")
         done: list[Outcome] = []
-        run_clients(app.url, clients, lambda: len(done) >= warmup,
-                    lambda rng, last: realistic_request(models, rng, mix, last), records=done, sessions=sessions)
+        run_clients(app.url, clients, lambda: len(done) >= warmup, make, records=done, sessions=sessions)
         time.sleep(1.0)                       # let the warm-up's connections close: idle fds before
         sampler = Sampler(app, sample_every)
         first = sampler.take()
         sampler.start()
         t0 = time.monotonic()
         deadline = t0 + seconds
-        records = run_clients(app.url, clients, lambda: time.monotonic() >= deadline,
-                              lambda rng, last: realistic_request(models, rng, mix, last), sessions=sessions)
+        records = run_clients(app.url, clients, lambda: time.monotonic() >= deadline, make, sessions=sessions)
         elapsed = time.monotonic() - t0
         end = sampler.stop(settle=1.0)        # the clients have closed their connections: idle fds after
         alive = app.alive()
@@ -208,9 +215,10 @@ def sustained_load(weights: Path = Path("weights"), seconds: float = 600, client
                "fds": {"idle_before": first["fds"], "reference": ref["fds"], "idle_after": end["fds"],
                        "min": min(fds), "max": max(fds)},
                "samples": sampler.samples, "failures": failures(records)}
-    params = {"weights": str(weights), "models": [m.name for m in models], "seconds": seconds, "clients": clients,
-              "sample_every": sample_every, "mix_generate_inspect_grid": list(mix), "warmup_requests": warmup,
-              "sessions": sessions}
+    params = {"weights": str(weights), "models": [m.name for m in models] + [c for c, _ in canvases],
+              "seconds": seconds, "clients": clients, "sample_every": sample_every,
+              "mix_generate_inspect_grid": list(mix), "canvas_every": canvas_every, "canvas_side": canvas_side,
+              "warmup_requests": warmup, "sessions": sessions}
     return result("r1", "Sustained load (R1) and flat memory (R2)", crit, figures, params, notes)
 
 
@@ -314,17 +322,27 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
 # ------------------------------------------------------------------ R4
 def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int = 80, queue_size: int | None = None,
              baseline_n: int = 30, recovery_s: float = 30.0, reject_max_s: float = 1.0, info_every: float = 0.5,
-             backoff: float = 0.5, recovery_factor: float = 2.0, processes: int = 8, log=print) -> dict:
+             backoff: float = 0.5, recovery_factor: float = 2.0, processes: int = 8, canvas_every: int = 50,
+             log=print) -> dict:
     """R4: `clients` threads for `seconds` against a queue of max_size 32 (or queue_size), the
-    threads spread over `processes` client processes (1: all in this one, GIL-bound)."""
-    models = models_in(weights)
+    threads spread over `processes` client processes (1: all in this one, GIL-bound), over every model."""
+    models, canvases = models_in(weights), canvas_models(weights)
     m = models[0]
 
     def generate(rng, last=None):
+        """The baseline's and the recovery's request: one model, one kind, so their latencies compare."""
         return "generate", [m.name, rng.randrange(2 ** 32), 0.8, m.label(rng), ""]
 
+    def burst_request(rng, last=None):
+        """The burst: every model, each image model as often, and one call in `canvas_every` a 256² set."""
+        if canvases and rng.randrange(canvas_every) == 0:
+            return material_request(canvases, rng, rng.randrange(2 ** 32), 256)
+        x = rng.choice(models)
+        return "generate", [x.name, rng.randrange(2 ** 32), 0.8, x.label(rng), ""]
+
     with AppServer(weights, queue_size=queue_size) as app, httpx.Client(timeout=60) as http:
-        log(f"r4: app up in {app.startup_s:.1f} s; baseline, then {clients} clients for {seconds:.0f} s")
+        log(f"r4: app up in {app.startup_s:.1f} s; baseline, then {clients} clients for {seconds:.0f} s over "
+            f"{[x.name for x in models] + [c for c, _ in canvases]}")
         rng = random.Random(7)
         for _ in range(3):                                  # warm-up
             call(http, app.url, *generate(rng))
@@ -357,7 +375,7 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
         def run_burst():
             try:
                 burst.extend(run_clients_in_processes(
-                    processes, app.url, clients, lambda: time.monotonic() >= stop_at, generate,
+                    processes, app.url, clients, lambda: time.monotonic() >= stop_at, burst_request,
                     max_wait=seconds + 120, backoff=backoff))
             except Exception as e:                          # raised again below, in the caller's thread
                 errors.append(e)
@@ -422,7 +440,10 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
                             "p50_first_5_s": r(percentile([s for _, s in rec_lat[:5]], 50), 4),
                             "p50_last_third_s": r(percentile(tail, 50), 4)},
                "server_alive": alive, "failures": failures([o for o in burst if o.kind != "queue_full"])}
-    params = {"weights": str(weights), "model": m.name, "seconds": seconds, "clients": clients,
+    by_endpoint = {ep: sum(o.endpoint == ep for o in accepted) for ep in sorted({o.endpoint for o in burst})}
+    figures["accepted_by_endpoint"] = by_endpoint
+    params = {"weights": str(weights), "models": [x.name for x in models] + [c for c, _ in canvases],
+              "baseline_model": m.name, "canvas_every": canvas_every, "seconds": seconds, "clients": clients,
               "queue_size": queue_size or 32, "backoff_s": backoff, "baseline_n": baseline_n,
               "recovery_s": recovery_s, "client_processes": processes}
     return result("r4", "Overload (R4)", crit, figures, params)

@@ -38,9 +38,12 @@ def test_sustained_load(ui_weights):
     # model beside it (2026-12-06). The flat-memory goal itself is checked after the cap, by the long run
     # (scripts/reliability, docs/RELIABILITY.md) and test_memory_stays_flat_after_many_api_calls below.
     res = reliability.sustained_load(ui_weights, seconds=5, clients=4, sample_every=1, warmup=30, p99_max=10.0,
-                             min_rps=2.0, rss_slack_mb=90.0, **quiet)
+                             min_rps=2.0, rss_slack_mb=90.0, canvas_every=5, canvas_side=64, **quiet)
     assert not failed(res), res["criteria"]
-    assert res["figures"]["ok"] > 20 and set(res["figures"]["by_endpoint"]) == {"generate", "inspect", "grid"}
+    # every model in the mix: the image endpoints, and the canvas model's material sets
+    assert res["figures"]["ok"] > 20
+    assert set(res["figures"]["by_endpoint"]) == {"generate", "inspect", "grid", "material"}
+    assert "tinytex" in res["parameters"]["models"]
 
 
 @pytest.mark.slow
@@ -75,16 +78,21 @@ def test_long_run(ui_weights):
 
 @pytest.mark.slow
 def test_overload(ui_weights):
-    res = reliability.overload(ui_weights, seconds=5, clients=20, queue_size=4, baseline_n=10, recovery_s=5, **quiet)
+    res = reliability.overload(ui_weights, seconds=5, clients=20, queue_size=4, baseline_n=10, recovery_s=5,
+                               canvas_every=5, **quiet)
     assert not failed(res), res["criteria"]
     f = res["figures"]
     assert f["rejected_queue_full"] > 0 and f["accepted"] > 0       # the queue really overflowed
+    assert "material" in f["accepted_by_endpoint"] and "tinytex" in res["parameters"]["models"]
 
 
 @pytest.mark.slow
 def test_malformed_api(ui_weights):
     res = reliability.api_fuzz(ui_weights, examples=60, min_calls=60, **quiet)
     assert not failed(res), res["criteria"]
+    # the canvas model's endpoints are fuzzed too (the fixed cases alone send 11)
+    assert res["figures"]["by_endpoint"]["material"] + res["figures"]["by_endpoint"]["material_glb"] >= 11
+    assert "tinytex" in res["parameters"]["models"]
 
 
 @pytest.mark.slow
@@ -134,7 +142,10 @@ def test_nan_injection():
 def test_determinism(ui_weights):
     res = reliability.determinism(ui_weights, pairs=10, steps=10, ckpt_every=5, **quiet)
     assert not failed(res), res["criteria"]
-    assert res["figures"]["directions"] == 3          # the sliders really moved
+    per_model = res["figures"]["per_model"]
+    assert set(per_model) == {"tiny32", "tinycond", "tinytex", "tinyslots"}       # every model, the canvas too
+    assert per_model["tinytex"]["kind"] == "canvas" and per_model["tinytex"]["across"] == 10
+    assert per_model["tinycond"]["sliders_moved"] == 3          # the sliders really moved
 
 
 # ------------------------------------------------------------------ output
