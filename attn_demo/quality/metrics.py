@@ -79,12 +79,17 @@ def features(net: FeatureNet, images: torch.Tensor) -> torch.Tensor:
         return torch.cat([net(batch) for batch in _batches(images)])
 
 
-def frechet_of(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """The Fréchet distance of two feature sets (N, F), (M, F), computed by torchmetrics' FID."""
-    fid = FrechetInceptionDistance(feature=_Given(real.shape[1]), normalize=True)
+def _fed(metric, real: torch.Tensor, fake: torch.Tensor):
+    """A torchmetrics image metric over _Given features, updated with both sets (256 rows at a time)."""
     for f, is_real in ((real, True), (fake, False)):
         for chunk in f.split(256):
-            fid.update(chunk, real=is_real)
+            metric.update(chunk, real=is_real)
+    return metric
+
+
+def frechet_of(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """The Fréchet distance of two feature sets (N, F), (M, F), computed by torchmetrics' FID."""
+    fid = _fed(FrechetInceptionDistance(feature=_Given(real.shape[1]), normalize=True), real, fake)
     return float(fid.compute())
 
 
@@ -96,9 +101,7 @@ def kid_of(real: torch.Tensor, fake: torch.Tensor, seed: int = 0) -> float:
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
         kid = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=KID_SUBSETS,
                                       subset_size=min(KID_SUBSET_SIZE, n // 2), normalize=True)
-    for f, is_real in ((real, True), (fake, False)):
-        for chunk in f.split(256):
-            kid.update(chunk, real=is_real)
+    _fed(kid, real, fake)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         mean, _ = kid.compute()

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
-from .common import REPO, canvas_models, criterion, models_in, percentile, r, result
+from .common import REPO, canvas_models, criterion, model_names, models_in, percentile, r, result
 from .server import AppServer, Outcome, call, fetch_output_file, has_traceback
 
 ENDPOINTS = ("generate", "inspect", "interpolate", "grid")
@@ -229,7 +229,7 @@ def api_fuzz(weights: Path = Path("weights"), examples: int = 500, min_calls: in
                "examples_of_problems": [{"body": o.extra.get("body"), "kind": o.kind, "status": o.status,
                                          "seconds": r(o.seconds), "text": o.text[:300]}
                                         for o in (tracebacks + internal + http5xx + slow)[:10]]}
-    params = {"weights": str(weights), "models": [x.name for x in models] + [c for c, _ in canvases],
+    params = {"weights": str(weights), "models": model_names(models, canvases),
               "reference_model": m.name, "hypothesis_examples": examples, "derandomize": True,
               "fixed_cases": len(cases)}
     return result("r5", "Malformed API calls (R5)", crit, figures, params)

@@ -170,6 +170,11 @@ def canvas_models(weights: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
+def model_names(models: list[ModelInfo], canvases: list[tuple[str, list[str]]]) -> list[str]:
+    """Every model in a goal's mix: the image models, then the canvas models."""
+    return [m.name for m in models] + [c for c, _ in canvases]
+
+
 def material_request(canvases: list[tuple[str, list[str]]], rng, seed: int, side: int) -> tuple[str, list]:
     """A /material call (a texture set: a render and its zip) of a canvas model, a random class."""
     name, classes = rng.choice(canvases)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from .common import canvas_models, criterion, material_request, models_in, percentile, r, result
+from .common import canvas_models, criterion, material_request, model_names, models_in, percentile, r, result
 from .server import AppServer, Outcome, call
 
 MB = 2 ** 20
@@ -168,7 +168,7 @@ def sustained_load(weights: Path = Path("weights"), seconds: float = 600, client
 
     with AppServer(weights) as app:
         log(f"r1: app up in {app.startup_s:.1f} s; {warmup} warm-up requests, then {clients} clients for "
-            f"{seconds:.0f} s over {[m.name for m in models] + [c for c, _ in canvases]}")
+            f"{seconds:.0f} s over {model_names(models, canvases)}")
         done: list[Outcome] = []
         run_clients(app.url, clients, lambda: len(done) >= warmup, make, records=done, sessions=sessions)
         time.sleep(1.0)                       # let the warm-up's connections close: idle fds before
@@ -215,7 +215,7 @@ def sustained_load(weights: Path = Path("weights"), seconds: float = 600, client
                "fds": {"idle_before": first["fds"], "reference": ref["fds"], "idle_after": end["fds"],
                        "min": min(fds), "max": max(fds)},
                "samples": sampler.samples, "failures": failures(records)}
-    params = {"weights": str(weights), "models": [m.name for m in models] + [c for c, _ in canvases],
+    params = {"weights": str(weights), "models": model_names(models, canvases),
               "seconds": seconds, "clients": clients, "sample_every": sample_every,
               "mix_generate_inspect_grid": list(mix), "canvas_every": canvas_every, "canvas_side": canvas_side,
               "warmup_requests": warmup, "sessions": sessions}
@@ -251,7 +251,7 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
 
     with AppServer(weights) as app:
         log(f"r3: app up in {app.startup_s:.1f} s; {count} generations with {clients} clients over "
-            f"{[m.name for m in models] + [c for c, _ in canvases]}")
+            f"{model_names(models, canvases)}")
         sampler = Sampler(app, sample_every, disk=True, counter=lambda: len(records))
         first = sampler.take()
         sampler.start()
@@ -313,7 +313,7 @@ def long_run(weights: Path = Path("weights"), count: int = 10_000, clients: int 
                             "export_worst_case": r(export_worst / MB, 1),
                             "projected_worst_case": r(projected / MB, 1) if projected else None},
                "delete_cache": setting, "samples": samples, "failures": failures(records)}
-    params = {"weights": str(weights), "models": [m.name for m in models] + [c for c, _ in canvases], "count": count,
+    params = {"weights": str(weights), "models": model_names(models, canvases), "count": count,
               "clients": clients, "canvas_every": canvas_every, "canvas_side": canvas_side,
               "sample_every": sample_every, "sessions": sessions}
     return result("r3", "Long run: memory and cache growth (R3)", crit, figures, params, notes)
@@ -342,7 +342,7 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
 
     with AppServer(weights, queue_size=queue_size) as app, httpx.Client(timeout=60) as http:
         log(f"r4: app up in {app.startup_s:.1f} s; baseline, then {clients} clients for {seconds:.0f} s over "
-            f"{[x.name for x in models] + [c for c, _ in canvases]}")
+            f"{model_names(models, canvases)}")
         rng = random.Random(7)
         for _ in range(3):                                  # warm-up
             call(http, app.url, *generate(rng))
@@ -442,7 +442,7 @@ def overload(weights: Path = Path("weights"), seconds: float = 60, clients: int 
                "server_alive": alive, "failures": failures([o for o in burst if o.kind != "queue_full"])}
     by_endpoint = {ep: sum(o.endpoint == ep for o in accepted) for ep in sorted({o.endpoint for o in burst})}
     figures["accepted_by_endpoint"] = by_endpoint
-    params = {"weights": str(weights), "models": [x.name for x in models] + [c for c, _ in canvases],
+    params = {"weights": str(weights), "models": model_names(models, canvases),
               "baseline_model": m.name, "canvas_every": canvas_every, "seconds": seconds, "clients": clients,
               "queue_size": queue_size or 32, "backoff_s": backoff, "baseline_n": baseline_n,
               "recovery_s": recovery_s, "client_processes": processes}

@@ -21,7 +21,7 @@ import signal
 import time
 from pathlib import Path
 
-from .common import REPO, canvas_models, criterion, material_request, models_in, r, result
+from .common import REPO, canvas_models, criterion, material_request, model_names, models_in, r, result
 from .load import Sampler, latency_figures, realistic_request, run_clients
 from .server import AppServer
 
@@ -83,7 +83,7 @@ def mixed_memory(weights: Path = Path("weights"), seconds: float = 600, clients:
 
     with AppServer(weights, extra_env=env, ready_timeout=600) as app:
         log(f"mixed-memory: app up in {app.startup_s:.1f} s; {clients} clients x {seconds:.0f} s over "
-            f"{[m.name for m in models] + [c for c, _ in canvases]}")
+            f"{model_names(models, canvases)}")
         start = _dump(app, probe_out)
         sampler = Sampler(app, sample_every)
         sampler.take()
@@ -123,7 +123,7 @@ def mixed_memory(weights: Path = Path("weights"), seconds: float = 600, clients:
                "growth_start_to_end": growth(start, end),
                "probe_end": {k: (end or {}).get(k) for k in ("stores", "malloc", "traced_mb", "traced_peak_mb")},
                "samples": sampler.samples}
-    params = {"weights": str(weights), "models": [m.name for m in models] + [c for c, _ in canvases],
+    params = {"weights": str(weights), "models": model_names(models, canvases),
               "seconds": seconds, "clients": clients, "canvas_every": canvas_every, "canvas_side": canvas_side,
               "mix_generate_inspect_grid": list(mix), "tracemalloc_frames": frames,
               "malloc_arena_max": arena_max or "glibc default", "sessions": sessions}
